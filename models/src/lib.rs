@@ -1,0 +1,27 @@
+//! The model format and the one integer inference engine for spiking networks.
+//!
+//! `no_std`, no allocation to load or run a model, no panics on any input. The same code runs in
+//! the host SDK's simulation and in the firmware, so their spike counts are equal by construction.
+//! The byte format and the fixed-point arithmetic are specified in `FORMAT.md`.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod codec;
+pub mod crc;
+pub mod encode;
+pub mod engine;
+pub mod error;
+pub mod fixed;
+pub mod format;
+pub mod validate;
+
+#[cfg(feature = "alloc")]
+pub use codec::encode_to_vec;
+pub use codec::{decode, encode_to_slice};
+pub use engine::{Engine, Requirements, Stats};
+pub use error::{EngineError, FormatError};
+pub use format::*;

@@ -1,0 +1,131 @@
+//! Checks every length, index and value range of a decoded model against every other.
+use crate::error::FormatError;
+use crate::format::{Layer, Leak, Model, Weights, RATE_ONE};
+
+/// Longest model name in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+/// Largest weight shift.
+pub const MAX_SHIFT: u8 = 30;
+
+/// Validates a whole model; `Ok` means the engine can run it without any further checks.
+pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
+    let h = &m.header;
+    if h.name.len() > MAX_NAME_LEN {
+        return Err(FormatError::Header("name is longer than 64 bytes"));
+    }
+    if h.input_size == 0 {
+        return Err(FormatError::Header("input_size is 0"));
+    }
+    if h.time_steps == 0 {
+        return Err(FormatError::Header("time_steps is 0"));
+    }
+    if h.num_classes == 0 {
+        return Err(FormatError::Header("num_classes is 0"));
+    }
+    if h.neurons_per_class == 0 {
+        return Err(FormatError::Header("neurons_per_class is 0"));
+    }
+    if m.layers.is_empty() {
+        return Err(FormatError::Header("model has no layers"));
+    }
+    let mut expected_inputs = h.input_size;
+    for (i, layer) in m.layers.iter().enumerate() {
+        let idx = i as u8;
+        let err = |what| FormatError::Layer { layer: idx, what };
+        if layer.inputs != expected_inputs {
+            return Err(err(
+                "inputs differ from the previous layer's neurons (or input_size)",
+            ));
+        }
+        check_layer(layer).map_err(err)?;
+        expected_inputs = layer.neurons;
+    }
+    let outputs = u32::from(h.num_classes) * u32::from(h.neurons_per_class);
+    if m.output_neurons() as u32 != outputs {
+        return Err(FormatError::Header(
+            "last layer's neurons differ from num_classes * neurons_per_class",
+        ));
+    }
+    Ok(())
+}
+
+fn check_layer(l: &Layer<'_>) -> Result<(), &'static str> {
+    if l.neurons == 0 {
+        return Err("layer has no neurons");
+    }
+    let (lo, hi) = match l.weight_bits {
+        8 => (i8::MIN, i8::MAX),
+        4 => (-8, 7),
+        _ => return Err("weight_bits is neither 8 nor 4"),
+    };
+    if l.shift > MAX_SHIFT {
+        return Err("shift is above 30");
+    }
+    weights(&l.feedforward, l.inputs, l.neurons, lo, hi)
+        .map_err(|_| "feedforward weights are inconsistent")?;
+    if let Some(rec) = &l.recurrent {
+        weights(rec, l.neurons, l.neurons, lo, hi)
+            .map_err(|_| "recurrent weights are inconsistent")?;
+    }
+    if let Some(bias) = &l.bias {
+        if !bias.is_whole() || bias.len() != usize::from(l.neurons) {
+            return Err("bias length differs from neurons");
+        }
+    }
+    if let Leak::PerNeuron(leaks) = &l.leak {
+        if !leaks.is_whole() || leaks.len() != usize::from(l.neurons) {
+            return Err("per-neuron leak length differs from neurons");
+        }
+    }
+    if l.threshold <= 0 {
+        return Err("threshold is not positive");
+    }
+    if l.budget.max_rate > RATE_ONE || l.budget.min_rate > l.budget.max_rate {
+        return Err("rate budget is outside 0 <= min <= max <= 1");
+    }
+    Ok(())
+}
+
+fn weights(w: &Weights<'_>, pre: u16, post: u16, lo: i8, hi: i8) -> Result<(), ()> {
+    let in_range = |v: &[u8]| v.iter().all(|&b| (lo..=hi).contains(&(b as i8)));
+    match w {
+        Weights::Dense { values } => {
+            if values.0.len() != usize::from(pre) * usize::from(post) || !in_range(values.0) {
+                return Err(());
+            }
+        }
+        Weights::Sparse {
+            row_ptr,
+            post: posts,
+            values,
+        } => {
+            let nnz = values.0.len();
+            if !row_ptr.is_whole() || !posts.is_whole() || row_ptr.len() != usize::from(pre) + 1 {
+                return Err(());
+            }
+            if posts.len() != nnz || row_ptr.get(0) != Some(0) || !in_range(values.0) {
+                return Err(());
+            }
+            let mut start = 0usize;
+            for end in row_ptr.iter().skip(1) {
+                let end = end as usize;
+                if end < start || end > nnz {
+                    return Err(());
+                }
+                let mut last: Option<u16> = None;
+                for k in start..end {
+                    let p = posts.get(k).ok_or(())?;
+                    if p >= post || last.is_some_and(|q| p <= q) {
+                        return Err(());
+                    }
+                    last = Some(p);
+                }
+                start = end;
+            }
+            if start != nnz {
+                return Err(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The `snn` command-line tool.
+fn main() {
+    println!("snn: not yet");
+}

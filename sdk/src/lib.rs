@@ -1,0 +1,2 @@
+//! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
+#![deny(missing_docs)]

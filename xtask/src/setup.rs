@@ -1,0 +1,93 @@
+//! Installs or explains the tools other commands need: rustup targets and components, QEMU.
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// The firmware's target triple.
+pub const FW_TARGET: &str = "thumbv7em-none-eabihf";
+
+/// Root of the workspace (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// `cargo` as invoked by the user (respects `$CARGO`).
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs `cmd`, failing with its command line when it does not succeed.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn has_output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Adds the rustup target when it is missing.
+pub fn ensure_target(target: &str) -> Result<()> {
+    let installed = has_output(Command::new("rustup").args(["target", "list", "--installed"]));
+    match installed {
+        Some(list) if list.lines().any(|l| l.trim() == target) => Ok(()),
+        Some(_) => {
+            println!("xtask: installing the Rust target {target} (rustup target add {target})");
+            run(Command::new("rustup").args(["target", "add", target]))
+        }
+        None => bail!(
+            "rustup is not available; install the target yourself: rustup target add {target}"
+        ),
+    }
+}
+
+/// Adds a rustup component (rustfmt, clippy) when it is missing.
+pub fn ensure_component(component: &str, probe: &[&str]) -> Result<()> {
+    if has_output(cargo().args(probe)).is_some() {
+        return Ok(());
+    }
+    println!("xtask: installing the {component} component (rustup component add {component})");
+    run(Command::new("rustup").args(["component", "add", component]))
+}
+
+/// Makes sure `qemu-system-arm` is on PATH: apt-get installs it when running as root on
+/// Debian/Ubuntu, otherwise this stops with the exact command to run.
+pub fn ensure_qemu() -> Result<()> {
+    if has_output(Command::new("qemu-system-arm").arg("--version")).is_some() {
+        return Ok(());
+    }
+    let is_root = has_output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let has_apt = has_output(Command::new("apt-get").arg("--version")).is_some();
+    if is_root && has_apt {
+        println!("xtask: qemu-system-arm is missing; installing it with apt-get (running as root)");
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "qemu-system-arm",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        return Ok(());
+    }
+    bail!(
+        "qemu-system-arm is missing. Install it with:\n    sudo apt-get install -y qemu-system-arm\n\
+         (on other systems: your package manager's qemu-system-arm / qemu package)"
+    )
+}

@@ -30,7 +30,7 @@ mod tests {
         assert_eq!(decay(100, 1 << 15), 50);
         assert_eq!(decay(3, 1 << 15), 2); // 1.5 -> 2
         assert_eq!(decay(-3, 1 << 15), -1); // -1.5 -> -1
-        assert_eq!(decay(i32::MAX, u16::MAX), 2_147_450_880);
+        assert_eq!(decay(i32::MAX, u16::MAX), 2_147_450_879);
         assert_eq!(decay(i32::MIN, u16::MAX), -2_147_450_880);
         assert_eq!(decay(7, 0), 0);
     }

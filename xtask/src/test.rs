@@ -1,15 +1,15 @@
 //! `cargo xtask test`: every test, in the order that fails fastest.
-use crate::setup::{cargo, ensure_component, run};
+use crate::setup::{cargo, ensure_component, run as sh};
 use anyhow::Result;
 
 /// Runs formatting and lint checks, then every host test of the workspace.
-pub fn run_all(_args: &[String]) -> Result<()> {
+pub fn run(_args: &[String]) -> Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
     println!("xtask test: cargo fmt --all --check");
-    run(cargo().args(["fmt", "--all", "--check"]))?;
+    sh(cargo().args(["fmt", "--all", "--check"]))?;
     println!("xtask test: cargo clippy --workspace --all-targets -- -D warnings");
-    run(cargo().args([
+    sh(cargo().args([
         "clippy",
         "--workspace",
         "--all-targets",
@@ -18,8 +18,6 @@ pub fn run_all(_args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     println!("xtask test: cargo test --workspace");
-    run(cargo().args(["test", "--workspace"]))?;
+    sh(cargo().args(["test", "--workspace"]))?;
     Ok(())
 }
-
-pub use run_all as run;

@@ -156,15 +156,20 @@ fn weights(w: &Weights<'_>, pre: u16, post: u16, lo: i8, hi: i8) -> Result<(), F
             if row_ptr.get(0) != Some(0) {
                 return Err(Fault::RowPtrStart);
             }
+            // Offsets first (so a bad offset is reported as such), then each row's indices.
+            let mut prev = 0u32;
+            for end in row_ptr.iter().skip(1) {
+                if end < prev {
+                    return Err(Fault::RowPtrOrder);
+                }
+                prev = end;
+            }
+            if prev as usize != nnz {
+                return Err(Fault::RowPtrEnd);
+            }
             let mut start = 0usize;
             for end in row_ptr.iter().skip(1) {
                 let end = end as usize;
-                if end < start {
-                    return Err(Fault::RowPtrOrder);
-                }
-                if end > nnz {
-                    return Err(Fault::RowPtrEnd);
-                }
                 let mut last: Option<u16> = None;
                 for k in start..end {
                     let p = posts.get(k).ok_or(Fault::PostLength)?;
@@ -177,9 +182,6 @@ fn weights(w: &Weights<'_>, pre: u16, post: u16, lo: i8, hi: i8) -> Result<(), F
                     last = Some(p);
                 }
                 start = end;
-            }
-            if start != nnz {
-                return Err(Fault::RowPtrEnd);
             }
             if !in_range(values.0) {
                 return Err(Fault::Range);

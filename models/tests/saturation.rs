@@ -85,9 +85,16 @@ fn decay_never_overflows() {
             let d = fixed::decay(v, leak);
             let exact = (i64::from(v) * i64::from(leak) + (1 << 15)) >> 16;
             assert_eq!(i64::from(d), exact, "decay({v}, {leak})");
-            assert!(i64::from(d).abs() <= i64::from(v).abs() + 1);
+            assert!(
+                i64::from(d).abs() <= i64::from(v).abs(),
+                "|decay(v)| <= |v|"
+            );
         }
     }
+    // leak 65535 keeps small membranes exactly (FORMAT.md, "Leak").
+    assert!((-32767..=32768).all(|v| fixed::decay(v, 65535) == v));
+    assert_eq!(fixed::decay(32769, 65535), 32768);
+    assert_eq!(fixed::decay(-32768, 65535), -32767);
 }
 
 #[test]

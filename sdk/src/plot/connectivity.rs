@@ -265,9 +265,9 @@ impl<'a> Connectivity<'a> {
         let m = self.max_abs;
         let mut chart = ChartBuilder::on(area)
             .margin(margin)
-            .margin_right(theme.px(36.0))
+            .margin_right(theme.px(40.0))
             .x_label_area_size(theme.px(52.0))
-            .y_label_area_size(theme.px(80.0))
+            .y_label_area_size(theme.px(66.0))
             .build_cartesian_2d(0.0..1.0, -m..m)
             .or_draw()?;
         chart
@@ -287,6 +287,13 @@ impl<'a> Connectivity<'a> {
                 let fill = colour::diverging((lo + step / 2.0) / m).filled();
                 Rectangle::new([(0.0, lo), (1.0, lo + step)], fill)
             }))
+            .or_draw()?;
+        // Frame the bar so the tick marks attach to it.
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, -m), (1.0, m)],
+                BLACK.stroke_width(1),
+            )))
             .or_draw()?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use super::{PlotError, PlotOptions};
 
 const PLOT: &str = "rate histograms";
 /// At most this many epochs are overlaid per panel (evenly spaced, first and last included).
-const MAX_EPOCHS_SHOWN: usize = 6;
+const MAX_EPOCHS_SHOWN: usize = 5;
 /// Histogram bins across each panel's rate axis.
 const BINS: usize = 25;
 
@@ -24,7 +24,7 @@ pub type LayerRates<S> = (S, Vec<f32>, Option<f32>);
 /// shaded, and the layer's budget maximum as a red dashed vertical line.
 ///
 /// `epochs[k] = (epoch, layers)`; layers are matched across epochs by name and drawn in order of
-/// first appearance. With more than six epochs, six evenly spaced ones (first and last included)
+/// first appearance. With more than five epochs, five evenly spaced ones (first and last included)
 /// are shown. Each caption gives the latest epoch's mean rate and how many neurons exceed the
 /// budget.
 pub fn rate_histograms<S: AsRef<str>>(
@@ -243,7 +243,7 @@ impl RateHistograms {
         let y_ticks = (panel.y_max as usize).clamp(1, 8);
         chart
             .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(215, 215, 215))
             .y_labels(y_ticks)
             .y_label_formatter(&int_label)

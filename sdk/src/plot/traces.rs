@@ -111,7 +111,7 @@ impl Figure for Traces<'_> {
             .or_draw()?;
         chart
             .configure_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(215, 215, 215))
             .x_labels(int_ticks(self.steps, 12))
             .x_label_formatter(&int_label)

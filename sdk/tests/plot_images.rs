@@ -462,7 +462,7 @@ fn connectivity_png_and_svg() {
         &dir.join("big.svg"),
         1024,
         768,
-        &["block means, 200x200 cells"],
+        &["block means, 200×200 cells"],
     );
     assert!(svg.len() < 8_000_000, "SVG is {} bytes", svg.len());
 }

@@ -308,9 +308,9 @@ fn rate_histograms_png_and_svg() {
             "5 of 12 epochs shown",
             "epoch 0",
             "epoch 11",
-            "budget max 0.2",
-            "budget max 0.1",
-            "over budget",
+            "over budget 0.2",
+            "over budget 0.1",
+            "budget max",
             "firing rate",
         ],
     );

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use snn_sdk::plot::{
     connectivity, curves, membrane_traces, rate_histograms, read_metrics_jsonl, spike_raster,
-    MetricsRow, PlotError, PlotOptions,
+    LayerRates, MetricsRow, PlotError, PlotOptions,
 };
 
 /// Directory for the test images (kept after the run).
@@ -283,7 +283,7 @@ fn rate_histograms_png_and_svg() {
     let dir = out_dir("rates");
     let mut rng = Rng(7);
     // Rates fall towards the budget over training, as the budget penalty takes effect.
-    let epochs: Vec<(u32, Vec<(&str, Vec<f32>, Option<f32>)>)> = (0..12u32)
+    let epochs: Vec<(u32, Vec<LayerRates<&str>>)> = (0..12u32)
         .map(|e| {
             let f = 1.0 / (1.0 + 0.4 * e as f32);
             (
@@ -316,7 +316,7 @@ fn rate_histograms_png_and_svg() {
     );
 
     // Four layers, one epoch, one without a budget: 2x2 grid.
-    let one: Vec<(u32, Vec<(String, Vec<f32>, Option<f32>)>)> = vec![(
+    let one: Vec<(u32, Vec<LayerRates<String>>)> = vec![(
         3,
         (0..4)
             .map(|l| {

@@ -89,11 +89,13 @@ fn shown_indices(n: usize) -> Vec<usize> {
     idx
 }
 
-/// Neuron counts per bin over `0..x_max`; a rate at or past `x_max` goes in the last bin.
+/// Neuron counts per bin over `0..x_max`: bin `floor(r / x_max · BINS + 1e-6)`, so a rate that
+/// is an edge up to f32 rounding (0.04f32 is just below 0.04) counts in the bin it starts; a rate
+/// at or past `x_max` goes in the last bin.
 fn bin_counts(rates: &[f32], x_max: f64) -> [usize; BINS] {
     let mut counts = [0usize; BINS];
     for &r in rates {
-        let b = ((r as f64 / x_max) * BINS as f64).floor() as usize;
+        let b = ((r as f64 / x_max) * BINS as f64 + 1e-6).floor() as usize;
         counts[b.min(BINS - 1)] += 1;
     }
     counts
@@ -410,7 +412,7 @@ mod tests {
     #[test]
     fn shown_epochs_are_spread_and_keep_ends() {
         assert_eq!(shown_indices(3), vec![0, 1, 2]);
-        assert_eq!(shown_indices(11), vec![0, 2, 4, 6, 8, 10]);
+        assert_eq!(shown_indices(11), vec![0, 3, 5, 8, 10]);
         let idx = shown_indices(40);
         assert_eq!(idx.len(), MAX_EPOCHS_SHOWN);
         assert_eq!((idx[0], idx[idx.len() - 1]), (0, 39));

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use connectivity::connectivity;
 pub use curves::curves;
-pub use histogram::rate_histograms;
+pub use histogram::{rate_histograms, LayerRates};
 pub use metrics::{read_metrics_jsonl, MetricsRow};
 pub use output::ImageFormat;
 pub use raster::spike_raster;

@@ -566,3 +566,67 @@ fn metrics_errors_name_the_line() {
     let err = read_metrics_jsonl(&dir.join("absent.jsonl")).unwrap_err();
     assert!(matches!(err, PlotError::Read { .. }), "{err}");
 }
+
+#[test]
+fn degenerate_inputs_still_draw() {
+    let dir = out_dir("degenerate");
+    let opts = PlotOptions::default();
+    // One neuron, one step, no spikes.
+    spike_raster(
+        &[("one", vec![vec![false]])],
+        &dir.join("raster.png"),
+        &opts,
+    )
+    .unwrap();
+    check_png_header(&dir.join("raster.png"));
+    // A flat trace, no threshold.
+    membrane_traces(
+        &[("flat", vec![0.0; 50])],
+        None,
+        &dir.join("flat.png"),
+        &opts,
+    )
+    .unwrap();
+    check_png(&dir.join("flat.png"), 1024, 768);
+    // A single-sample trace at the threshold.
+    membrane_traces(
+        &[("dot", vec![1.0])],
+        Some(1.0),
+        &dir.join("dot.png"),
+        &opts,
+    )
+    .unwrap();
+    check_png(&dir.join("dot.png"), 1024, 768);
+    // Silent layer without a budget.
+    rate_histograms(
+        &[(0u32, vec![("silent", vec![0.0; 30], None)])],
+        &dir.join("silent.png"),
+        &opts,
+    )
+    .unwrap();
+    check_png(&dir.join("silent.png"), 1024, 768);
+    // All-zero 1x1 matrix.
+    connectivity(&[vec![0.0]], Some(&[false]), &dir.join("zero.png"), &opts).unwrap();
+    check_png(&dir.join("zero.png"), 1024, 768);
+    // Eight layers stacked at the smallest size.
+    let small = PlotOptions::with_size(480, 360);
+    let layers: Vec<(String, Vec<Vec<bool>>)> = (0..8)
+        .map(|l| {
+            let spikes = (0..20)
+                .map(|t| (0..10).map(|n| (t * 7 + n * 3 + l) % 11 == 0).collect())
+                .collect();
+            (format!("L{l}"), spikes)
+        })
+        .collect();
+    spike_raster(&layers, &dir.join("eight.png"), &PlotOptions::default()).unwrap();
+    check_png(&dir.join("eight.png"), 1024, 768);
+    spike_raster(&layers, &dir.join("eight_small.png"), &small).unwrap();
+    check_png(&dir.join("eight_small.png"), 480, 360);
+}
+
+/// The file is a PNG 1024 pixels wide (no content check: an empty raster is mostly white).
+fn check_png_header(path: &Path) {
+    let bytes = fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 1024);
+}

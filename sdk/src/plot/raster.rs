@@ -12,6 +12,15 @@ use super::{PlotError, PlotOptions};
 
 const PLOT: &str = "spike raster";
 
+/// "1 neuron", "40 neurons".
+fn neurons(n: usize) -> String {
+    if n == 1 {
+        "1 neuron".to_string()
+    } else {
+        format!("{n} neurons")
+    }
+}
+
 /// Draws a spike raster with one panel per layer, stacked top to bottom, sharing the time axis.
 ///
 /// `layers[l] = (name, spikes)` with `spikes[t][n]` true when neuron `n` spiked at step `t`
@@ -109,12 +118,14 @@ impl<'a> Raster<'a> {
             .y_label_area_size(theme.px(72.0));
         if roomy {
             let caption = format!(
-                "{}: {} neurons, {} spikes, mean rate {rate:.3} spikes/neuron/step",
-                layer.name, layer.neurons, layer.count
+                "{}: {}, {} spikes, mean rate {rate:.3} spikes/neuron/step",
+                layer.name,
+                neurons(layer.neurons),
+                layer.count
             );
             builder.caption(caption, theme.caption());
         } else if panel_h >= theme.px(50.0) {
-            let caption = format!("{}: {} neurons, rate {rate:.3}", layer.name, layer.neurons);
+            let caption = format!("{}: {}, rate {rate:.3}", layer.name, neurons(layer.neurons));
             builder.caption(caption, theme.tick());
         }
         let mut chart = builder

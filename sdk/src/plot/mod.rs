@@ -186,9 +186,15 @@ mod tests {
 
     #[test]
     fn size_limits() {
-        assert!(PlotOptions::with_size(MIN_SIDE, MAX_SIDE).validate().is_ok());
-        let err = PlotOptions::with_size(MIN_SIDE - 1, 600).validate().unwrap_err();
+        assert!(PlotOptions::with_size(MIN_SIDE, MAX_SIDE)
+            .validate()
+            .is_ok());
+        let err = PlotOptions::with_size(MIN_SIDE - 1, 600)
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("255x600"), "{err}");
-        assert!(PlotOptions::with_size(800, MAX_SIDE + 1).validate().is_err());
+        assert!(PlotOptions::with_size(800, MAX_SIDE + 1)
+            .validate()
+            .is_err());
     }
 }

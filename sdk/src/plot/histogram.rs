@@ -21,8 +21,9 @@ const BINS: usize = 25;
 pub type LayerRates<S> = (S, Vec<f32>, Option<f32>);
 
 /// Draws one panel per layer: histograms of per-neuron firing rate (spikes per neuron per step,
-/// `0..=1`), one outline per epoch coloured from dark (early) to light green (late), the latest
-/// shaded, and the layer's budget maximum as a red dashed vertical line.
+/// `0..=1`), one outline per epoch coloured from dark purple (early) to green (late), the latest
+/// shaded, and the layer's budget maximum as a red dashed vertical line. One legend row under
+/// the title names the epoch colours and the budget line.
 ///
 /// `epochs[k] = (epoch, layers)`; layers are matched across epochs by name and drawn in order of
 /// first appearance. With more than five epochs, five evenly spaced ones (first and last included)

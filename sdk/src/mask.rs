@@ -461,12 +461,7 @@ impl LayerMasks {
             value: value as f64,
             why,
         };
-        let checks: [(
-            &'static str,
-            &Option<Vec<f32>>,
-            fn(f32) -> bool,
-            &'static str,
-        ); 4] = [
+        let checks: [Check<'_>; 4] = [
             (
                 SPARSITY,
                 &self.sparsity,
@@ -510,6 +505,14 @@ impl LayerMasks {
         Ok(())
     }
 }
+
+/// One range check: mask name, values, predicate, and what a valid value is.
+type Check<'a> = (
+    &'static str,
+    &'a Option<Vec<f32>>,
+    fn(f32) -> bool,
+    &'static str,
+);
 
 /// A trainable weight variable together with its masks.
 #[derive(Debug)]

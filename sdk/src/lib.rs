@@ -1,4 +1,5 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
 
+pub mod ctrnn;
 pub mod mask;

@@ -23,7 +23,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use candle_nn::Optimizer;
 
-use crate::mask::{LayerMasks, MaskError, MaskSet, SeedRng, StepReport};
+use crate::mask::{LayerMasks, MaskError, MaskSet, MaskValue, PerLayer, SeedRng, StepReport};
 
 /// Errors of the CTRNN.
 #[derive(Debug, thiserror::Error)]
@@ -101,11 +101,22 @@ impl Ctrnn {
             .biases
             .resolve("biases", 3)
             .map_err(CtrnnError::Config)?;
-        let resolve = |m: &crate::mask::PerLayer<crate::mask::MaskValue>, name: &str| {
+        let resolve = |m: &PerLayer<MaskValue>, name: &str| {
             m.resolve_masks(name, 3).map_err(CtrnnError::Config)
         };
-        let sparsity = resolve(&cfg.sparsity_masks, "sparsity_masks")?;
-        let ei = resolve(&cfg.ei_masks, "ei_masks")?;
+        let mut sparsity = resolve(&cfg.sparsity_masks, "sparsity_masks")?;
+        let mut ei = resolve(&cfg.ei_masks, "ei_masks")?;
+        if let Some(st) = &cfg.structure {
+            let m = st
+                .build(cfg.dims, seed)
+                .map_err(|e| CtrnnError::Config(format!("structure: {e}")))?;
+            if let PerLayer::Each(v) = m.sparsity_masks() {
+                sparsity = v;
+            }
+            if let PerLayer::Each(v) = m.ei_masks() {
+                ei = v;
+            }
+        }
         let plasticity = resolve(&cfg.plasticity_masks, "plasticity_masks")?;
         let growth = resolve(&cfg.synapse_growth_masks, "synapse_growth_masks")?;
 

@@ -3,3 +3,4 @@
 
 pub mod ctrnn;
 pub mod mask;
+pub mod structure;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mask::{MaskValue, PerLayer};
+use crate::structure::Structure;
 
 /// Layer names in order: `W_in` `[N, N_in]`, `W_hid` `[N, N]`, `W_out` `[N_out, N]`.
 pub const LAYER_NAMES: [&str; 3] = ["input", "hidden", "output"];
@@ -132,6 +133,8 @@ pub struct CtrnnConfig {
     pub positivity_constraints: bool,
     /// Whether hidden neurons may connect to themselves (false adds a zero-diagonal mask).
     pub self_connections: bool,
+    /// Generate sparsity (and E/I) masks with a structure generator instead of giving them.
+    pub structure: Option<Structure>,
 }
 
 impl Default for CtrnnConfig {
@@ -152,6 +155,7 @@ impl Default for CtrnnConfig {
             synapse_growth_masks: PerLayer::default(),
             positivity_constraints: false,
             self_connections: true,
+            structure: None,
         }
     }
 }
@@ -231,7 +235,26 @@ impl CtrnnConfig {
                 }
             }
         }
-        let ei = self.ei_masks.resolve_masks("ei_masks", 3)?;
+        let mut ei = self.ei_masks.resolve_masks("ei_masks", 3)?;
+        if let Some(st) = &self.structure {
+            let given = |m: &PerLayer<MaskValue>, name| -> Result<bool, String> {
+                Ok(m.resolve_masks(name, 3)?.iter().any(|v| !v.is_none()))
+            };
+            if given(&self.sparsity_masks, "sparsity_masks")? || given(&self.ei_masks, "ei_masks")?
+            {
+                return Err(
+                    "structure generates sparsity_masks and ei_masks; give either a structure or the masks, not both"
+                        .into(),
+                );
+            }
+            // Validate the generator's numbers (cheap: masks are only built, not used).
+            let m = st
+                .build(self.dims, 0)
+                .map_err(|e| format!("structure: {e}"))?;
+            if m.ei.is_some() {
+                ei = vec![MaskValue::Fill(1.0); 3];
+            }
+        }
         if self.positivity_constraints {
             if let Some(k) = ei.iter().position(MaskValue::is_none) {
                 return Err(format!(

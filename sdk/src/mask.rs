@@ -329,9 +329,10 @@ impl LayerMasks {
         }
         if let Some(e) = &self.ei {
             for (w, &e) in w.iter_mut().zip(e) {
+                // `-0.0` is never produced: a zero stays `+0.0`.
                 if e > 0.0 {
                     *w = w.abs();
-                } else if e < 0.0 {
+                } else if e < 0.0 && *w != 0.0 {
                     *w = -w.abs();
                 }
             }

@@ -133,7 +133,7 @@ fn masked_zeros_signs_and_frozen_synapses_hold_through_training() {
 
     let mut moved = 0;
     let mut clamped = 0;
-    for k in 0..3 {
+    for (k, init_k) in init.iter().enumerate() {
         let w = weights(&net, k);
         let m = net.layer_masks()[k];
         let s = m.sparsity().unwrap();
@@ -151,10 +151,10 @@ fn masked_zeros_signs_and_frozen_synapses_hold_through_training() {
             if p[i] == 0.0 {
                 assert_eq!(
                     w[i].to_bits(),
-                    init[k][i].to_bits(),
+                    init_k[i].to_bits(),
                     "layer {k} entry {i}: frozen synapse moved"
                 );
-            } else if s[i] != 0.0 && w[i] != init[k][i] {
+            } else if s[i] != 0.0 && w[i] != init_k[i] {
                 moved += 1;
             }
             clamped += usize::from(s[i] != 0.0 && p[i] != 0.0 && w[i] == 0.0);

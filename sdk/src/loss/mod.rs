@@ -11,7 +11,9 @@
 //! - [`criterion`]: `FiringRateLoss`, `FiringRateDistLoss`, `StatePredictionLoss`, `HebbianLoss`,
 //!   `EntropyLoss`, `PopulationKL` (nn4n-style regularisers).
 //! - [`rnn`]: `RNNLoss`, the lambda-weighted task + regulariser composite.
+//! - [`composite`]: a loss built from config, a list of `{type, params, lambda, layer}` terms.
 
+pub mod composite;
 pub mod criterion;
 pub mod hardware;
 pub mod rnn;

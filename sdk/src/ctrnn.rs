@@ -72,6 +72,37 @@ pub struct CtrnnOutput {
     pub last_state: Tensor,
 }
 
+/// The effective (masked) weights of a CTRNN, owned, in the autograd graph: what nn4n's
+/// `RNNLoss` regularises.
+#[derive(Debug, Clone)]
+pub struct CtrnnWeights {
+    /// `W_in` `[N, N_in]`.
+    pub w_in: Tensor,
+    /// `W_hid` `[N, N]`.
+    pub w_hid: Tensor,
+    /// `W_out` `[N_out, N]`.
+    pub w_out: Tensor,
+}
+
+impl CtrnnWeights {
+    /// Everything [`RNNLoss`](crate::loss::rnn::RNNLoss) reads: prediction `out.output`, `label`,
+    /// hidden rates `out.states` `[B, T, N]` and the three weights.
+    pub fn loss_inputs<'a>(
+        &'a self,
+        out: &'a CtrnnOutput,
+        label: &'a Tensor,
+    ) -> crate::loss::rnn::RnnLossInputs<'a> {
+        crate::loss::rnn::RnnLossInputs {
+            pred: Some(&out.output),
+            label: Some(label),
+            states: Some(&out.states),
+            w_in: Some(&self.w_in),
+            w_hid: Some(&self.w_hid),
+            w_out: Some(&self.w_out),
+        }
+    }
+}
+
 /// A continuous-time RNN with masked, constrained weights (see the module docs).
 #[derive(Debug)]
 pub struct Ctrnn {
@@ -239,6 +270,15 @@ impl Ctrnn {
     /// Effective (masked) readout weight `W_out` `[N_out, N]`, in the autograd graph.
     pub fn w_out(&self) -> Result<Tensor> {
         self.weight(2)
+    }
+
+    /// All three effective weights (for [`RNNLoss`](crate::loss::rnn::RNNLoss)).
+    pub fn weights(&self) -> Result<CtrnnWeights> {
+        Ok(CtrnnWeights {
+            w_in: self.w_in()?,
+            w_hid: self.w_hid()?,
+            w_out: self.w_out()?,
+        })
     }
 
     /// Effective weight of layer `k` (0 input, 1 hidden, 2 output).

@@ -1,14 +1,12 @@
-//! Trains a CTRNN (nn4n defaults: tau 100, dt 10) to generate a sine wave whose amplitude is set
-//! by a constant cue input, with Dale's law (80 % excitatory) and a 50 % sparse recurrent matrix,
-//! then saves it and prints its layer table.
+//! Trains the CTRNN of `models/zoo/ctrnn_sine.toml` (nn4n defaults: tau 100, dt 10; Dale's law
+//! with 80 % excitatory neurons; 50 % sparse recurrence) to generate a sine wave whose amplitude
+//! is set by a constant cue input, then saves it and prints its layer table.
 //!
 //! Run: `cargo run -p snn-sdk --example ctrnn_sine -- [steps] [out_dir]`
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig};
-use snn_sdk::mask::PerLayer;
-use snn_sdk::structure::{RandomInput, Structure};
+use snn_sdk::ctrnn::{Ctrnn, CtrnnConfig};
 
 /// Cue amplitudes (one batch row each).
 const AMPS: [f32; 4] = [0.5, 0.8, 1.1, 1.4];
@@ -42,21 +40,9 @@ fn main() -> anyhow::Result<()> {
         .cloned()
         .unwrap_or_else(|| "target/ctrnn_sine".into());
     let device = Device::Cpu;
-    let n = 64;
-    let cfg = CtrnnConfig {
-        dims: [1, n, 1],
-        activation: Activation::Tanh,
-        biases: PerLayer::All(BiasInit::Named(BiasKind::Zero)),
-        structure: Some(Structure::RandomInput(RandomInput {
-            input_density: 1.0,
-            hidden_density: 0.5,
-            readout_density: 1.0,
-            self_connections: false,
-            exc_pct: Some(0.8),
-        })),
-        positivity_constraints: true,
-        ..CtrnnConfig::default()
-    };
+    // The config lives in the zoo; it is compiled in so the example runs from any directory.
+    let cfg = CtrnnConfig::from_toml(include_str!("../../models/zoo/ctrnn_sine.toml"))
+        .map_err(anyhow::Error::msg)?;
     let mut net = Ctrnn::new(&cfg, 1, &device)?;
     let (x, y) = task(&device)?;
     let mut opt = AdamW::new(

@@ -1,2 +1,9 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
+
+pub mod init;
+pub mod layer;
+pub mod lif;
+pub mod network;
+pub mod spike;
+pub mod surrogate;

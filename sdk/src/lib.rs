@@ -1,6 +1,7 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
 
+pub mod fused;
 pub mod init;
 pub mod layer;
 pub mod lif;

@@ -3,6 +3,13 @@
 
 pub mod budget;
 pub mod ctrnn;
+pub mod fused;
+pub mod init;
+pub mod layer;
+pub mod lif;
 pub mod loss;
 pub mod mask;
+pub mod network;
+pub mod spike;
+pub mod surrogate;
 pub mod structure;

@@ -318,6 +318,17 @@ impl Ctrnn {
         Ok(self.masks.step(opt, grads)?)
     }
 
+    /// Before a step of an optimiser that is not a `candle_nn::Optimizer`: copy what plasticity
+    /// needs. Then run the optimiser and call [`after_step`](Self::after_step).
+    pub fn snapshot(&self) -> Result<crate::mask::MaskSnapshot> {
+        Ok(self.masks.snapshot()?)
+    }
+
+    /// After such an optimiser step: plasticity, sparsity and E/I projection, growth.
+    pub fn after_step(&mut self, before: crate::mask::MaskSnapshot) -> Result<StepReport> {
+        Ok(self.masks.after_step(before)?)
+    }
+
     /// Forgets the state kept by `init_state = "keep"`.
     pub fn reset_state(&self) {
         if let Ok(mut k) = self.kept_state.lock() {

@@ -11,5 +11,5 @@ pub mod loss;
 pub mod mask;
 pub mod network;
 pub mod spike;
-pub mod surrogate;
 pub mod structure;
+pub mod surrogate;

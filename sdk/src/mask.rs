@@ -516,7 +516,7 @@ type Check<'a> = (
 );
 
 /// A trainable weight variable together with its masks.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MaskedParam {
     var: Var,
     masks: LayerMasks,
@@ -552,9 +552,20 @@ pub struct StepReport {
     pub grown: Vec<usize>,
 }
 
+/// The weights (before an optimiser step) of the parameters that have a plasticity mask; taken by
+/// [`MaskSet::snapshot`], consumed by [`MaskSet::after_step`].
+#[derive(Debug)]
+pub struct MaskSnapshot(Vec<Option<Vec<f32>>>);
+
+/// Names of the four mask kinds in tensor files (`mask.<param>.<kind>`).
+pub const MASK_KINDS: [&str; 4] = ["sparsity", "ei", "plasticity", "growth"];
+
 /// The masked weight variables of a model and the seeded RNG for growth; applies plasticity,
 /// sparsity, Dale's law and growth around each optimiser step (see the module docs).
-#[derive(Debug)]
+///
+/// With a `candle_nn::Optimizer` use [`step`](Self::step); with any other optimiser wrap its step:
+/// `let s = set.snapshot()?; opt.step(..)?; set.after_step(s)?;`.
+#[derive(Debug, Clone)]
 pub struct MaskSet {
     params: Vec<MaskedParam>,
     rng: SeedRng,
@@ -646,21 +657,24 @@ impl MaskSet {
         Ok(())
     }
 
-    /// One constrained optimiser step: snapshot the weights that have a plasticity mask, run
-    /// `opt.step(grads)`, scale each update by its plasticity, project onto sparsity and E/I,
-    /// then let synapses grow.
-    pub fn step<O: Optimizer>(&mut self, opt: &mut O, grads: &GradStore) -> Result<StepReport> {
-        let before: Vec<Option<Vec<f32>>> = self
-            .params
-            .iter()
-            .map(|p| match p.masks.plasticity {
-                Some(_) => flat(p.var.as_tensor()).map(Some),
-                None => Ok(None),
-            })
-            .collect::<Result<_>>()?;
-        opt.step(grads)?;
+    /// Copies the weights that have a plasticity mask (call right before the optimiser step).
+    pub fn snapshot(&self) -> Result<MaskSnapshot> {
+        Ok(MaskSnapshot(
+            self.params
+                .iter()
+                .map(|p| match p.masks.plasticity {
+                    Some(_) => flat(p.var.as_tensor()).map(Some),
+                    None => Ok(None),
+                })
+                .collect::<Result<_>>()?,
+        ))
+    }
+
+    /// Finishes a step (call right after the optimiser step): scales each update by its
+    /// plasticity, projects onto sparsity and E/I, then lets synapses grow.
+    pub fn after_step(&mut self, before: MaskSnapshot) -> Result<StepReport> {
         let mut report = StepReport::default();
-        for (p, old) in self.params.iter_mut().zip(before) {
+        for (p, old) in self.params.iter_mut().zip(before.0) {
             if p.masks.is_empty() {
                 report.grown.push(0);
                 continue;
@@ -678,6 +692,64 @@ impl MaskSet {
             report.grown.push(grown);
         }
         Ok(report)
+    }
+
+    /// One constrained optimiser step: [`snapshot`](Self::snapshot), `opt.step(grads)`,
+    /// [`after_step`](Self::after_step).
+    pub fn step<O: Optimizer>(&mut self, opt: &mut O, grads: &GradStore) -> Result<StepReport> {
+        let before = self.snapshot()?;
+        opt.step(grads)?;
+        self.after_step(before)
+    }
+
+    /// The current masks as tensors named `mask.<param name>.<kind>` (for checkpoints: growth
+    /// changes the sparsity masks during training).
+    pub fn to_tensors(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for p in &self.params {
+            let m = &p.masks;
+            let [r, c] = m.shape();
+            for (kind, values) in
+                MASK_KINDS
+                    .iter()
+                    .zip([m.sparsity(), m.ei(), m.plasticity(), m.growth()])
+            {
+                if let Some(v) = values {
+                    out.push((
+                        format!("mask.{}.{kind}", m.name),
+                        Tensor::from_slice(v, (r, c), &Device::Cpu)?,
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces every parameter's masks by the ones in `tensors` (as written by
+    /// [`to_tensors`](Self::to_tensors)); a parameter with no tensors gets no masks.
+    pub fn load_tensors(
+        &mut self,
+        tensors: &std::collections::HashMap<String, Tensor>,
+    ) -> Result<()> {
+        for i in 0..self.params.len() {
+            let [r, c] = self.params[i].masks.shape();
+            let name = self.params[i].masks.name.clone();
+            let mut m = LayerMasks::new(name.clone(), r, c);
+            for kind in MASK_KINDS {
+                let Some(t) = tensors.get(&format!("mask.{name}.{kind}")) else {
+                    continue;
+                };
+                let v = flat(t)?;
+                m = match kind {
+                    "sparsity" => m.with_sparsity(&v)?,
+                    "ei" => m.with_ei(&v)?,
+                    "plasticity" => m.with_plasticity(&v)?,
+                    _ => m.with_growth(&v)?,
+                };
+            }
+            self.set_masks(i, m)?;
+        }
+        Ok(())
     }
 }
 

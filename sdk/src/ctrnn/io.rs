@@ -13,7 +13,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{Ctrnn, CtrnnConfig, CtrnnError, Result, LAYER_NAMES};
-use crate::mask::{flat, LayerMasks, NeuronSign};
+use crate::mask::{flat, NeuronSign};
 
 /// Config file name inside a saved model directory.
 pub const CONFIG_FILE: &str = "ctrnn.toml";
@@ -22,7 +22,6 @@ pub const TENSOR_FILE: &str = "ctrnn.safetensors";
 
 const WEIGHT_NAMES: [&str; 3] = ["w_in", "w_hid", "w_out"];
 const BIAS_NAMES: [&str; 3] = ["b_in", "b_hid", "b_out"];
-const MASK_KINDS: [&str; 4] = ["sparsity", "ei", "plasticity", "growth"];
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,22 +55,9 @@ impl Ctrnn {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
+        tensors.extend(self.masks.to_tensors()?);
         for (k, p) in self.masks.params().iter().enumerate() {
             tensors.insert(WEIGHT_NAMES[k].into(), p.var().as_tensor().clone());
-            let m = p.masks();
-            let [r, c] = m.shape();
-            for (kind, values) in
-                MASK_KINDS
-                    .iter()
-                    .zip([m.sparsity(), m.ei(), m.plasticity(), m.growth()])
-            {
-                if let Some(v) = values {
-                    tensors.insert(
-                        format!("mask.{}.{kind}", LAYER_NAMES[k]),
-                        Tensor::from_slice(v, (r, c), &Device::Cpu)?,
-                    );
-                }
-            }
             if let Some(b) = &self.biases[k] {
                 tensors.insert(BIAS_NAMES[k].into(), b.as_tensor().clone());
             }
@@ -138,22 +124,8 @@ impl Ctrnn {
             if let Some(b) = net.bias_var(k) {
                 set(b, BIAS_NAMES[k])?;
             }
-            let [r, c] = net.layer_masks()[k].shape();
-            let mut m = LayerMasks::new(LAYER_NAMES[k], r, c);
-            for kind in MASK_KINDS {
-                let Some(t) = tensors.get(&format!("mask.{}.{kind}", LAYER_NAMES[k])) else {
-                    continue;
-                };
-                let v = flat(t)?;
-                m = match kind {
-                    "sparsity" => m.with_sparsity(&v)?,
-                    "ei" => m.with_ei(&v)?,
-                    "plasticity" => m.with_plasticity(&v)?,
-                    _ => m.with_growth(&v)?,
-                };
-            }
-            net.masks.set_masks(k, m)?;
         }
+        net.masks.load_tensors(&tensors)?;
         if let Some(h) = &net.learned_state {
             set(h, "init_state")?;
         }

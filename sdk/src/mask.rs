@@ -24,6 +24,8 @@ mod spec;
 pub use rng::SeedRng;
 pub use spec::{MaskValue, PerLayer};
 
+use serde::{Deserialize, Serialize};
+
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
@@ -504,6 +506,117 @@ impl LayerMasks {
                 .for_each(|x| *x = x.signum() * (*x != 0.0) as u8 as f32);
         }
         Ok(())
+    }
+}
+
+/// The masks of one weight matrix of a spiking layer, as written in a network config
+/// (`[layers.masks]` for the feed-forward weight, `[layers.rec_masks]` for the recurrent one).
+///
+/// `sparsity` (a matrix, or one value) and `density` (a random mask with that fraction of
+/// synapses, drawn from the network seed) are alternatives; so are `ei` (labels per presynaptic
+/// neuron or a sign matrix) and `exc_pct` (the first `round(exc_pct * inputs)` presynaptic neurons
+/// excitatory, the rest inhibitory — use the same `exc_pct` for a layer's `rec_masks` and the next
+/// layer's `masks` so each neuron has one sign on all its outgoing edges).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LayerMaskConfig {
+    /// Sparsity mask (0 = no synapse).
+    pub sparsity: MaskValue,
+    /// Random sparsity with this density in `[0, 1]` instead of `sparsity`.
+    pub density: Option<f64>,
+    /// E/I signs (Dale's law).
+    pub ei: MaskValue,
+    /// Fraction of excitatory presynaptic neurons instead of `ei`.
+    pub exc_pct: Option<f64>,
+    /// Per-synapse learning-rate scales (>= 0; 0 freezes).
+    pub plasticity: MaskValue,
+    /// Per-location growth probability per optimiser step.
+    pub growth: MaskValue,
+    /// Whether a neuron may connect to itself (square weights only; false zeroes the diagonal).
+    pub self_connections: bool,
+}
+
+impl Default for LayerMaskConfig {
+    fn default() -> Self {
+        Self {
+            sparsity: MaskValue::None,
+            density: None,
+            ei: MaskValue::None,
+            exc_pct: None,
+            plasticity: MaskValue::None,
+            growth: MaskValue::None,
+            self_connections: true,
+        }
+    }
+}
+
+impl LayerMaskConfig {
+    /// True when no mask is configured.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Builds the masks of a `[rows, cols]` weight named `name`; random parts come from
+    /// `SeedRng::derive(seed, stream)`.
+    pub fn build(
+        &self,
+        name: &str,
+        shape: [usize; 2],
+        seed: u64,
+        stream: u64,
+    ) -> Result<LayerMasks> {
+        let [rows, cols] = shape;
+        let invalid = |msg: String| MaskError::Invalid {
+            layer: name.to_string(),
+            msg,
+        };
+        let sparsity = match (self.density, &self.sparsity) {
+            (Some(_), v) if !v.is_none() => {
+                return Err(invalid(
+                    "give either `sparsity` or `density`, not both".into(),
+                ))
+            }
+            (Some(d), _) if !(0.0..=1.0).contains(&d) => {
+                return Err(invalid(format!("density must be in [0, 1], got {d}")))
+            }
+            (Some(d), _) => {
+                let mut rng = SeedRng::derive(seed, stream);
+                MaskValue::from_row_major(
+                    &(0..rows * cols)
+                        .map(|_| rng.bernoulli(d) as u8 as f32)
+                        .collect::<Vec<_>>(),
+                    rows,
+                    cols,
+                )
+            }
+            (None, v) => v.clone(),
+        };
+        let ei = match (self.exc_pct, &self.ei) {
+            (Some(_), v) if !v.is_none() => {
+                return Err(invalid("give either `ei` or `exc_pct`, not both".into()))
+            }
+            (Some(e), _) if !(0.0..=1.0).contains(&e) => {
+                return Err(invalid(format!("exc_pct must be in [0, 1], got {e}")))
+            }
+            (Some(e), _) => {
+                let n_exc = (e * cols as f64).round() as usize;
+                MaskValue::Labels(
+                    (0..cols)
+                        .map(|j| if j < n_exc { 1.0 } else { -1.0 })
+                        .collect(),
+                )
+            }
+            (None, v) => v.clone(),
+        };
+        LayerMasks::from_values(
+            name,
+            shape,
+            &sparsity,
+            &ei,
+            &self.plasticity,
+            &self.growth,
+            self.self_connections,
+        )
     }
 }
 

@@ -164,3 +164,42 @@ fn bad_input_and_bad_config_are_clear_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn init_state_keep_continues_and_learn_trains_the_start() {
+    let (x, y) = task();
+    let mut cfg = config();
+    cfg.init_state = InitState::Keep;
+    let net = Ctrnn::new(&cfg, 2, &Device::Cpu).unwrap();
+    let first = net.forward(&x).unwrap();
+    let second = net.forward(&x).unwrap();
+    let by_hand = net.forward_from(&x, Some(&first.last_state)).unwrap();
+    assert_eq!(mse(&second.output, &by_hand.output), 0.0);
+    assert!(mse(&second.output, &first.output) > 0.0);
+    let short = x.narrow(0, 0, 2).unwrap();
+    let e = net.forward(&short).unwrap_err().to_string();
+    assert!(e.contains("reset_state"), "{e}");
+    net.reset_state();
+    assert_eq!(
+        mse(&net.forward(&x).unwrap().output, &first.output),
+        0.0,
+        "after reset_state the run starts from zero again"
+    );
+
+    cfg.init_state = InitState::Learn;
+    let mut net = Ctrnn::new(&cfg, 2, &Device::Cpu).unwrap();
+    let h0 = net.vars().last().unwrap().clone();
+    assert_eq!(h0.as_tensor().dims(), &[48]);
+    let before: Vec<f32> = h0.as_tensor().to_vec1().unwrap();
+    let mut opt = candle_nn::SGD::new(net.vars(), 0.5).unwrap();
+    let out = net.forward(&x).unwrap();
+    let loss = (&out.output - &y)
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .mean_all()
+        .unwrap();
+    net.step(&mut opt, &loss.backward().unwrap()).unwrap();
+    let after: Vec<f32> = h0.as_tensor().to_vec1().unwrap();
+    assert_ne!(before, after, "the learned initial state got no gradient");
+}

@@ -484,3 +484,37 @@ mod tests {
         assert!(e.contains("readout_areas") && e.contains('5'), "{e}");
     }
 }
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Doc {
+        structure: Structure,
+    }
+
+    #[test]
+    fn toml_round_trip_and_typos_rejected() {
+        let text = r#"
+            [structure]
+            kind = "multi_area_ei"
+            n_areas = 3
+            input_areas = [0]
+            exc_pct = 0.75
+        "#;
+        let doc: Doc = toml::from_str(text).unwrap();
+        let Structure::MultiAreaEi(s) = &doc.structure else {
+            panic!("{doc:?}")
+        };
+        assert_eq!((s.areas.n_areas, s.exc_pct), (3, 0.75));
+        let back: Doc = toml::from_str(&toml::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(back, doc);
+        for typo in ["exc_pctt = 0.8", "n_area = 2"] {
+            let bad = format!("[structure]\nkind = \"multi_area_ei\"\n{typo}\n");
+            assert!(toml::from_str::<Doc>(&bad).is_err(), "{typo} accepted");
+        }
+        let bad = "[structure]\nkind = \"random_input\"\nhidden_densty = 0.3\n";
+        assert!(toml::from_str::<Doc>(bad).is_err());
+    }
+}

@@ -72,6 +72,26 @@ pub struct CtrnnOutput {
     pub last_state: Tensor,
 }
 
+/// Dale's law across layers: hidden neuron `j`'s outgoing edges are column `j` of `W_hid` and of
+/// `W_out`, so where both E/I masks label it, the labels must agree.
+fn check_dale(masks: &MaskSet) -> Result<()> {
+    use crate::mask::NeuronSign::{Excitatory, Inhibitory};
+    let p = masks.params();
+    let (hid, out) = (p[1].masks(), p[2].masks());
+    if hid.ei().is_none() || out.ei().is_none() {
+        return Ok(());
+    }
+    let (a, b) = (hid.neuron_signs(), out.neuron_signs());
+    let labelled = |s| matches!(s, Excitatory | Inhibitory);
+    match (0..a.len()).find(|&j| labelled(a[j]) && labelled(b[j]) && a[j] != b[j]) {
+        None => Ok(()),
+        Some(j) => Err(CtrnnError::Config(format!(
+            "Dale's law: hidden neuron {j} is {:?} in ei_masks[1] (hidden) but {:?} in ei_masks[2] (output)",
+            a[j], b[j]
+        ))),
+    }
+}
+
 /// The effective (masked) weights of a CTRNN, owned, in the autograd graph: what nn4n's
 /// `RNNLoss` regularises.
 #[derive(Debug, Clone)]
@@ -197,6 +217,7 @@ impl Ctrnn {
             };
         }
         masks.init_weights()?;
+        check_dale(&masks)?;
         let learned_state = match cfg.init_state {
             InitState::Learn => Some(Var::zeros(cfg.dims[1], DType::F32, device)?),
             _ => None,

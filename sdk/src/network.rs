@@ -461,6 +461,7 @@ impl Network {
     }
 
     /// All masked weights with their masks (for checkpoints: `to_tensors` / `load_tensors`).
+    /// A cloned `Network` shares the weight variables but has its own copy of the masks.
     pub fn masks(&self) -> &MaskSet {
         &self.masks
     }

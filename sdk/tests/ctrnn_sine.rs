@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use snn_sdk::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig, InitState};
-use snn_sdk::mask::PerLayer;
+use snn_sdk::mask::{MaskValue, PerLayer};
 use snn_sdk::structure::{RandomInput, Structure};
 
 const AMPS: [f32; 4] = [0.5, 0.8, 1.1, 1.4];
@@ -163,6 +163,13 @@ fn bad_input_and_bad_config_are_clear_errors() {
         e.contains("positivity_constraints") && e.contains("ei_masks[0]"),
         "{e}"
     );
+    // Hidden neuron 0 excitatory in W_hid but inhibitory in W_out: not Dale's law.
+    let labels =
+        |first: f64| MaskValue::Labels((0..48).map(|j| if j == 0 { first } else { 1.0 }).collect());
+    cfg.positivity_constraints = false;
+    cfg.ei_masks = PerLayer::Each(vec![MaskValue::None, labels(1.0), labels(-1.0)]);
+    let e = Ctrnn::new(&cfg, 1, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("hidden neuron 0") && e.contains("Dale"), "{e}");
 }
 
 #[test]

@@ -1,2 +1,3 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
+pub mod quant;

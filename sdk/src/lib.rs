@@ -1,3 +1,4 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
 pub mod quant;
+pub mod simulate;

@@ -17,6 +17,8 @@ pub mod engine;
 pub mod error;
 pub mod fixed;
 pub mod format;
+#[cfg(feature = "alloc")]
+pub mod owned;
 pub mod validate;
 
 #[cfg(feature = "alloc")]
@@ -25,3 +27,5 @@ pub use codec::{decode, encode_to_slice};
 pub use engine::{Engine, Requirements, Stats};
 pub use error::{EngineError, FormatError};
 pub use format::*;
+#[cfg(feature = "alloc")]
+pub use owned::{LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};

@@ -542,7 +542,7 @@ mod tests {
         assert_eq!(q.w_ff, vec![127, -128, 67]);
         let q4 = quantize_layer(&l, 2, 4);
         assert_eq!(q4.w_ff, vec![7, -8, 1]);
-        let auto = quantize(&[l.clone()], &QuantConfig::default()).unwrap();
+        let auto = quantize(std::slice::from_ref(&l), &QuantConfig::default()).unwrap();
         assert_eq!(auto[0].shift, 5);
         assert_eq!(auto[0].w_ff, vec![64, -64, 8]);
         assert_eq!(auto[0].threshold, 32);
@@ -552,10 +552,10 @@ mod tests {
     #[test]
     fn bad_shapes_and_values_are_named() {
         let mut l = FloatLayer::dense(2, 2, vec![0.0; 3], 0.9, 1.0);
-        let e = quantize(&[l.clone()], &QuantConfig::default()).unwrap_err();
+        let e = quantize(std::slice::from_ref(&l), &QuantConfig::default()).unwrap_err();
         assert_eq!(e.to_string(), "layer 0: w_ff has 3 values, expected 2 x 2");
         l.w_ff = vec![0.0, f32::NAN, 0.0, 0.0];
-        assert!(quantize(&[l.clone()], &QuantConfig::default())
+        assert!(quantize(std::slice::from_ref(&l), &QuantConfig::default())
             .unwrap_err()
             .to_string()
             .contains("NaN"));

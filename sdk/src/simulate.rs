@@ -129,13 +129,12 @@ pub fn run_engine(model: &Model<'_>, samples: &[Sample<'_>]) -> Result<SimReport
         vec![0u16; r.spikes],
         vec![0u16; r.out_counts],
     );
-    let mut engine = Engine::new(model, &mut m, &mut c, &mut s, &mut o).map_err(|source| {
-        SimError::Engine {
+    let mut engine =
+        Engine::new(model, &mut m, &mut c, &mut s, &mut o).map_err(|source| SimError::Engine {
             index: 0,
             seed: 0,
             source,
-        }
-    })?;
+        })?;
     let layers = model.layers.len();
     let mut spikes = vec![0u64; layers];
     let mut ok = vec![0usize; layers];
@@ -210,7 +209,6 @@ struct FloatState {
     thr: f32,
     reset: Reset,
     v: Vec<f32>,
-    u: Vec<f32>,
     spikes: Vec<usize>,
     prev: Vec<usize>,
 }
@@ -248,7 +246,6 @@ impl FloatNet {
                     thr: l.threshold,
                     reset: l.reset,
                     v: vec![0.0; n],
-                    u: vec![0.0; n],
                     spikes: Vec::with_capacity(n),
                     prev: Vec::with_capacity(n),
                 }
@@ -295,10 +292,8 @@ impl FloatNet {
             }
             l.spikes.clear();
             let (thr, reset) = (l.thr, l.reset);
-            let cells = l.v.iter_mut().zip(l.u.iter_mut()).zip(&syn);
-            for (i, ((v, u_out), s)) in cells.enumerate() {
+            for (i, (v, s)) in l.v.iter_mut().zip(&syn).enumerate() {
                 let u = l.beta[i] * *v + s + l.bias[i];
-                *u_out = u;
                 *v = if u >= thr {
                     l.spikes.push(i);
                     match reset {
@@ -320,9 +315,10 @@ impl FloatNet {
         }
     }
 
-    /// Membranes `u[t]` before reset of layer `layer` at the last step (empty for a bad index).
+    /// Membranes `v[t]` (after reset, as the engine keeps them) of layer `layer` at the last step
+    /// (empty for a bad index).
     pub fn membranes(&self, layer: usize) -> &[f32] {
-        self.layers.get(layer).map_or(&[], |l| &l.u)
+        self.layers.get(layer).map_or(&[], |l| &l.v)
     }
 
     /// Spike count of each output neuron so far.

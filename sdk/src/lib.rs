@@ -2,5 +2,6 @@
 #![deny(missing_docs)]
 pub mod card;
 pub mod export;
+pub mod inspect;
 pub mod quant;
 pub mod simulate;

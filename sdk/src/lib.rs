@@ -1,2 +1,15 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
+
+pub mod atomic;
+pub mod config;
+pub mod csv;
+pub mod data;
+pub mod encode;
+pub mod error;
+pub mod optim;
+pub mod schedule;
+
+pub use config::TrainConfig;
+pub use data::{Dataset, Digits};
+pub use error::{Error, Result};

@@ -25,6 +25,9 @@ pub enum Error {
     /// A configuration file or value is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A loss function rejected its inputs.
+    #[error("loss: {0}")]
+    Loss(#[from] crate::loss::LossError),
     /// A data set cannot be used as asked (too few rows, a class missing, ...).
     #[error("data: {0}")]
     Data(String),

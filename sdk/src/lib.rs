@@ -7,6 +7,7 @@ pub mod csv;
 pub mod data;
 pub mod encode;
 pub mod error;
+pub mod loss;
 pub mod optim;
 pub mod schedule;
 

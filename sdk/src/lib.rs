@@ -7,9 +7,15 @@ pub mod csv;
 pub mod data;
 pub mod encode;
 pub mod error;
+pub mod init;
+pub mod layer;
+pub mod lif;
 pub mod loss;
+pub mod network;
 pub mod optim;
 pub mod schedule;
+pub mod spike;
+pub mod surrogate;
 
 pub use config::TrainConfig;
 pub use data::{Dataset, Digits};

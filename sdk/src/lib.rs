@@ -1,14 +1,27 @@
-//! Host SDK: train spiking neural networks on candle, quantise them and export them to the integer engine.
+//! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
 
+pub mod atomic;
 pub mod card;
+pub mod config;
+pub mod csv;
+pub mod data;
+pub mod encode;
+pub mod error;
 pub mod export;
 pub mod init;
 pub mod inspect;
 pub mod layer;
 pub mod lif;
+pub mod loss;
 pub mod network;
+pub mod optim;
 pub mod quant;
+pub mod schedule;
 pub mod simulate;
 pub mod spike;
 pub mod surrogate;
+
+pub use config::TrainConfig;
+pub use data::{Dataset, Digits};
+pub use error::{Error, Result};

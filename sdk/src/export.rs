@@ -7,7 +7,7 @@
 //! spikes, then by the smaller shift (less clipping). (2) [`build_model`] lays the integers out in
 //! the `snn_models` format; a weight matrix is stored sparse (CSR, zeros absent) when that is
 //! smaller than dense. (3) [`evaluate`] measures float, float-with-quantised-parameters and integer
-//! accuracy and their agreement. (4) [`write_atomic`] writes the file and the card.
+//! accuracy and their agreement. (4) [`write_exported`] writes the file and the card atomically.
 use crate::card::{Accuracy, ModelCard, Provenance};
 use crate::quant::{
     candidate_shifts, quantize, quantize_layer, FloatLayer, QuantConfig, QuantError, QuantLayer,
@@ -16,7 +16,6 @@ use crate::simulate::{agreement, run_engine, run_float, FloatNet, Sample, SimErr
 use snn_models::encode::Encoder;
 use snn_models::owned::{LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
 use snn_models::{Engine, FormatError, RateBudget, Requirements};
-use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
 
@@ -33,14 +32,9 @@ pub enum ExportError {
     /// A simulation failed.
     #[error(transparent)]
     Sim(#[from] SimError),
-    /// Writing a file failed.
-    #[error("writing {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// Writing a file failed, or the network could not hand over its parameters.
+    #[error(transparent)]
+    Sdk(#[from] crate::Error),
 }
 
 impl From<FormatError> for ExportError {
@@ -253,40 +247,14 @@ pub fn export(
     })
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let io = |source| ExportError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
-
 /// Writes the model and its card (`model.card.json`) beside it, both atomically.
 pub fn write_exported(path: &Path, exported: &Exported) -> Result<(), ExportError> {
-    write_atomic(path, &exported.bytes)?;
-    write_atomic(
+    crate::atomic::write(path, &exported.bytes)?;
+    crate::atomic::write(
         &ModelCard::path_for(path),
         exported.card.to_json().as_bytes(),
-    )
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

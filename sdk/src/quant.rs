@@ -153,6 +153,36 @@ impl FloatLayer {
     }
 }
 
+impl FloatLayer {
+    /// Converts the training network's parameters ([`crate::network::FloatLayer`]); refuses a
+    /// `synaptic` layer, whose second state (the synaptic current) the integer engine lacks.
+    pub fn from_network(l: &crate::network::FloatLayer, layer: usize) -> Result<Self, QuantError> {
+        if l.alpha.is_some() || l.kind == crate::layer::LayerKind::Synaptic {
+            return Err(QuantError::Value {
+                layer,
+                what: "synaptic layers (alpha) cannot be exported: the integer engine has one \
+                       state per neuron; use kind = \"leaky\" or \"recurrent\""
+                    .into(),
+            });
+        }
+        Ok(Self {
+            inputs: l.inputs,
+            neurons: l.neurons,
+            w_ff: l.w_ff.clone(),
+            w_rec: l.w_rec.clone(),
+            bias: l.bias.clone(),
+            beta: l.beta.clone(),
+            threshold: l.threshold,
+            reset: l.reset.into(),
+            ff_mask: None,
+            rec_mask: None,
+            ff_sign: None,
+            rec_sign: None,
+            budget: None,
+        })
+    }
+}
+
 /// Why a float network could not be quantised.
 #[derive(Debug, Error, PartialEq)]
 #[non_exhaustive]

@@ -16,6 +16,7 @@ pub mod lif;
 pub mod loss;
 pub mod network;
 pub mod optim;
+pub mod qat;
 pub mod quant;
 pub mod schedule;
 pub mod simulate;

@@ -9,6 +9,7 @@ pub mod data;
 pub mod encode;
 pub mod error;
 pub mod export;
+pub mod fused;
 pub mod init;
 pub mod inspect;
 pub mod layer;

@@ -387,3 +387,58 @@ pub fn run_float(
         })
         .collect()
 }
+
+impl SimReport {
+    /// The one-line JSON summary `snn simulate --json` prints last: `accuracy`, `float_accuracy`
+    /// (when the float network is known), `rates` (per layer), `within_budget` (per layer),
+    /// `synaptic_events_per_inference`, `input_spikes_per_inference`, `samples`, `ram_bytes`.
+    pub fn summary_json(&self, float_accuracy: Option<f64>) -> String {
+        let v = serde_json::json!({
+            "samples": self.samples,
+            "accuracy": self.accuracy,
+            "float_accuracy": float_accuracy,
+            "rates": self.rates.iter().map(|r| r.rate).collect::<Vec<_>>(),
+            "within_budget": self.rates.iter().map(|r| r.within_budget).collect::<Vec<_>>(),
+            "synaptic_events_per_inference": self.synaptic_events_per_inference,
+            "input_spikes_per_inference": self.input_spikes_per_inference,
+            "ram_bytes": self.ram_bytes,
+        });
+        v.to_string()
+    }
+
+    /// Human-readable report: accuracy, a per-layer rate/budget table and the event count.
+    pub fn render(&self, float_accuracy: Option<f64>) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "samples {}  integer accuracy {:.2} %{}",
+            self.samples,
+            100.0 * self.accuracy,
+            float_accuracy.map_or(String::new(), |f| format!("  (float {:.2} %)", 100.0 * f))
+        );
+        let _ = writeln!(
+            s,
+            "synaptic events/inference {:.0}  input spikes/inference {:.1}  engine RAM {} bytes",
+            self.synaptic_events_per_inference, self.input_spikes_per_inference, self.ram_bytes
+        );
+        let _ = writeln!(
+            s,
+            "{:>5}  {:>8}  {:>8}  {:>8}  {:>6}  {:>14}",
+            "layer", "rate", "max", "min", "ok", "samples ok"
+        );
+        for r in &self.rates {
+            let _ = writeln!(
+                s,
+                "{:>5}  {:>8.4}  {:>8.4}  {:>8.4}  {:>6}  {:>13.1}%",
+                r.layer,
+                r.rate,
+                r.max_rate,
+                r.min_rate,
+                if r.within_budget { "yes" } else { "NO" },
+                100.0 * r.samples_within_budget
+            );
+        }
+        s
+    }
+}

@@ -26,7 +26,7 @@ pub enum FormatError {
         /// CRC computed over the bytes.
         computed: u32,
     },
-    /// postcard could not decode the body (truncated or malformed field).
+    /// The body's layer count (a varint after the header) is truncated or malformed.
     Body,
     /// Bytes were left between the decoded body and the CRC.
     TrailingBytes,
@@ -71,7 +71,7 @@ impl fmt::Display for FormatError {
                 f,
                 "model is corrupt: CRC-32 is {computed:#010x}, file says {stored:#010x}"
             ),
-            Self::Body => write!(f, "model body is truncated or malformed"),
+            Self::Body => write!(f, "model body: layer count is truncated or malformed"),
             Self::TrailingBytes => write!(f, "unexpected bytes after the model body"),
             Self::Header(what) => write!(f, "invalid header: {what}"),
             Self::Layer { layer, what } => write!(f, "invalid layer {layer}: {what}"),

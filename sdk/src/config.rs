@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::csv::CsvOptions;
 use crate::data::Scaling;
 use crate::encode::EncodingConfig;
+use crate::network::NetworkConfig;
 use crate::optim::{AdamConfig, OptimizerKind};
 use crate::schedule::Schedule;
 
@@ -204,6 +205,8 @@ pub struct TrainConfig {
     /// Spike encoding of the inputs.
     #[serde(default)]
     pub encoding: EncodingConfig,
+    /// The network architecture.
+    pub network: NetworkConfig,
     /// Training loop parameters.
     #[serde(default)]
     pub train: TrainParams,
@@ -330,6 +333,9 @@ impl TrainConfig {
             }
         }
         t.schedule.validate()?;
+        self.network
+            .validate()
+            .map_err(|e| format!("network.{e}"))?;
         if let LossConfig::MseCount {
             correct_rate,
             incorrect_rate,

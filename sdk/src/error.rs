@@ -28,6 +28,9 @@ pub enum Error {
     /// A loss function rejected its inputs.
     #[error("loss: {0}")]
     Loss(#[from] crate::loss::LossError),
+    /// The network rejected its configuration or input.
+    #[error("network: {0}")]
+    Network(#[from] crate::network::NetworkError),
     /// A data set cannot be used as asked (too few rows, a class missing, ...).
     #[error("data: {0}")]
     Data(String),

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod card;
+pub mod checkpoint;
 pub mod config;
 pub mod csv;
 pub mod data;
@@ -15,15 +16,20 @@ pub mod inspect;
 pub mod layer;
 pub mod lif;
 pub mod loss;
+pub mod metrics;
 pub mod network;
 pub mod optim;
+pub mod progress;
 pub mod qat;
 pub mod quant;
 pub mod schedule;
 pub mod simulate;
 pub mod spike;
 pub mod surrogate;
+pub mod train;
 
 pub use config::TrainConfig;
 pub use data::{Dataset, Digits};
 pub use error::{Error, Result};
+pub use network::Network;
+pub use train::{Report, Trainer};

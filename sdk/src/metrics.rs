@@ -53,7 +53,11 @@ impl MetricsLog {
             Err(e) => return Err(Error::io(path, e)),
         };
         let mut epochs = Vec::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             let m: EpochMetrics = serde_json::from_str(line).map_err(|e| Error::Checkpoint {
                 path: path.to_path_buf(),
                 reason: format!("line {}: not a metrics record: {e}", i + 1),

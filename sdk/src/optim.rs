@@ -116,9 +116,17 @@ impl Adam {
     }
 
     /// One update with learning rate `lr`: clips by global norm if configured, then applies Adam.
-    /// Parameters without a gradient are left alone (their moments are not advanced).
+    /// Parameters without a gradient are left alone (their moments are not advanced). When the
+    /// gradient norm is NaN or infinite nothing is changed and the returned `grad_norm` says so,
+    /// so the caller can stop with the parameters still finite.
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<StepInfo> {
         let grad_norm = self.grad_norm(grads)?;
+        if !grad_norm.is_finite() {
+            return Ok(StepInfo {
+                grad_norm,
+                clip_scale: 0.0,
+            });
+        }
         let clip_scale = match self.cfg.grad_clip {
             Some(max) if grad_norm > max => max / (grad_norm + 1e-12),
             _ => 1.0,

@@ -26,7 +26,12 @@ pub struct Progress {
 
 impl Progress {
     /// A display for `epochs` epochs of `steps_per_epoch` steps, starting after `done_epochs`.
-    pub fn new(mode: ProgressMode, epochs: usize, steps_per_epoch: usize, done_epochs: usize) -> Self {
+    pub fn new(
+        mode: ProgressMode,
+        epochs: usize,
+        steps_per_epoch: usize,
+        done_epochs: usize,
+    ) -> Self {
         let terminal = std::io::stderr().is_terminal();
         match mode {
             ProgressMode::Auto if terminal => {

@@ -19,6 +19,7 @@ pub mod loss;
 pub mod metrics;
 pub mod network;
 pub mod optim;
+pub mod plot;
 pub mod progress;
 pub mod qat;
 pub mod quant;

@@ -1,4 +1,29 @@
 //! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
 #![deny(missing_docs)]
+
+pub mod atomic;
 pub mod budget;
+pub mod checkpoint;
+pub mod config;
+pub mod csv;
+pub mod data;
+pub mod encode;
+pub mod error;
+pub mod init;
+pub mod layer;
+pub mod lif;
 pub mod loss;
+pub mod metrics;
+pub mod network;
+pub mod optim;
+pub mod progress;
+pub mod schedule;
+pub mod spike;
+pub mod surrogate;
+pub mod train;
+
+pub use config::TrainConfig;
+pub use data::{Dataset, Digits};
+pub use error::{Error, Result};
+pub use network::Network;
+pub use train::{Report, Trainer};

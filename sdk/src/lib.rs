@@ -9,6 +9,7 @@ pub mod csv;
 pub mod data;
 pub mod encode;
 pub mod error;
+pub mod fused;
 pub mod init;
 pub mod layer;
 pub mod lif;

@@ -178,52 +178,65 @@ impl Client {
 }
 
 /// The emulated MPS2-AN386 (Cortex-M4F) board: `qemu-system-arm` running a firmware ELF, the
-/// link on QEMU's stdio (UART0), semihosting output (defmt frames) in a log file, and
-/// `-icount shift=0` so one instruction is one virtual nanosecond (deterministic costs).
+/// link on UART0 through a unix socket, semihosting output (the firmware's defmt stream) in a
+/// log file, and `-icount shift=0` so one instruction is one virtual nanosecond (deterministic
+/// costs).
 #[derive(Debug)]
 pub struct Qemu {
     child: Child,
-    /// Where semihosting output (the firmware's defmt log) goes.
+    socket: PathBuf,
+    /// Where semihosting output (the firmware's defmt frames) goes.
     pub log: PathBuf,
 }
 
 impl Qemu {
-    /// The QEMU command line for `elf`, with semihosting output to `log`.
-    pub fn command(elf: &Path, log: &Path) -> Command {
+    /// The QEMU command line for `elf` with UART0 on a unix socket server at `socket`.
+    pub fn command(elf: &Path, socket: &Path) -> Command {
         let mut c = Command::new("qemu-system-arm");
         c.args(["-M", "mps2-an386", "-cpu", "cortex-m4"])
-            .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+            .args(["-display", "none", "-monitor", "none"])
+            .arg("-serial")
+            .arg(format!("unix:{},server=on,wait=off", socket.display()))
             .args(["-icount", "shift=0"])
-            .arg("-chardev")
-            .arg(format!("file,id=semihosting,path={}", log.display()))
-            .args([
-                "-semihosting-config",
-                "enable=on,target=native,chardev=semihosting",
-            ])
+            .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-kernel")
             .arg(elf);
         c
     }
 
-    /// Starts QEMU on `elf` and returns it with a client on its UART.
+    /// Starts QEMU on `elf` (semihosting output to `log`) and connects a client to its UART.
     pub fn spawn(elf: &Path, log: &Path) -> std::io::Result<(Self, Client)> {
-        let mut child = Self::command(elf, log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+        let socket = log.with_extension("sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Self::command(elf, &socket)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(log)?)
             .stderr(Stdio::inherit())
             .spawn()?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = child.kill();
-            return Err(std::io::Error::other("qemu stdio was not captured"));
+        let mut me = Self {
+            child,
+            socket,
+            log: log.to_path_buf(),
         };
-        let client = Client::new(stdout, stdin);
-        Ok((
-            Self {
-                child,
-                log: log.to_path_buf(),
-            },
-            client,
-        ))
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let stream = loop {
+            match std::os::unix::net::UnixStream::connect(&me.socket) {
+                Ok(s) => break s,
+                Err(e) => {
+                    if let Some(status) = me.exited() {
+                        return Err(std::io::Error::other(format!(
+                            "qemu-system-arm exited before opening its UART ({status})"
+                        )));
+                    }
+                    if Instant::now() > deadline {
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        };
+        let reader = stream.try_clone()?;
+        Ok((me, Client::new(reader, stream)))
     }
 
     /// Whether QEMU is still running (`Some(status)` once it exited).
@@ -236,6 +249,7 @@ impl Drop for Qemu {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 

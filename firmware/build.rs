@@ -27,7 +27,10 @@ fn main() {
             let path = PathBuf::from(path);
             println!("cargo:rerun-if-changed={}", path.display());
             fs::read(&path).unwrap_or_else(|e| {
-                panic!("SNN_FW_MODEL={}: cannot read the model: {e}", path.display())
+                panic!(
+                    "SNN_FW_MODEL={}: cannot read the model: {e}",
+                    path.display()
+                )
             })
         }
         None => Vec::new(),

@@ -71,8 +71,10 @@ fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
     let mut rng = Rng::new(42, 0);
     for _ in 0..20 {
         let len = 1 + (rng.next_u32() % 300) as usize;
-        let mut g: Vec<u8> = (0..len).map(|_| (rng.next_u32() % 255 + 1) as u8).collect();
-        g.push(0);
+        let g: Vec<u8> = (0..len)
+            .map(|_| (rng.next_u32() % 255 + 1) as u8)
+            .chain([0])
+            .collect();
         // Random bytes may happen to form a valid request; any reply is fine, one per frame.
         let _ = raw(&mut client, &g);
     }

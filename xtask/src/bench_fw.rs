@@ -19,6 +19,7 @@ struct Point {
 }
 
 /// Least squares `cost = a * events + b * updates + c`; returns `(a, b, c)`.
+#[allow(clippy::needless_range_loop)] // index form mirrors the matrix algebra
 fn fit(points: &[Point]) -> Option<(f64, f64, f64)> {
     // Normal equations X^T X beta = X^T y, X rows = [events, updates, 1].
     let mut m = [[0f64; 4]; 3];
@@ -60,18 +61,22 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
     let (_qemu, mut client) = Qemu::spawn(&elf, &log)?;
     let rows = digits::last(samples)?;
     let mut points = Vec::new();
+    let mut silent_points = Vec::new();
     println!(
         "bench-fw: emulated MPS2-AN386 (Cortex-M4F), qemu -icount shift=0, {} digits samples, \
          64 -> H -> 10, 25 steps, rate coding, dense 8-bit weights",
         rows.len()
     );
-    println!("| hidden H | model bytes | instr/inference | synaptic events | neuron updates | instr/event (all-in) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| hidden H | model bytes | instr/inference | synaptic events | neuron updates | instr/event (all-in) | silent inference |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for hidden in [64u16, 128, 256, 512] {
         let model = snn_hal::synthetic::digits_model(hidden, 1)
             .map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
         let info = client.load(&model).context("upload")?;
         let updates = f64::from(info.neurons) * f64::from(info.time_steps);
+        // A silent sample (no input events): every neuron still leaks each step, no synapse works.
+        let silent = client.infer(Input::Events(&[]), 0)?;
+        silent_points.push((updates, silent.cost as f64));
         let (mut cost, mut events) = (0f64, 0f64);
         for s in &rows {
             let f = digit_features(&s.pixels);
@@ -86,12 +91,13 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
         }
         let n = rows.len().max(1) as f64;
         println!(
-            "| {hidden} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
+            "| {hidden} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {} |",
             model.len(),
             cost / n,
             events / n,
             updates,
-            cost / events.max(1.0)
+            cost / events.max(1.0),
+            silent.cost
         );
     }
     let Some((a, b, c)) = fit(&points) else {
@@ -101,6 +107,28 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
         "bench-fw: least-squares fit over {} inferences: instructions = {a:.2} x synaptic events \
          + {b:.2} x neuron updates + {c:.0}",
         points.len()
+    );
+    // Silent runs: cost = b * updates + c0 (a straight line through the four models).
+    let k = silent_points.len() as f64;
+    let (sx, sy) = silent_points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
+    let sxx: f64 = silent_points.iter().map(|&(x, _)| x * x).sum();
+    let sxy: f64 = silent_points.iter().map(|&(x, y)| x * y).sum();
+    let slope = (k * sxy - sx * sy) / (k * sxx - sx * sx);
+    let c0 = (sy - slope * sx) / k;
+    // Spiking runs minus the silent cost of the same model, per synaptic event.
+    let mut extra = 0.0;
+    let mut ev = 0.0;
+    for p in &points {
+        extra += p.cost - (slope * p.updates + c0);
+        ev += p.events;
+    }
+    println!(
+        "bench-fw: silent inferences: {slope:.2} instructions per neuron update + {c0:.0} per \
+         inference; spiking inferences add {:.2} instructions per synaptic event (input encoding \
+         and spike bookkeeping included)",
+        extra / ev.max(1.0)
     );
     println!("bench-fw: target <= 3 per synaptic event and <= 20 per neuron update");
     Ok(())

@@ -41,8 +41,7 @@ fn halt() -> ! {
 
 /// Clocks (8 MHz ST-LINK clock in, 168 MHz core), USART2, LD2 and the cycle counter.
 pub fn init() -> Board {
-    let (Some(dp), Some(mut cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take())
-    else {
+    let (Some(dp), Some(mut cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         halt()
     };
     let rcc = dp.RCC.constrain();

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mask::LayerMaskConfig;
 use crate::network::NetworkError;
 use crate::surrogate::SurrogateConfig;
 
@@ -109,6 +110,13 @@ pub struct LayerConfig {
     /// Surrogate gradient of the spike (default `fast_sigmoid`, slope 25).
     #[serde(default)]
     pub surrogate: SurrogateConfig,
+    /// Masks of the feed-forward weight `[size, inputs]`: sparsity, Dale's law, plasticity,
+    /// growth (see [`crate::mask`]; default none).
+    #[serde(default, skip_serializing_if = "LayerMaskConfig::is_empty")]
+    pub masks: LayerMaskConfig,
+    /// Masks of the recurrent weight `[size, size]` (`recurrent` layers only).
+    #[serde(default, skip_serializing_if = "LayerMaskConfig::is_empty")]
+    pub rec_masks: LayerMaskConfig,
 }
 
 impl Default for LayerConfig {
@@ -128,6 +136,8 @@ impl Default for LayerConfig {
             reset: Reset::Subtract,
             bias: true,
             surrogate: SurrogateConfig::default(),
+            masks: LayerMaskConfig::default(),
+            rec_masks: LayerMaskConfig::default(),
         }
     }
 }
@@ -232,6 +242,12 @@ impl LayerConfig {
             return bad(
                 "threshold",
                 format!("must be a positive finite number, got {}", self.threshold),
+            );
+        }
+        if self.kind != LayerKind::Recurrent && !self.rec_masks.is_empty() {
+            return bad(
+                "rec_masks",
+                "only `recurrent` layers have a recurrent weight to mask".into(),
             );
         }
         self.surrogate.validate(at)

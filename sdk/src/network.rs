@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::init::{linear_uniform, SplitMix64};
 use crate::layer::{LayerConfig, LayerKind, Reset};
 use crate::lif::{lif, lif_slow, LifOutput, LifParams};
+use crate::mask::{LayerMasks, MaskSet, MaskSnapshot, NeuronSign, StepReport};
 use crate::surrogate::Surrogate;
 
 /// Errors from building or running a [`Network`].
@@ -147,6 +148,40 @@ pub struct FloatLayer {
     pub threshold: f32,
     /// Reset mechanism.
     pub reset: Reset,
+    /// Connectivity of `w_ff` (`false` = no synapse, exactly zero), same layout as `w_ff`.
+    pub ff_mask: Option<Vec<bool>>,
+    /// Connectivity of `w_rec`, same layout as `w_rec`.
+    pub rec_mask: Option<Vec<bool>>,
+    /// Dale's-law sign of each presynaptic input of `w_ff` (+1 E, -1 I, 0 free or mixed).
+    pub ff_sign: Option<Vec<i8>>,
+    /// Dale's-law sign of each neuron's outgoing recurrent edges (+1, -1, 0 free or mixed).
+    pub rec_sign: Option<Vec<i8>>,
+}
+
+/// The masks of one layer's weights (see [`Network::layer_masks`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LayerMaskRefs<'a> {
+    /// Masks of `w_ff`, if configured.
+    pub ff: Option<&'a LayerMasks>,
+    /// Masks of `w_rec`, if configured.
+    pub rec: Option<&'a LayerMasks>,
+}
+
+/// Connectivity as booleans and per-presynaptic-neuron signs, as export wants them.
+fn mask_export(m: Option<&LayerMasks>) -> (Option<Vec<bool>>, Option<Vec<i8>>) {
+    let Some(m) = m else { return (None, None) };
+    let conn = m.sparsity().map(|s| s.iter().map(|&x| x != 0.0).collect());
+    let sign = m.ei().map(|_| {
+        m.neuron_signs()
+            .iter()
+            .map(|s| match s {
+                NeuronSign::Excitatory => 1,
+                NeuronSign::Inhibitory => -1,
+                _ => 0,
+            })
+            .collect()
+    });
+    (conn, sign)
 }
 
 /// A decay in (0, 1): fixed, or learnt through a logit (`beta = sigmoid(p)`).
@@ -211,10 +246,10 @@ impl Layer {
     }
 
     /// `I = x W^T + b` for all steps at once: `[B, T, in] -> [B, T, N]`.
-    fn currents(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    fn currents(&self, x: &Tensor, w_ff: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, i) = x.dims3()?;
         let n = self.cfg.size;
-        let y = x.reshape((b * t, i))?.matmul(&self.w_ff.as_tensor().t()?)?;
+        let y = x.reshape((b * t, i))?.matmul(&w_ff.t()?)?;
         let y = match &self.bias {
             Some(bias) => y.broadcast_add(bias.as_tensor())?,
             None => y,
@@ -222,9 +257,16 @@ impl Layer {
         y.reshape((b, t, n))
     }
 
-    fn run(&self, x: &Tensor, fused: bool) -> candle_core::Result<LifOutput> {
+    /// Runs the layer with the given effective (masked) weights.
+    fn run(
+        &self,
+        x: &Tensor,
+        fused: bool,
+        w_ff: &Tensor,
+        w_rec: Option<&Tensor>,
+    ) -> candle_core::Result<LifOutput> {
         let n = self.cfg.size;
-        let cur = self.currents(x)?;
+        let cur = self.currents(x, w_ff)?;
         let beta = self.beta.tensor(n)?;
         let thr = self.threshold(n)?;
         let alpha = self.alpha.as_ref().map(|a| a.tensor(n)).transpose()?;
@@ -232,7 +274,7 @@ impl Layer {
             beta: &beta,
             threshold: &thr,
             alpha: alpha.as_ref(),
-            w_rec: self.w_rec.as_ref().map(|w| w.as_tensor()),
+            w_rec,
             reset: self.cfg.reset,
             surrogate: &self.surrogate,
         };
@@ -253,6 +295,9 @@ pub struct Network {
     varmap: VarMap,
     layers: Vec<Layer>,
     device: Device,
+    /// Masked weights; `mask_index[layer] = [ff, rec]` indexes into it.
+    masks: MaskSet,
+    mask_index: Vec<[Option<usize>; 2]>,
 }
 
 impl std::fmt::Debug for Network {
@@ -273,6 +318,8 @@ impl Network {
         cfg.validate()?;
         let varmap = VarMap::new();
         let mut layers = Vec::with_capacity(cfg.layers.len());
+        let mut masks = MaskSet::new(seed);
+        let mut mask_index = Vec::with_capacity(cfg.layers.len());
         {
             let mut vars = varmap.data().lock().expect("fresh VarMap lock");
             let mut inputs = cfg.input_size;
@@ -323,6 +370,24 @@ impl Network {
                 } else {
                     None
                 };
+                let mut idx = [None, None];
+                for (slot, mc, var, shape) in [
+                    (0, &lc.masks, Some(&w_ff), [n, inputs]),
+                    (1, &lc.rec_masks, w_rec.as_ref(), [n, n]),
+                ] {
+                    let (Some(var), false) = (var, mc.is_empty()) else {
+                        continue;
+                    };
+                    let field = format!("layers[{li}].{}", ["masks", "rec_masks"][slot]);
+                    let bad =
+                        |e: crate::mask::MaskError| NetworkError::invalid(&field, e.to_string());
+                    let wname = name(["w_ff", "w_rec"][slot]);
+                    let lm = mc
+                        .build(&wname, shape, seed, (li as u64) * 16 + 8 + slot as u64)
+                        .map_err(bad)?;
+                    idx[slot] = Some(masks.push(var.clone(), lm).map_err(bad)?);
+                }
+                mask_index.push(idx);
                 let threshold = Var::from_tensor(&Tensor::full(lc.threshold as f32, 1, device)?)?;
                 if lc.learn_threshold {
                     vars.insert(name("threshold"), threshold.clone());
@@ -341,12 +406,113 @@ impl Network {
                 inputs = n;
             }
         }
-        Ok(Self {
+        masks
+            .init_weights()
+            .map_err(|e| NetworkError::invalid("layers", e.to_string()))?;
+        let net = Self {
             config: cfg.clone(),
             varmap,
             layers,
             device: device.clone(),
-        })
+            masks,
+            mask_index,
+        };
+        net.check_dale()?;
+        Ok(net)
+    }
+
+    /// Dale's law across layers: a neuron labelled E (or I) by its layer's `rec_masks` must have
+    /// the same label in the next layer's `masks` (all its outgoing edges share one sign).
+    fn check_dale(&self) -> Result<()> {
+        for li in 0..self.layers.len().saturating_sub(1) {
+            let (Some(rec), Some(next)) = (self.layer_masks(li).rec, self.layer_masks(li + 1).ff)
+            else {
+                continue;
+            };
+            if rec.ei().is_none() || next.ei().is_none() {
+                continue;
+            }
+            let (a, b) = (rec.neuron_signs(), next.neuron_signs());
+            let labelled =
+                |s: &NeuronSign| matches!(s, NeuronSign::Excitatory | NeuronSign::Inhibitory);
+            if let Some(j) =
+                (0..a.len()).find(|&j| labelled(&a[j]) && labelled(&b[j]) && a[j] != b[j])
+            {
+                return Err(NetworkError::invalid(
+                    format!("layers[{}].masks", li + 1),
+                    format!(
+                        "Dale's law: neuron {j} of layer {li} is {:?} in layers[{li}].rec_masks but {:?} here",
+                        a[j], b[j]
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The masks of layer `layer`'s weights (none configured: both `None`).
+    pub fn layer_masks(&self, layer: usize) -> LayerMaskRefs<'_> {
+        let idx = self.mask_index.get(layer).copied().unwrap_or([None, None]);
+        let get = |i: Option<usize>| i.and_then(|i| self.masks.get(i)).map(|p| p.masks());
+        LayerMaskRefs {
+            ff: get(idx[0]),
+            rec: get(idx[1]),
+        }
+    }
+
+    /// All masked weights with their masks (for checkpoints: `to_tensors` / `load_tensors`).
+    /// A cloned `Network` shares the weight variables but has its own copy of the masks.
+    pub fn masks(&self) -> &MaskSet {
+        &self.masks
+    }
+
+    /// Mutable access to the masks (e.g. to restore grown masks from a checkpoint).
+    pub fn masks_mut(&mut self) -> &mut MaskSet {
+        &mut self.masks
+    }
+
+    /// Projects every masked weight onto its constraints now (zeros, E/I signs).
+    pub fn enforce_constraints(&self) -> Result<()> {
+        self.masks
+            .enforce()
+            .map_err(|e| NetworkError::invalid("masks", e.to_string()))
+    }
+
+    /// One optimiser step with the masks applied (plasticity, sparsity, Dale's law, growth); use
+    /// instead of `opt.step(grads)` when layers have masks.
+    pub fn step<O: candle_nn::Optimizer>(
+        &mut self,
+        opt: &mut O,
+        grads: &candle_core::backprop::GradStore,
+    ) -> Result<StepReport> {
+        self.masks
+            .step(opt, grads)
+            .map_err(|e| NetworkError::invalid("masks", e.to_string()))
+    }
+
+    /// For an optimiser that is not a `candle_nn::Optimizer`: call before its step, then
+    /// [`after_step`](Self::after_step) after it.
+    pub fn snapshot(&self) -> Result<MaskSnapshot> {
+        self.masks
+            .snapshot()
+            .map_err(|e| NetworkError::invalid("masks", e.to_string()))
+    }
+
+    /// Applies plasticity, sparsity, Dale's law and growth after an optimiser step.
+    pub fn after_step(&mut self, before: MaskSnapshot) -> Result<StepReport> {
+        self.masks
+            .after_step(before)
+            .map_err(|e| NetworkError::invalid("masks", e.to_string()))
+    }
+
+    /// The weight layer `layer` uses in the forward pass: `W ⊙ M` when masked, else `W`.
+    fn effective(&self, layer: usize, slot: usize, var: &Var) -> Result<Tensor> {
+        match self.mask_index[layer][slot].and_then(|i| self.masks.get(i)) {
+            Some(p) => p
+                .effective()
+                .map_err(|e| NetworkError::invalid("masks", e.to_string())),
+            None => Ok(var.as_tensor().clone()),
+        }
     }
 
     /// The configuration the network was built from.
@@ -410,12 +576,17 @@ impl Network {
     fn run(&self, x: &Tensor, fused: bool) -> Result<Vec<LayerOutput>> {
         self.check_input(x)?;
         let mut outs: Vec<LayerOutput> = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
+        for (li, layer) in self.layers.iter().enumerate() {
             let input = match outs.last() {
                 Some(o) => &o.spikes,
                 None => x,
             };
-            let o = layer.run(input, fused)?;
+            let w_ff = self.effective(li, 0, &layer.w_ff)?;
+            let w_rec = match &layer.w_rec {
+                Some(w) => Some(self.effective(li, 1, w)?),
+                None => None,
+            };
+            let o = layer.run(input, fused, &w_ff, w_rec.as_ref())?;
             outs.push(o.into());
         }
         Ok(outs)
@@ -436,9 +607,13 @@ impl Network {
     pub fn layer_params(&self) -> Result<Vec<FloatLayer>> {
         self.layers
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(li, l)| {
                 let n = l.cfg.size;
                 let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
+                let m = self.layer_masks(li);
+                let (ff_mask, ff_sign) = mask_export(m.ff);
+                let (rec_mask, rec_sign) = mask_export(m.rec);
                 Ok(FloatLayer {
                     kind: l.cfg.kind,
                     inputs: l.inputs,
@@ -454,6 +629,10 @@ impl Network {
                         .transpose()?,
                     threshold: l.threshold.as_tensor().to_vec1::<f32>()?[0],
                     reset: l.cfg.reset,
+                    ff_mask,
+                    rec_mask,
+                    ff_sign,
+                    rec_sign,
                 })
             })
             .collect()

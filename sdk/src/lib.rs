@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod budget;
 pub mod card;
 pub mod checkpoint;
+pub mod cli;
 pub mod config;
 pub mod csv;
 pub mod ctrnn;

@@ -450,6 +450,13 @@ impl Trainer {
         ))
     }
 
+    /// Evaluates on any scaled samples with the fixed evaluation spikes (seed = row):
+    /// (loss, accuracy, per-layer rates). Used by `snn eval`.
+    pub fn evaluate_on(&self, s: &Samples) -> Result<(f64, f64, Vec<f64>)> {
+        let enc = SpikeEncoder::new(self.cfg.encoding, s.num_features, self.cfg.train.time_steps)?;
+        self.evaluate_samples(&enc, s)
+    }
+
     /// Evaluates on the config's test split: (loss, accuracy, per-layer rates).
     pub fn evaluate(&self, data: &Dataset) -> Result<(f64, f64, Vec<f64>)> {
         self.check_shapes(data)?;

@@ -1,18 +1,13 @@
-//! The `snn` command-line tool.
-//!
-//! `snn train --config FILE.toml [--out DIR] [--resume] [--epochs N] [--json]`
-use std::path::{Path, PathBuf};
+//! The `snn` command-line tool: a thin dispatcher; each subcommand lives in `snn_sdk::cli::*`.
+//! Exit codes: 0 success, 1 runtime failure, 2 usage/config/data error (see `snn --help`).
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
-use snn_sdk::checkpoint::{CHECKPOINT_FILE, CONFIG_FILE};
-use snn_sdk::progress::ProgressMode;
-use snn_sdk::{Network, TrainConfig, Trainer};
+use clap::{Parser, Subcommand};
+use snn_sdk::cli::{self, eval, export, init, inspect, plot, simulate, train};
 
 /// Train spiking neural networks and run them on microcontrollers.
 #[derive(Parser, Debug)]
-#[command(name = "snn", version, about)]
+#[command(name = "snn", version, about, after_help = cli::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,133 +17,37 @@ struct Cli {
 enum Command {
     /// Train a network from a TOML config; writes config.toml, checkpoint.safetensors and
     /// metrics.jsonl into the run directory.
-    Train(TrainArgs),
-}
-
-#[derive(Args, Debug)]
-struct TrainArgs {
-    /// The training config (see models/zoo/digits.toml). With --resume it may be left out: the
-    /// run directory's config.toml is used.
-    #[arg(long, short)]
-    config: Option<PathBuf>,
-    /// Run directory (default: runs/<name>/ with the config's name).
-    #[arg(long, short)]
-    out: Option<PathBuf>,
-    /// Continue the run in the run directory from its checkpoint (weights, Adam state, epoch).
-    #[arg(long)]
-    resume: bool,
-    /// Replace an existing run in the run directory.
-    #[arg(long, conflicts_with = "resume")]
-    overwrite: bool,
-    /// Override train.epochs (with --resume: the total to reach).
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Print a one-line JSON summary as the last line of stdout.
-    #[arg(long)]
-    json: bool,
-    /// No progress output.
-    #[arg(long, short)]
-    quiet: bool,
+    Train(train::TrainArgs),
+    /// Evaluate a trained run (float network) on its test split or another data file.
+    Eval(eval::EvalArgs),
+    /// Quantise a trained run and write the model file and its card (JSON) beside it.
+    Export(export::ExportArgs),
+    /// Run an exported model on the host with the device's integer engine over a data set.
+    Simulate(simulate::SimulateArgs),
+    /// Show a model file's header and layer table (refuses a corrupt file).
+    Inspect(inspect::InspectArgs),
+    /// Plot a run: spike raster, membrane traces, rate histograms, curves, connectivity.
+    Plot(plot::PlotArgs),
+    /// Write a commented starter config.
+    Init(init::InitArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train(args),
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Init(a) => init::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
-}
-
-fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let config_path = match (&args.config, &args.out) {
-        (Some(c), _) => c.clone(),
-        (None, Some(out)) if args.resume => out.join(CONFIG_FILE),
-        _ => bail!("give --config FILE.toml (or --resume --out RUN_DIR to continue a run)"),
-    };
-    let mut cfg = TrainConfig::from_toml_file(&config_path)?;
-    if let Some(n) = args.epochs {
-        if n == 0 {
-            bail!("--epochs must be at least 1, got 0");
-        }
-        cfg.train.epochs = n;
-    }
-    let run_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("runs").join(&cfg.name));
-    let ckpt = run_dir.join(CHECKPOINT_FILE);
-    if args.resume && !ckpt.exists() {
-        bail!(
-            "--resume: {} does not exist (nothing to continue)",
-            ckpt.display()
-        );
-    }
-    if !args.resume && !args.overwrite && ckpt.exists() {
-        bail!(
-            "{} already holds a run; use --resume to continue it, --overwrite to replace it, or --out DIR",
-            run_dir.display()
-        );
-    }
-    if args.overwrite {
-        for f in [CHECKPOINT_FILE, "metrics.jsonl"] {
-            let p = run_dir.join(f);
-            if p.exists() {
-                std::fs::remove_file(&p)
-                    .with_context(|| format!("cannot remove {}", p.display()))?;
-            }
-        }
-    }
-    let data = Trainer::load_data(&cfg)?;
-    let device = candle_core::Device::Cpu;
-    let net = Network::new(&cfg.network, cfg.seed, &device)?;
-    let mode = if args.quiet {
-        ProgressMode::Quiet
-    } else {
-        ProgressMode::Auto
-    };
-    let mut trainer = Trainer::new(cfg, net)?.progress(mode).run_dir(&run_dir);
-    if args.resume {
-        trainer = trainer.resume(&run_dir)?;
-        if !args.quiet {
-            eprintln!(
-                "resuming {} after epoch {} (weights, Adam moments and step, epoch, wall time and metrics restored)",
-                run_dir.display(),
-                trainer.epochs_done()
-            );
-        }
-    }
-    let report = trainer.fit(&data)?;
-    let summary = serde_json::json!({
-        "test_acc": report.test_acc,
-        "train_acc": report.train_acc,
-        "train_samples_per_s": report.train_samples_per_s,
-        "rates": report.rates,
-        "wall_s": report.wall_s,
-        "epochs": report.epochs.len(),
-        "checkpoint": report.checkpoint,
-        "run_dir": run_dir,
-    });
-    if args.json {
-        println!("{summary}");
-    } else {
-        let acc = report
-            .test_acc
-            .map_or_else(|| "n/a".to_owned(), |a| format!("{:.2}%", a * 100.0));
-        println!(
-            "test accuracy {acc}, {:.0} train samples/s, {:.1} s; checkpoint {}",
-            report.train_samples_per_s,
-            report.wall_s,
-            report
-                .checkpoint
-                .as_deref()
-                .map_or_else(|| "none".into(), |p| p.display().to_string())
-        );
-    }
-    Ok(())
 }

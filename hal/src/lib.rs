@@ -1,4 +1,30 @@
-//! Hardware abstraction for the firmware: host link, spike output, cycle counter, inference backend.
+//! Hardware abstraction for the firmware: host link, spike output, cycle counter, inference
+//! backend, and the protocol server that ties them together.
+//!
+//! Everything the device does with a request lives here, generic over small fallible traits
+//! ([`link::Link`], [`counter::CycleCounter`], [`spike_out::SpikeOutput`], [`backend::Backend`]),
+//! so it runs unchanged in the firmware and in host tests. Board support (UART and counter
+//! drivers) lives in the firmware; the host side of the link (feature `std`) in [`host`].
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod backend;
+pub mod counter;
+pub mod cpu;
+pub mod frame;
+#[cfg(feature = "std")]
+pub mod host;
+pub mod link;
+pub mod protocol;
+pub mod server;
+pub mod spike_out;
+#[cfg(feature = "std")]
+pub mod synthetic;
+
+pub use backend::{Backend, Limits};
+pub use counter::{CycleCounter, NoCounter};
+pub use cpu::{CpuBackend, CpuBuffers};
+pub use link::{IoLink, Link, NbLink};
+pub use server::{Device, Server};
+pub use spike_out::{NoSpikeOutput, PinSpikeOutput, SpikeOutput};

@@ -7,7 +7,7 @@
 //! Only neurons that spiked cost synaptic work: a silent neuron's fan-out is never read.
 use crate::encode::Encoder;
 use crate::error::EngineError;
-use crate::fixed::{decay, sat_add, sat_sub};
+use crate::fixed::{sat_add, sat_sub};
 use crate::format::{Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
 
 /// Sizes of the caller-provided state buffers a model needs (elements, not bytes).
@@ -261,24 +261,14 @@ pub fn predict(model: &Model<'_>, counts: &[u16]) -> u16 {
 /// Sums cannot overflow: at most 2 * 65535 events of |w| <= 128 per neuron per step.
 #[inline]
 fn fan_out(w: &Weights<'_>, n: usize, spikes: &[u16], cur: &mut [i32]) -> u64 {
-    let mut events = 0u64;
     match w {
-        Weights::Dense { values } => {
-            for &j in spikes {
-                let start = usize::from(j) * n;
-                if let Some(row) = values.0.get(start..start + n) {
-                    for (c, &b) in cur.iter_mut().zip(row) {
-                        *c += i32::from(b as i8);
-                    }
-                    events += n as u64;
-                }
-            }
-        }
+        Weights::Dense { values } => fan_out_dense(values.0, n, spikes, cur),
         Weights::Sparse {
             row_ptr,
             post,
             values,
         } => {
+            let mut events = 0u64;
             for &j in spikes {
                 let j = usize::from(j);
                 let (Some(a), Some(b)) = (row_ptr.get(j), row_ptr.get(j + 1)) else {
@@ -296,34 +286,281 @@ fn fan_out(w: &Weights<'_>, n: usize, spikes: &[u16], cur: &mut [i32]) -> u64 {
                 }
                 events += (b - a) as u64;
             }
+            events
         }
     }
-    events
+}
+
+/// Postsynaptic neurons per register block of the dense fan-out (four accumulator words, so the
+/// whole block stays in registers on a Cortex-M4).
+const BLOCK: usize = 8;
+/// Presynaptic rows summed per batch: a 16-bit lane then holds at most `256 * 255 < 2^16`.
+const BATCH: usize = 256;
+/// `w ^ 0x80` maps an `i8` weight (as its byte) to the unsigned `w + 128` in `0..=255`.
+const BIAS_BYTES: u32 = 0x8080_8080;
+/// Selects bytes 0 and 2 of a word as two 16-bit lanes.
+const LANES: u32 = 0x00FF_00FF;
+
+/// Dense fan-out, exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
+/// row `j` that exists, computed as packed integer sums (SWAR) so a 32-bit core adds two
+/// weights per instruction:
+/// for each block of [`BLOCK`] (then 4) neurons and each batch of at most [`BATCH`] spikes,
+/// every weight is biased to `w + 128` (one XOR per four weights), even and odd bytes are spread
+/// into the 16-bit lanes of two words and summed without carries between lanes; then
+/// `sum(w) = lane - 128 * rows_in_batch` is added to `cur`. The sums are exact integers, so the
+/// result is bit-identical to the plain loop (kept as the reference in the tests). The last
+/// `n % 4` neurons, and any spike list naming a row that does not exist, take the plain loop.
+fn fan_out_dense(values: &[u8], n: usize, spikes: &[u16], cur: &mut [i32]) -> u64 {
+    let Some(cur) = cur.get_mut(..n) else {
+        return 0;
+    };
+    if n == 0 {
+        return 0;
+    }
+    let rows = values.len() / n;
+    let valid = spikes.iter().filter(|&&j| usize::from(j) < rows).count();
+    let mut done = 0;
+    if valid == spikes.len() {
+        let (blocks, rest) = cur.split_at_mut(n / BLOCK * BLOCK);
+        for (b, out) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+            dense_block::<BLOCK, { BLOCK / 2 }>(values, n, b * BLOCK, spikes, out);
+        }
+        done = blocks.len();
+        if rest.len() >= 4 {
+            dense_block::<4, 2>(values, n, done, spikes, &mut rest[..4]);
+            done += 4;
+        }
+    }
+    let tail = &mut cur[done..];
+    if !tail.is_empty() {
+        for &j in spikes {
+            let start = usize::from(j) * n + done;
+            if usize::from(j) >= rows {
+                continue;
+            }
+            if let Some(row) = values.get(start..start + tail.len()) {
+                for (c, &b) in tail.iter_mut().zip(row) {
+                    *c += i32::from(b as i8);
+                }
+            }
+        }
+    }
+    (valid * n) as u64
+}
+
+/// Adds columns `off..off + B` of the rows in `spikes` (all existing rows) into `out` (`B`
+/// long), `W = B / 2` accumulator words held in registers.
+#[inline(always)]
+fn dense_block<const B: usize, const W: usize>(
+    values: &[u8],
+    n: usize,
+    off: usize,
+    spikes: &[u16],
+    out: &mut [i32],
+) {
+    let cols = values.get(off..).unwrap_or(&[]);
+    for batch in spikes.chunks(BATCH) {
+        let mut acc = [0u32; W];
+        for &j in batch {
+            let start = usize::from(j) * n;
+            let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
+                continue; // unreachable for existing rows (off + B <= n)
+            };
+            for q in 0..B / 4 {
+                let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
+                    ^ BIAS_BYTES;
+                acc[2 * q] += x & LANES;
+                acc[2 * q + 1] += (x >> 8) & LANES;
+            }
+        }
+        // Lanes: acc[2q] = (post 4q, post 4q + 2), acc[2q + 1] = (post 4q + 1, post 4q + 3).
+        let bias = 128 * batch.len() as i32;
+        for (q, o) in out.chunks_exact_mut(4).enumerate().take(B / 4) {
+            let (e, d) = (acc[2 * q], acc[2 * q + 1]);
+            o[0] += (e & 0xFFFF) as i32 - bias;
+            o[1] += (d & 0xFFFF) as i32 - bias;
+            o[2] += (e >> 16) as i32 - bias;
+            o[3] += (d >> 16) as i32 - bias;
+        }
+    }
 }
 
 /// Leak, integrate, fire and reset every neuron of a layer; writes spike indices to `out`.
+/// The leak/bias variants are resolved once per layer, not per neuron.
 #[inline]
 fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
+    match (&layer.leak, &layer.bias) {
+        (Leak::Shared(l), None) => update_with(layer, v, cur, out, |_| *l, |_| 0),
+        (Leak::Shared(l), Some(b)) => {
+            update_with(layer, v, cur, out, |_| *l, |i| b.get(i).unwrap_or(0))
+        }
+        (Leak::PerNeuron(ls), None) => {
+            update_with(layer, v, cur, out, |i| ls.get(i).unwrap_or(0), |_| 0)
+        }
+        (Leak::PerNeuron(ls), Some(b)) => update_with(
+            layer,
+            v,
+            cur,
+            out,
+            |i| ls.get(i).unwrap_or(0),
+            |i| b.get(i).unwrap_or(0),
+        ),
+    }
+}
+
+/// `u_i = sat(sat(decay(v_i, leak_i) + cur_i) + bias_i)`, spike when `u_i >= threshold`, reset.
+/// `decay` is written out as `(v * leak + 2^15) >> 16`: identical to [`crate::fixed::decay`],
+/// whose clamp never binds for a `u16` leak (`|v * leak + 2^15| < 2^47`, so the shifted value
+/// lies in `i32`), and without the clamp the compiler keeps it to a multiply-accumulate.
+#[inline(always)]
+fn update_with(
+    layer: &Layer<'_>,
+    v: &mut [i32],
+    cur: &[i32],
+    out: &mut [u16],
+    leak: impl Fn(usize) -> u16,
+    bias: impl Fn(usize) -> i32,
+) -> usize {
     let thr = layer.threshold;
+    let reset = layer.reset;
     let mut count = 0;
-    for i in 0..v.len() {
-        let leak = match &layer.leak {
-            Leak::Shared(b) => *b,
-            Leak::PerNeuron(ls) => ls.get(i).unwrap_or(0),
-        };
-        let bias = layer.bias.as_ref().and_then(|b| b.get(i)).unwrap_or(0);
-        let u = sat_add(sat_add(decay(v[i], leak), cur[i]), bias);
+    for (i, (vi, &ci)) in v.iter_mut().zip(cur).enumerate() {
+        let d = ((i64::from(*vi) * i64::from(leak(i)) + (1 << 15)) >> 16) as i32;
+        let u = sat_add(sat_add(d, ci), bias(i));
         if u >= thr {
-            out[count] = i as u16;
+            if let Some(o) = out.get_mut(count) {
+                *o = i as u16;
+            }
             count += 1;
-            v[i] = match layer.reset {
+            *vi = match reset {
                 Reset::Subtract => sat_sub(u, thr),
                 Reset::Zero => 0,
                 Reset::None => u,
             };
         } else {
-            v[i] = u;
+            *vi = u;
         }
     }
     count
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    //! The optimised `fan_out` / `update` against the plain loops that define them.
+    extern crate std;
+    use super::*;
+    use crate::encode::Rng;
+    use crate::fixed::decay;
+    use crate::format::{Bytes, LeI32s, LeU16s, RateBudget};
+    use std::{vec, vec::Vec};
+
+    fn reference_dense(values: &[u8], n: usize, spikes: &[u16], cur: &mut [i32]) -> u64 {
+        let mut events = 0;
+        for &j in spikes {
+            let start = usize::from(j) * n;
+            if let Some(row) = values.get(start..start + n) {
+                for (c, &b) in cur.iter_mut().zip(row) {
+                    *c += i32::from(b as i8);
+                }
+                events += n as u64;
+            }
+        }
+        events
+    }
+
+    fn reference_update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
+        let thr = layer.threshold;
+        let mut count = 0;
+        for i in 0..v.len() {
+            let leak = match &layer.leak {
+                Leak::Shared(b) => *b,
+                Leak::PerNeuron(ls) => ls.get(i).unwrap_or(0),
+            };
+            let bias = layer.bias.as_ref().and_then(|b| b.get(i)).unwrap_or(0);
+            let u = sat_add(sat_add(decay(v[i], leak), cur[i]), bias);
+            if u >= thr {
+                out[count] = i as u16;
+                count += 1;
+                v[i] = match layer.reset {
+                    Reset::Subtract => sat_sub(u, thr),
+                    Reset::Zero => 0,
+                    Reset::None => u,
+                };
+            } else {
+                v[i] = u;
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn dense_fan_out_equals_the_plain_sum() {
+        let mut rng = Rng::new(1, 2);
+        for case in 0..300u32 {
+            let n = 1 + (rng.next_u32() % 70) as usize;
+            let pre = 1 + (rng.next_u32() % 40) as usize;
+            // Extreme weights in some cases, to fill the lanes.
+            let values: Vec<u8> = (0..pre * n)
+                .map(|_| match case % 3 {
+                    0 => 0x80,
+                    1 => 0x7F,
+                    _ => rng.next_u32() as u8,
+                })
+                .collect();
+            // Up to 600 spikes (more than one batch), repeats and some out-of-range rows.
+            let k = (rng.next_u32() % 600) as usize;
+            let spikes: Vec<u16> = (0..k)
+                .map(|_| (rng.next_u32() % (pre as u32 + 2)) as u16)
+                .collect();
+            let mut a = vec![7i32; n];
+            let mut b = a.clone();
+            let ea = fan_out_dense(&values, n, &spikes, &mut a);
+            let eb = reference_dense(&values, n, &spikes, &mut b);
+            assert_eq!((ea, &a), (eb, &b), "case {case}: n {n}, pre {pre}, k {k}");
+        }
+    }
+
+    #[test]
+    fn update_equals_the_plain_loop() {
+        let mut rng = Rng::new(3, 4);
+        for case in 0..200u32 {
+            let n = 1 + (rng.next_u32() % 50) as usize;
+            let leaks: Vec<u8> = (0..n)
+                .flat_map(|_| (rng.next_u32() as u16).to_le_bytes())
+                .collect();
+            let biases: Vec<u8> = (0..n)
+                .flat_map(|_| ((rng.next_u32() as i32) >> (rng.next_u32() % 32)).to_le_bytes())
+                .collect();
+            let w = [0u8];
+            let layer = Layer {
+                inputs: 1,
+                neurons: n as u16,
+                weight_bits: 8,
+                shift: 0,
+                feedforward: Weights::Dense { values: Bytes(&w) },
+                recurrent: None,
+                bias: (case % 2 == 0).then_some(LeI32s::new(&biases)),
+                leak: if case % 4 < 2 {
+                    Leak::PerNeuron(LeU16s::new(&leaks))
+                } else {
+                    Leak::Shared(rng.next_u32() as u16)
+                },
+                threshold: 1 + (rng.next_u32() >> (1 + rng.next_u32() % 31)) as i32,
+                reset: [Reset::Subtract, Reset::Zero, Reset::None][(case % 3) as usize],
+                budget: RateBudget::UNBOUNDED,
+            };
+            let edge = [i32::MIN, i32::MAX, -1, 0, 1];
+            let mut v: Vec<i32> = (0..n)
+                .map(|i| edge.get(i).copied().unwrap_or(rng.next_u32() as i32))
+                .collect();
+            let cur: Vec<i32> = (0..n)
+                .map(|_| (rng.next_u32() as i32) >> (rng.next_u32() % 32))
+                .collect();
+            let mut v2 = v.clone();
+            let (mut o1, mut o2) = (vec![0u16; n], vec![0u16; n]);
+            let c1 = update(&layer, &mut v, &cur, &mut o1);
+            let c2 = reference_update(&layer, &mut v2, &cur, &mut o2);
+            assert_eq!((c1, &v, &o1), (c2, &v2, &o2), "case {case}");
+        }
+    }
 }

@@ -2,6 +2,13 @@
 //!
 //! A plain binary that shells out to cargo, rustup, qemu and probe-rs, and says exactly what to
 //! install when a tool is missing.
+mod args;
+mod bench_fw;
+mod defmt_log;
+mod digits;
+mod elf;
+mod firmware;
+mod hil;
 mod setup;
 mod test;
 
@@ -15,15 +22,24 @@ Commands:
                        board and print host vs board results
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
   build-fw [--board B] [--model FILE]
-                       build the firmware (boards: mps2-an386 [default], nucleo-f446re)
-  run-qemu [--model FILE]
-                       build the firmware and run it on the emulated MPS2-AN386 board
-  flash --board B      flash a real board with probe-rs
-  hil [--board qemu|probe] [--model FILE] [--samples N]
-                       upload a model, stream samples, compare every output count with the host engine
-  size                 flash and RAM of the firmware and of the model
+                       build the firmware (boards: mps2-an386 [default], nucleo-f446re);
+                       --model builds that model file into flash (loaded at boot)
+  run-qemu [--model FILE] [--seconds S]
+                       build the firmware, boot it on the emulated MPS2-AN386 board, print its
+                       Info reply and its decoded defmt log
+  flash --board B [--model FILE]
+                       flash a real board with probe-rs (boards: nucleo-f446re)
+  hil [--board qemu|probe] [--model FILE] [--samples N] [--port DEV] [--chip-board B]
+                       upload a model (default: seeded random 64-128-10), stream the last N
+                       digits rows (default 300), compare every output and layer count with the
+                       host engine; probe = flash a real board and talk over --port
+  size [--board B] [--model FILE] [--hidden H]
+                       flash and RAM of the firmware, with and without the model built in,
+                       and of the model
   bench                host benchmarks (criterion)
-  bench-fw             instructions per inference on the emulated Cortex-M4
+  bench-fw [--samples N]
+                       instructions per inference on the emulated Cortex-M4 for hidden sizes
+                       64, 128, 256, 512, split into per-synaptic-event and per-neuron costs
   help                 this text
 ";
 
@@ -40,6 +56,12 @@ fn main() -> Result<()> {
             Ok(())
         }
         "test" => test::run(&rest),
+        "build-fw" => firmware::build_cmd(&rest),
+        "size" => firmware::size_cmd(&rest),
+        "flash" => firmware::flash_cmd(&rest),
+        "run-qemu" => firmware::run_qemu_cmd(&rest),
+        "hil" => hil::hil_cmd(&rest),
+        "bench-fw" => bench_fw::run_cmd(&rest),
         "demo" => {
             println!(
                 "demo: will train the digits model, quantise and export it, run it on the emulated \

@@ -1,5 +1,5 @@
 //! Installs or explains the tools other commands need: rustup targets and components, QEMU.
-#![allow(dead_code)] // helpers used by the firmware commands, which land next
+
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

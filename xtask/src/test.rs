@@ -1,8 +1,14 @@
 //! `cargo xtask test`: every test, in the order that fails fastest.
-use crate::setup::{cargo, ensure_component, run as sh};
+use crate::firmware::{build, Board};
+use crate::setup::{cargo, ensure_component, ensure_qemu, run as sh};
 use anyhow::Result;
 
-/// Runs formatting and lint checks, then every host test of the workspace.
+/// Samples streamed through the emulated board by the hardware-in-the-loop step.
+const HIL_SAMPLES: usize = 300;
+
+/// Runs formatting and lint checks, every host test of the workspace, then builds the firmware
+/// for every board, runs the hardware-in-the-loop comparison and the link robustness test on
+/// the emulated board.
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
@@ -19,5 +25,28 @@ pub fn run(_args: &[String]) -> Result<()> {
     ]))?;
     println!("xtask test: cargo test --workspace");
     sh(cargo().args(["test", "--workspace"]))?;
+
+    println!("xtask test: firmware for every board");
+    for board in Board::ALL {
+        build(board, None)?;
+    }
+    ensure_qemu()?;
+    println!("xtask test: hil on the emulated board, {HIL_SAMPLES} samples");
+    let model = std::fs::read(crate::hil::synthetic_model(128)?)?;
+    let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
+    crate::hil::judge(&rep)?;
+    println!("xtask test: link robustness against the firmware under QEMU");
+    sh(cargo()
+        .args([
+            "test",
+            "-p",
+            "snn-tests",
+            "--test",
+            "firmware_qemu",
+            "--",
+            "--ignored",
+        ])
+        .env("SNN_FW_ELF", crate::firmware::elf_path(Board::Mps2An386)))?;
+    println!("xtask test: all passed");
     Ok(())
 }

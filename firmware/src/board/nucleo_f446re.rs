@@ -1,0 +1,97 @@
+//! ST Nucleo-F446RE (STM32F446RE, Cortex-M4F, 512 KiB flash, 128 KiB RAM).
+//!
+//! Link: USART2 on PA2/PA3, wired to the ST-LINK virtual COM port, 115200 8N1, through
+//! `embedded-hal-nb` ([`snn_hal::NbLink`]). Counter: DWT CYCCNT (core cycles at 168 MHz),
+//! extended to 64 bits in software. Spike output: LD2 (PA5) pulses once per output spike.
+//! defmt goes out over RTT (read it with `probe-rs attach` or `cargo xtask flash`).
+use cortex_m::peripheral::DWT;
+use snn_hal::protocol::CostUnit;
+use snn_hal::{CycleCounter, NbLink, PinSpikeOutput};
+use stm32f4xx_hal::gpio::{Output, Pin};
+use stm32f4xx_hal::pac::{self, USART2};
+use stm32f4xx_hal::prelude::*;
+use stm32f4xx_hal::serial::{Config, Serial};
+
+/// Board name reported in `Info`.
+pub const NAME: &str = "nucleo-f446re";
+/// Largest model file accepted, bytes (kept in RAM so it can be replaced over the link).
+pub const MAX_MODEL_BYTES: usize = 64 * 1024;
+/// Most neurons over all layers.
+pub const MAX_NEURONS: usize = 2048;
+/// Most neurons in one layer.
+pub const MAX_LAYER_NEURONS: usize = 1024;
+/// Largest input size.
+pub const MAX_INPUTS: usize = 1024;
+
+/// What `init` hands the firmware.
+pub struct Board {
+    /// Host link.
+    pub link: NbLink<Serial<USART2, u8>>,
+    /// Cost counter.
+    pub counter: DwtCounter,
+    /// Spike output.
+    pub spikes: PinSpikeOutput<Pin<'A', 5, Output>>,
+}
+
+fn halt() -> ! {
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// Clocks (8 MHz ST-LINK clock in, 168 MHz core), USART2, LD2 and the cycle counter.
+pub fn init() -> Board {
+    let (Some(dp), Some(mut cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
+        halt()
+    };
+    let rcc = dp.RCC.constrain();
+    let clocks = rcc
+        .cfgr
+        .use_hse(8.MHz())
+        .bypass_hse_oscillator()
+        .sysclk(168.MHz())
+        .freeze();
+    let gpioa = dp.GPIOA.split();
+    let Ok(serial) = dp.USART2.serial(
+        (gpioa.pa2, gpioa.pa3),
+        Config::default().baudrate(115_200.bps()),
+        &clocks,
+    ) else {
+        defmt::error!("USART2 configuration refused");
+        halt()
+    };
+    cp.DCB.enable_trace();
+    cp.DWT.enable_cycle_counter();
+    Board {
+        link: NbLink(serial),
+        counter: DwtCounter { high: 0, last: 0 },
+        spikes: PinSpikeOutput(gpioa.pa5.into_push_pull_output()),
+    }
+}
+
+/// DWT CYCCNT extended to 64 bits: each read adds the wrapped difference since the last one
+/// (exact as long as reads are less than 2^32 cycles, about 25 s, apart while measuring).
+pub struct DwtCounter {
+    high: u64,
+    last: u32,
+}
+
+impl CycleCounter for DwtCounter {
+    fn now(&mut self) -> u64 {
+        let c = DWT::cycle_count();
+        self.high += u64::from(c.wrapping_sub(self.last));
+        self.last = c;
+        self.high
+    }
+    fn unit(&self) -> CostUnit {
+        CostUnit::Cycles
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic");
+    halt()
+}
+
+use defmt_rtt as _;

@@ -1,0 +1,36 @@
+//! The inference backend: loads a model and runs samples. The CPU backend ([`crate::cpu`]) runs
+//! the `snn_models` engine; a neuromorphic co-processor driver would implement the same trait.
+use crate::protocol::{ErrorReply, InferResult, Input, ModelInfo};
+
+/// Capacity of a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest model file, bytes.
+    pub max_model_bytes: u32,
+    /// Most neurons over all layers.
+    pub max_neurons: u32,
+    /// Largest `input_size`.
+    pub max_inputs: u32,
+}
+
+/// Loads models (streamed in pieces) and runs inferences. Every method is fallible and reports
+/// a protocol error ([`ErrorReply`]) instead of panicking.
+pub trait Backend {
+    /// What the backend can hold.
+    fn limits(&self) -> Limits;
+    /// Starts receiving a model file of `len` bytes; drops the current model.
+    fn begin_load(&mut self, len: u32) -> Result<(), ErrorReply>;
+    /// Stores `bytes` at `offset` of the model file (the caller keeps offsets in order and in range).
+    fn write_chunk(&mut self, offset: u32, bytes: &[u8]) -> Result<(), ErrorReply>;
+    /// Checks the whole file against `crc`, decodes and validates it, makes it the current model.
+    fn finish_load(&mut self, crc: u32) -> Result<ModelInfo, ErrorReply>;
+    /// The current model.
+    fn model(&self) -> Option<&ModelInfo>;
+    /// Runs one sample; fills `out`.
+    fn infer(
+        &mut self,
+        input: Input<'_>,
+        sample_seed: u32,
+        out: &mut InferResult,
+    ) -> Result<(), ErrorReply>;
+}

@@ -1,0 +1,233 @@
+//! The host link protocol: postcard messages, one per COBS frame (terminated by a `0x00` byte).
+//!
+//! The host sends a [`Request`], the device answers each complete frame with exactly one
+//! [`Reply`]. A model is uploaded in three steps: [`Request::LoadBegin`] (total length and CRC-32
+//! of the model file), [`Request::LoadChunk`] in order (offset = bytes sent so far), then
+//! [`Request::LoadEnd`], after which the device checks the CRC, decodes and validates the model.
+//! Anything wrong (garbage, truncated or oversized frames, requests out of order, a bad model)
+//! gets a [`Reply::Error`] and the device keeps serving.
+use heapless::{String, Vec};
+use serde::{Deserialize, Serialize};
+use snn_models::MAX_LAYERS;
+
+/// Protocol revision; bumped on any incompatible message change.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Largest decoded (postcard) request the device accepts, bytes.
+pub const MAX_REQUEST: usize = 1024;
+/// Largest encoded frame on the wire: COBS adds one byte per 254 plus the terminator.
+pub const MAX_FRAME: usize = MAX_REQUEST + MAX_REQUEST / 254 + 2;
+/// Model bytes per [`Request::LoadChunk`] the host should send (fits [`MAX_REQUEST`] with room).
+pub const CHUNK: usize = 512;
+/// Most output neurons a [`InferResult`] reports.
+pub const MAX_OUTPUTS: usize = 256;
+/// Longest error reason, bytes of UTF-8.
+pub const MAX_REASON: usize = 96;
+/// Longest model name (as in the model format).
+pub const MAX_NAME: usize = 64;
+/// Bytes per input event in [`Input::Events`]: `t` (u16 LE) then `index` (u16 LE).
+pub const EVENT_BYTES: usize = 4;
+
+/// A request from the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request<'a> {
+    /// Ask for [`Reply::Info`].
+    Info,
+    /// Start a model upload of `len` bytes whose CRC-32 (IEEE, as in the model file) is `crc`.
+    /// Any model already loaded is dropped.
+    LoadBegin {
+        /// Total model file length, bytes.
+        len: u32,
+        /// CRC-32 of the whole model file.
+        crc: u32,
+    },
+    /// The next piece of the model file; `offset` must equal the bytes received so far.
+    LoadChunk {
+        /// Position of `bytes` in the model file.
+        offset: u32,
+        /// The bytes (at most [`CHUNK`] recommended).
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// Finish the upload: check length and CRC, decode and validate the model.
+    LoadEnd,
+    /// Run one sample through the loaded model.
+    Infer {
+        /// Sample seed for the rate encoder (the host uses the same one).
+        sample_seed: u32,
+        /// The sample.
+        #[serde(borrow)]
+        input: Input<'a>,
+    },
+}
+
+/// One sample's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input<'a> {
+    /// Raw `u8` features (one frame, or `time_steps` frames), encoded on the device with the
+    /// model's encoding and the sample seed.
+    Features(#[serde(borrow)] &'a [u8]),
+    /// Input spikes given directly: [`EVENT_BYTES`] per event, `t` then `index`, both u16 LE,
+    /// `t` non-decreasing and below `time_steps`, `index` below `input_size`.
+    Events(#[serde(borrow)] &'a [u8]),
+}
+
+/// What the device's cost counter counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CostUnit {
+    /// Core clock cycles (DWT CYCCNT on a real board).
+    Cycles,
+    /// Executed instructions (SysTick under `qemu -icount shift=0`, resolution 40).
+    Instructions,
+    /// No counter: costs read 0.
+    None,
+}
+
+/// A reply from the device.
+// No allocator on the device, so the large result is not boxed; one reply lives at a time.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Device and model description.
+    Info(Info),
+    /// The upload step was accepted; `received` bytes so far.
+    Ack {
+        /// Model bytes received so far in the current upload.
+        received: u32,
+    },
+    /// The uploaded model is loaded and valid.
+    Loaded(ModelInfo),
+    /// Result of one [`Request::Infer`].
+    Result(InferResult),
+    /// The request failed; the device keeps serving.
+    Error(ErrorReply),
+}
+
+/// Device description.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    /// Firmware version (crate version).
+    pub firmware: String<16>,
+    /// Board name.
+    pub board: String<24>,
+    /// [`PROTOCOL_VERSION`] of the firmware.
+    pub protocol: u16,
+    /// Model format version the firmware reads (`snn_models::FORMAT_VERSION`).
+    pub format_version: u16,
+    /// The loaded model, if any.
+    pub model: Option<ModelInfo>,
+    /// RAM not used by static data (stack and free space), bytes.
+    pub free_ram: u32,
+    /// Largest model file the device accepts, bytes.
+    pub max_model_bytes: u32,
+    /// Most neurons (all layers together) the device's state buffers hold.
+    pub max_neurons: u32,
+    /// Largest `input_size` the device accepts.
+    pub max_inputs: u32,
+    /// What [`InferResult::cost`] counts.
+    pub cost_unit: CostUnit,
+}
+
+/// The loaded model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Model name from its header.
+    pub name: String<MAX_NAME>,
+    /// CRC-32 of the model file.
+    pub crc: u32,
+    /// Model file length, bytes.
+    pub bytes: u32,
+    /// Inputs of the first layer.
+    pub input_size: u16,
+    /// Time steps per inference.
+    pub time_steps: u16,
+    /// Number of layers.
+    pub layers: u8,
+    /// Neurons of all layers.
+    pub neurons: u32,
+    /// Output neurons.
+    pub outputs: u16,
+}
+
+/// Per-layer outcome of one inference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerResult {
+    /// Spikes of the layer over all steps.
+    pub spikes: u32,
+    /// Whether the mean rate lies within the layer's stored rate budget.
+    pub budget_ok: bool,
+}
+
+/// Outcome of one inference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InferResult {
+    /// Spike count of each output neuron.
+    pub counts: Vec<u16, MAX_OUTPUTS>,
+    /// Predicted class (population with most spikes, ties to the lower class).
+    pub predicted: u16,
+    /// Per layer, input to output.
+    pub layers: Vec<LayerResult, MAX_LAYERS>,
+    /// Time steps run.
+    pub steps: u16,
+    /// Input spikes fed to the first layer.
+    pub input_spikes: u32,
+    /// Synaptic events (weights accumulated).
+    pub synaptic_events: u64,
+    /// Cost of the inference in [`Info::cost_unit`].
+    pub cost: u64,
+}
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame is not valid COBS or not a valid request.
+    BadFrame,
+    /// The frame is longer than [`MAX_FRAME`].
+    FrameTooLong,
+    /// A chunk or end arrived with no upload in progress.
+    NoUpload,
+    /// A chunk's offset is not the number of bytes received so far, or runs past the length.
+    BadOffset,
+    /// The model is larger than the device accepts.
+    TooLarge,
+    /// The uploaded bytes do not match the CRC given at the start, or the length is short.
+    CrcMismatch,
+    /// The model file was refused by `snn_models::decode` (reason has the details).
+    BadModel,
+    /// The model is valid but needs more state than the device has.
+    ModelTooBig,
+    /// An inference was asked for with no model loaded.
+    NoModel,
+    /// The sample does not fit the model (length, indices, order).
+    BadInput,
+}
+
+/// An error reply: a code and a short human-readable reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// What is wrong, for people.
+    pub reason: String<MAX_REASON>,
+}
+
+impl ErrorReply {
+    /// An error reply, with `reason` cut to [`MAX_REASON`] bytes at a character boundary.
+    pub fn new(code: ErrorCode, reason: &str) -> Self {
+        Self {
+            code,
+            reason: truncated(reason),
+        }
+    }
+}
+
+/// `s` cut to the capacity `N` at a character boundary.
+pub fn truncated<const N: usize>(s: &str) -> String<N> {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if out.push(ch).is_err() {
+            break;
+        }
+    }
+    out
+}

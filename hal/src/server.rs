@@ -1,0 +1,221 @@
+//! The request dispatcher and upload state machine, generic over link, backend, counter and
+//! spike output, so the exact code the firmware runs is unit-tested on the host.
+use crate::backend::Backend;
+use crate::counter::CycleCounter;
+use crate::frame::{Frame, FrameBuffer};
+use crate::link::Link;
+use crate::protocol::{
+    ErrorCode, ErrorReply, InferResult, Info, Reply, Request, MAX_FRAME, PROTOCOL_VERSION,
+};
+use crate::spike_out::SpikeOutput;
+use heapless::Vec;
+
+/// Largest encoded reply frame (an [`InferResult`] with every output is the largest reply).
+pub const MAX_REPLY_FRAME: usize = 1200;
+
+/// Static facts about the device, reported in [`Info`].
+#[derive(Clone, Copy, Debug)]
+pub struct Device {
+    /// Firmware version.
+    pub firmware: &'static str,
+    /// Board name.
+    pub board: &'static str,
+    /// RAM left for the stack and unused, bytes.
+    pub free_ram: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upload {
+    Idle,
+    Receiving { len: u32, crc: u32, received: u32 },
+}
+
+/// Everything but the receive buffer (split so a frame can borrow the buffer while handled).
+#[derive(Debug)]
+struct Core<B, C, S> {
+    backend: B,
+    counter: C,
+    spikes: S,
+    device: Device,
+    upload: Upload,
+    result: InferResult,
+    tx: [u8; MAX_REPLY_FRAME],
+}
+
+/// Serves the protocol: bytes in from the link, one reply per frame out.
+#[derive(Debug)]
+pub struct Server<B, C, S> {
+    rx: FrameBuffer<MAX_FRAME>,
+    core: Core<B, C, S>,
+}
+
+fn error(code: ErrorCode, reason: &str) -> Reply {
+    Reply::Error(ErrorReply::new(code, reason))
+}
+
+impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
+    /// A server with no upload in progress.
+    pub fn new(backend: B, counter: C, spikes: S, device: Device) -> Self {
+        Self {
+            rx: FrameBuffer::new(),
+            core: Core {
+                backend,
+                counter,
+                spikes,
+                device,
+                upload: Upload::Idle,
+                result: InferResult {
+                    counts: Vec::new(),
+                    predicted: 0,
+                    layers: Vec::new(),
+                    steps: 0,
+                    input_spikes: 0,
+                    synaptic_events: 0,
+                    cost: 0,
+                },
+                tx: [0; MAX_REPLY_FRAME],
+            },
+        }
+    }
+
+    /// The backend (e.g. to load a built-in model before serving).
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.core.backend
+    }
+
+    /// Serves forever; returns only when the link fails.
+    pub fn serve<L: Link>(&mut self, link: &mut L) -> Result<(), L::Error> {
+        loop {
+            if self.poll(link)? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads once from the link (blocking for at least one byte) and answers every frame the
+    /// bytes complete. Returns the number of bytes read (0: the link is closed).
+    pub fn poll<L: Link>(&mut self, link: &mut L) -> Result<usize, L::Error> {
+        let mut buf = [0u8; 64];
+        let n = link.read(&mut buf)?;
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if let Some(reply) = self.push(b) {
+                link.write_all(reply)?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Feeds one received byte; when it completes a frame, returns the encoded reply frame.
+    pub fn push(&mut self, byte: u8) -> Option<&[u8]> {
+        let reply = match self.rx.push(byte) {
+            Frame::Pending | Frame::Empty => return None,
+            Frame::TooLong => error(ErrorCode::FrameTooLong, "frame longer than 1024 bytes"),
+            Frame::Complete(frame) => match postcard::from_bytes_cobs::<Request<'_>>(frame) {
+                Ok(req) => self.core.handle(req),
+                Err(_) => error(ErrorCode::BadFrame, "frame is not a valid request"),
+            },
+        };
+        Some(self.core.encode(&reply))
+    }
+}
+
+impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
+    fn encode(&mut self, reply: &Reply) -> &[u8] {
+        let n = match postcard::to_slice_cobs(reply, &mut self.tx) {
+            Ok(s) => s.len(),
+            Err(_) => {
+                let fallback = error(ErrorCode::BadFrame, "reply does not fit the frame buffer");
+                postcard::to_slice_cobs(&fallback, &mut self.tx).map_or(0, |s| s.len())
+            }
+        };
+        self.tx.get(..n).unwrap_or(&[])
+    }
+
+    fn handle(&mut self, req: Request<'_>) -> Reply {
+        match req {
+            Request::Info => Reply::Info(self.info()),
+            Request::LoadBegin { len, crc } => {
+                self.upload = Upload::Idle;
+                match self.backend.begin_load(len) {
+                    Ok(()) => {
+                        self.upload = Upload::Receiving {
+                            len,
+                            crc,
+                            received: 0,
+                        };
+                        Reply::Ack { received: 0 }
+                    }
+                    Err(e) => Reply::Error(e),
+                }
+            }
+            Request::LoadChunk { offset, bytes } => {
+                let Upload::Receiving { len, crc, received } = self.upload else {
+                    return error(ErrorCode::NoUpload, "chunk without LoadBegin");
+                };
+                let end = u64::from(offset) + bytes.len() as u64;
+                if offset != received || end > u64::from(len) {
+                    return error(
+                        ErrorCode::BadOffset,
+                        "chunk offset is not the bytes received so far, or runs past the length",
+                    );
+                }
+                if let Err(e) = self.backend.write_chunk(offset, bytes) {
+                    self.upload = Upload::Idle;
+                    return Reply::Error(e);
+                }
+                let received = end as u32;
+                self.upload = Upload::Receiving { len, crc, received };
+                Reply::Ack { received }
+            }
+            Request::LoadEnd => {
+                let Upload::Receiving { len, crc, received } = self.upload else {
+                    return error(ErrorCode::NoUpload, "LoadEnd without LoadBegin");
+                };
+                self.upload = Upload::Idle;
+                if received != len {
+                    return error(
+                        ErrorCode::CrcMismatch,
+                        "upload ended before all bytes arrived",
+                    );
+                }
+                match self.backend.finish_load(crc) {
+                    Ok(info) => Reply::Loaded(info),
+                    Err(e) => Reply::Error(e),
+                }
+            }
+            Request::Infer { sample_seed, input } => {
+                let start = self.counter.now();
+                let r = self.backend.infer(input, sample_seed, &mut self.result);
+                let cost = self.counter.now().wrapping_sub(start);
+                match r {
+                    Ok(()) => {
+                        self.result.cost = cost;
+                        for (i, &c) in self.result.counts.iter().enumerate() {
+                            for _ in 0..c {
+                                self.spikes.spike(i as u16);
+                            }
+                        }
+                        Reply::Result(self.result.clone())
+                    }
+                    Err(e) => Reply::Error(e),
+                }
+            }
+        }
+    }
+
+    fn info(&self) -> Info {
+        let limits = self.backend.limits();
+        Info {
+            firmware: crate::protocol::truncated(self.device.firmware),
+            board: crate::protocol::truncated(self.device.board),
+            protocol: PROTOCOL_VERSION,
+            format_version: snn_models::FORMAT_VERSION,
+            model: self.backend.model().cloned(),
+            free_ram: self.device.free_ram,
+            max_model_bytes: limits.max_model_bytes,
+            max_neurons: limits.max_neurons,
+            max_inputs: limits.max_inputs,
+            cost_unit: self.counter.unit(),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The protocol server on the host with an in-memory link: every malformed or out-of-order
+//! request gets an `Error` reply, the server keeps serving, and results equal the engine's.
+use snn_hal::protocol::{ErrorCode, Input, Reply, Request, CHUNK, MAX_FRAME};
+use snn_hal::synthetic::digits_model;
+use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
+use snn_models::{crc::crc32, decode, Engine, Requirements};
+
+type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
+
+struct Store {
+    model: Vec<u8>,
+    membrane: Vec<i32>,
+    current: Vec<i32>,
+    spikes: Vec<u16>,
+    out: Vec<u16>,
+    step: Vec<u16>,
+}
+
+impl Store {
+    fn new(model_bytes: usize, neurons: usize) -> Self {
+        Self {
+            model: vec![0; model_bytes],
+            membrane: vec![0; neurons],
+            current: vec![0; neurons],
+            spikes: vec![0; neurons + 256],
+            out: vec![0; 256],
+            step: vec![0; 256],
+        }
+    }
+    fn server(&mut self) -> Srv<'_> {
+        let backend = CpuBackend::new(CpuBuffers {
+            model: &mut self.model,
+            membrane: &mut self.membrane,
+            current: &mut self.current,
+            spikes: &mut self.spikes,
+            out_counts: &mut self.out,
+            step: &mut self.step,
+        });
+        let device = Device {
+            firmware: "test",
+            board: "host",
+            free_ram: 0,
+        };
+        Server::new(backend, NoCounter, NoSpikeOutput, device)
+    }
+}
+
+fn frame(req: &Request<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; MAX_FRAME];
+    postcard::to_slice_cobs(req, &mut buf).unwrap().to_vec()
+}
+
+/// Feeds bytes; returns every reply they produced.
+fn feed(s: &mut Srv<'_>, bytes: &[u8]) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for &b in bytes {
+        if let Some(r) = s.push(b) {
+            let mut r = r.to_vec();
+            out.push(postcard::from_bytes_cobs::<Reply>(&mut r).unwrap());
+        }
+    }
+    out
+}
+
+fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
+    let mut r = feed(s, &frame(req));
+    assert_eq!(r.len(), 1, "one reply per request");
+    r.pop().unwrap()
+}
+
+fn code(r: &Reply) -> ErrorCode {
+    match r {
+        Reply::Error(e) => {
+            assert!(!e.reason.is_empty(), "error replies carry a reason");
+            e.code
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn upload(s: &mut Srv<'_>, model: &[u8], crc: u32) -> Reply {
+    let begin = Request::LoadBegin {
+        len: model.len() as u32,
+        crc,
+    };
+    assert!(matches!(call(s, &begin), Reply::Ack { received: 0 }));
+    for (i, bytes) in model.chunks(CHUNK).enumerate() {
+        let offset = (i * CHUNK) as u32;
+        let r = call(s, &Request::LoadChunk { offset, bytes });
+        assert!(matches!(r, Reply::Ack { .. }), "{r:?}");
+    }
+    call(s, &Request::LoadEnd)
+}
+
+fn features(i: u32) -> Vec<u8> {
+    (0..64).map(|k| ((k * 37 + i * 11) % 256) as u8).collect()
+}
+
+/// Output counts and per-layer spikes from the host engine.
+fn host_run(model: &[u8], f: &[u8], seed: u32) -> (Vec<u16>, Vec<u32>) {
+    let m = decode(model).unwrap();
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    e.run_features(f, seed).unwrap();
+    let layers = e.stats().layer_spikes[..m.layers.len()].to_vec();
+    (e.output_counts().to_vec(), layers)
+}
+
+fn infer_ok(s: &mut Srv<'_>, model: &[u8], seed: u32) {
+    let f = features(seed);
+    let r = call(
+        s,
+        &Request::Infer {
+            sample_seed: seed,
+            input: Input::Features(&f),
+        },
+    );
+    let Reply::Result(r) = r else {
+        panic!("expected a result, got {r:?}")
+    };
+    let (counts, layers) = host_run(model, &f, seed);
+    assert_eq!(r.counts.as_slice(), counts.as_slice());
+    let got: Vec<u32> = r.layers.iter().map(|l| l.spikes).collect();
+    assert_eq!(got, layers);
+    assert!(
+        layers.iter().all(|&n| n > 0),
+        "spikes reach every layer: {layers:?}"
+    );
+}
+
+#[test]
+fn info_upload_and_infer_match_the_engine() {
+    let model = digits_model(128, 7).unwrap();
+    let mut st = Store::new(64 * 1024, 1024);
+    let mut s = st.server();
+    let Reply::Info(info) = call(&mut s, &Request::Info) else {
+        panic!()
+    };
+    assert_eq!(info.model, None);
+    assert_eq!(info.max_model_bytes, 64 * 1024);
+    let Reply::Loaded(m) = upload(&mut s, &model, crc32(&model)) else {
+        panic!()
+    };
+    assert_eq!((m.input_size, m.outputs, m.neurons), (64, 10, 138));
+    let Reply::Info(info) = call(&mut s, &Request::Info) else {
+        panic!()
+    };
+    assert_eq!(info.model, Some(m));
+    for seed in 0..5 {
+        infer_ok(&mut s, &model, seed);
+    }
+}
+
+#[test]
+fn every_bad_request_gets_an_error_and_serving_goes_on() {
+    let model = digits_model(128, 7).unwrap();
+    let mut st = Store::new(16 * 1024, 1024);
+    let mut s = st.server();
+    let f = features(1);
+    let infer = Request::Infer {
+        sample_seed: 1,
+        input: Input::Features(&f),
+    };
+    // Before any model.
+    assert_eq!(code(&call(&mut s, &infer)), ErrorCode::NoModel);
+    // Out of order upload steps.
+    let chunk = Request::LoadChunk {
+        offset: 0,
+        bytes: &model[..10],
+    };
+    assert_eq!(code(&call(&mut s, &chunk)), ErrorCode::NoUpload);
+    assert_eq!(code(&call(&mut s, &Request::LoadEnd)), ErrorCode::NoUpload);
+    // Garbage: not COBS / not postcard.
+    let r = feed(&mut s, &[0xFF, 0x13, 0x37, 0x42, 0x99, 0x00]);
+    assert_eq!(r.len(), 1);
+    assert_eq!(code(&r[0]), ErrorCode::BadFrame);
+    // Truncated frame: the first half of a valid chunk frame, then a terminator.
+    let full = frame(&Request::LoadChunk {
+        offset: 0,
+        bytes: &model[..200],
+    });
+    let mut cut = full[..full.len() / 2].to_vec();
+    cut.push(0);
+    let r = feed(&mut s, &cut);
+    assert_eq!(code(&r[0]), ErrorCode::BadFrame);
+    // Oversized frame: one error, then the next frame is served.
+    let mut big = vec![0x55u8; 3 * MAX_FRAME];
+    big.push(0);
+    let r = feed(&mut s, &big);
+    assert_eq!(r.len(), 1);
+    assert_eq!(code(&r[0]), ErrorCode::FrameTooLong);
+    // Wrong CRC announced.
+    assert_eq!(
+        code(&upload(&mut s, &model, crc32(&model) ^ 1)),
+        ErrorCode::CrcMismatch
+    );
+    // Corrupt model with a matching upload CRC: refused by the model decoder.
+    let mut bad = model.clone();
+    bad[20] ^= 0x40;
+    assert_eq!(
+        code(&upload(&mut s, &bad, crc32(&bad))),
+        ErrorCode::BadModel
+    );
+    // Oversized model.
+    let huge = Request::LoadBegin {
+        len: 1 << 20,
+        crc: 0,
+    };
+    assert_eq!(code(&call(&mut s, &huge)), ErrorCode::TooLarge);
+    // A chunk at the wrong offset, and an upload ended early.
+    let begin = Request::LoadBegin {
+        len: model.len() as u32,
+        crc: crc32(&model),
+    };
+    assert!(matches!(call(&mut s, &begin), Reply::Ack { .. }));
+    let skip = Request::LoadChunk {
+        offset: 4,
+        bytes: &model[4..20],
+    };
+    assert_eq!(code(&call(&mut s, &skip)), ErrorCode::BadOffset);
+    assert_eq!(
+        code(&call(&mut s, &Request::LoadEnd)),
+        ErrorCode::CrcMismatch
+    );
+    assert_eq!(code(&call(&mut s, &infer)), ErrorCode::NoModel);
+    // Now a valid upload; then wrong inputs, then valid inference.
+    assert!(matches!(
+        upload(&mut s, &model, crc32(&model)),
+        Reply::Loaded(_)
+    ));
+    let short = Request::Infer {
+        sample_seed: 0,
+        input: Input::Features(&f[..10]),
+    };
+    assert_eq!(code(&call(&mut s, &short)), ErrorCode::BadInput);
+    let events = [0u8, 0, 200, 0]; // index 200 >= 64
+    let bad_ev = Request::Infer {
+        sample_seed: 0,
+        input: Input::Events(&events),
+    };
+    assert_eq!(code(&call(&mut s, &bad_ev)), ErrorCode::BadInput);
+    let late = [30u8, 0, 1, 0]; // t = 30 >= 25 steps
+    let late_ev = Request::Infer {
+        sample_seed: 0,
+        input: Input::Events(&late),
+    };
+    assert_eq!(code(&call(&mut s, &late_ev)), ErrorCode::BadInput);
+    infer_ok(&mut s, &model, 3);
+}
+
+#[test]
+fn a_model_needing_more_state_than_the_device_has_is_refused() {
+    let model = digits_model(512, 1).unwrap();
+    let mut st = Store::new(64 * 1024, 256);
+    let mut s = st.server();
+    assert_eq!(
+        code(&upload(&mut s, &model, crc32(&model))),
+        ErrorCode::ModelTooBig
+    );
+}
+
+#[test]
+fn event_input_equals_stepping_the_engine() {
+    let model = digits_model(64, 3).unwrap();
+    let mut st = Store::new(64 * 1024, 1024);
+    let mut s = st.server();
+    assert!(matches!(
+        upload(&mut s, &model, crc32(&model)),
+        Reply::Loaded(_)
+    ));
+    // Input k spikes at every step t with (t + k) % 3 == 0.
+    let mut ev = Vec::new();
+    let mut per_step = vec![Vec::new(); 25];
+    for (t, step) in per_step.iter_mut().enumerate() {
+        for k in 0..32u16 {
+            if (t as u16 + k) & 3 == 0 {
+                ev.extend_from_slice(&(t as u16).to_le_bytes());
+                ev.extend_from_slice(&k.to_le_bytes());
+                step.push(k);
+            }
+        }
+    }
+    let r = call(
+        &mut s,
+        &Request::Infer {
+            sample_seed: 0,
+            input: Input::Events(&ev),
+        },
+    );
+    let Reply::Result(r) = r else { panic!("{r:?}") };
+    let m = decode(&model).unwrap();
+    let q = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; q.membrane],
+        vec![0; q.current],
+        vec![0; q.spikes],
+        vec![0; q.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    for step in &per_step {
+        e.step(step).unwrap();
+    }
+    assert_eq!(r.counts.as_slice(), e.output_counts());
+    assert_eq!(r.synaptic_events, e.stats().synaptic_events);
+}
+
+/// An in-memory byte pipe implementing `embedded-io`, to drive `Server::serve` through `IoLink`.
+struct Pipe {
+    input: Vec<u8>,
+    pos: usize,
+    output: Vec<u8>,
+}
+
+impl embedded_io::ErrorType for Pipe {
+    type Error = core::convert::Infallible;
+}
+impl embedded_io::Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.input.len() - self.pos).min(7);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+impl embedded_io::Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn serves_a_byte_stream_through_an_embedded_io_link() {
+    let mut st = Store::new(1024, 64);
+    let mut s = st.server();
+    let mut input = vec![0xFF, 2, 3, 0];
+    input.extend(frame(&Request::Info));
+    input.extend(frame(&Request::LoadEnd));
+    let mut link = IoLink(Pipe {
+        input,
+        pos: 0,
+        output: Vec::new(),
+    });
+    s.serve(&mut link).unwrap();
+    let mut out = link.0.output;
+    let replies: Vec<Reply> = out
+        .split_mut(|&b| b == 0)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let mut v = f.to_vec();
+            v.push(0);
+            postcard::from_bytes_cobs::<Reply>(&mut v).unwrap()
+        })
+        .collect();
+    assert_eq!(replies.len(), 3);
+    assert_eq!(code(&replies[0]), ErrorCode::BadFrame);
+    assert!(matches!(replies[1], Reply::Info(_)));
+    assert_eq!(code(&replies[2]), ErrorCode::NoUpload);
+}

@@ -5,7 +5,6 @@ pub mod fused;
 pub mod init;
 pub mod layer;
 pub mod lif;
-pub mod linear;
 pub mod network;
 pub mod spike;
 pub mod surrogate;

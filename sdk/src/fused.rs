@@ -30,7 +30,7 @@
 //! The parameters of the layer travel as two tensors: `pack [N, in + 1 + N] = (W | bias | R)`
 //! (only the parts the layer has) and `params [3, N] = (beta, threshold, alpha)`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
@@ -41,6 +41,9 @@ use crate::surrogate::{Surrogate, SurrogateGradient, SurrogateVisitor};
 
 /// Inputs with at most this fraction of non-zeros take the event-driven projection.
 pub const SPARSE_MAX_DENSITY: f32 = 0.3;
+
+/// Layers with fewer neurons use the dense matmul whatever the input density.
+pub const SPARSE_MIN_NEURONS: usize = 32;
 
 /// Rows (sample-steps) per parallel task in the projection.
 const ROWS_PER_TASK: usize = 64;
@@ -153,6 +156,8 @@ struct State {
     u: Vec<f32>,
     /// Empty unless synaptic.
     i: Vec<f32>,
+    /// Whether the projection used (and its gradient uses) the event-driven path.
+    sparse: bool,
 }
 
 type Cache = Arc<Mutex<Option<Arc<State>>>>;
@@ -237,7 +242,8 @@ impl Config {
     /// Runs the layer forward on plain slices.
     fn forward(&self, d: Dims, x: &[f32], pack: &[f32], params: &[f32]) -> Result<State> {
         let pk = self.split_pack(d, pack);
-        let cur = self.currents(d, x, &pk)?;
+        let sparse = use_sparse(d, x);
+        let cur = self.currents(d, x, &pk, sparse)?;
         let (n, ps, total) = (d.n, d.per_sample(), d.rows() * d.n);
         let mut s = vec![0f32; total];
         let mut u = vec![0f32; total];
@@ -260,27 +266,19 @@ impl Config {
             .for_each(|(((s, u), i), x)| {
                 forward_sample(self, d, x, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
             });
-        Ok(State { s, u, i })
+        Ok(State { s, u, i, sparse })
     }
 
     /// `I = W x + bias` for all rows (or `x + bias` without a projection).
-    fn currents(&self, d: Dims, x: &[f32], pk: &Pack) -> Result<Vec<f32>> {
+    fn currents(&self, d: Dims, x: &[f32], pk: &Pack, sparse: bool) -> Result<Vec<f32>> {
         let (n, inp) = (d.n, d.inp);
         let mut cur = match &pk.w_ff_t {
             None => x.to_vec(),
-            Some(wt) if density(x) <= SPARSE_MAX_DENSITY => {
+            Some(wt) if sparse => {
                 let mut cur = vec![0f32; d.rows() * n];
                 cur.par_chunks_mut(ROWS_PER_TASK * n)
                     .zip(x.par_chunks(ROWS_PER_TASK * inp))
-                    .for_each(|(yc, xc)| {
-                        for (yr, xr) in yc.chunks_mut(n).zip(xc.chunks(inp)) {
-                            for (k, &xv) in xr.iter().enumerate() {
-                                if xv != 0.0 {
-                                    axpy(yr, xv, &wt[k * n..(k + 1) * n]);
-                                }
-                            }
-                        }
-                    });
+                    .for_each(|(yc, xc)| project_rows(yc, xc, wt, n, inp));
                 cur
             }
             Some(wt) => {
@@ -302,52 +300,121 @@ impl Config {
     }
 }
 
-/// `y += a * x`: the inner loop of the event-driven projection and of the weight gradients.
-/// Runs with AVX-512 or AVX2+FMA when the CPU has them (std caches the feature check), else
-/// with the baseline instruction set.
-#[inline]
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked on the line above.
-            unsafe { axpy_avx512(y, a, x) };
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+/// Instruction set the hot loops run with, detected once at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Plain,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx512,
+}
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
         {
-            // SAFETY: the CPU supports AVX2 and FMA, checked on the line above.
-            unsafe { axpy_avx2(y, a, x) };
-            return;
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512vl") && has!("fma") {
+                return Isa::Avx512;
+            }
+            if has!("avx2") && has!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Plain
+    })
+}
+
+/// Defines `fn $name(args)` that runs the generic kernel `$imp::<FMA>` compiled for AVX-512 or
+/// AVX2+FMA when the CPU has them (the same Rust code, wider vectors), else for the baseline.
+macro_rules! multiversion {
+    ($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),* $(,)?) => $imp:ident) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,fma")]
+                unsafe fn v512($($a: $t),*) {
+                    $imp::<true>($($a),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v2($($a: $t),*) {
+                    $imp::<true>($($a),*)
+                }
+                match isa() {
+                    // SAFETY: `isa()` reported these CPU features at run time.
+                    Isa::Avx512 => return unsafe { v512($($a),*) },
+                    // SAFETY: as above.
+                    Isa::Avx2 => return unsafe { v2($($a),*) },
+                    Isa::Plain => {}
+                }
+            }
+            $imp::<false>($($a),*)
+        }
+    };
+}
+
+/// `y += a * x` (fused multiply-add when `FMA`).
+#[inline(always)]
+fn axpy_impl<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
+    let x = &x[..y.len()];
+    if FMA {
+        for (p, q) in y.iter_mut().zip(x) {
+            *p = q.mul_add(a, *p);
+        }
+    } else {
+        for (p, q) in y.iter_mut().zip(x) {
+            *p += a * q;
         }
     }
-    axpy_plain(y, a, x)
 }
 
+multiversion! {
+    /// `y += a * x`.
+    fn axpy(y: &mut [f32], a: f32, x: &[f32]) => axpy_impl
+}
+
+/// Event-driven projection of a chunk of rows: `y[r, :] += sum_{k: x[r,k] != 0} x[r,k] W^T[k, :]`.
 #[inline(always)]
-fn axpy_plain(y: &mut [f32], a: f32, x: &[f32]) {
-    for (p, q) in y.iter_mut().zip(x) {
-        *p += a * q;
+fn project_impl<const FMA: bool>(yc: &mut [f32], xc: &[f32], wt: &[f32], n: usize, inp: usize) {
+    for (yr, xr) in yc.chunks_mut(n).zip(xc.chunks(inp)) {
+        for (k, &xv) in xr.iter().enumerate() {
+            if xv != 0.0 {
+                axpy_impl::<FMA>(yr, xv, &wt[k * n..(k + 1) * n]);
+            }
+        }
     }
 }
 
+multiversion! {
+    /// See [`project_impl`].
+    fn project_rows(yc: &mut [f32], xc: &[f32], wt: &[f32], n: usize, inp: usize) => project_impl
+}
+
+/// Weight gradient of a chunk of rows: `gW^T[k, :] += x[r, k] * g[r, :]` over the non-zeros.
 #[inline(always)]
-fn axpy_fma(y: &mut [f32], a: f32, x: &[f32]) {
-    for (p, q) in y.iter_mut().zip(x) {
-        *p = q.mul_add(a, *p);
+fn grad_w_impl<const FMA: bool>(acc: &mut [f32], gc: &[f32], xc: &[f32], n: usize, inp: usize) {
+    for (gr, xr) in gc.chunks(n).zip(xc.chunks(inp)) {
+        for (k, &v) in xr.iter().enumerate() {
+            if v != 0.0 {
+                axpy_impl::<FMA>(&mut acc[k * n..(k + 1) * n], v, gr);
+            }
+        }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn axpy_avx512(y: &mut [f32], a: f32, x: &[f32]) {
-    axpy_fma(y, a, x)
+multiversion! {
+    /// See [`grad_w_impl`].
+    fn grad_w_rows(acc: &mut [f32], gc: &[f32], xc: &[f32], n: usize, inp: usize) => grad_w_impl
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn axpy_avx2(y: &mut [f32], a: f32, x: &[f32]) {
-    axpy_fma(y, a, x)
+/// Whether the projection should be event-driven: inputs sparse enough and rows of the
+/// weight matrix long enough to vectorise (short output layers go to the dense matmul).
+fn use_sparse(d: Dims, x: &[f32]) -> bool {
+    d.n >= SPARSE_MIN_NEURONS && density(x) <= SPARSE_MAX_DENSITY
 }
 
 /// Fraction of non-zero entries.
@@ -355,7 +422,11 @@ fn density(x: &[f32]) -> f32 {
     if x.is_empty() {
         return 0.0;
     }
-    x.iter().filter(|v| **v != 0.0).count() as f32 / x.len() as f32
+    let nz: u64 = x
+        .chunks(1 << 16)
+        .map(|c| c.iter().map(|&v| (v != 0.0) as u32).sum::<u32>() as u64)
+        .sum();
+    nz as f32 / x.len() as f32
 }
 
 fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -488,14 +559,120 @@ fn step_backward<S: SurrogateGradient + ?Sized>(
     let (thr, alpha) = rest.split_at(n);
     let (g_beta, rest) = acc.split_at_mut(n);
     let (g_thr, g_alpha) = rest.split_at_mut(n);
-    let (s_t, u_t, sp, up, ip) = (
-        &st.s[..n],
-        &st.u[..n],
-        &st.s_prev[..n],
-        &st.u_prev[..n],
-        &st.i_prev[..n],
+    macro_rules! call {
+        ($f:ident) => {
+            $f(
+                sur, rc, beta, thr, alpha, st.s, st.u, st.s_prev, st.u_prev, st.i_prev, st.gs_ext,
+                st.gu_ext, st.gs_rec, gu_next, gi_next, gc, g_beta, g_thr, g_alpha,
+            )
+        };
+    }
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa()` reported AVX-512 at run time.
+        Isa::Avx512 => unsafe { call!(step_kernel_avx512) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa()` reported AVX2 and FMA at run time.
+        Isa::Avx2 => unsafe { call!(step_kernel_avx2) },
+        _ => call!(step_kernel),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+unsafe fn step_kernel_avx512<S: SurrogateGradient + ?Sized>(
+    sur: &S,
+    rc: ResetCoef,
+    beta: &[f32],
+    thr: &[f32],
+    alpha: &[f32],
+    s_t: &[f32],
+    u_t: &[f32],
+    sp: &[f32],
+    up: &[f32],
+    ip: &[f32],
+    gse: &[f32],
+    gue: &[f32],
+    gsr: &[f32],
+    gu_next: &mut [f32],
+    gi_next: &mut [f32],
+    gc: &mut [f32],
+    g_beta: &mut [f32],
+    g_thr: &mut [f32],
+    g_alpha: &mut [f32],
+) {
+    step_kernel(
+        sur, rc, beta, thr, alpha, s_t, u_t, sp, up, ip, gse, gue, gsr, gu_next, gi_next, gc,
+        g_beta, g_thr, g_alpha,
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn step_kernel_avx2<S: SurrogateGradient + ?Sized>(
+    sur: &S,
+    rc: ResetCoef,
+    beta: &[f32],
+    thr: &[f32],
+    alpha: &[f32],
+    s_t: &[f32],
+    u_t: &[f32],
+    sp: &[f32],
+    up: &[f32],
+    ip: &[f32],
+    gse: &[f32],
+    gue: &[f32],
+    gsr: &[f32],
+    gu_next: &mut [f32],
+    gi_next: &mut [f32],
+    gc: &mut [f32],
+    g_beta: &mut [f32],
+    g_thr: &mut [f32],
+    g_alpha: &mut [f32],
+) {
+    step_kernel(
+        sur, rc, beta, thr, alpha, s_t, u_t, sp, up, ip, gse, gue, gsr, gu_next, gi_next, gc,
+        g_beta, g_thr, g_alpha,
+    )
+}
+
+/// The loop of [`step_backward`]; every array is its own argument so the compiler knows the
+/// outputs do not alias and can vectorise.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn step_kernel<S: SurrogateGradient + ?Sized>(
+    sur: &S,
+    rc: ResetCoef,
+    beta: &[f32],
+    thr: &[f32],
+    alpha: &[f32],
+    s_t: &[f32],
+    u_t: &[f32],
+    sp: &[f32],
+    up: &[f32],
+    ip: &[f32],
+    gse: &[f32],
+    gue: &[f32],
+    gsr: &[f32],
+    gu_next: &mut [f32],
+    gi_next: &mut [f32],
+    gc: &mut [f32],
+    g_beta: &mut [f32],
+    g_thr: &mut [f32],
+    g_alpha: &mut [f32],
+) {
+    let n = gc.len();
+    let (beta, thr, alpha, s_t, u_t) = (&beta[..n], &thr[..n], &alpha[..n], &s_t[..n], &u_t[..n]);
+    let (sp, up, ip, gse, gue, gsr) = (
+        &sp[..n],
+        &up[..n],
+        &ip[..n],
+        &gse[..n],
+        &gue[..n],
+        &gsr[..n],
     );
-    let (gse, gue, gsr) = (&st.gs_ext[..n], &st.gu_ext[..n], &st.gs_rec[..n]);
     let (gu_next, gi_next) = (&mut gu_next[..n], &mut gi_next[..n]);
     let (g_beta, g_thr, g_alpha) = (&mut g_beta[..n], &mut g_thr[..n], &mut g_alpha[..n]);
     for k in 0..n {
@@ -818,7 +995,7 @@ impl FusedOp {
             let mut gp = vec![0f32; n * cols];
             let mut off = 0;
             if cfg.linear {
-                let g_w: Vec<f32> = if density(xs) <= SPARSE_MAX_DENSITY {
+                let g_w: Vec<f32> = if st.sparse {
                     // gW^T[k, :] += x[r, k] * gi[r, :] over the non-zeros of x
                     let g_wt = g
                         .par_chunks(ROWS_PER_TASK * n)
@@ -826,13 +1003,7 @@ impl FusedOp {
                         .fold(
                             || vec![0f32; inp * n],
                             |mut acc, (gc, xc)| {
-                                for (gr, xr) in gc.chunks(n).zip(xc.chunks(inp)) {
-                                    for (k, &v) in xr.iter().enumerate() {
-                                        if v != 0.0 {
-                                            axpy(&mut acc[k * n..(k + 1) * n], v, gr);
-                                        }
-                                    }
-                                }
+                                grad_w_rows(&mut acc, gc, xc, n, inp);
                                 acc
                             },
                         )

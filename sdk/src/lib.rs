@@ -3,6 +3,7 @@
 
 pub mod fused;
 pub mod init;
+mod kernels;
 pub mod layer;
 pub mod lif;
 pub mod network;

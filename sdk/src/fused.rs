@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! I[b,t,:] = W x[b,t,:] + bias          event-driven: only non-zero x[b,t,k] add W^T[k,:]
-//!                                        (dense matmul when more than 30 % of x is non-zero)
+//!                                        (dense matmul when x is not sparse enough, see use_sparse)
 //! then per sample the recurrence of crate::lif (recurrent term R s[t-1] added from the
 //! indices that spiked at t-1)
 //! ```
@@ -42,11 +42,16 @@ use crate::layer::Reset;
 use crate::lif::{LifOutput, LifParams};
 use crate::surrogate::{Surrogate, SurrogateGradient, SurrogateVisitor};
 
-/// Inputs with at most this fraction of non-zeros take the event-driven projection.
-pub const SPARSE_MAX_DENSITY: f32 = 0.3;
+/// Cost of one event-driven multiply-add relative to one inside the dense matmul (measured
+/// on the benchmark shapes; see [`use_sparse`]).
+const SPARSE_COST: f32 = 2.5;
 
-/// Layers with fewer neurons use the dense matmul whatever the input density.
-pub const SPARSE_MIN_NEURONS: usize = 32;
+/// Fixed per-event overhead of the event-driven projection, in multiply-adds.
+const SPARSE_EVENT_OVERHEAD: f32 = 16.0;
+
+/// Below this many neurons a weight row is too short for the event-driven loop to pay off
+/// (measured: a 10-neuron output layer is faster with the dense matmul even at 3 % input).
+const SPARSE_MIN_NEURONS: usize = 16;
 
 /// Rows (sample-steps) per parallel task in the projection.
 const ROWS_PER_TASK: usize = 64;
@@ -303,10 +308,14 @@ impl Config {
     }
 }
 
-/// Whether the projection should be event-driven: inputs sparse enough and rows of the
-/// weight matrix long enough to vectorise (short output layers go to the dense matmul).
+/// Whether the projection should be event-driven. Per input row the dense matmul costs
+/// `in * N` multiply-adds, the event-driven one `nnz * (N + overhead) * SPARSE_COST`, so
+/// events win when `density <= N / (SPARSE_COST * (N + overhead))`: about 0.36 for 128
+/// neurons, 0.22 for 20 (spike trains of hidden layers are usually far below both); layers
+/// narrower than [`SPARSE_MIN_NEURONS`] always use the matmul.
 fn use_sparse(d: Dims, x: &[f32]) -> bool {
-    d.n >= SPARSE_MIN_NEURONS && density(x) <= SPARSE_MAX_DENSITY
+    let n = d.n as f32;
+    d.n >= SPARSE_MIN_NEURONS && density(x) <= n / (SPARSE_COST * (n + SPARSE_EVENT_OVERHEAD))
 }
 
 /// One sample's forward pass over all steps; `s`, `u`, `i` are its `[T, N]` outputs (`i`

@@ -160,7 +160,7 @@ impl Dims {
 
 /// Forward results kept for backward: spikes, membranes before reset, synaptic currents.
 struct State {
-    s: Vec<f32>,
+    /// Membranes before reset (spikes are `u >= threshold`, recomputed where needed).
     u: Vec<f32>,
     /// Empty unless synaptic.
     i: Vec<f32>,
@@ -248,13 +248,20 @@ impl Config {
     }
 
     /// Runs the layer forward on plain slices.
-    fn forward(&self, d: Dims, x: &[f32], pack: &[f32], params: &[f32]) -> Result<State> {
+    /// Returns the spikes and the state kept for backward.
+    fn forward(
+        &self,
+        d: Dims,
+        x: &[f32],
+        pack: &[f32],
+        params: &[f32],
+    ) -> Result<(Vec<f32>, State)> {
         let pk = self.split_pack(d, pack);
         let sparse = use_sparse(d, x);
-        let cur = self.currents(d, x, &pk, sparse)?;
+        // the currents are overwritten in place by the membranes, step by step
+        let mut u = self.currents(d, x, &pk, sparse)?;
         let (n, ps, total) = (d.n, d.per_sample(), d.rows() * d.n);
         let mut s = vec![0f32; total];
-        let mut u = vec![0f32; total];
         let mut i = if self.synaptic {
             vec![0f32; total]
         } else {
@@ -270,11 +277,10 @@ impl Config {
         s.par_chunks_mut(ps)
             .zip(u.par_chunks_mut(ps))
             .zip(i_chunks)
-            .zip(cur.par_chunks(ps))
-            .for_each(|(((s, u), i), x)| {
-                forward_sample(self, d, x, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
+            .for_each(|((s, u), i)| {
+                forward_sample(self, d, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
             });
-        Ok(State { s, u, i, sparse })
+        Ok((s, State { u, i, sparse }))
     }
 
     /// `I = W x + bias` for all rows (or `x + bias` without a projection).
@@ -319,12 +325,11 @@ fn use_sparse(d: Dims, x: &[f32]) -> bool {
 }
 
 /// One sample's forward pass over all steps; `s`, `u`, `i` are its `[T, N]` outputs (`i`
-/// empty unless synaptic), `x` its `[T, N]` input currents.
+/// empty unless synaptic); `u` holds the input currents on entry.
 #[allow(clippy::too_many_arguments)]
 fn forward_sample(
     cfg: &Config,
     d: Dims,
-    x: &[f32],
     beta: &[f32],
     thr: &[f32],
     alpha: &[f32],
@@ -340,7 +345,7 @@ fn forward_sample(
     let mut input = vec![0f32; n];
     for t in 0..d.t {
         let row = t * n..(t + 1) * n;
-        input.copy_from_slice(&x[row.clone()]);
+        input.copy_from_slice(&u[row.clone()]);
         if let (Some(rt), true) = (rt, t > 0) {
             // R s[t-1]: add the outgoing weights of every neuron that spiked
             for (k, &sp) in s[row.start - n..row.start].iter().enumerate() {
@@ -403,7 +408,7 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
         } = self.d;
         let ps = self.d.per_sample();
         let total = b * ps;
-        let (s_all, u_all, i_all) = (&self.st.s, &self.st.u, &self.st.i);
+        let (u_all, i_all) = (&self.st.u, &self.st.i);
         let syn = self.cfg.synaptic;
         let sl = |bi: usize, t: usize| bi * ps + t * n..bi * ps + (t + 1) * n;
         let zeros = self.zeros;
@@ -416,17 +421,16 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
         let rc = ResetCoef::of(self.cfg.reset);
         let step_in = |bi: usize, t: usize, gs_rec: &'a [f32]| {
             let r = sl(bi, t);
-            let (s_prev, u_prev, i_prev) = if t > 0 {
+            let (has_prev, u_prev, i_prev) = if t > 0 {
                 let q = sl(bi, t - 1);
                 let i = if syn { &i_all[q.clone()] } else { zeros };
-                (&s_all[q.clone()], &u_all[q], i)
+                (1.0, &u_all[q], i)
             } else {
-                (zeros, zeros, zeros)
+                (0.0, zeros, zeros)
             };
             StepIn {
-                s: &s_all[r.clone()],
                 u: &u_all[r.clone()],
-                s_prev,
+                has_prev,
                 u_prev,
                 i_prev,
                 gs_ext: ext(self.gs_ext, r.clone()),
@@ -543,11 +547,11 @@ impl FusedOp {
             .lock()
             .map_err(|_| candle_core::Error::Msg("fused lif: cache poisoned".into()))?;
         if let Some(st) = cache.as_ref() {
-            if st.s.len() == d.rows() * d.n {
+            if st.u.len() == d.rows() * d.n {
                 return Ok(st.clone());
             }
         }
-        let st = Arc::new(self.cfg.forward(d, x, pack, params)?);
+        let st = Arc::new(self.cfg.forward(d, x, pack, params)?.1);
         *cache = Some(st.clone());
         Ok(st)
     }
@@ -566,20 +570,16 @@ impl FusedOp {
             &[]
         };
         let params = cpu_slice(s3, l3, "params")?;
-        let st = match self.output {
+        let out = match self.output {
             Output::Spikes => {
                 // a fresh forward every time the spike op runs; the membrane op reuses it
-                let st = Arc::new(self.cfg.forward(d, x, pack, params)?);
+                let (s, st) = self.cfg.forward(d, x, pack, params)?;
                 if let Ok(mut c) = self.cache.lock() {
-                    *c = Some(st.clone());
+                    *c = Some(Arc::new(st));
                 }
-                st
+                s
             }
-            Output::Membrane => self.state(d, x, pack, params)?,
-        };
-        let out = match self.output {
-            Output::Spikes => st.s.clone(),
-            Output::Membrane => st.u.clone(),
+            Output::Membrane => self.state(d, x, pack, params)?.u.clone(),
         };
         Ok((CpuStorage::F32(out), Shape::from_dims(&[d.b, d.t, d.n])))
     }
@@ -629,7 +629,9 @@ impl FusedOp {
                             rec: rec.as_ref(),
                         };
                         let bptt = cfg.surrogate.dispatch(&bw)?;
+                        let thr = &par[n..2 * n];
                         self.grads(
+                            thr,
                             d,
                             xs,
                             &pk,
@@ -650,6 +652,7 @@ impl FusedOp {
     #[allow(clippy::too_many_arguments)]
     fn grads(
         &self,
+        thr: &[f32],
         d: Dims,
         xs: &[f32],
         pk: &Pack,
@@ -720,14 +723,15 @@ impl FusedOp {
                 let ps = d.per_sample();
                 let g_rt = g
                     .par_chunks(ps)
-                    .zip(st.s.par_chunks(ps))
+                    .zip(st.u.par_chunks(ps))
                     .fold(
                         || vec![0f32; n * n],
-                        |mut acc, (gc, sc)| {
+                        |mut acc, (gc, uc)| {
                             for tt in 1..t {
                                 let gr = &gc[tt * n..(tt + 1) * n];
-                                for (k, &sv) in sc[(tt - 1) * n..tt * n].iter().enumerate() {
-                                    if sv != 0.0 {
+                                for (k, &uv) in uc[(tt - 1) * n..tt * n].iter().enumerate() {
+                                    // spiked at t-1: the forward's comparison again
+                                    if uv >= thr[k] {
                                         axpy(&mut acc[k * n..(k + 1) * n], 1.0, gr);
                                     }
                                 }

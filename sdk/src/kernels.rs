@@ -181,9 +181,9 @@ impl ResetCoef {
 /// Slices of one sample-step needed by [`step_backward`]; at `t = 0` the previous step is
 /// all zeros, and `i_prev` is zeros unless the layer is synaptic.
 pub(crate) struct StepIn<'a> {
-    pub(crate) s: &'a [f32],
     pub(crate) u: &'a [f32],
-    pub(crate) s_prev: &'a [f32],
+    /// 1 when there is a previous step, 0 at `t = 0`.
+    pub(crate) has_prev: f32,
     pub(crate) u_prev: &'a [f32],
     pub(crate) i_prev: &'a [f32],
     pub(crate) gs_ext: &'a [f32],
@@ -214,8 +214,24 @@ pub(crate) fn step_backward<S: SurrogateGradient + ?Sized>(
     macro_rules! call {
         ($f:ident) => {
             $f(
-                sur, rc, beta, thr, alpha, st.s, st.u, st.s_prev, st.u_prev, st.i_prev, st.gs_ext,
-                st.gu_ext, st.gs_rec, gu_next, gi_next, gc, g_beta, g_thr, g_alpha,
+                sur,
+                rc,
+                beta,
+                thr,
+                alpha,
+                st.u,
+                st.has_prev,
+                st.u_prev,
+                st.i_prev,
+                st.gs_ext,
+                st.gu_ext,
+                st.gs_rec,
+                gu_next,
+                gi_next,
+                gc,
+                g_beta,
+                g_thr,
+                g_alpha,
             )
         };
     }
@@ -239,9 +255,8 @@ unsafe fn step_kernel_avx512<S: SurrogateGradient + ?Sized>(
     beta: &[f32],
     thr: &[f32],
     alpha: &[f32],
-    s_t: &[f32],
     u_t: &[f32],
-    sp: &[f32],
+    has_prev: f32,
     up: &[f32],
     ip: &[f32],
     gse: &[f32],
@@ -255,7 +270,7 @@ unsafe fn step_kernel_avx512<S: SurrogateGradient + ?Sized>(
     g_alpha: &mut [f32],
 ) {
     step_kernel(
-        sur, rc, beta, thr, alpha, s_t, u_t, sp, up, ip, gse, gue, gsr, gu_next, gi_next, gc,
+        sur, rc, beta, thr, alpha, u_t, has_prev, up, ip, gse, gue, gsr, gu_next, gi_next, gc,
         g_beta, g_thr, g_alpha,
     )
 }
@@ -269,9 +284,8 @@ unsafe fn step_kernel_avx2<S: SurrogateGradient + ?Sized>(
     beta: &[f32],
     thr: &[f32],
     alpha: &[f32],
-    s_t: &[f32],
     u_t: &[f32],
-    sp: &[f32],
+    has_prev: f32,
     up: &[f32],
     ip: &[f32],
     gse: &[f32],
@@ -285,7 +299,7 @@ unsafe fn step_kernel_avx2<S: SurrogateGradient + ?Sized>(
     g_alpha: &mut [f32],
 ) {
     step_kernel(
-        sur, rc, beta, thr, alpha, s_t, u_t, sp, up, ip, gse, gue, gsr, gu_next, gi_next, gc,
+        sur, rc, beta, thr, alpha, u_t, has_prev, up, ip, gse, gue, gsr, gu_next, gi_next, gc,
         g_beta, g_thr, g_alpha,
     )
 }
@@ -300,9 +314,8 @@ fn step_kernel<S: SurrogateGradient + ?Sized>(
     beta: &[f32],
     thr: &[f32],
     alpha: &[f32],
-    s_t: &[f32],
     u_t: &[f32],
-    sp: &[f32],
+    has_prev: f32,
     up: &[f32],
     ip: &[f32],
     gse: &[f32],
@@ -316,19 +329,14 @@ fn step_kernel<S: SurrogateGradient + ?Sized>(
     g_alpha: &mut [f32],
 ) {
     let n = gc.len();
-    let (beta, thr, alpha, s_t, u_t) = (&beta[..n], &thr[..n], &alpha[..n], &s_t[..n], &u_t[..n]);
-    let (sp, up, ip, gse, gue, gsr) = (
-        &sp[..n],
-        &up[..n],
-        &ip[..n],
-        &gse[..n],
-        &gue[..n],
-        &gsr[..n],
-    );
+    let (beta, thr, alpha, u_t) = (&beta[..n], &thr[..n], &alpha[..n], &u_t[..n]);
+    let (up, ip, gse, gue, gsr) = (&up[..n], &ip[..n], &gse[..n], &gue[..n], &gsr[..n]);
     let (gu_next, gi_next) = (&mut gu_next[..n], &mut gi_next[..n]);
     let (g_beta, g_thr, g_alpha) = (&mut g_beta[..n], &mut g_thr[..n], &mut g_alpha[..n]);
     for k in 0..n {
-        let s = s_t[k];
+        // spikes are recomputed from the stored membranes: the same comparison as forward
+        let s = if u_t[k] >= thr[k] { 1.0 } else { 0.0 };
+        let sp = if up[k] >= thr[k] { has_prev } else { 0.0 };
         let gv = beta[k] * gu_next[k];
         let gs = gse[k] + gsr[k];
         let gs_sg = gs * sur.grad(u_t[k] - thr[k]);
@@ -336,7 +344,7 @@ fn step_kernel<S: SurrogateGradient + ?Sized>(
         g_thr[k] += gv * (rc.e * s) - gs_sg;
         // alpha = 0 outside synaptic layers, so this is gu there
         let gi = gu + alpha[k] * gi_next[k];
-        let v_prev = up[k] - sp[k] * (rc.a * thr[k] + rc.b * up[k]);
+        let v_prev = up[k] - sp * (rc.a * thr[k] + rc.b * up[k]);
         g_beta[k] += gu * v_prev;
         g_alpha[k] += gi * ip[k];
         gc[k] = gi;

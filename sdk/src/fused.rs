@@ -203,6 +203,9 @@ impl Config {
     fn dims(&self, x: &Layout, pack: &Layout, params: &Layout) -> Result<Dims> {
         let (b, t, inp) = x.shape().dims3()?;
         let n = self.n;
+        if b == 0 || t == 0 || n == 0 {
+            candle_core::bail!("fused lif: empty batch, time or layer ({b}, {t}, {n})");
+        }
         if params.shape().dims() != [3, n] {
             candle_core::bail!(
                 "fused lif: params must be [3, {n}], got {:?}",

@@ -404,6 +404,11 @@ impl Network {
                 self.config.input_size, dims
             )));
         }
+        if dims[0] == 0 || dims[1] == 0 {
+            return Err(NetworkError::Input(format!(
+                "batch and time must both be at least 1, got {dims:?}"
+            )));
+        }
         if x.dtype() != DType::F32 {
             return Err(NetworkError::Input(format!(
                 "expected f32 input, got {:?}",

@@ -636,6 +636,7 @@ impl FusedOp {
                         self.grads(
                             thr,
                             d,
+                            &x,
                             xs,
                             &pk,
                             &st,
@@ -657,6 +658,7 @@ impl FusedOp {
         &self,
         thr: &[f32],
         d: Dims,
+        x: &Tensor,
         xs: &[f32],
         pk: &Pack,
         st: &State,
@@ -692,7 +694,7 @@ impl FusedOp {
                     transpose(&g_wt, inp, n)
                 } else {
                     let gt = Tensor::from_slice(g, (rows, n), &Device::Cpu)?;
-                    let xt = Tensor::from_slice(xs, (rows, inp), &Device::Cpu)?;
+                    let xt = x.reshape((rows, inp))?;
                     gt.t()?.matmul(&xt)?.flatten_all()?.to_vec1::<f32>()?
                 };
                 for row in 0..n {
@@ -763,7 +765,8 @@ impl FusedOp {
         let g_x = if want_x {
             Some(match &pk.w_ff {
                 Some(w) => {
-                    let gt = Tensor::from_slice(g, (rows, n), &Device::Cpu)?;
+                    // gi is not needed any more: hand its buffer to the matmul without a copy
+                    let gt = Tensor::from_vec(bptt.g_cur, (rows, n), &Device::Cpu)?;
                     let wt = Tensor::from_slice(w, (n, inp), &Device::Cpu)?;
                     gt.matmul(&wt)?.reshape((b, t, inp))?.to_device(dev)?
                 }

@@ -90,6 +90,5 @@ pub fn lif_slow(currents: &Tensor, p: &LifParams) -> Result<LifOutput> {
 
 /// The fused multi-step LIF: same results and gradients as [`lif_slow`], one custom op.
 pub fn lif(currents: &Tensor, p: &LifParams) -> Result<LifOutput> {
-    // first cut: the reference; the fused kernel replaces this
-    lif_slow(currents, p)
+    crate::fused::lif_fused(currents, p)
 }

@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Reproducibility: the split, the shuffling, the spike draws ([`crate::encode::train_seed`]) and
-//! the initial weights all derive from `seed`, and every kernel on the CPU is deterministic, so
-//! the same config gives the same loss curve.
+//! the initial weights all derive from `seed`, and the CPU kernels are deterministic for a given
+//! thread count, so the same config gives the same loss curve on the same machine with the same
+//! `RAYON_NUM_THREADS` (another thread count changes float summation order in the matrix
+//! products, so the curves then differ in the last bits and drift apart).
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -102,6 +102,8 @@ pub enum LossConfig {
     /// Cross-entropy on output spike counts (snnTorch `ce_count_loss`).
     #[default]
     CeCount,
+    /// Cross-entropy of the spikes at every step, averaged over time (snnTorch `ce_rate_loss`).
+    CeRate,
     /// Mean squared error between output spike counts and target counts `rate * T` (snnTorch
     /// `mse_count_loss`): `correct_rate` for the target class, `incorrect_rate` for the others.
     MseCount {

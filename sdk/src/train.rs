@@ -399,6 +399,7 @@ impl Trainer {
         use crate::loss::snntorch as l;
         Ok(match self.cfg.loss {
             LossConfig::CeCount => l::ce_count(&spikes, y)?,
+            LossConfig::CeRate => l::ce_rate(&spikes, y)?,
             LossConfig::MseCount {
                 correct_rate,
                 incorrect_rate,

@@ -114,6 +114,17 @@ pub enum LossConfig {
     },
     /// Cross-entropy on the maximum over time of the output membrane potentials.
     CeMaxMembrane,
+    /// Balanced population MSE ([`crate::loss::hardware::balanced_population_mse`]): every
+    /// output neuron's spike count against `rate * T` (`correct_rate` for the neurons of the
+    /// target class's population of `train.neurons_per_class`, `incorrect_rate` otherwise).
+    BalancedPopulationMse {
+        /// Target firing rate of the correct class's neurons (default 0.8).
+        #[serde(default = "default_correct_rate")]
+        correct_rate: f64,
+        /// Target firing rate of the other neurons (default 0.2).
+        #[serde(default = "default_incorrect_rate")]
+        incorrect_rate: f64,
+    },
 }
 
 fn default_correct_rate() -> f64 {
@@ -213,6 +224,9 @@ pub struct TrainConfig {
     /// Loss function.
     #[serde(default)]
     pub loss: LossConfig,
+    /// Firing-rate budgets per layer (`[[budget]]`, see [`crate::budget`]); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budget: Vec<crate::budget::LayerBudget>,
     /// Directory of the config file (relative data paths resolve against it); not serialised.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
@@ -336,7 +350,13 @@ impl TrainConfig {
         self.network
             .validate()
             .map_err(|e| format!("network.{e}"))?;
+        crate::budget::validate_budgets(&self.budget, self.network.layers.len())
+            .map_err(|e| e.to_string())?;
         if let LossConfig::MseCount {
+            correct_rate,
+            incorrect_rate,
+        }
+        | LossConfig::BalancedPopulationMse {
             correct_rate,
             incorrect_rate,
         } = self.loss

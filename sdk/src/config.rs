@@ -224,6 +224,10 @@ pub struct TrainConfig {
     /// Loss function.
     #[serde(default)]
     pub loss: LossConfig,
+    /// Extra loss terms added to `[loss]` (`[[extra_loss]]` with `type`, `params`, `lambda`,
+    /// `layer`; see [`crate::loss::composite`]); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_loss: Vec<crate::loss::composite::LossTerm>,
     /// Firing-rate budgets per layer (`[[budget]]`, see [`crate::budget`]); none by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub budget: Vec<crate::budget::LayerBudget>,
@@ -352,6 +356,20 @@ impl TrainConfig {
             .map_err(|e| format!("network.{e}"))?;
         crate::budget::validate_budgets(&self.budget, self.network.layers.len())
             .map_err(|e| e.to_string())?;
+        if !self.extra_loss.is_empty() {
+            crate::loss::composite::CompositeLoss::new(&self.extra_loss)
+                .map_err(|e| format!("extra_loss: {e}"))?;
+            let layers = self.network.layers.len();
+            for (i, t) in self.extra_loss.iter().enumerate() {
+                for l in [t.layer, t.other_layer].into_iter().flatten() {
+                    if l >= layers {
+                        return Err(format!(
+                            "extra_loss[{i}]: layer {l} does not exist (the network has {layers} layers)"
+                        ));
+                    }
+                }
+            }
+        }
         if let LossConfig::MseCount {
             correct_rate,
             incorrect_rate,

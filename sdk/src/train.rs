@@ -25,6 +25,7 @@ use crate::config::{DataSource, LossConfig, TrainConfig};
 use crate::data::{Dataset, Digits, Samples, Split};
 use crate::encode::{eval_seed, train_seed, SpikeEncoder};
 use crate::error::{Error, Result};
+use crate::loss::composite::{CompositeLoss, LossInputs};
 use crate::metrics::{EpochMetrics, MetricsLog};
 use crate::network::{LayerOutput, Network};
 use crate::optim::Adam;
@@ -68,6 +69,7 @@ pub struct Trainer {
     history: Vec<EpochMetrics>,
     hook: Option<EpochHook>,
     budgets: BudgetController,
+    extra: Option<CompositeLoss>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -98,6 +100,11 @@ impl Trainer {
         let opt = Adam::new(checkpoint::sorted_vars(&net), cfg.train.adam())?;
         let sizes: Vec<usize> = cfg.network.layers.iter().map(|l| l.size).collect();
         let budgets = BudgetController::new(&cfg.budget, &sizes)?;
+        let extra = if cfg.extra_loss.is_empty() {
+            None
+        } else {
+            Some(CompositeLoss::new(&cfg.extra_loss)?)
+        };
         Ok(Self {
             cfg,
             net,
@@ -110,6 +117,7 @@ impl Trainer {
             history: Vec::new(),
             hook: None,
             budgets,
+            extra,
         })
     }
 
@@ -271,13 +279,16 @@ impl Trainer {
                     // Rate budgets: penalty or Lagrangian terms on every budgeted layer's rate.
                     let spikes: Vec<Tensor> = outs.iter().map(|o| o.spikes.clone()).collect();
                     let (budget_term, measured) = self.budgets.loss(&spikes)?;
-                    let loss = match budget_term {
+                    let mut loss = match budget_term {
                         Some(b) => {
                             let b = b.to_dtype(task.dtype())?;
                             (task + b)?
                         }
                         None => task,
                     };
+                    if let Some(extra) = &self.extra {
+                        loss = (loss + self.extra_terms(extra, &outs, &spikes, &y)?)?;
+                    }
                     let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                     if !lv.is_finite() {
                         return Err(self.non_finite(e1, "the training loss", &last_ckpt));
@@ -437,6 +448,38 @@ impl Trainer {
                 )?
             }
         })
+    }
+
+    /// The `[[extra_loss]]` terms on this batch's recordings.
+    fn extra_terms(
+        &self,
+        extra: &CompositeLoss,
+        outs: &[LayerOutput],
+        spikes: &[Tensor],
+        y: &Tensor,
+    ) -> Result<Tensor> {
+        let membranes: Vec<Tensor> = outs.iter().map(|o| o.mem.clone()).collect();
+        let recurrent: Vec<Option<Tensor>> = {
+            let vars = self
+                .net
+                .varmap()
+                .data()
+                .lock()
+                .map_err(|_| Error::Data("the network's variables are poisoned".into()))?;
+            (0..outs.len())
+                .map(|i| {
+                    vars.get(&format!("layers.{i}.w_rec"))
+                        .map(|v| v.as_tensor().clone())
+                })
+                .collect()
+        };
+        let out = extra.forward(&LossInputs {
+            spikes,
+            membranes: &membranes,
+            recurrent: &recurrent,
+            targets: y,
+        })?;
+        Ok(out.total)
     }
 
     /// Correct predictions in a batch: the class whose population spiked most (ties → lower

@@ -394,6 +394,77 @@ impl BudgetController {
     }
 }
 
+/// The learned multipliers of every lagrange budget, for checkpoints (JSON in the metadata).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetState {
+    /// `(layer, upper multipliers, lower multipliers)` per lagrange budget.
+    pub layers: Vec<(usize, Vec<f64>, Vec<f64>)>,
+}
+
+impl BudgetController {
+    /// The multipliers to store in a checkpoint.
+    pub fn state(&self) -> BudgetState {
+        BudgetState {
+            layers: self
+                .enforced
+                .iter()
+                .filter(|e| e.cfg.method == BudgetMethod::Lagrange)
+                .map(|e| {
+                    let v = |m: &[Multiplier]| m.iter().map(|m| m.value).collect();
+                    (e.cfg.layer, v(&e.upper), v(&e.lower))
+                })
+                .collect(),
+        }
+    }
+
+    /// Restores multipliers saved by [`Self::state`]; the budgets must be configured the same way.
+    pub fn restore(&mut self, state: &BudgetState) -> Result<()> {
+        let lagrange = self
+            .enforced
+            .iter()
+            .filter(|e| e.cfg.method == BudgetMethod::Lagrange)
+            .count();
+        if state.layers.len() != lagrange {
+            return Err(BudgetError::Recording(format!(
+                "the checkpoint holds multipliers for {} budgets, the config has {lagrange} lagrange budgets",
+                state.layers.len()
+            )));
+        }
+        for (layer, upper, lower) in &state.layers {
+            let e = self
+                .enforced
+                .iter_mut()
+                .find(|e| e.cfg.layer == *layer && e.cfg.method == BudgetMethod::Lagrange)
+                .ok_or_else(|| {
+                    BudgetError::Recording(format!("the checkpoint has multipliers for layer {layer}, which has no lagrange budget"))
+                })?;
+            if upper.len() != e.upper.len() || lower.len() != e.lower.len() {
+                return Err(BudgetError::Recording(format!(
+                    "layer {layer}: the checkpoint has {}+{} multipliers, the config needs {}+{}",
+                    upper.len(),
+                    lower.len(),
+                    e.upper.len(),
+                    e.lower.len()
+                )));
+            }
+            for (m, &v) in e
+                .upper
+                .iter_mut()
+                .zip(upper)
+                .chain(e.lower.iter_mut().zip(lower))
+            {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(BudgetError::Recording(format!(
+                        "layer {layer}: multiplier {v} is not finite and >= 0"
+                    )));
+                }
+                m.value = v;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Accumulates per-neuron spike counts over many batches (an epoch, or an evaluation set).
 #[derive(Clone, Debug, Default)]
 pub struct RateMeter {
@@ -620,6 +691,29 @@ mod tests {
         assert!((m.value - 0.1).abs() < 1e-15);
         m.update(-1.0);
         assert_eq!(m.value, 0.0);
+    }
+
+    #[test]
+    fn state_round_trips_and_rejects_a_different_config() {
+        let cfg = [budget(
+            "layer = 1\nmax_rate = 0.1\nmin_rate = 0.01\nper_neuron = true\n",
+        )];
+        let mut a = BudgetController::new(&cfg, &[4, 3]).unwrap();
+        let rates = MeasuredRates {
+            layers: vec![(1, vec![0.3, 0.0, 0.05])],
+        };
+        a.update(&rates).unwrap();
+        let st = a.state();
+        assert_eq!(st.layers[0].1.len(), 3);
+        let mut b = BudgetController::new(&cfg, &[4, 3]).unwrap();
+        b.restore(&st).unwrap();
+        assert_eq!(b.multipliers(1), a.multipliers(1));
+        let other = [budget("layer = 1\nmax_rate = 0.1\n")];
+        let mut c = BudgetController::new(&other, &[4, 3]).unwrap();
+        assert!(c.restore(&st).unwrap_err().to_string().contains("layer 1"));
+        let mut bad = st.clone();
+        bad.layers[0].1[0] = -1.0;
+        assert!(b.restore(&bad).is_err());
     }
 
     #[test]

@@ -178,6 +178,17 @@ pub fn export_budgets(budgets: &[LayerBudget], layers: usize) -> Result<Vec<Rate
     Ok(out)
 }
 
+/// Per-layer budgets in the shape the exporter takes (`ExportOptions::budgets`): `Some` for the
+/// configured layers ([`LayerBudget::to_model`]), `None` (unbounded) for the others.
+pub fn model_budgets(budgets: &[LayerBudget], layers: usize) -> Result<Vec<Option<RateBudget>>> {
+    validate_budgets(budgets, layers)?;
+    let mut out = vec![None; layers];
+    for b in budgets {
+        out[b.layer] = Some(b.to_model());
+    }
+    Ok(out)
+}
+
 /// A Lagrange multiplier for one inequality constraint `g <= 0`, updated by projected dual ascent:
 /// `lambda <- max(0, lambda + eta * g)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -684,6 +695,12 @@ mod tests {
             }
         );
         assert!(f64::from(out[1].max_rate) / f64::from(RATE_ONE) >= 0.05);
+        let opt = model_budgets(
+            &[budget("layer = 1\nmax_rate = 0.05\nmin_rate = 0.001\n")],
+            3,
+        )
+        .unwrap();
+        assert_eq!(opt, vec![None, Some(out[1]), None]);
     }
 
     #[test]

@@ -153,6 +153,14 @@ impl Trainer {
         let ck = checkpoint::load(dir, self.net.device())?;
         ck.restore_network(&self.net)?;
         ck.restore_optimizer(&mut self.opt)?;
+        if let Some(json) = &ck.meta.budget_state {
+            let state: crate::budget::BudgetState =
+                serde_json::from_str(json).map_err(|e| Error::Checkpoint {
+                    path: ck.path.clone(),
+                    reason: format!("metadata `snn.budget` is not a budget state: {e}"),
+                })?;
+            self.budgets.restore(&state)?;
+        }
         self.done_epochs = ck.meta.epoch;
         self.step = ck.meta.step;
         self.wall_before = ck.meta.wall_s;
@@ -347,6 +355,14 @@ impl Trainer {
                         optimizer_steps: self.opt.steps(),
                         wall_s: m.wall_s,
                         config_toml: self.cfg.to_toml_string(),
+                        budget_state: if self.budgets.is_empty() {
+                            None
+                        } else {
+                            Some(
+                                serde_json::to_string(&self.budgets.state())
+                                    .map_err(|e| Error::Data(e.to_string()))?,
+                            )
+                        },
                     };
                     last_ckpt = Some(checkpoint::save(dir, &self.net, &self.opt, &meta)?);
                 }

@@ -35,6 +35,8 @@ pub struct CheckpointMeta {
     pub wall_s: f64,
     /// The training config as TOML.
     pub config_toml: String,
+    /// Learned rate-budget multipliers as JSON ([`crate::budget::BudgetState`]), if any.
+    pub budget_state: Option<String>,
 }
 
 /// A checkpoint read back from disk.
@@ -69,6 +71,7 @@ pub fn save(run_dir: &Path, net: &Network, opt: &Adam, meta: &CheckpointMeta) ->
         ("snn.config", meta.config_toml.clone()),
     ]
     .into_iter()
+    .chain(meta.budget_state.clone().map(|b| ("snn.budget", b)))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let bytes =
@@ -128,6 +131,7 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
             .parse()
             .map_err(|_| bad("metadata `snn.wall_s` is not a number".to_owned()))?,
         config_toml: get("snn.config")?,
+        budget_state: info.get("snn.budget").cloned(),
     };
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| bad(format!("cannot read tensors: {e}")))?;

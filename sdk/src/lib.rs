@@ -11,6 +11,14 @@
 //! - [`fused`]: the same recurrence as one candle op with a hand-written backward through time
 //!   (what `Network::forward` runs; CPU, f32);
 //! - [`spike`]: Heaviside-with-surrogate as a candle op; [`init`]: seeded initialisation.
+//!
+//! Training side:
+//! - [`data`] (bundled digits, stratified split, `u8` scaling, batches) and [`csv`] (CSV tables);
+//! - [`encode`]: spike tensors through the device's own encoder (`snn_models::encode`);
+//! - [`config`]: the TOML training config; [`train`]: the `Trainer` loop; [`optim`] (Adam/AdamW),
+//!   [`schedule`] (learning-rate schedules), [`checkpoint`], [`metrics`], [`progress`],
+//!   [`atomic`] (atomic file writes), [`error`];
+//! - [`loss`] (losses) and [`budget`] (firing-rate budgets).
 #![deny(missing_docs)]
 
 pub mod atomic;

@@ -26,8 +26,20 @@ pub fn run(_args: &[String]) -> Result<()> {
     println!("xtask test: cargo test --workspace");
     sh(cargo().args(["test", "--workspace"]))?;
 
-    println!("xtask test: firmware for every board");
+    println!("xtask test: firmware for every board (fmt, clippy, release build)");
+    crate::setup::ensure_target(crate::setup::FW_TARGET)?;
+    let fw = crate::setup::root().join("firmware");
+    sh(cargo().current_dir(&fw).args(["fmt", "--check"]))?;
     for board in Board::ALL {
+        let mut c = cargo();
+        c.current_dir(&fw)
+            .args(["clippy", "--release", "--target-dir"])
+            .arg(fw.join("target").join(board.name()));
+        if board != Board::Mps2An386 {
+            c.args(["--no-default-features", "--features"])
+                .arg(format!("board-{}", board.name()));
+        }
+        sh(c.args(["--", "-D", "warnings"]).env_remove("SNN_FW_MODEL"))?;
         build(board, None)?;
     }
     ensure_qemu()?;

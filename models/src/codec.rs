@@ -4,7 +4,7 @@
 //! body is touched; the CRC covers every byte before it.
 use crate::crc::crc32;
 use crate::error::FormatError;
-use crate::format::{Model, FORMAT_VERSION, MAGIC};
+use crate::format::{Header, Layer, Model, FORMAT_VERSION, MAGIC, MAX_LAYERS};
 use crate::validate;
 
 /// Bytes before the postcard body: magic (4) and version (2).
@@ -36,13 +36,76 @@ pub fn decode(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
     if stored != computed {
         return Err(FormatError::CrcMismatch { stored, computed });
     }
-    let (model, rest) = postcard::take_from_bytes::<Model<'_>>(&covered[PREFIX_LEN..])
-        .map_err(|_| FormatError::Body)?;
+    // One arm per supported version: when the layout changes, the old arm stays so older files
+    // keep loading (FORMAT.md, "Version policy").
+    let model = match version {
+        1 => body(&covered[PREFIX_LEN..])?,
+        _ => {
+            return Err(FormatError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            })
+        }
+    };
+    validate::model(&model)?;
+    Ok(model)
+}
+
+/// Decodes a version-1 postcard body piece by piece so an error names the part that is malformed.
+///
+/// The wire bytes are exactly `postcard(Model)`: the header's fields, then the layer count as a
+/// varint, then each layer's fields (postcard writes a struct as its fields in order).
+fn body(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
+    let (header, rest) = postcard::take_from_bytes::<Header<'_>>(bytes)
+        .map_err(|e| FormatError::Header(header_fault(e)))?;
+    let (count, mut rest) =
+        postcard::take_from_bytes::<u32>(rest).map_err(|_| FormatError::Body)?;
+    if count as usize > MAX_LAYERS {
+        return Err(FormatError::TooManyLayers {
+            found: count as usize,
+        });
+    }
+    let mut layers = heapless::Vec::new();
+    for i in 0..count as u8 {
+        let (layer, tail) =
+            postcard::take_from_bytes::<Layer<'_>>(rest).map_err(|e| FormatError::Layer {
+                layer: i,
+                what: layer_fault(e),
+            })?;
+        // Cannot fail: `count <= MAX_LAYERS` was checked above.
+        layers.push(layer).map_err(|_| FormatError::TooManyLayers {
+            found: count as usize,
+        })?;
+        rest = tail;
+    }
     if !rest.is_empty() {
         return Err(FormatError::TrailingBytes);
     }
-    validate::model(&model)?;
-    Ok(model)
+    Ok(Model { header, layers })
+}
+
+/// What a postcard error means inside the header.
+fn header_fault(e: postcard::Error) -> &'static str {
+    use postcard::Error as E;
+    match e {
+        E::DeserializeUnexpectedEnd => "header is truncated",
+        E::DeserializeBadVarint => "header has a malformed varint",
+        E::DeserializeBadUtf8 => "name is not valid UTF-8",
+        E::SerdeDeCustom | E::DeserializeBadEnum => "encoding has an unknown variant",
+        _ => "header is malformed",
+    }
+}
+
+/// What a postcard error means inside a layer.
+fn layer_fault(e: postcard::Error) -> &'static str {
+    use postcard::Error as E;
+    match e {
+        E::DeserializeUnexpectedEnd => "layer bytes are truncated",
+        E::DeserializeBadVarint => "layer has a malformed varint",
+        E::DeserializeBadOption => "an Option tag (recurrent or bias) is neither 0 nor 1",
+        E::SerdeDeCustom | E::DeserializeBadEnum => "unknown variant of weights, leak or reset",
+        _ => "layer is malformed",
+    }
 }
 
 /// Validates `model` and writes its bytes into `buf`, returning the length written.

@@ -26,7 +26,7 @@ pub enum FormatError {
         /// CRC computed over the bytes.
         computed: u32,
     },
-    /// postcard could not decode the body (truncated or malformed field).
+    /// The body's layer count (a varint after the header) is truncated or malformed.
     Body,
     /// Bytes were left between the decoded body and the CRC.
     TrailingBytes,
@@ -41,6 +41,21 @@ pub enum FormatError {
     },
     /// The output buffer given to the encoder is too small.
     BufferTooSmall,
+    /// The body lists more layers than [`crate::MAX_LAYERS`] (or an owned model has more).
+    TooManyLayers {
+        /// Layers found.
+        found: usize,
+    },
+    /// A dense weight matrix handed to a builder does not have `pre * post` values, or a side
+    /// exceeds 65535.
+    DenseShape {
+        /// Presynaptic count given.
+        pre: usize,
+        /// Postsynaptic count given.
+        post: usize,
+        /// Values given.
+        given: usize,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -56,11 +71,21 @@ impl fmt::Display for FormatError {
                 f,
                 "model is corrupt: CRC-32 is {computed:#010x}, file says {stored:#010x}"
             ),
-            Self::Body => write!(f, "model body is truncated or malformed"),
+            Self::Body => write!(f, "model body: layer count is truncated or malformed"),
             Self::TrailingBytes => write!(f, "unexpected bytes after the model body"),
             Self::Header(what) => write!(f, "invalid header: {what}"),
             Self::Layer { layer, what } => write!(f, "invalid layer {layer}: {what}"),
             Self::BufferTooSmall => write!(f, "output buffer too small for the encoded model"),
+            Self::TooManyLayers { found } => write!(
+                f,
+                "model has {found} layers, at most {} are supported",
+                crate::MAX_LAYERS
+            ),
+            Self::DenseShape { pre, post, given } => write!(
+                f,
+                "dense weights: {given} values given for a {pre} x {post} matrix \
+                 (need pre * post, each side at most 65535)"
+            ),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Checks every length, index and value range of a decoded model against every other.
 use crate::error::FormatError;
-use crate::format::{Layer, Leak, Model, Weights, RATE_ONE};
+use crate::format::{Encoding, Layer, Leak, Model, Weights, RATE_ONE};
 
 /// Longest model name in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -24,6 +24,9 @@ pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
     }
     if h.neurons_per_class == 0 {
         return Err(FormatError::Header("neurons_per_class is 0"));
+    }
+    if matches!(h.encoding, Encoding::Delta { threshold: 0 }) {
+        return Err(FormatError::Header("delta encoding threshold is 0"));
     }
     if m.layers.is_empty() {
         return Err(FormatError::Header("model has no layers"));
@@ -61,11 +64,9 @@ fn check_layer(l: &Layer<'_>) -> Result<(), &'static str> {
     if l.shift > MAX_SHIFT {
         return Err("shift is above 30");
     }
-    weights(&l.feedforward, l.inputs, l.neurons, lo, hi)
-        .map_err(|_| "feedforward weights are inconsistent")?;
+    weights(&l.feedforward, l.inputs, l.neurons, lo, hi).map_err(|f| f.message(false))?;
     if let Some(rec) = &l.recurrent {
-        weights(rec, l.neurons, l.neurons, lo, hi)
-            .map_err(|_| "recurrent weights are inconsistent")?;
+        weights(rec, l.neurons, l.neurons, lo, hi).map_err(|f| f.message(true))?;
     }
     if let Some(bias) = &l.bias {
         if !bias.is_whole() || bias.len() != usize::from(l.neurons) {
@@ -86,12 +87,58 @@ fn check_layer(l: &Layer<'_>) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn weights(w: &Weights<'_>, pre: u16, post: u16, lo: i8, hi: i8) -> Result<(), ()> {
+/// What is wrong with a weight matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    DenseLength,
+    Range,
+    RowPtrLength,
+    RowPtrStart,
+    RowPtrOrder,
+    RowPtrEnd,
+    PostLength,
+    PostIndex,
+    PostOrder,
+}
+
+impl Fault {
+    /// The message for feed-forward (`recurrent == false`) or recurrent weights.
+    fn message(self, recurrent: bool) -> &'static str {
+        use Fault::*;
+        match (recurrent, self) {
+            (false, DenseLength) => "feedforward: dense values length is not inputs * neurons",
+            (true, DenseLength) => "recurrent: dense values length is not neurons * neurons",
+            (false, Range) => "feedforward: a weight is outside the weight_bits range",
+            (true, Range) => "recurrent: a weight is outside the weight_bits range",
+            (false, RowPtrLength) => "feedforward: row_ptr length is not inputs + 1",
+            (true, RowPtrLength) => "recurrent: row_ptr length is not neurons + 1",
+            (false, RowPtrStart) => "feedforward: row_ptr does not start at 0",
+            (true, RowPtrStart) => "recurrent: row_ptr does not start at 0",
+            (false, RowPtrOrder) => "feedforward: row_ptr decreases",
+            (true, RowPtrOrder) => "recurrent: row_ptr decreases",
+            (false, RowPtrEnd) => "feedforward: row_ptr does not end at the number of values",
+            (true, RowPtrEnd) => "recurrent: row_ptr does not end at the number of values",
+            (false, PostLength) => "feedforward: post and values lengths differ",
+            (true, PostLength) => "recurrent: post and values lengths differ",
+            (false, PostIndex) => "feedforward: a post index is not below neurons",
+            (true, PostIndex) => "recurrent: a post index is not below neurons",
+            (false, PostOrder) => "feedforward: post indices are not increasing within a row",
+            (true, PostOrder) => "recurrent: post indices are not increasing within a row",
+        }
+    }
+}
+
+/// Checks a `pre x post` matrix: lengths, CSR structure (offsets from 0, non-decreasing, ending
+/// at `nnz`; post indices in range and strictly increasing per row) and the weight range.
+fn weights(w: &Weights<'_>, pre: u16, post: u16, lo: i8, hi: i8) -> Result<(), Fault> {
     let in_range = |v: &[u8]| v.iter().all(|&b| (lo..=hi).contains(&(b as i8)));
     match w {
         Weights::Dense { values } => {
-            if values.0.len() != usize::from(pre) * usize::from(post) || !in_range(values.0) {
-                return Err(());
+            if values.0.len() != usize::from(pre) * usize::from(post) {
+                return Err(Fault::DenseLength);
+            }
+            if !in_range(values.0) {
+                return Err(Fault::Range);
             }
         }
         Weights::Sparse {
@@ -100,30 +147,44 @@ fn weights(w: &Weights<'_>, pre: u16, post: u16, lo: i8, hi: i8) -> Result<(), (
             values,
         } => {
             let nnz = values.0.len();
-            if !row_ptr.is_whole() || !posts.is_whole() || row_ptr.len() != usize::from(pre) + 1 {
-                return Err(());
+            if !row_ptr.is_whole() || row_ptr.len() != usize::from(pre) + 1 {
+                return Err(Fault::RowPtrLength);
             }
-            if posts.len() != nnz || row_ptr.get(0) != Some(0) || !in_range(values.0) {
-                return Err(());
+            if !posts.is_whole() || posts.len() != nnz {
+                return Err(Fault::PostLength);
+            }
+            if row_ptr.get(0) != Some(0) {
+                return Err(Fault::RowPtrStart);
+            }
+            // Offsets first (so a bad offset is reported as such), then each row's indices.
+            let mut prev = 0u32;
+            for end in row_ptr.iter().skip(1) {
+                if end < prev {
+                    return Err(Fault::RowPtrOrder);
+                }
+                prev = end;
+            }
+            if prev as usize != nnz {
+                return Err(Fault::RowPtrEnd);
             }
             let mut start = 0usize;
             for end in row_ptr.iter().skip(1) {
                 let end = end as usize;
-                if end < start || end > nnz {
-                    return Err(());
-                }
                 let mut last: Option<u16> = None;
                 for k in start..end {
-                    let p = posts.get(k).ok_or(())?;
-                    if p >= post || last.is_some_and(|q| p <= q) {
-                        return Err(());
+                    let p = posts.get(k).ok_or(Fault::PostLength)?;
+                    if p >= post {
+                        return Err(Fault::PostIndex);
+                    }
+                    if last.is_some_and(|q| p <= q) {
+                        return Err(Fault::PostOrder);
                     }
                     last = Some(p);
                 }
                 start = end;
             }
-            if start != nnz {
-                return Err(());
+            if !in_range(values.0) {
+                return Err(Fault::Range);
             }
         }
     }

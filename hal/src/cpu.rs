@@ -63,13 +63,19 @@ impl<'a> CpuBackend<'a> {
     }
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
-    /// `finish_load` and have not changed since, so parsing without re-validating (and without
-    /// recomputing the CRC) yields the same model at a fraction of the cost.
+    /// `finish_load` and have not changed since, so a version-1 file (whose body is exactly
+    /// `postcard(Model)`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
+    /// CRC over the file would cost more than a small inference. Other versions take the full
+    /// `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
+        let no_model = || err(ErrorCode::NoModel, "no model loaded");
+        if bytes.get(4..PREFIX_LEN) != Some(&1u16.to_le_bytes()[..]) {
+            return decode(bytes).map_err(|_| no_model());
+        }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
-            .ok_or_else(|| err(ErrorCode::NoModel, "no model loaded"))?;
-        postcard::from_bytes(body).map_err(|_| err(ErrorCode::NoModel, "no model loaded"))
+            .ok_or_else(no_model)?;
+        postcard::from_bytes(body).map_err(|_| no_model())
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {
@@ -180,8 +186,23 @@ impl Backend for CpuBackend<'_> {
         }
         let b = &mut self.buf;
         let model = Self::model_ref(b.model.get(..self.len).unwrap_or(&[]))?;
-        let mut engine = Engine::new(&model, b.membrane, b.current, b.spikes, b.out_counts)
-            .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
+        // Hand the engine only what this model needs: it clears its state on every run, and the
+        // device's buffers are sized for the largest model.
+        let r = Requirements::of(&model);
+        let too_big = || {
+            err(
+                ErrorCode::ModelTooBig,
+                "model needs more state than the device has",
+            )
+        };
+        let mut engine = Engine::new(
+            &model,
+            b.membrane.get_mut(..r.membrane).ok_or_else(too_big)?,
+            b.current.get_mut(..r.current).ok_or_else(too_big)?,
+            b.spikes.get_mut(..r.spikes).ok_or_else(too_big)?,
+            b.out_counts.get_mut(..r.out_counts).ok_or_else(too_big)?,
+        )
+        .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
         match input {
             Input::Features(f) => engine.run_features(f, sample_seed).map_err(engine_err)?,
             Input::Events(ev) => run_events(&mut engine, &model, ev, b.step)?,

@@ -219,12 +219,12 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
         args,
-        &["board", "model", "samples", "port", "chip-board"],
+        &["board", "model", "samples", "port", "chip-board", "hidden"],
     )?;
     let samples = o.num("samples", 300usize)?;
     let model_path = match o.get("model") {
         Some(m) => PathBuf::from(m),
-        None => synthetic_model(128)?,
+        None => synthetic_model(o.num("hidden", 128u16)?)?,
     };
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;

@@ -29,8 +29,8 @@ Commands:
                        Info reply and its decoded defmt log
   flash --board B [--model FILE]
                        flash a real board with probe-rs (boards: nucleo-f446re)
-  hil [--board qemu|probe] [--model FILE] [--samples N] [--port DEV] [--chip-board B]
-                       upload a model (default: seeded random 64-128-10), stream the last N
+  hil [--board qemu|probe] [--model FILE | --hidden H] [--samples N] [--port DEV]
+      [--chip-board B] upload a model (default: seeded random 64-H-10, H = 128), stream the last N
                        digits rows (default 300), compare every output and layer count with the
                        host engine; probe = flash a real board and talk over --port
   size [--board B] [--model FILE] [--hidden H]

@@ -1,0 +1,69 @@
+//! Deterministic parameter initialisation from a seed (no global RNG state).
+//!
+//! Weights follow PyTorch's `nn.Linear` default: `U(-1/sqrt(fan_in), +1/sqrt(fan_in))` for both
+//! weights and bias, so a network converted from snnTorch starts from the same distribution.
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, well-mixed 64-bit generator.
+#[derive(Debug, Clone)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { state: seed }
+    }
+
+    /// A generator for stream `stream` of `seed` (independent streams per parameter tensor).
+    pub fn stream(seed: u64, stream: u64) -> Self {
+        let mut g = Self::new(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        g.next_u64();
+        g
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 24 bits of precision (exactly representable as f32).
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * self.next_f32()
+    }
+}
+
+/// `n` values from `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (PyTorch `nn.Linear` default).
+pub fn linear_uniform(rng: &mut SplitMix64, n: usize, fan_in: usize) -> Vec<f32> {
+    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+    (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_in_range() {
+        let a = linear_uniform(&mut SplitMix64::stream(7, 1), 1000, 64);
+        let b = linear_uniform(&mut SplitMix64::stream(7, 1), 1000, 64);
+        let c = linear_uniform(&mut SplitMix64::stream(7, 2), 1000, 64);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.iter().all(|&x| (-0.125..0.125).contains(&x)));
+        let mean = a.iter().sum::<f32>() / 1000.0;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        // variance of U(-b, b) is b^2/3
+        let var = a.iter().map(|x| x * x).sum::<f32>() / 1000.0;
+        assert!((var - 0.125f32.powi(2) / 3.0).abs() < 0.001, "var {var}");
+    }
+}

@@ -255,6 +255,20 @@ fn every_bad_request_gets_an_error_and_serving_goes_on() {
 }
 
 #[test]
+fn the_rich_model_runs_every_engine_path_and_matches() {
+    let model = snn_hal::synthetic::digits_model_rich(5).unwrap();
+    let mut st = Store::new(64 * 1024, 1024);
+    let mut s = st.server();
+    let Reply::Loaded(m) = upload(&mut s, &model, crc32(&model)) else {
+        panic!()
+    };
+    assert_eq!((m.outputs, m.neurons), (10, 106));
+    for seed in 0..5 {
+        infer_ok(&mut s, &model, seed);
+    }
+}
+
+#[test]
 fn a_model_needing_more_state_than_the_device_has_is_refused() {
     let model = digits_model(512, 1).unwrap();
     let mut st = Store::new(64 * 1024, 256);

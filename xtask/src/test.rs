@@ -47,6 +47,10 @@ pub fn run(_args: &[String]) -> Result<()> {
     let model = std::fs::read(crate::hil::synthetic_model(128)?)?;
     let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
     crate::hil::judge(&rep)?;
+    println!("xtask test: hil, sparse/recurrent/bias/4-bit model, {HIL_SAMPLES} samples");
+    let model = std::fs::read(crate::hil::synthetic_rich_model()?)?;
+    let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
+    crate::hil::judge(&rep)?;
     println!("xtask test: link robustness against the firmware under QEMU");
     sh(cargo()
         .args([

@@ -4,8 +4,10 @@ use crate::protocol::{
     truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo, EVENT_BYTES,
     MAX_OUTPUTS,
 };
+use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
 use snn_models::codec::{PREFIX_LEN, TRAILER_LEN};
+use snn_models::encode::Encoder;
 use snn_models::{crc::crc32, decode, Engine, EngineError, FormatError, Model, Requirements};
 
 /// Caller-provided storage: static arrays on a device, vectors on the host.
@@ -180,6 +182,7 @@ impl Backend for CpuBackend<'_> {
         input: Input<'_>,
         sample_seed: u32,
         out: &mut InferResult,
+        spikes: &mut dyn SpikeOutput,
     ) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
             return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
@@ -204,8 +207,13 @@ impl Backend for CpuBackend<'_> {
         )
         .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
         match input {
-            Input::Features(f) => engine.run_features(f, sample_seed).map_err(engine_err)?,
-            Input::Events(ev) => run_events(&mut engine, &model, ev, b.step)?,
+            Input::Features(f) if !spikes.enabled() => {
+                engine.run_features(f, sample_seed).map_err(engine_err)?
+            }
+            Input::Features(f) => {
+                run_features(&mut engine, &model, f, sample_seed, b.step, spikes)?
+            }
+            Input::Events(ev) => run_events(&mut engine, &model, ev, b.step, spikes)?,
         }
         let stats = *engine.stats();
         out.counts.clear();
@@ -229,12 +237,43 @@ impl Backend for CpuBackend<'_> {
     }
 }
 
+/// Signals the output layer's spikes of the step just run.
+fn show(engine: &Engine<'_, '_>, model: &Model<'_>, spikes: &mut dyn SpikeOutput) {
+    let last = model.layers.len().saturating_sub(1);
+    for &i in engine.layer_spikes(last) {
+        spikes.spike(i);
+    }
+}
+
+/// Encodes `features` with the model's encoding and runs every step, signalling output spikes
+/// as they happen. Step for step what `Engine::run_features` does (same encoder, same steps;
+/// the engine was reset by `Engine::new`), so the counts are the host's.
+fn run_features(
+    engine: &mut Engine<'_, '_>,
+    model: &Model<'_>,
+    features: &[u8],
+    sample_seed: u32,
+    step: &mut [u16],
+    spikes: &mut dyn SpikeOutput,
+) -> Result<(), ErrorReply> {
+    let mut encoder = Encoder::new(&model.header, features, sample_seed).map_err(engine_err)?;
+    for _ in 0..model.header.time_steps {
+        let k = encoder.next_step(step).map_err(engine_err)?;
+        engine
+            .step(step.get(..k).unwrap_or(&[]))
+            .map_err(engine_err)?;
+        show(engine, model, spikes);
+    }
+    Ok(())
+}
+
 /// Runs every step of an event input: events are `(t, index)` pairs with `t` non-decreasing.
 fn run_events(
     engine: &mut Engine<'_, '_>,
     model: &Model<'_>,
     events: &[u8],
     step: &mut [u16],
+    spikes: &mut dyn SpikeOutput,
 ) -> Result<(), ErrorReply> {
     if !events.chunks_exact(EVENT_BYTES).remainder().is_empty() {
         return Err(err(
@@ -271,6 +310,7 @@ fn run_events(
         engine
             .step(step.get(..k).unwrap_or(&[]))
             .map_err(engine_err)?;
+        show(engine, model, spikes);
     }
     if let Some((t, _)) = next {
         let mut e = err(ErrorCode::BadInput, "");

@@ -1,4 +1,53 @@
-//! The `snn` command-line tool.
-fn main() {
-    println!("snn: not yet");
+//! The `snn` command-line tool: a thin dispatcher; each subcommand lives in `snn_sdk::cli::*`.
+//! Exit codes: 0 success, 1 runtime failure, 2 usage/config/data error (see `snn --help`).
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use snn_sdk::cli::{self, eval, export, init, inspect, plot, simulate, train};
+
+/// Train spiking neural networks and run them on microcontrollers.
+#[derive(Parser, Debug)]
+#[command(name = "snn", version, about, after_help = cli::EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network from a TOML config; writes config.toml, checkpoint.safetensors and
+    /// metrics.jsonl into the run directory.
+    Train(train::TrainArgs),
+    /// Evaluate a trained run (float network) on its test split or another data file.
+    Eval(eval::EvalArgs),
+    /// Quantise a trained run and write the model file and its card (JSON) beside it.
+    Export(export::ExportArgs),
+    /// Run an exported model on the host with the device's integer engine over a data set.
+    Simulate(simulate::SimulateArgs),
+    /// Show a model file's header and layer table (refuses a corrupt file).
+    Inspect(inspect::InspectArgs),
+    /// Plot a run: spike raster, membrane traces, rate histograms, curves, connectivity.
+    Plot(plot::PlotArgs),
+    /// Write a commented starter config.
+    Init(init::InitArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Init(a) => init::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

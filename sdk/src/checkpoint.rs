@@ -57,6 +57,11 @@ pub fn save(run_dir: &Path, net: &Network, opt: &Adam, meta: &CheckpointMeta) ->
     for (name, var) in sorted_vars(net) {
         tensors.push((name, var.as_tensor().clone()));
     }
+    let masks = net
+        .masks()
+        .to_tensors()
+        .map_err(|e| crate::network::NetworkError::invalid("masks", e.to_string()))?;
+    tensors.extend(masks);
     let (state, _) = opt.state();
     for (k, t) in state {
         tensors.push((format!("optim.{k}"), t));

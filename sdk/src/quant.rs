@@ -174,10 +174,10 @@ impl FloatLayer {
             beta: l.beta.clone(),
             threshold: l.threshold,
             reset: l.reset.into(),
-            ff_mask: None,
-            rec_mask: None,
-            ff_sign: None,
-            rec_sign: None,
+            ff_mask: l.ff_mask.clone(),
+            rec_mask: l.rec_mask.clone(),
+            ff_sign: l.ff_sign.clone(),
+            rec_sign: l.rec_sign.clone(),
             budget: None,
         })
     }

@@ -153,6 +153,13 @@ impl Trainer {
         let ck = checkpoint::load(dir, self.net.device())?;
         ck.restore_network(&self.net)?;
         ck.restore_optimizer(&mut self.opt)?;
+        // Grown synapses live in the masks: restore them when the checkpoint has any.
+        if ck.tensors.keys().any(|k| k.starts_with("mask.")) {
+            self.net
+                .masks_mut()
+                .load_tensors(&ck.tensors)
+                .map_err(|e| crate::network::NetworkError::invalid("masks", e.to_string()))?;
+        }
         if let Some(json) = &ck.meta.budget_state {
             let state: crate::budget::BudgetState =
                 serde_json::from_str(json).map_err(|e| Error::Checkpoint {
@@ -310,7 +317,10 @@ impl Trainer {
                         steps_per_epoch,
                         epochs,
                     );
+                    // Masks (sparsity, Dale's law, plasticity, growth) hold across the step.
+                    let before = self.net.snapshot()?;
                     let info = self.opt.step(&grads, lr)?;
+                    self.net.after_step(before)?;
                     if !info.grad_norm.is_finite() {
                         return Err(self.non_finite(e1, "the gradient norm", &last_ckpt));
                     }

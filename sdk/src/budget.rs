@@ -385,6 +385,34 @@ impl BudgetController {
             .unwrap_or_default()
     }
 
+    /// Sets the multiplier values of the `lagrange` budget on `layer` (e.g. restored from a
+    /// checkpoint); the lengths must equal those [`Self::multipliers`] returns.
+    pub fn set_multipliers(&mut self, layer: usize, upper: &[f64], lower: &[f64]) -> Result<()> {
+        let e = self
+            .enforced
+            .iter_mut()
+            .find(|e| e.cfg.layer == layer && e.cfg.method == BudgetMethod::Lagrange)
+            .ok_or_else(|| {
+                BudgetError::Recording(format!("layer {layer} has no lagrange budget"))
+            })?;
+        if upper.len() != e.upper.len() || lower.len() != e.lower.len() {
+            return Err(BudgetError::Recording(format!(
+                "layer {layer}: {} + {} multiplier values for {} + {} multipliers",
+                upper.len(),
+                lower.len(),
+                e.upper.len(),
+                e.lower.len()
+            )));
+        }
+        for (m, &v) in e.upper.iter_mut().zip(upper) {
+            m.value = v.max(0.0);
+        }
+        for (m, &v) in e.lower.iter_mut().zip(lower) {
+            m.value = v.max(0.0);
+        }
+        Ok(())
+    }
+
     /// The configured budget of `layer`, if any.
     pub fn budget(&self, layer: usize) -> Option<&LayerBudget> {
         self.enforced

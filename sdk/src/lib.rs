@@ -18,6 +18,7 @@ pub mod init;
 pub mod inspect;
 pub mod layer;
 pub mod lif;
+pub mod linear;
 pub mod loss;
 pub mod mask;
 pub mod metrics;

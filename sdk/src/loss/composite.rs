@@ -72,16 +72,16 @@ pub struct LossTerm {
     #[serde(rename = "type")]
     pub kind: LossKind,
     /// The loss's own parameters (a table; unknown keys are rejected when the loss is built).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub params: serde_json::Value,
     /// Weight of the term (finite, >= 0; 0 removes it).
     #[serde(default = "one")]
     pub lambda: f64,
     /// Layer index (0 = first hidden layer); absent means the output (last) layer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<usize>,
     /// Second layer, only for `population_kl`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other_layer: Option<usize>,
     /// Signal read by the regularisers (`spikes` or `membrane`); classification losses ignore it.
     #[serde(default)]

@@ -63,11 +63,6 @@ pub fn fake_quant_units(x: &Tensor, shift: u8) -> candle_core::Result<Tensor> {
     (x * scale)?.round()? / scale
 }
 
-/// The network's errors as the SDK's (message kept).
-fn net_err(e: crate::network::NetworkError) -> Error {
-    Error::Data(format!("network: {e}"))
-}
-
 /// The variables of layer `i` that the fake quantiser replaces, with their kind.
 fn quantised_vars(net: &Network, layer: usize) -> Vec<(Var, bool)> {
     let data = net.varmap().data().lock();
@@ -88,7 +83,7 @@ fn quantised_vars(net: &Network, layer: usize) -> Vec<(Var, bool)> {
 
 /// Current range shift of every layer (what export at `clip_shifts = 0` will use).
 pub fn layer_shifts(net: &Network, bits: u8) -> Result<Vec<u8>> {
-    let params = net.layer_params().map_err(net_err)?;
+    let params = net.layer_params()?;
     params
         .iter()
         .enumerate()
@@ -182,7 +177,7 @@ pub fn finetune(
             let shifts = layer_shifts(net, cfg.weight_bits)?;
             let saved = swap_in_quantised(net, &shifts, cfg.weight_bits)?;
             let step = (|| -> Result<_> {
-                let outs = net.forward(&x).map_err(net_err)?;
+                let outs = net.forward(&x)?;
                 let last = outs
                     .last()
                     .ok_or_else(|| Error::Data("network has no layers".into()))?;

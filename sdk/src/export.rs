@@ -465,7 +465,11 @@ pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportErr
     let provenance = Provenance {
         checkpoint: run.checkpoint.display().to_string(),
         weight_bits: quant.weight_bits,
-        calibration_samples: if quant.clip_shifts == 0 { 0 } else { calib.len() },
+        calibration_samples: if quant.clip_shifts == 0 {
+            0
+        } else {
+            calib.len()
+        },
         qat: qat.is_some(),
     };
     let source = match run.cfg.data_path() {

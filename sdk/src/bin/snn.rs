@@ -165,7 +165,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 #[derive(Args, Debug)]
 struct ExportArgs {
     /// Checkpoint file or run directory written by `snn train`.
-    checkpoint: PathBuf,
+    #[arg(required_unless_present = "train")]
+    checkpoint: Option<PathBuf>,
+    /// Train this config first (into runs/<name>/, replacing a previous run), then export it:
+    /// one command from config to model file.
+    #[arg(long, value_name = "CONFIG", conflicts_with = "checkpoint")]
+    train: Option<PathBuf>,
     /// Model file to write (default: model.snn in the checkpoint's directory); the card goes
     /// beside it as <name>.card.json.
     #[arg(long, short)]
@@ -197,7 +202,25 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     use snn_sdk::export::{export_run, load_run, write_exported, ExportOptions};
     use snn_sdk::qat::QatConfig;
     use snn_sdk::quant::QuantConfig;
-    let run = load_run(&args.checkpoint)?;
+    let checkpoint = match (&args.checkpoint, &args.train) {
+        (Some(c), _) => c.clone(),
+        (None, Some(config)) => {
+            let cfg = TrainConfig::from_toml_file(config)?;
+            let run_dir = Path::new("runs").join(&cfg.name);
+            train(TrainArgs {
+                config: Some(config.clone()),
+                out: Some(run_dir.clone()),
+                resume: false,
+                overwrite: true,
+                epochs: None,
+                json: false,
+                quiet: true,
+            })?;
+            run_dir
+        }
+        (None, None) => bail!("give a CHECKPOINT (or --train CONFIG)"),
+    };
+    let run = load_run(&checkpoint)?;
     let opts = ExportOptions {
         quant: QuantConfig {
             weight_bits: args.bits,

@@ -400,14 +400,19 @@ fn enclosing_table(text: &str, pos: usize) -> Option<String> {
 }
 
 /// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant") into
-/// "unknown field `x`; did you mean `a`? (valid: a, b)".
+/// "unknown field `x`; did you mean `a`? (valid: a, b)". The nearest valid name is one that
+/// contains the given one (or is contained in it), else the one with the smallest edit distance.
 fn suggest(message: &str) -> Option<String> {
     let kind = ["unknown field", "unknown variant"]
         .into_iter()
         .find(|k| message.starts_with(k))?;
     let ticks: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     let (&given, valid) = ticks.split_first()?;
-    let best = valid.iter().min_by_key(|v| edit_distance(given, v))?;
+    // Nearest first by "one name contains the other", then by edit distance.
+    let best = valid.iter().min_by_key(|v| {
+        let related = v.contains(given) || given.contains(**v);
+        (!related, edit_distance(given, v))
+    })?;
     Some(format!(
         "{kind} `{given}`; did you mean `{best}`? (valid: {})",
         valid.join(", ")

@@ -15,6 +15,7 @@ pub mod init;
 pub mod inspect;
 pub mod layer;
 pub mod lif;
+pub mod linear;
 pub mod loss;
 pub mod metrics;
 pub mod network;

@@ -210,11 +210,18 @@ impl Layer {
         t.broadcast_as(n)?.contiguous()
     }
 
-    /// `I = x W^T + b` for all steps at once: `[B, T, in] -> [B, T, N]`.
-    fn currents(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    /// `I = x W^T + b` for all steps at once: `[B, T, in] -> [B, T, N]`. The fused path uses
+    /// the event-driven [`crate::linear::linear`] (spike inputs are sparse), the reference a
+    /// dense matmul.
+    fn currents(&self, x: &Tensor, fused: bool) -> candle_core::Result<Tensor> {
         let (b, t, i) = x.dims3()?;
         let n = self.cfg.size;
-        let y = x.reshape((b * t, i))?.matmul(&self.w_ff.as_tensor().t()?)?;
+        let x2 = x.reshape((b * t, i))?;
+        let y = if fused {
+            crate::linear::linear(&x2, self.w_ff.as_tensor())?
+        } else {
+            x2.matmul(&self.w_ff.as_tensor().t()?)?
+        };
         let y = match &self.bias {
             Some(bias) => y.broadcast_add(bias.as_tensor())?,
             None => y,
@@ -224,7 +231,7 @@ impl Layer {
 
     fn run(&self, x: &Tensor, fused: bool) -> candle_core::Result<LifOutput> {
         let n = self.cfg.size;
-        let cur = self.currents(x)?;
+        let cur = self.currents(x, fused)?;
         let beta = self.beta.tensor(n)?;
         let thr = self.threshold(n)?;
         let alpha = self.alpha.as_ref().map(|a| a.tensor(n)).transpose()?;

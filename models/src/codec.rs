@@ -36,12 +36,22 @@ pub fn decode(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
     if stored != computed {
         return Err(FormatError::CrcMismatch { stored, computed });
     }
-    let model = body(&covered[PREFIX_LEN..])?;
+    // One arm per supported version: when the layout changes, the old arm stays so older files
+    // keep loading (FORMAT.md, "Version policy").
+    let model = match version {
+        1 => body(&covered[PREFIX_LEN..])?,
+        _ => {
+            return Err(FormatError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            })
+        }
+    };
     validate::model(&model)?;
     Ok(model)
 }
 
-/// Decodes the postcard body piece by piece so an error names the part that is malformed.
+/// Decodes a version-1 postcard body piece by piece so an error names the part that is malformed.
 ///
 /// The wire bytes are exactly `postcard(Model)`: the header's fields, then the layer count as a
 /// varint, then each layer's fields (postcard writes a struct as its fields in order).

@@ -3,6 +3,13 @@
 //! `no_std`, no allocation to load or run a model, no panics on any input. The same code runs in
 //! the host SDK's simulation and in the firmware, so their spike counts are equal by construction.
 //! The byte format and the fixed-point arithmetic are specified in `FORMAT.md`.
+//!
+//! - [`decode`] checks a model file (magic, version, CRC-32, every length, index and range) and
+//!   borrows a [`Model`] from its bytes; [`encode_to_slice`] / [`encode_to_vec`] write one.
+//! - [`Engine`] runs a model over caller buffers sized by [`Requirements::of`]; [`encode`] turns
+//!   `u8` features into input spikes the same way on the host and on the device.
+//! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
+//!   export, tools) and borrows it as a [`Model`].
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

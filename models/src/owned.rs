@@ -493,6 +493,11 @@ impl OwnedModel {
         self.validate()?;
         encode_to_vec(&self.as_model())
     }
+
+    /// Decodes and validates a model file into an owned copy (for editing or re-export).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        crate::decode(bytes).map(|m| Self::from(&m))
+    }
 }
 
 impl From<&Model<'_>> for OwnedModel {
@@ -601,6 +606,11 @@ mod tests {
         let model = crate::decode(&bytes).unwrap();
         assert_eq!(model, owned.as_model());
         assert_eq!(OwnedModel::from(&model), owned);
+        assert_eq!(OwnedModel::from_bytes(&bytes), Ok(owned));
+        assert_eq!(
+            OwnedModel::from_bytes(&bytes[1..]),
+            Err(FormatError::BadMagic)
+        );
     }
 
     #[test]

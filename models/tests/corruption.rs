@@ -453,3 +453,20 @@ fn the_engine_refuses_small_buffers() {
         })
     );
 }
+
+#[test]
+fn error_messages_name_what_and_where() {
+    let mut m = reference();
+    m.layers[1].feedforward = sparse(&[0, 2, 1, 2, 2, 3], &[3, 0, 2], &[1, -1, 2]);
+    let err = decode(&framed(&raw_body(&m))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid layer 1: feedforward: row_ptr decreases"
+    );
+    let body = raw_body(&reference());
+    let err = decode(&frame(FORMAT_VERSION + 1, &body)).unwrap_err();
+    assert!(err.to_string().contains("version 2 is newer"), "{err}");
+    let mut b = framed(&body);
+    b[20] ^= 1;
+    assert!(decode(&b).unwrap_err().to_string().contains("corrupt"));
+}

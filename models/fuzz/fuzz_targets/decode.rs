@@ -43,7 +43,10 @@ fn run(model: &Model<'_>, data: &[u8]) {
             .map(|p| u16::from_le_bytes([p[0], *p.get(1).unwrap_or(&0)]))
             .collect();
         if let Some(&bad) = raw.iter().find(|&&i| i >= n) {
-            assert_eq!(engine.step(&raw), Err(EngineError::InputIndex { index: bad }));
+            assert_eq!(
+                engine.step(&raw),
+                Err(EngineError::InputIndex { index: bad })
+            );
         }
         let input: Vec<u16> = raw.iter().map(|&i| i % n).collect();
         engine.step(&input).expect("valid input indices");
@@ -57,9 +60,15 @@ fn run(model: &Model<'_>, data: &[u8]) {
     let work = usize::from(model.header.time_steps) * (r.membrane + usize::from(n));
     if work <= MAX_WORK {
         let features: Vec<u8> = data.iter().copied().cycle().take(usize::from(n)).collect();
-        let features = if features.is_empty() { vec![0; usize::from(n)] } else { features };
+        let features = if features.is_empty() {
+            vec![0; usize::from(n)]
+        } else {
+            features
+        };
         let seed = u32::from_le_bytes([0, 1, 2, 3].map(|i| *data.get(i).unwrap_or(&0)));
-        engine.run_features(&features, seed).expect("one frame of features");
+        engine
+            .run_features(&features, seed)
+            .expect("one frame of features");
         assert_eq!(engine.stats().steps, model.header.time_steps);
         let total: u32 = engine.output_counts().iter().map(|&x| u32::from(x)).sum();
         assert!(total <= engine.stats().layer_spikes[model.layers.len() - 1]);

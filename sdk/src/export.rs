@@ -274,6 +274,18 @@ mod tests {
     }
 
     #[test]
+    fn budgets_travel_into_the_model() {
+        let mut l = FloatLayer::dense(2, 2, vec![0.5, -0.5, 0.25, 0.0], 0.9, 1.0);
+        l.budget = Some((0.05, 0.001));
+        let q = quantize(&[l], &QuantConfig::default()).unwrap();
+        let m = build_model(&header(2, 2), &q).unwrap();
+        let b = m.as_model().layers[0].budget;
+        assert_eq!((b.max_rate, b.min_rate), (1638, 33));
+        let card = ModelCard::describe(&m.as_model(), &m.to_bytes().unwrap());
+        assert!((card.layers[0].budget[0] - 0.05).abs() < 1e-4);
+    }
+
+    #[test]
     fn sparse_only_when_smaller() {
         let dense = vec![1i8; 100];
         assert!(!prefer_sparse(10, 10, &dense));
@@ -423,6 +435,9 @@ pub struct ExportOptions {
     pub qat: Option<crate::qat::QatConfig>,
     /// Model name (default: the run's name).
     pub name: Option<String>,
+    /// Per-layer firing-rate budgets from training (index = layer; missing = unbounded). They
+    /// are stored in the model so the device can check them.
+    pub budgets: Vec<Option<snn_models::RateBudget>>,
 }
 
 /// Exports a loaded run: optional QAT (which changes `run.net` in memory only), calibration on
@@ -459,7 +474,11 @@ pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportErr
         // QAT trained at the range shifts; export exactly those.
         quant.clip_shifts = 0;
     }
-    let layers = run.float_layers()?;
+    let mut layers = run.float_layers()?;
+    for (l, b) in layers.iter_mut().zip(&opts.budgets) {
+        let rate = |q: u16| f32::from(q) / f32::from(snn_models::RATE_ONE);
+        l.budget = b.map(|b| (rate(b.max_rate), rate(b.min_rate)));
+    }
     let train = samples_of(&run.split.train);
     let calib = &train[..quant.calibration_samples.min(train.len())];
     let provenance = Provenance {

@@ -103,7 +103,10 @@ fn export_inspect_simulate_round_trip() {
     assert_eq!(last["samples"], 1797);
     assert!(last["float_accuracy"].is_null());
     let all_acc = last["accuracy"].as_f64().unwrap();
-    assert!(all_acc > 0.15, "accuracy over all rows {all_acc} (test split: {int_acc})");
+    assert!(
+        all_acc > 0.15,
+        "accuracy over all rows {all_acc} (test split: {int_acc})"
+    );
 }
 
 #[test]

@@ -239,6 +239,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
             ..QatConfig::default()
         }),
         name: args.name.clone(),
+        budgets: Vec::new(),
     };
     let out = export_run(&run, &opts)?;
     let path = args.out.clone().unwrap_or_else(|| {

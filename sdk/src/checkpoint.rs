@@ -3,7 +3,8 @@
 //!
 //! `checkpoint.safetensors` keys: the network's variable names (`layers.0.w_ff`, ...) as in
 //! [`crate::network::Network::varmap`], so `varmap.load(path)` reads the weights directly;
-//! `optim.m.<name>` and `optim.v.<name>` (Adam moments). Metadata (`snn.*` strings): epochs
+//! `optim.m.<name>` and `optim.v.<name>` (Adam moments); `budget.<layer>.upper` / `.lower`
+//! (Lagrange multipliers of rate budgets, f64). Metadata (`snn.*` strings): epochs
 //! completed, global step, optimiser steps, wall seconds so far, and the config TOML. Because it
 //! is one file replaced by rename, a crash leaves either the previous or the new checkpoint.
 use std::collections::HashMap;
@@ -48,10 +49,17 @@ pub struct Checkpoint {
     pub tensors: HashMap<String, Tensor>,
 }
 
-/// Writes `run_dir/checkpoint.safetensors` atomically; returns its path.
-pub fn save(run_dir: &Path, net: &Network, opt: &Adam, meta: &CheckpointMeta) -> Result<PathBuf> {
+/// Writes `run_dir/checkpoint.safetensors` atomically; returns its path. `extra` tensors (e.g.
+/// `budget.<layer>.upper` Lagrange multipliers) are stored under their own names.
+pub fn save(
+    run_dir: &Path,
+    net: &Network,
+    opt: &Adam,
+    meta: &CheckpointMeta,
+    extra: Vec<(String, Tensor)>,
+) -> Result<PathBuf> {
     let path = run_dir.join(CHECKPOINT_FILE);
-    let mut tensors: Vec<(String, Tensor)> = Vec::new();
+    let mut tensors: Vec<(String, Tensor)> = extra;
     for (name, var) in sorted_vars(net) {
         tensors.push((name, var.as_tensor().clone()));
     }

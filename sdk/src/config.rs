@@ -102,6 +102,8 @@ pub enum LossConfig {
     /// Cross-entropy on output spike counts (snnTorch `ce_count_loss`).
     #[default]
     CeCount,
+    /// Cross-entropy of the spikes at every step, averaged over time (snnTorch `ce_rate_loss`).
+    CeRate,
     /// Mean squared error between output spike counts and target counts `rate * T` (snnTorch
     /// `mse_count_loss`): `correct_rate` for the target class, `incorrect_rate` for the others.
     MseCount {
@@ -114,6 +116,17 @@ pub enum LossConfig {
     },
     /// Cross-entropy on the maximum over time of the output membrane potentials.
     CeMaxMembrane,
+    /// Balanced population MSE ([`crate::loss::hardware::balanced_population_mse`]): every
+    /// output neuron's spike count against `rate * T` (`correct_rate` for the neurons of the
+    /// target class's population of `train.neurons_per_class`, `incorrect_rate` otherwise).
+    BalancedPopulationMse {
+        /// Target firing rate of the correct class's neurons (default 0.8).
+        #[serde(default = "default_correct_rate")]
+        correct_rate: f64,
+        /// Target firing rate of the other neurons (default 0.2).
+        #[serde(default = "default_incorrect_rate")]
+        incorrect_rate: f64,
+    },
 }
 
 fn default_correct_rate() -> f64 {
@@ -213,6 +226,13 @@ pub struct TrainConfig {
     /// Loss function.
     #[serde(default)]
     pub loss: LossConfig,
+    /// Extra loss terms added to `[loss]` (`[[extra_loss]]` with `type`, `params`, `lambda`,
+    /// `layer`; see [`crate::loss::composite`]); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_loss: Vec<crate::loss::composite::LossTerm>,
+    /// Firing-rate budgets per layer (`[[budget]]`, see [`crate::budget`]); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budget: Vec<crate::budget::LayerBudget>,
     /// Directory of the config file (relative data paths resolve against it); not serialised.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
@@ -336,7 +356,27 @@ impl TrainConfig {
         self.network
             .validate()
             .map_err(|e| format!("network.{e}"))?;
+        crate::budget::validate_budgets(&self.budget, self.network.layers.len())
+            .map_err(|e| e.to_string())?;
+        if !self.extra_loss.is_empty() {
+            crate::loss::composite::CompositeLoss::new(&self.extra_loss)
+                .map_err(|e| format!("extra_loss: {e}"))?;
+            let layers = self.network.layers.len();
+            for (i, t) in self.extra_loss.iter().enumerate() {
+                for l in [t.layer, t.other_layer].into_iter().flatten() {
+                    if l >= layers {
+                        return Err(format!(
+                            "extra_loss[{i}]: layer {l} does not exist (the network has {layers} layers)"
+                        ));
+                    }
+                }
+            }
+        }
         if let LossConfig::MseCount {
+            correct_rate,
+            incorrect_rate,
+        }
+        | LossConfig::BalancedPopulationMse {
             correct_rate,
             incorrect_rate,
         } = self.loss

@@ -28,6 +28,9 @@ pub enum Error {
     /// A loss function rejected its inputs.
     #[error("loss: {0}")]
     Loss(#[from] crate::loss::LossError),
+    /// A firing-rate budget is misconfigured or does not fit the recording.
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
     /// The network rejected its configuration or input.
     #[error("network: {0}")]
     Network(#[from] crate::network::NetworkError),

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
+pub mod budget;
 pub mod card;
 pub mod checkpoint;
 pub mod config;

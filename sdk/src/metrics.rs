@@ -27,6 +27,10 @@ pub struct EpochMetrics {
     pub wall_s: f64,
     /// Training samples per second in this epoch (forward, loss, backward, step, encoding).
     pub samples_per_s: f64,
+    /// Per-layer rate statistics on the same split as `rates`: mean rate, budget, multiplier and a
+    /// histogram of per-neuron rates (see [`crate::budget::LayerRateReport`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_rates: Vec<crate::budget::LayerRateReport>,
 }
 
 /// The `metrics.jsonl` file of a run; rewritten atomically after every epoch.

@@ -12,18 +12,22 @@
 //! ```
 //!
 //! Reproducibility: the split, the shuffling, the spike draws ([`crate::encode::train_seed`]) and
-//! the initial weights all derive from `seed`, and every kernel on the CPU is deterministic, so
-//! the same config gives the same loss curve.
+//! the initial weights all derive from `seed`, and the CPU kernels are deterministic for a given
+//! thread count, so the same config gives the same loss curve on the same machine with the same
+//! `RAYON_NUM_THREADS` (another thread count changes float summation order in the matrix
+//! products, so the curves then differ in the last bits and drift apart).
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::budget::{BudgetController, LayerRateReport, RateMeter};
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::{DataSource, LossConfig, TrainConfig};
 use crate::data::{Dataset, Digits, Samples, Split};
 use crate::encode::{eval_seed, train_seed, SpikeEncoder};
 use crate::error::{Error, Result};
+use crate::loss::composite::{CompositeLoss, LossInputs};
 use crate::metrics::{EpochMetrics, MetricsLog};
 use crate::network::{LayerOutput, Network};
 use crate::optim::Adam;
@@ -66,6 +70,8 @@ pub struct Trainer {
     wall_before: f64,
     history: Vec<EpochMetrics>,
     hook: Option<EpochHook>,
+    budgets: BudgetController,
+    extra: Option<CompositeLoss>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -94,6 +100,13 @@ impl Trainer {
             ));
         }
         let opt = Adam::new(checkpoint::sorted_vars(&net), cfg.train.adam())?;
+        let sizes: Vec<usize> = cfg.network.layers.iter().map(|l| l.size).collect();
+        let budgets = BudgetController::new(&cfg.budget, &sizes)?;
+        let extra = if cfg.extra_loss.is_empty() {
+            None
+        } else {
+            Some(CompositeLoss::new(&cfg.extra_loss)?)
+        };
         Ok(Self {
             cfg,
             net,
@@ -105,6 +118,8 @@ impl Trainer {
             wall_before: 0.0,
             history: Vec::new(),
             hook: None,
+            budgets,
+            extra,
         })
     }
 
@@ -130,7 +145,8 @@ impl Trainer {
     }
 
     /// Continues the run in `dir`: restores the weights, the Adam moments and step count, the
-    /// epoch and step counters, the wall time and the metrics history from its checkpoint; the
+    /// Lagrange multipliers of rate budgets, the epoch and step counters, the wall time and the
+    /// metrics history from its checkpoint; the
     /// next epoch's shuffling and spikes are those an uninterrupted run would have drawn.
     /// The run directory becomes `dir`.
     pub fn resume(mut self, dir: impl AsRef<Path>) -> Result<Self> {
@@ -138,6 +154,18 @@ impl Trainer {
         let ck = checkpoint::load(dir, self.net.device())?;
         ck.restore_network(&self.net)?;
         ck.restore_optimizer(&mut self.opt)?;
+        for layer in 0..self.net.num_layers() {
+            let get = |k: &str| -> Result<Option<Vec<f64>>> {
+                match ck.tensors.get(&format!("budget.{layer}.{k}")) {
+                    Some(t) => Ok(Some(t.to_dtype(DType::F64)?.to_vec1()?)),
+                    None => Ok(None),
+                }
+            };
+            if let (Some(upper), lower) = (get("upper")?, get("lower")?) {
+                self.budgets
+                    .set_multipliers(layer, &upper, &lower.unwrap_or_default())?;
+            }
+        }
         self.done_epochs = ck.meta.epoch;
         self.step = ck.meta.step;
         self.wall_before = ck.meta.wall_s;
@@ -262,7 +290,20 @@ impl Trainer {
                     )?;
                     let y = targets(&split.train, batch, &device)?;
                     let outs = self.net.forward(&x)?;
-                    let loss = self.loss(&outs, &y)?;
+                    let task = self.loss(&outs, &y)?;
+                    // Rate budgets: penalty or Lagrangian terms on every budgeted layer's rate.
+                    let spikes: Vec<Tensor> = outs.iter().map(|o| o.spikes.clone()).collect();
+                    let (budget_term, measured) = self.budgets.loss(&spikes)?;
+                    let mut loss = match budget_term {
+                        Some(b) => {
+                            let b = b.to_dtype(task.dtype())?;
+                            (task + b)?
+                        }
+                        None => task,
+                    };
+                    if let Some(extra) = &self.extra {
+                        loss = (loss + self.extra_terms(extra, &outs, &spikes, &y)?)?;
+                    }
                     let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                     if !lv.is_finite() {
                         return Err(self.non_finite(e1, "the training loss", &last_ckpt));
@@ -278,6 +319,8 @@ impl Trainer {
                     if !info.grad_norm.is_finite() {
                         return Err(self.non_finite(e1, "the gradient norm", &last_ckpt));
                     }
+                    // Projected dual ascent on the rates of this batch (lagrange budgets).
+                    self.budgets.update(&measured)?;
                     self.step += 1;
                     loss_sum += lv * batch.len() as f64;
                     correct += self.correct(&outs, &split.train, batch)?;
@@ -290,12 +333,12 @@ impl Trainer {
                 if let Some(name) = self.non_finite_param()? {
                     return Err(self.non_finite(e1, &format!("parameter `{name}`"), &last_ckpt));
                 }
-                let (test_loss, test_acc, rates) = if split.test.is_empty() {
-                    let (_, _, r) = self.evaluate_samples(&enc, &split.train)?;
-                    (None, None, r)
+                let (test_loss, test_acc, rates, layer_rates) = if split.test.is_empty() {
+                    let (_, _, r, lr) = self.evaluate_detailed(&enc, &split.train)?;
+                    (None, None, r, lr)
                 } else {
-                    let (l, a, r) = self.evaluate_samples(&enc, &split.test)?;
-                    (Some(l), Some(a), r)
+                    let (l, a, r, lr) = self.evaluate_detailed(&enc, &split.test)?;
+                    (Some(l), Some(a), r, lr)
                 };
                 self.done_epochs = e1;
                 let m = EpochMetrics {
@@ -308,6 +351,7 @@ impl Trainer {
                     lr,
                     wall_s: self.wall_before + start.elapsed().as_secs_f64(),
                     samples_per_s: seen as f64 / secs.max(1e-9),
+                    layer_rates,
                 };
                 if let Some(dir) = &self.run_dir {
                     let meta = CheckpointMeta {
@@ -317,7 +361,8 @@ impl Trainer {
                         wall_s: m.wall_s,
                         config_toml: self.cfg.to_toml_string(),
                     };
-                    last_ckpt = Some(checkpoint::save(dir, &self.net, &self.opt, &meta)?);
+                    let extra = self.budget_state()?;
+                    last_ckpt = Some(checkpoint::save(dir, &self.net, &self.opt, &meta, extra)?);
                 }
                 if let Some(log) = &mut log {
                     log.push(m.clone())?;
@@ -346,6 +391,28 @@ impl Trainer {
             wall_s: last.as_ref().map_or(self.wall_before, |m| m.wall_s),
             checkpoint: last_ckpt,
         })
+    }
+
+    /// The Lagrange multipliers of the rate budgets as checkpoint tensors.
+    fn budget_state(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for layer in 0..self.net.num_layers() {
+            let (upper, lower) = self.budgets.multipliers(layer);
+            if upper.is_empty() {
+                continue;
+            }
+            let n = upper.len();
+            out.push((
+                format!("budget.{layer}.upper"),
+                Tensor::from_vec(upper, n, &Device::Cpu)?,
+            ));
+            let n = lower.len();
+            out.push((
+                format!("budget.{layer}.lower"),
+                Tensor::from_vec(lower, n, &Device::Cpu)?,
+            ));
+        }
+        Ok(out)
     }
 
     fn non_finite(&self, epoch: usize, what: &str, ckpt: &Option<PathBuf>) -> Error {
@@ -397,12 +464,61 @@ impl Trainer {
         use crate::loss::snntorch as l;
         Ok(match self.cfg.loss {
             LossConfig::CeCount => l::ce_count(&spikes, y)?,
+            LossConfig::CeRate => l::ce_rate(&spikes, y)?,
             LossConfig::MseCount {
                 correct_rate,
                 incorrect_rate,
             } => l::mse_count(&spikes, y, correct_rate, incorrect_rate)?,
             LossConfig::CeMaxMembrane => l::ce_max_membrane(&mem, y)?,
+            LossConfig::BalancedPopulationMse {
+                correct_rate,
+                incorrect_rate,
+            } => {
+                // Per neuron, not pooled: every neuron of the population gets its own target.
+                let npc = self.cfg.train.neurons_per_class;
+                let classes = last.spikes.dim(2)? / npc.max(1);
+                crate::loss::hardware::balanced_population_mse(
+                    &last.spikes,
+                    y,
+                    classes,
+                    npc,
+                    correct_rate,
+                    incorrect_rate,
+                )?
+            }
         })
+    }
+
+    /// The `[[extra_loss]]` terms on this batch's recordings.
+    fn extra_terms(
+        &self,
+        extra: &CompositeLoss,
+        outs: &[LayerOutput],
+        spikes: &[Tensor],
+        y: &Tensor,
+    ) -> Result<Tensor> {
+        let membranes: Vec<Tensor> = outs.iter().map(|o| o.mem.clone()).collect();
+        let recurrent: Vec<Option<Tensor>> = {
+            let vars = self
+                .net
+                .varmap()
+                .data()
+                .lock()
+                .map_err(|_| Error::Data("the network's variables are poisoned".into()))?;
+            (0..outs.len())
+                .map(|i| {
+                    vars.get(&format!("layers.{i}.w_rec"))
+                        .map(|v| v.as_tensor().clone())
+                })
+                .collect()
+        };
+        let out = extra.forward(&LossInputs {
+            spikes,
+            membranes: &membranes,
+            recurrent: &recurrent,
+            targets: y,
+        })?;
+        Ok(out.total)
     }
 
     /// Correct predictions in a batch: the class whose population spiked most (ties → lower
@@ -419,7 +535,19 @@ impl Trainer {
     /// Loss, accuracy and per-layer mean rates on `s` with the fixed evaluation spikes
     /// (seed = the sample's row in the data file, as on the device).
     fn evaluate_samples(&self, enc: &SpikeEncoder, s: &Samples) -> Result<(f64, f64, Vec<f64>)> {
+        let (l, a, r, _) = self.evaluate_detailed(enc, s)?;
+        Ok((l, a, r))
+    }
+
+    /// [`Self::evaluate_samples`] plus per-layer rate reports (per-neuron histogram, budget,
+    /// current multipliers).
+    fn evaluate_detailed(
+        &self,
+        enc: &SpikeEncoder,
+        s: &Samples,
+    ) -> Result<(f64, f64, Vec<f64>, Vec<LayerRateReport>)> {
         let device = self.net.device();
+        let mut meter = RateMeter::new();
         let idx: Vec<usize> = (0..s.len()).collect();
         let (mut loss_sum, mut correct) = (0f64, 0usize);
         let mut rates = vec![0f64; self.net.num_layers()];
@@ -433,6 +561,8 @@ impl Trainer {
                 .to_scalar::<f64>()?;
             loss_sum += loss * batch.len() as f64;
             correct += self.correct(&outs, s, batch)?;
+            let spikes: Vec<Tensor> = outs.iter().map(|o| o.spikes.clone()).collect();
+            meter.add(&spikes)?;
             for (r, o) in rates.iter_mut().zip(&outs) {
                 *r += o
                     .spikes
@@ -447,6 +577,7 @@ impl Trainer {
             loss_sum / n,
             correct as f64 / n,
             rates.iter().map(|r| r / n).collect(),
+            meter.report(Some(&self.budgets)),
         ))
     }
 

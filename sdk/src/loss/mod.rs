@@ -7,7 +7,16 @@
 //!
 //! Families, one module each:
 //! - [`snntorch`]: `mse_count`, `ce_rate`, `ce_count`, `ce_max_membrane` with snnTorch's numbers.
+//! - [`hardware`]: per-layer rate targets, balanced population MSE and its decoder.
+//! - [`criterion`]: `FiringRateLoss`, `FiringRateDistLoss`, `StatePredictionLoss`, `HebbianLoss`,
+//!   `EntropyLoss`, `PopulationKL` (nn4n-style regularisers).
+//! - [`rnn`]: `RNNLoss`, the lambda-weighted task + regulariser composite.
+//! - [`composite`]: a loss built from config, a list of `{type, params, lambda, layer}` terms.
 
+pub mod composite;
+pub mod criterion;
+pub mod hardware;
+pub mod rnn;
 pub mod snntorch;
 
 use candle_core::{DType, Device, Tensor};

@@ -2,7 +2,8 @@
 //!
 //! The recording here is `[batch, time, neurons]` (snnTorch: `[time, batch, neurons]`); the
 //! returned scalars are the numbers snnTorch returns for the same data (golden-tested).
-//! These are the non-population-code variants: one output neuron per class.
+//! The plain functions assume one output neuron per class; the `_population` variants follow
+//! snnTorch's `population_code=True` (contiguous blocks of neurons per class).
 
 use super::{class_indices, cross_entropy, dims_btn, div_scalar, one_hot, LossError, Result};
 use candle_core::{Tensor, D};
@@ -78,6 +79,61 @@ pub fn ce_max_membrane(membrane: &Tensor, targets: &Tensor) -> Result<Tensor> {
     cross_entropy(&membrane.max(1)?, &y)
 }
 
+/// Spike count of each class population, snnTorch's `_population_code`: class `c` owns the
+/// contiguous neurons `trunc(N c / C) .. trunc(N (c + 1) / C)`; `N` must be a multiple of `C`.
+fn population_counts(loss: &'static str, spikes: &Tensor, num_classes: usize) -> Result<Tensor> {
+    let (b, _, n) = dims_btn(loss, "spikes", spikes)?;
+    if num_classes == 0 || n % num_classes != 0 {
+        return Err(LossError::Param {
+            loss,
+            param: "num_classes",
+            reason: format!("must divide the {n} output neurons, got {num_classes}"),
+        });
+    }
+    Ok(spikes
+        .sum(1)?
+        .reshape((b, num_classes, n / num_classes))?
+        .sum(2)?)
+}
+
+/// [`ce_count`] with a population code (`ce_count_loss(population_code=True, num_classes=C)`):
+/// cross-entropy of the per-class population spike counts.
+pub fn ce_count_population(
+    spikes: &Tensor,
+    targets: &Tensor,
+    num_classes: usize,
+) -> Result<Tensor> {
+    const LOSS: &str = "ce_count_population";
+    let counts = population_counts(LOSS, spikes, num_classes)?;
+    let y = class_indices(LOSS, targets, counts.dim(0)?, num_classes)?;
+    cross_entropy(&counts, &y)
+}
+
+/// [`mse_count`] with a population code (`mse_count_loss(population_code=True, num_classes=C)`):
+/// population counts `[B, C]` against `trunc(T * rate * N / C)`, MSE over `[B, C]`, divided by `T`.
+pub fn mse_count_population(
+    spikes: &Tensor,
+    targets: &Tensor,
+    num_classes: usize,
+    correct_rate: f64,
+    incorrect_rate: f64,
+) -> Result<Tensor> {
+    const LOSS: &str = "mse_count_population";
+    let counts = population_counts(LOSS, spikes, num_classes)?;
+    let (b, t, n) = spikes.dims3()?;
+    let y = class_indices(LOSS, targets, b, num_classes)?;
+    let per_class = n as f64 / num_classes as f64;
+    let on = (t as f64 * correct_rate * per_class).trunc();
+    let off = (t as f64 * incorrect_rate * per_class).trunc();
+    let target =
+        one_hot(&y, num_classes, spikes.dtype(), spikes.device())?.affine(on - off, off)?;
+    let mse = div_scalar(
+        &(counts - target)?.sqr()?.sum_all()?,
+        (b * num_classes) as f64,
+    )?;
+    div_scalar(&mse, t as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +192,29 @@ mod tests {
         assert_eq!(g[0], 0.0);
         assert_eq!(g[3], 0.0);
         assert!(g[2] > 0.0 && g[1] < 0.0);
+    }
+
+    #[test]
+    fn population_variants_reduce_to_plain_ones_with_one_neuron_per_class() {
+        let s = rec(&[1., 0., 1., 1., 0., 1., 0., 0., 1., 1., 1., 0.], 2, 2, 3);
+        let y = Tensor::new(&[2u32, 0], &Device::Cpu).unwrap();
+        let f = |t: Tensor| t.to_scalar::<f64>().unwrap();
+        assert_eq!(
+            f(ce_count_population(&s, &y, 3).unwrap()),
+            f(ce_count(&s, &y).unwrap())
+        );
+        assert_eq!(
+            f(mse_count_population(&s, &y, 3, 0.8, 0.2).unwrap()),
+            f(mse_count(&s, &y, 0.8, 0.2).unwrap())
+        );
+        // 2 classes x 2 neurons, T = 3: counts sample 0 = [1+0, 1+1]... by hand below.
+        let s = rec(&[1., 0., 0., 1., 0., 1., 1., 0., 1., 0., 0., 1.], 1, 3, 4);
+        // neuron counts [2, 1, 1, 2] -> class counts [3, 3]; target class 1, T = 3, 2 per class:
+        // on = trunc(3 * 1.0 * 2) = 6, off = trunc(3 * 0.0 * 2) = 0 -> ((3-0)^2 + (3-6)^2)/2/3 = 3.
+        let y = Tensor::new(&[1u32], &Device::Cpu).unwrap();
+        assert!((f(mse_count_population(&s, &y, 2, 1.0, 0.0).unwrap()) - 3.0).abs() < 1e-12);
+        assert!((f(ce_count_population(&s, &y, 2).unwrap()) - 2f64.ln()).abs() < 1e-12);
+        assert!(ce_count_population(&s, &y, 3).is_err());
     }
 
     #[test]

@@ -435,8 +435,8 @@ pub struct ExportOptions {
     pub qat: Option<crate::qat::QatConfig>,
     /// Model name (default: the run's name).
     pub name: Option<String>,
-    /// Per-layer firing-rate budgets from training (index = layer; missing = unbounded). They
-    /// are stored in the model so the device can check them.
+    /// Per-layer firing-rate budgets (index = layer; `None` = unbounded), stored in the model so
+    /// the device can check them. Empty (default): the training config's `[[budget]]` tables.
     pub budgets: Vec<Option<snn_models::RateBudget>>,
 }
 
@@ -475,7 +475,16 @@ pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportErr
         quant.clip_shifts = 0;
     }
     let mut layers = run.float_layers()?;
-    for (l, b) in layers.iter_mut().zip(&opts.budgets) {
+    let budgets: Vec<Option<snn_models::RateBudget>> = if opts.budgets.is_empty() {
+        crate::budget::export_budgets(&run.cfg.budget, layers.len())
+            .map_err(|e| QuantError::Config(format!("budget: {e}")))?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        opts.budgets.clone()
+    };
+    for (l, b) in layers.iter_mut().zip(&budgets) {
         let rate = |q: u16| f32::from(q) / f32::from(snn_models::RATE_ONE);
         l.budget = b.map(|b| (rate(b.max_rate), rate(b.min_rate)));
     }

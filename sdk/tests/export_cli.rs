@@ -29,7 +29,8 @@ fn train(dir: &Path) -> PathBuf {
     std::fs::write(
         &cfg,
         "name = \"small\"\nseed = 1\n[train]\nepochs = 1\ntime_steps = 10\n\
-         [network]\ninput_size = 64\n[[network.layers]]\nsize = 32\n[[network.layers]]\nsize = 10\n",
+         [network]\ninput_size = 64\n[[network.layers]]\nsize = 32\n[[network.layers]]\nsize = 10\n\
+         [[budget]]\nlayer = 0\nmax_rate = 0.25\nmin_rate = 0.001\n",
     )
     .unwrap();
     let run = dir.join("run");
@@ -64,6 +65,10 @@ fn export_inspect_simulate_round_trip() {
             .unwrap();
     assert_eq!(card.resources.flash_bytes, bytes.len());
     let int_acc = card.accuracy.as_ref().unwrap().integer;
+    // The training budget travels into the model (Q1.15, one unit = 1/32768).
+    assert_eq!(card.layers[0].budget[0], 0.25);
+    assert!((card.layers[0].budget[1] - 0.001).abs() <= 1.0 / 32768.0);
+    assert_eq!(card.layers[1].budget, [1.0, 0.0]);
     // No temporary files left behind by the atomic writes.
     let stray: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -85,6 +85,42 @@ pub fn owned_layer(q: &QuantLayer) -> Result<OwnedLayer, FormatError> {
     })
 }
 
+/// Reads a layer back from a model (the inverse of [`owned_layer`]): dense presynaptic-major
+/// weights (absent synapses 0), per-neuron leaks and biases. Dequantise it with
+/// [`QuantLayer::dequantize`] to get the float network a model file stands for.
+pub fn quant_layer(l: &snn_models::Layer<'_>) -> QuantLayer {
+    let (m, n) = (usize::from(l.inputs), usize::from(l.neurons));
+    let leak = match &l.leak {
+        snn_models::Leak::Shared(b) => vec![*b; n],
+        snn_models::Leak::PerNeuron(ls) => ls.iter().collect(),
+    };
+    let sparse_mask = |w: &snn_models::Weights<'_>, pre: usize| match w {
+        snn_models::Weights::Sparse { .. } => {
+            let d = OwnedWeights::from(w).to_dense(pre, n);
+            Some(d.iter().map(|&q| q != 0).collect())
+        }
+        _ => None,
+    };
+    QuantLayer {
+        inputs: m,
+        neurons: n,
+        weight_bits: l.weight_bits,
+        shift: l.shift,
+        w_ff: OwnedWeights::from(&l.feedforward).to_dense(m, n),
+        w_rec: l
+            .recurrent
+            .as_ref()
+            .map(|r| OwnedWeights::from(r).to_dense(n, n)),
+        ff_mask: sparse_mask(&l.feedforward, m),
+        rec_mask: l.recurrent.as_ref().and_then(|r| sparse_mask(r, n)),
+        bias: l.bias.as_ref().map(|b| b.iter().collect()),
+        leak,
+        threshold: l.threshold,
+        reset: l.reset,
+        budget: (l.budget.max_rate, l.budget.min_rate),
+    }
+}
+
 /// The whole model; validated as the device would on loading.
 pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedModel, FormatError> {
     let model = OwnedModel {

@@ -128,7 +128,7 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     let exp = last_json(&ok(d, &["export", "run", "-o", "model.snn", "--json"]));
     assert!(d.join("model.snn").exists() && d.join("model.card.json").exists());
     let float = exp["float_accuracy"].as_f64().unwrap();
-    let int = exp["integer_accuracy"].as_f64().unwrap();
+    let int = exp["accuracy"].as_f64().unwrap();
     assert_eq!(
         float, test_acc,
         "export measures the float net on the same test spikes"
@@ -150,20 +150,18 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     let icard = last_json(&ok(d, &["inspect", "model.snn", "--json"]));
     assert_eq!(icard["layers"].as_array().unwrap().len(), 2);
 
-    // simulate: the integer engine over the run's test split reproduces export's numbers.
-    let sim = last_json(&ok(
+    // simulate: the integer engine over the run's test split reproduces export's numbers, with
+    // one JSON line per sample (row, label, prediction) before the summary.
+    let out = ok(
         d,
-        &["simulate", "model.snn", "--run", "run", "--json", "--quiet"],
-    ));
+        &["simulate", "model.snn", "--checkpoint", "run", "--json"],
+    );
+    let sim = last_json(&out);
     assert_eq!(sim["accuracy"].as_f64().unwrap(), int);
     assert_eq!(sim["float_accuracy"].as_f64().unwrap(), float);
-    assert_eq!(
-        sim["rows"].as_array().unwrap().len() as u64,
-        sim["samples"].as_u64().unwrap()
-    );
     assert!(sim["synaptic_events_per_inference"].as_f64().unwrap() > 0.0);
-    let preds = ok(d, &["simulate", "model.snn", "--predictions", "--quiet"]);
-    assert_eq!(preds.lines().filter(|l| l.contains(',')).count(), 1 + 1797);
+    let per_sample = out.lines().filter(|l| l.contains("\"row\"")).count();
+    assert_eq!(per_sample as u64, sim["samples"].as_u64().unwrap());
 
     // plot: every kind, PNG of the asked size, and SVG.
     ok(d, &["plot", "all", "run", "--dir", "plots"]);

@@ -127,13 +127,13 @@ impl<'a> Connectivity<'a> {
                 .collect()
         });
         let mut caption =
-            format!("{post} postsynaptic x {pre} presynaptic, max |w| = {max_abs:.4}");
+            format!("{post} postsynaptic × {pre} presynaptic, largest magnitude {max_abs:.4}");
         if let Some(ei) = ei {
             let e = ei.iter().filter(|&&e| e).count();
             caption.push_str(&format!(", {e} E / {} I", pre - e));
         }
         if rows < post || cols < pre {
-            caption.push_str(&format!(" (block means, {rows}x{cols} cells)"));
+            caption.push_str(&format!(" (block means, {rows}×{cols} cells)"));
         }
         Ok(Self {
             title: opts.title_or("Connectivity"),
@@ -263,11 +263,21 @@ impl<'a> Connectivity<'a> {
         let theme = &self.theme;
         let (margin, _) = self.margins();
         let m = self.max_abs;
+        // Decimals for ticks about m/4 apart: one more than the leading digit of m needs.
+        let decimals = (1 - m.log10().floor() as i32).max(0) as usize;
+        let bar_label = |v: &f64| {
+            let v = if v.abs() < 0.5 * 10f64.powi(-(decimals as i32)) {
+                0.0
+            } else {
+                *v
+            };
+            format!("{v:.decimals$}")
+        };
         let mut chart = ChartBuilder::on(area)
             .margin(margin)
-            .margin_right(theme.px(36.0))
+            .margin_right(theme.px(40.0))
             .x_label_area_size(theme.px(52.0))
-            .y_label_area_size(theme.px(80.0))
+            .y_label_area_size(theme.px(66.0))
             .build_cartesian_2d(0.0..1.0, -m..m)
             .or_draw()?;
         chart
@@ -275,6 +285,8 @@ impl<'a> Connectivity<'a> {
             .disable_mesh()
             .disable_x_axis()
             .y_labels(9)
+            .y_label_formatter(&bar_label)
+            .set_all_tick_mark_size(theme.px(6.0))
             .label_style(theme.tick())
             .axis_desc_style(theme.label())
             .y_desc("weight")
@@ -287,6 +299,13 @@ impl<'a> Connectivity<'a> {
                 let fill = colour::diverging((lo + step / 2.0) / m).filled();
                 Rectangle::new([(0.0, lo), (1.0, lo + step)], fill)
             }))
+            .or_draw()?;
+        // Frame the bar so the tick marks attach to it.
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, -m), (1.0, m)],
+                BLACK.stroke_width(1),
+            )))
             .or_draw()?;
         Ok(())
     }

@@ -257,21 +257,20 @@ impl<'a> Curves<'a> {
             )
             .or_draw()?;
         let percent = |v: &f64| format!("{v:.0}%");
-        let plain = |v: &f64| format!("{v}");
-        let y_format: &dyn Fn(&f64) -> String = if panel.percent { &percent } else { &plain };
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
+        let mut mesh = chart.configure_mesh();
+        mesh.light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(215, 215, 215))
             .x_labels(self.ticks)
             .x_label_formatter(&int_label)
-            .y_label_formatter(y_format)
             .label_style(theme.tick())
             .axis_desc_style(theme.label())
             .x_desc("epoch")
-            .y_desc(panel.y_desc)
-            .draw()
-            .or_draw()?;
+            .y_desc(panel.y_desc);
+        // Otherwise plotters' own float formatting ("0.05", "2.5") is used.
+        if panel.percent {
+            mesh.y_label_formatter(&percent);
+        }
+        mesh.draw().or_draw()?;
         let width = theme.px(2.0);
         let radius = theme.px(3.5);
         for s in &panel.series {

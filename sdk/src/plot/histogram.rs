@@ -4,6 +4,7 @@ use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour;
 use super::output::{save, Figure, OrDraw};
@@ -12,7 +13,7 @@ use super::{PlotError, PlotOptions};
 
 const PLOT: &str = "rate histograms";
 /// At most this many epochs are overlaid per panel (evenly spaced, first and last included).
-const MAX_EPOCHS_SHOWN: usize = 6;
+const MAX_EPOCHS_SHOWN: usize = 5;
 /// Histogram bins across each panel's rate axis.
 const BINS: usize = 25;
 
@@ -20,11 +21,12 @@ const BINS: usize = 25;
 pub type LayerRates<S> = (S, Vec<f32>, Option<f32>);
 
 /// Draws one panel per layer: histograms of per-neuron firing rate (spikes per neuron per step,
-/// `0..=1`), one outline per epoch coloured from dark (early) to light green (late), the latest
-/// shaded, and the layer's budget maximum as a red dashed vertical line.
+/// `0..=1`), one outline per epoch coloured from dark purple (early) to green (late), the latest
+/// shaded, and the layer's budget maximum as a red dashed vertical line. One legend row under
+/// the title names the epoch colours and the budget line.
 ///
 /// `epochs[k] = (epoch, layers)`; layers are matched across epochs by name and drawn in order of
-/// first appearance. With more than six epochs, six evenly spaced ones (first and last included)
+/// first appearance. With more than five epochs, five evenly spaced ones (first and last included)
 /// are shown. Each caption gives the latest epoch's mean rate and how many neurons exceed the
 /// budget.
 pub fn rate_histograms<S: AsRef<str>>(
@@ -38,7 +40,8 @@ pub fn rate_histograms<S: AsRef<str>>(
 
 /// One epoch's histogram of one layer.
 struct EpochHist {
-    epoch: u32,
+    /// Line colour, shared by this epoch across panels and the legend.
+    colour: RGBColor,
     /// Neuron count per bin.
     counts: [usize; BINS],
 }
@@ -59,6 +62,19 @@ struct RateHistograms {
     title: String,
     theme: Theme,
     panels: Vec<LayerPanel>,
+    /// Shown epochs with their colours, for the shared legend.
+    legend: Vec<(u32, RGBColor)>,
+    /// Whether any panel has a budget line (adds a legend entry).
+    any_budget: bool,
+}
+
+/// Colour of shown epoch `k` of `n`: dark (early) to green (late), teal when alone.
+fn epoch_colour(k: usize, n: usize) -> RGBColor {
+    colour::sequential(if n > 1 {
+        0.85 * k as f64 / (n - 1) as f64
+    } else {
+        0.5
+    })
 }
 
 /// Indices of at most `MAX_EPOCHS_SHOWN` of `n` items, evenly spaced, first and last included.
@@ -74,11 +90,13 @@ fn shown_indices(n: usize) -> Vec<usize> {
     idx
 }
 
-/// Neuron counts per bin over `0..x_max`; a rate at or past `x_max` goes in the last bin.
+/// Neuron counts per bin over `0..x_max`: bin `floor(r / x_max · BINS + 1e-6)`, so a rate that
+/// is an edge up to f32 rounding (0.04f32 is just below 0.04) counts in the bin it starts; a rate
+/// at or past `x_max` goes in the last bin.
 fn bin_counts(rates: &[f32], x_max: f64) -> [usize; BINS] {
     let mut counts = [0usize; BINS];
     for &r in rates {
-        let b = ((r as f64 / x_max) * BINS as f64).floor() as usize;
+        let b = ((r as f64 / x_max) * BINS as f64 + 1e-6).floor() as usize;
         counts[b.min(BINS - 1)] += 1;
     }
     counts
@@ -133,6 +151,7 @@ impl RateHistograms {
             .map(|k| order[k])
             .collect();
 
+        let shown_epochs: Vec<u32> = shown.iter().map(|&i| epochs[i].0).collect();
         let mut names: Vec<&str> = Vec::new();
         for (_, layers) in epochs {
             for (name, _, _) in layers {
@@ -154,9 +173,9 @@ impl RateHistograms {
                             .map(|(_, rates, budget)| (*epoch, rates.as_slice(), *budget))
                     })
                     .collect();
-                Self::panel(name, &entries)
+                Self::panel(name, &entries, &shown_epochs)
             })
-            .collect();
+            .collect::<Vec<_>>();
 
         let default_title = if epochs.len() > shown.len() {
             format!(
@@ -167,15 +186,23 @@ impl RateHistograms {
         } else {
             "Firing-rate histograms".to_string()
         };
+        let legend = shown_epochs
+            .iter()
+            .enumerate()
+            .map(|(k, &e)| (e, epoch_colour(k, shown_epochs.len())))
+            .collect();
         Ok(Self {
             title: opts.title_or(&default_title).to_string(),
             theme: Theme::new(opts),
+            any_budget: panels.iter().any(|p: &LayerPanel| !p.budgets.is_empty()),
             panels,
+            legend,
         })
     }
 
-    /// Builds one layer's panel from its shown epochs `(epoch, rates, budget)` in epoch order.
-    fn panel(name: &str, entries: &[(u32, &[f32], Option<f32>)]) -> LayerPanel {
+    /// Builds one layer's panel from its shown epochs `(epoch, rates, budget)` in epoch order;
+    /// `shown` lists all shown epochs (for colours).
+    fn panel(name: &str, entries: &[(u32, &[f32], Option<f32>)], shown: &[u32]) -> LayerPanel {
         let mut budgets: Vec<f32> = Vec::new();
         for b in entries.iter().filter_map(|e| e.2) {
             if !budgets.contains(&b) {
@@ -191,7 +218,10 @@ impl RateHistograms {
         let hists: Vec<EpochHist> = entries
             .iter()
             .map(|&(epoch, rates, _)| EpochHist {
-                epoch,
+                colour: epoch_colour(
+                    shown.iter().position(|&e| e == epoch).unwrap_or(0),
+                    shown.len(),
+                ),
                 counts: bin_counts(rates, x_max),
             })
             .collect();
@@ -207,7 +237,7 @@ impl RateHistograms {
                 let mean = rates.iter().map(|&r| r as f64).sum::<f64>() / rates.len() as f64;
                 let over = match budget {
                     Some(b) => format!(
-                        ", {}/{} over budget",
+                        ", {}/{} over budget {b}",
                         rates.iter().filter(|&&r| r > b).count(),
                         rates.len()
                     ),
@@ -243,7 +273,7 @@ impl RateHistograms {
         let y_ticks = (panel.y_max as usize).clamp(1, 8);
         chart
             .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(215, 215, 215))
             .y_labels(y_ticks)
             .y_label_formatter(&int_label)
@@ -255,10 +285,9 @@ impl RateHistograms {
             .or_draw()?;
 
         let bin = panel.x_max / BINS as f64;
-        let n = panel.hists.len();
         let width = theme.px(2.0);
         if let Some(latest) = panel.hists.last() {
-            let shade = colour::sequential(1.0).mix(0.22).filled();
+            let shade = latest.colour.mix(0.18).filled();
             chart
                 .draw_series(
                     latest
@@ -273,12 +302,7 @@ impl RateHistograms {
                 )
                 .or_draw()?;
         }
-        for (k, hist) in panel.hists.iter().enumerate() {
-            let colour = colour::sequential(if n > 1 {
-                k as f64 / (n - 1) as f64
-            } else {
-                1.0
-            });
+        for hist in &panel.hists {
             // Step outline: up and across each bin, back to zero at the right end.
             let mut outline = vec![(0.0, 0.0)];
             for (b, &c) in hist.counts.iter().enumerate() {
@@ -287,42 +311,76 @@ impl RateHistograms {
             }
             outline.push((panel.x_max, 0.0));
             chart
-                .draw_series(LineSeries::new(outline, colour.stroke_width(width)))
-                .or_draw()?
-                .label(format!("epoch {}", hist.epoch))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
-                });
+                .draw_series(LineSeries::new(outline, hist.colour.stroke_width(width)))
+                .or_draw()?;
         }
         for &budget in &panel.budgets {
             let b = budget as f64;
-            let style = colour::BUDGET.stroke_width(width);
             chart
                 .draw_series(DashedLineSeries::new(
                     [(b, 0.0), (b, panel.y_max)],
                     theme.px(10.0),
                     theme.px(6.0),
+                    colour::BUDGET.stroke_width(width),
+                ))
+                .or_draw()?;
+        }
+        Ok(())
+    }
+}
+
+impl RateHistograms {
+    /// One legend row for the whole figure: a line sample per shown epoch, then the budget line.
+    fn draw_legend<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), PlotError> {
+        let theme = &self.theme;
+        let font = theme.legend();
+        let sample = theme.px(24.0) as i32;
+        let gap = theme.px(6.0) as i32;
+        let spacing = theme.px(22.0) as i32;
+        let mut entries: Vec<(String, RGBColor, bool)> = self
+            .legend
+            .iter()
+            .map(|&(e, c)| (format!("epoch {e}"), c, false))
+            .collect();
+        if self.any_budget {
+            entries.push(("budget max".to_string(), colour::BUDGET, true));
+        }
+        let mut widths = Vec::with_capacity(entries.len());
+        for (text, _, _) in &entries {
+            widths.push(area.estimate_text_size(text, &font).or_draw()?.0 as i32);
+        }
+        let total: i32 = widths.iter().map(|w| sample + gap + w).sum::<i32>()
+            + spacing * (entries.len() as i32 - 1);
+        let (w, h) = area.dim_in_pixel();
+        let y = h as i32 / 2;
+        let mut x = ((w as i32 - total) / 2).max(0);
+        let width = theme.px(2.0);
+        let text_style = font.pos(Pos::new(HPos::Left, VPos::Center));
+        for ((text, colour, dashed), text_w) in entries.iter().zip(widths) {
+            let style = colour.stroke_width(width);
+            if *dashed {
+                area.draw(&plotters::element::DashedPathElement::new(
+                    vec![(x, y), (x + sample, y)],
+                    theme.px(7.0),
+                    theme.px(4.0),
                     style,
                 ))
-                .or_draw()?
-                .label(format!("budget max {budget}"))
-                .legend(move |(x, y)| {
-                    plotters::element::DashedPathElement::new(
-                        vec![(x, y), (x + 20, y)],
-                        5,
-                        3,
-                        style,
-                    )
-                });
-        }
-        chart
-            .configure_series_labels()
-            .label_font(theme.legend())
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
+                .or_draw()?;
+            } else {
+                area.draw(&PathElement::new(vec![(x, y), (x + sample, y)], style))
+                    .or_draw()?;
+            }
+            area.draw(&Text::new(
+                text.as_str(),
+                (x + sample + gap, y),
+                text_style.clone(),
+            ))
             .or_draw()?;
+            x += sample + gap + text_w + spacing;
+        }
         Ok(())
     }
 }
@@ -331,6 +389,8 @@ impl Figure for RateHistograms {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         root.fill(&WHITE).or_draw()?;
         let body = root.titled(&self.title, self.theme.title()).or_draw()?;
+        let (legend, body) = body.split_vertically(self.theme.px(30.0));
+        self.draw_legend(&legend)?;
         let n = self.panels.len();
         let cols = match n {
             1 | 2 => n,
@@ -353,7 +413,7 @@ mod tests {
     #[test]
     fn shown_epochs_are_spread_and_keep_ends() {
         assert_eq!(shown_indices(3), vec![0, 1, 2]);
-        assert_eq!(shown_indices(11), vec![0, 2, 4, 6, 8, 10]);
+        assert_eq!(shown_indices(11), vec![0, 3, 5, 8, 10]);
         let idx = shown_indices(40);
         assert_eq!(idx.len(), MAX_EPOCHS_SHOWN);
         assert_eq!((idx[0], idx[idx.len() - 1]), (0, 39));

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use connectivity::connectivity;
 pub use curves::curves;
-pub use histogram::rate_histograms;
+pub use histogram::{rate_histograms, LayerRates};
 pub use metrics::{read_metrics_jsonl, MetricsRow};
 pub use output::ImageFormat;
 pub use raster::spike_raster;
@@ -167,5 +167,34 @@ impl PlotError {
             plot,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_toml_with_defaults() {
+        let opts: PlotOptions = toml::from_str("width = 800\ntitle = \"Run 3\"").unwrap();
+        assert_eq!((opts.width, opts.height), (800, 768));
+        assert_eq!(opts.title.as_deref(), Some("Run 3"));
+        opts.validate().unwrap();
+        let err = toml::from_str::<PlotOptions>("widht = 800").unwrap_err();
+        assert!(err.to_string().contains("widht"), "{err}");
+    }
+
+    #[test]
+    fn size_limits() {
+        assert!(PlotOptions::with_size(MIN_SIDE, MAX_SIDE)
+            .validate()
+            .is_ok());
+        let err = PlotOptions::with_size(MIN_SIDE - 1, 600)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("255x600"), "{err}");
+        assert!(PlotOptions::with_size(800, MAX_SIDE + 1)
+            .validate()
+            .is_err());
     }
 }

@@ -12,6 +12,15 @@ use super::{PlotError, PlotOptions};
 
 const PLOT: &str = "spike raster";
 
+/// "1 neuron", "40 neurons".
+fn neurons(n: usize) -> String {
+    if n == 1 {
+        "1 neuron".to_string()
+    } else {
+        format!("{n} neurons")
+    }
+}
+
 /// Draws a spike raster with one panel per layer, stacked top to bottom, sharing the time axis.
 ///
 /// `layers[l] = (name, spikes)` with `spikes[t][n]` true when neuron `n` spiked at step `t`
@@ -94,37 +103,48 @@ impl<'a> Raster<'a> {
         area: &DrawingArea<DB, Shift>,
         index: usize,
         layer: &Layer<'_>,
+        panel_h: u32,
     ) -> Result<(), PlotError> {
         let theme = &self.theme;
         let last = index + 1 == self.layers.len();
-        let cells = (self.steps * layer.neurons) as f64;
-        let caption = format!(
-            "{}: {} neurons, {} spikes, mean rate {:.3} spikes/neuron/step",
-            layer.name,
-            layer.neurons,
-            layer.count,
-            layer.count as f64 / cells
-        );
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, theme.caption())
-            .margin(theme.px(8.0))
+        let rate = layer.count as f64 / (self.steps * layer.neurons) as f64;
+        // Many layers leave little height: shorter, smaller captions and fewer ticks.
+        let roomy = panel_h >= theme.px(110.0);
+        let mut builder = ChartBuilder::on(area);
+        builder
+            .margin(theme.px(if roomy { 8.0 } else { 3.0 }))
             .margin_right(theme.px(24.0))
-            .x_label_area_size(theme.px(if last { 48.0 } else { 26.0 }))
-            .y_label_area_size(theme.px(72.0))
+            .x_label_area_size(if last { theme.px(52.0) } else { 0 })
+            .y_label_area_size(theme.px(72.0));
+        if roomy {
+            let caption = format!(
+                "{}: {}, {} spikes, mean rate {rate:.3} spikes/neuron/step",
+                layer.name,
+                neurons(layer.neurons),
+                layer.count
+            );
+            builder.caption(caption, theme.caption());
+        } else if panel_h >= theme.px(50.0) {
+            let caption = format!("{}: {}, rate {rate:.3}", layer.name, neurons(layer.neurons));
+            builder.caption(caption, theme.tick());
+        }
+        let mut chart = builder
             .build_cartesian_2d(
                 -0.5..self.steps as f64 - 0.5,
                 -0.5..layer.neurons as f64 - 0.5,
             )
             .or_draw()?;
+        let plot_h = chart.plotting_area().dim_in_pixel().1;
+        let y_ticks = (plot_h / theme.px(28.0)).clamp(2, 6) as usize;
         let mut mesh = chart.configure_mesh();
         mesh.disable_mesh()
             .x_labels(int_ticks(self.steps, 12))
-            .y_labels(int_ticks(layer.neurons, 6))
+            .y_labels(int_ticks(layer.neurons, y_ticks))
             .x_label_formatter(&int_label)
             .y_label_formatter(&int_label)
             .label_style(theme.tick())
             .axis_desc_style(theme.label())
-            .y_desc("neuron");
+            .y_desc(if roomy { "neuron" } else { layer.name });
         if last {
             mesh.x_desc("time step");
         }
@@ -150,9 +170,14 @@ impl Figure for Raster<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         root.fill(&WHITE).or_draw()?;
         let body = root.titled(self.title, self.theme.title()).or_draw()?;
-        let panels = body.split_evenly((self.layers.len(), 1));
+        // Equal panels; the last one also holds the shared time axis below it.
+        let n = self.layers.len() as u32;
+        let axis_h = self.theme.px(52.0);
+        let panel_h = body.dim_in_pixel().1.saturating_sub(axis_h) / n;
+        let breaks: Vec<u32> = (1..n).map(|k| k * panel_h).collect();
+        let panels = body.split_by_breakpoints::<u32, u32, _, _>([], breaks);
         for (index, (area, layer)) in panels.iter().zip(&self.layers).enumerate() {
-            self.draw_layer(area, index, layer)?;
+            self.draw_layer(area, index, layer, panel_h)?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use super::PlotOptions;
 /// Font sizes and spacings for one image; 1.0 scale is tuned for 1024x768.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Theme {
-    /// Multiplier on every size: `clamp(min(width, height·4/3) / 1024, 0.5, 4)`.
+    /// Multiplier on every size: `clamp(min(width, height·4/3) / 1024, 0.8, 4)`; text stays readable on small images.
     scale: f64,
 }
 
@@ -17,7 +17,7 @@ impl Theme {
     pub(crate) fn new(opts: &PlotOptions) -> Self {
         let side = (opts.width as f64).min(opts.height as f64 * 4.0 / 3.0);
         Self {
-            scale: (side / 1024.0).clamp(0.5, 4.0),
+            scale: (side / 1024.0).clamp(0.8, 4.0),
         }
     }
 
@@ -32,27 +32,27 @@ impl Theme {
 
     /// Figure title.
     pub(crate) fn title(&self) -> TextStyle<'static> {
-        self.font(26.0)
+        self.font(28.0)
     }
 
     /// Panel caption.
     pub(crate) fn caption(&self) -> TextStyle<'static> {
-        self.font(18.0)
+        self.font(19.0)
     }
 
     /// Axis descriptions ("time step").
     pub(crate) fn label(&self) -> TextStyle<'static> {
-        self.font(17.0)
+        self.font(18.0)
     }
 
     /// Tick labels.
     pub(crate) fn tick(&self) -> TextStyle<'static> {
-        self.font(14.0)
+        self.font(15.0)
     }
 
     /// Legend entries.
     pub(crate) fn legend(&self) -> TextStyle<'static> {
-        self.font(14.0)
+        self.font(15.0)
     }
 }
 

@@ -100,18 +100,22 @@ impl Figure for Traces<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let theme = &self.theme;
         root.fill(&WHITE).or_draw()?;
-        let last_step = (self.steps - 1).max(1) as f64;
+        // One step gets a unit-wide axis centred on it.
+        let (x0, x1) = match self.steps {
+            1 => (-0.5, 0.5),
+            n => (0.0, (n - 1) as f64),
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(self.title, theme.title())
             .margin(theme.px(16.0))
             .margin_right(theme.px(28.0))
             .x_label_area_size(theme.px(52.0))
             .y_label_area_size(theme.px(80.0))
-            .build_cartesian_2d(0.0..last_step, self.y_range.0..self.y_range.1)
+            .build_cartesian_2d(x0..x1, self.y_range.0..self.y_range.1)
             .or_draw()?;
         chart
             .configure_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(215, 215, 215))
             .x_labels(int_ticks(self.steps, 12))
             .x_label_formatter(&int_label)
@@ -136,13 +140,23 @@ impl Figure for Traces<'_> {
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
                 });
+            // A one-sample trace has no line segment; mark the sample.
+            if let [v] = values {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (0.0, *v as f64),
+                        theme.px(4.0),
+                        colour.filled(),
+                    )))
+                    .or_draw()?;
+            }
         }
         if let Some(thr32) = self.threshold {
             let thr = f64::from(thr32);
             let style = BLACK.stroke_width(width);
             chart
                 .draw_series(DashedLineSeries::new(
-                    [(0.0, thr), (last_step, thr)],
+                    [(x0, thr), (x1, thr)],
                     theme.px(10.0),
                     theme.px(6.0),
                     style,

@@ -1,6 +1,7 @@
 //! The inference backend: loads a model and runs samples. The CPU backend ([`crate::cpu`]) runs
 //! the `snn_models` engine; a neuromorphic co-processor driver would implement the same trait.
 use crate::protocol::{ErrorReply, InferResult, Input, ModelInfo};
+use crate::spike_out::SpikeOutput;
 
 /// Capacity of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,11 +27,13 @@ pub trait Backend {
     fn finish_load(&mut self, crc: u32) -> Result<ModelInfo, ErrorReply>;
     /// The current model.
     fn model(&self) -> Option<&ModelInfo>;
-    /// Runs one sample; fills `out`.
+    /// Runs one sample; fills `out` and signals each output spike on `spikes` in the step it
+    /// happens.
     fn infer(
         &mut self,
         input: Input<'_>,
         sample_seed: u32,
         out: &mut InferResult,
+        spikes: &mut dyn SpikeOutput,
     ) -> Result<(), ErrorReply>;
 }

@@ -4,8 +4,10 @@ use crate::protocol::{
     truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo, EVENT_BYTES,
     MAX_OUTPUTS,
 };
+use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
 use snn_models::codec::{PREFIX_LEN, TRAILER_LEN};
+use snn_models::encode::Encoder;
 use snn_models::{crc::crc32, decode, Engine, EngineError, FormatError, Model, Requirements};
 
 /// Caller-provided storage: static arrays on a device, vectors on the host.
@@ -63,13 +65,19 @@ impl<'a> CpuBackend<'a> {
     }
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
-    /// `finish_load` and have not changed since, so parsing without re-validating (and without
-    /// recomputing the CRC) yields the same model at a fraction of the cost.
+    /// `finish_load` and have not changed since, so a version-1 file (whose body is exactly
+    /// `postcard(Model)`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
+    /// CRC over the file would cost more than a small inference. Other versions take the full
+    /// `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
+        let no_model = || err(ErrorCode::NoModel, "no model loaded");
+        if bytes.get(4..PREFIX_LEN) != Some(&1u16.to_le_bytes()[..]) {
+            return decode(bytes).map_err(|_| no_model());
+        }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
-            .ok_or_else(|| err(ErrorCode::NoModel, "no model loaded"))?;
-        postcard::from_bytes(body).map_err(|_| err(ErrorCode::NoModel, "no model loaded"))
+            .ok_or_else(no_model)?;
+        postcard::from_bytes(body).map_err(|_| no_model())
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {
@@ -174,17 +182,38 @@ impl Backend for CpuBackend<'_> {
         input: Input<'_>,
         sample_seed: u32,
         out: &mut InferResult,
+        spikes: &mut dyn SpikeOutput,
     ) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
             return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
         }
         let b = &mut self.buf;
         let model = Self::model_ref(b.model.get(..self.len).unwrap_or(&[]))?;
-        let mut engine = Engine::new(&model, b.membrane, b.current, b.spikes, b.out_counts)
-            .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
+        // Hand the engine only what this model needs: it clears its state on every run, and the
+        // device's buffers are sized for the largest model.
+        let r = Requirements::of(&model);
+        let too_big = || {
+            err(
+                ErrorCode::ModelTooBig,
+                "model needs more state than the device has",
+            )
+        };
+        let mut engine = Engine::new(
+            &model,
+            b.membrane.get_mut(..r.membrane).ok_or_else(too_big)?,
+            b.current.get_mut(..r.current).ok_or_else(too_big)?,
+            b.spikes.get_mut(..r.spikes).ok_or_else(too_big)?,
+            b.out_counts.get_mut(..r.out_counts).ok_or_else(too_big)?,
+        )
+        .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
         match input {
-            Input::Features(f) => engine.run_features(f, sample_seed).map_err(engine_err)?,
-            Input::Events(ev) => run_events(&mut engine, &model, ev, b.step)?,
+            Input::Features(f) if !spikes.enabled() => {
+                engine.run_features(f, sample_seed).map_err(engine_err)?
+            }
+            Input::Features(f) => {
+                run_features(&mut engine, &model, f, sample_seed, b.step, spikes)?
+            }
+            Input::Events(ev) => run_events(&mut engine, &model, ev, b.step, spikes)?,
         }
         let stats = *engine.stats();
         out.counts.clear();
@@ -208,12 +237,43 @@ impl Backend for CpuBackend<'_> {
     }
 }
 
+/// Signals the output layer's spikes of the step just run.
+fn show(engine: &Engine<'_, '_>, model: &Model<'_>, spikes: &mut dyn SpikeOutput) {
+    let last = model.layers.len().saturating_sub(1);
+    for &i in engine.layer_spikes(last) {
+        spikes.spike(i);
+    }
+}
+
+/// Encodes `features` with the model's encoding and runs every step, signalling output spikes
+/// as they happen. Step for step what `Engine::run_features` does (same encoder, same steps;
+/// the engine was reset by `Engine::new`), so the counts are the host's.
+fn run_features(
+    engine: &mut Engine<'_, '_>,
+    model: &Model<'_>,
+    features: &[u8],
+    sample_seed: u32,
+    step: &mut [u16],
+    spikes: &mut dyn SpikeOutput,
+) -> Result<(), ErrorReply> {
+    let mut encoder = Encoder::new(&model.header, features, sample_seed).map_err(engine_err)?;
+    for _ in 0..model.header.time_steps {
+        let k = encoder.next_step(step).map_err(engine_err)?;
+        engine
+            .step(step.get(..k).unwrap_or(&[]))
+            .map_err(engine_err)?;
+        show(engine, model, spikes);
+    }
+    Ok(())
+}
+
 /// Runs every step of an event input: events are `(t, index)` pairs with `t` non-decreasing.
 fn run_events(
     engine: &mut Engine<'_, '_>,
     model: &Model<'_>,
     events: &[u8],
     step: &mut [u16],
+    spikes: &mut dyn SpikeOutput,
 ) -> Result<(), ErrorReply> {
     if !events.chunks_exact(EVENT_BYTES).remainder().is_empty() {
         return Err(err(
@@ -250,6 +310,7 @@ fn run_events(
         engine
             .step(step.get(..k).unwrap_or(&[]))
             .map_err(engine_err)?;
+        show(engine, model, spikes);
     }
     if let Some((t, _)) = next {
         let mut e = err(ErrorCode::BadInput, "");

@@ -206,7 +206,10 @@ impl Qemu {
 
     /// Starts QEMU on `elf` (semihosting output to `log`) and connects a client to its UART.
     pub fn spawn(elf: &Path, log: &Path) -> std::io::Result<(Self, Client)> {
-        let socket = log.with_extension("sock");
+        // Unix socket paths are limited to about 100 bytes: keep it short, in the temp dir.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = std::env::temp_dir().join(format!("snn-qemu-{}-{n}.sock", std::process::id()));
         let _ = std::fs::remove_file(&socket);
         let child = Self::command(elf, &socket)
             .stdin(Stdio::null())
@@ -237,6 +240,11 @@ impl Qemu {
         };
         let reader = stream.try_clone()?;
         Ok((me, Client::new(reader, stream)))
+    }
+
+    /// The unix socket of the board's UART.
+    pub fn socket(&self) -> &Path {
+        &self.socket
     }
 
     /// Whether QEMU is still running (`Some(status)` once it exited).

@@ -185,16 +185,13 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
             }
             Request::Infer { sample_seed, input } => {
                 let start = self.counter.now();
-                let r = self.backend.infer(input, sample_seed, &mut self.result);
+                let r = self
+                    .backend
+                    .infer(input, sample_seed, &mut self.result, &mut self.spikes);
                 let cost = self.counter.now().wrapping_sub(start);
                 match r {
                     Ok(()) => {
                         self.result.cost = cost;
-                        for (i, &c) in self.result.counts.iter().enumerate() {
-                            for _ in 0..c {
-                                self.spikes.spike(i as u16);
-                            }
-                        }
                         Reply::Result(self.result.clone())
                     }
                     Err(e) => Reply::Error(e),

@@ -1,10 +1,15 @@
-//! Optional spike output: a GPIO pulsed once per output spike (for a scope or logic analyser).
+//! Optional spike output: a GPIO pulsed once per output spike, in the time step the spike happens
+//! (for a scope or logic analyser).
 use embedded_hal::digital::OutputPin;
 
 /// Something that shows output spikes.
 pub trait SpikeOutput {
     /// Signals one spike of output neuron `neuron`.
     fn spike(&mut self, neuron: u16);
+    /// Whether spikes are shown at all; `false` lets a backend skip the per-step reporting.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// No spike output.
@@ -13,6 +18,9 @@ pub struct NoSpikeOutput;
 
 impl SpikeOutput for NoSpikeOutput {
     fn spike(&mut self, _neuron: u16) {}
+    fn enabled(&self) -> bool {
+        false
+    }
 }
 
 /// Pulses one pin high then low per output spike, whatever the neuron; pin errors are ignored

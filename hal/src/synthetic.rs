@@ -65,3 +65,115 @@ pub fn digits_model(hidden: u16, seed: u32) -> Result<Vec<u8>, FormatError> {
     };
     encode_to_vec(&model)
 }
+
+/// Sorted distinct random posts for one sparse row, with weights from `weight`.
+fn sparse_row(
+    rng: &mut Rng,
+    posts: u16,
+    fan: u16,
+    weight: &mut dyn FnMut(&mut Rng) -> i8,
+) -> Vec<(u16, i8)> {
+    let mut picked: Vec<u16> = (0..fan)
+        .map(|_| (rng.next_u32() % u32::from(posts)) as u16)
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    picked.into_iter().map(|p| (p, weight(rng))).collect()
+}
+
+/// CSR arrays `(row_ptr, post, values)` as little-endian bytes.
+fn csr(rows: &[Vec<(u16, i8)>]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (mut ptr, mut post, mut vals) = (vec![0u8; 4], Vec::new(), Vec::new());
+    let mut nnz = 0u32;
+    for row in rows {
+        for &(p, w) in row {
+            post.extend_from_slice(&p.to_le_bytes());
+            vals.push(w as u8);
+        }
+        nnz += row.len() as u32;
+        ptr.extend_from_slice(&nnz.to_le_bytes());
+    }
+    (ptr, post, vals)
+}
+
+/// Model file bytes of a 64 -> 96 -> 10 network that exercises the engine paths the plain
+/// model does not: sparse recurrent weights, per-neuron bias and leak, reset to zero and no
+/// reset, 4-bit sparse output weights, two output neurons per class (5 classes), a rate cap.
+pub fn digits_model_rich(seed: u32) -> Result<Vec<u8>, FormatError> {
+    use snn_models::{LeI32s, LeU16s, LeU32s, RATE_ONE};
+    const HIDDEN: u16 = 96;
+    let mut rng = Rng::new(seed, 0x51C4);
+    let w1 = weights(&mut rng, usize::from(DIGITS_INPUTS) * usize::from(HIDDEN));
+    let rec_rows: Vec<_> = (0..HIDDEN)
+        .map(|_| {
+            sparse_row(&mut rng, HIDDEN, 8, &mut |r| {
+                ((r.next_u32() % 41) as i32 - 20) as i8
+            })
+        })
+        .collect();
+    let (rec_ptr, rec_post, rec_vals) = csr(&rec_rows);
+    let bias: Vec<u8> = (0..HIDDEN)
+        .flat_map(|_| ((rng.next_u32() % 61) as i32 - 20).to_le_bytes())
+        .collect();
+    let leaks: Vec<u8> = (0..HIDDEN)
+        .flat_map(|_| (45_000 + (rng.next_u32() % 17_000) as u16).to_le_bytes())
+        .collect();
+    let out_rows: Vec<_> = (0..HIDDEN)
+        .map(|_| {
+            sparse_row(&mut rng, DIGITS_CLASSES, 5, &mut |r| {
+                ((r.next_u32() % 14) as i32 - 6) as i8
+            })
+        })
+        .collect();
+    let (out_ptr, out_post, out_vals) = csr(&out_rows);
+    let mut layers = heapless::Vec::new();
+    let _ = layers.push(Layer {
+        inputs: DIGITS_INPUTS,
+        neurons: HIDDEN,
+        weight_bits: 8,
+        shift: 6,
+        feedforward: Weights::Dense { values: Bytes(&w1) },
+        recurrent: Some(Weights::Sparse {
+            row_ptr: LeU32s::new(&rec_ptr),
+            post: LeU16s::new(&rec_post),
+            values: Bytes(&rec_vals),
+        }),
+        bias: Some(LeI32s::new(&bias)),
+        leak: Leak::PerNeuron(LeU16s::new(&leaks)),
+        threshold: 400,
+        reset: Reset::Zero,
+        budget: RateBudget {
+            max_rate: RATE_ONE / 4,
+            min_rate: RATE_ONE / 64,
+        },
+    });
+    let _ = layers.push(Layer {
+        inputs: HIDDEN,
+        neurons: DIGITS_CLASSES,
+        weight_bits: 4,
+        shift: 3,
+        feedforward: Weights::Sparse {
+            row_ptr: LeU32s::new(&out_ptr),
+            post: LeU16s::new(&out_post),
+            values: Bytes(&out_vals),
+        },
+        recurrent: None,
+        bias: None,
+        leak: Leak::Shared(60_000),
+        threshold: 40,
+        reset: Reset::None,
+        budget: RateBudget::UNBOUNDED,
+    });
+    let model = Model {
+        header: Header {
+            name: "synthetic-digits-rich",
+            input_size: DIGITS_INPUTS,
+            time_steps: TIME_STEPS,
+            encoding: Encoding::Rate { seed },
+            num_classes: DIGITS_CLASSES / 2,
+            neurons_per_class: 2,
+        },
+        layers,
+    };
+    encode_to_vec(&model)
+}

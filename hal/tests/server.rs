@@ -255,6 +255,20 @@ fn every_bad_request_gets_an_error_and_serving_goes_on() {
 }
 
 #[test]
+fn the_rich_model_runs_every_engine_path_and_matches() {
+    let model = snn_hal::synthetic::digits_model_rich(5).unwrap();
+    let mut st = Store::new(64 * 1024, 1024);
+    let mut s = st.server();
+    let Reply::Loaded(m) = upload(&mut s, &model, crc32(&model)) else {
+        panic!()
+    };
+    assert_eq!((m.outputs, m.neurons), (10, 106));
+    for seed in 0..5 {
+        infer_ok(&mut s, &model, seed);
+    }
+}
+
+#[test]
 fn a_model_needing_more_state_than_the_device_has_is_refused() {
     let model = digits_model(512, 1).unwrap();
     let mut st = Store::new(64 * 1024, 256);
@@ -365,4 +379,55 @@ fn serves_a_byte_stream_through_an_embedded_io_link() {
     assert_eq!(code(&replies[0]), ErrorCode::BadFrame);
     assert!(matches!(replies[1], Reply::Info(_)));
     assert_eq!(code(&replies[2]), ErrorCode::NoUpload);
+}
+
+/// Records output spikes as they are signalled.
+#[derive(Default)]
+struct Recorder(Vec<u16>);
+
+impl snn_hal::SpikeOutput for Recorder {
+    fn spike(&mut self, neuron: u16) {
+        self.0.push(neuron);
+    }
+}
+
+#[test]
+fn the_spike_output_sees_every_output_spike() {
+    use snn_hal::Backend;
+    let model = digits_model(128, 7).unwrap();
+    let mut st = Store::new(64 * 1024, 1024);
+    let mut backend = CpuBackend::new(CpuBuffers {
+        model: &mut st.model,
+        membrane: &mut st.membrane,
+        current: &mut st.current,
+        spikes: &mut st.spikes,
+        out_counts: &mut st.out,
+        step: &mut st.step,
+    });
+    backend.load(&model).unwrap();
+    let mut out = snn_hal::protocol::InferResult {
+        counts: heapless::Vec::new(),
+        predicted: 0,
+        layers: heapless::Vec::new(),
+        steps: 0,
+        input_spikes: 0,
+        synaptic_events: 0,
+        cost: 0,
+    };
+    let mut rec = Recorder::default();
+    let f = features(2);
+    backend
+        .infer(Input::Features(&f), 2, &mut out, &mut rec)
+        .unwrap();
+    let mut per_neuron = vec![0u16; out.counts.len()];
+    for &i in &rec.0 {
+        per_neuron[usize::from(i)] += 1;
+    }
+    assert!(!rec.0.is_empty());
+    assert_eq!(per_neuron.as_slice(), out.counts.as_slice());
+    // Stepping with a spike output gives exactly what `Engine::run_features` gives.
+    let (counts, layers) = host_run(&model, &f, 2);
+    assert_eq!(out.counts.as_slice(), counts.as_slice());
+    let got: Vec<u32> = out.layers.iter().map(|l| l.spikes).collect();
+    assert_eq!(got, layers);
 }

@@ -314,7 +314,7 @@ fn fan_out_dense(values: &[u8], n: usize, spikes: &[u16], cur: &mut [i32]) -> u6
     let Some(cur) = cur.get_mut(..n) else {
         return 0;
     };
-    if n == 0 {
+    if n == 0 || spikes.is_empty() {
         return 0;
     }
     let rows = values.len() / n;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 /// Parsed `--name value` options of one command.
+#[derive(Debug)]
 pub struct Opts {
     cmd: &'static str,
     values: HashMap<String, String>,
@@ -57,5 +58,33 @@ impl Opts {
                 anyhow::anyhow!("`{}`: --{name} expects a number, got `{v}`", self.cmd)
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_values_and_refuses_unknown_options() {
+        let o = Opts::parse(
+            "hil",
+            &args(&["--samples", "12", "--board=qemu"]),
+            &["samples", "board"],
+        )
+        .unwrap();
+        assert_eq!(o.num("samples", 0usize).unwrap(), 12);
+        assert_eq!(o.get("board"), Some("qemu"));
+        assert_eq!(o.num("missing", 7u8).unwrap(), 7);
+        let e = Opts::parse("hil", &args(&["--bogus", "1"]), &["samples"]).unwrap_err();
+        assert!(e.to_string().contains("--bogus"), "{e}");
+        assert!(Opts::parse("hil", &args(&["--samples"]), &["samples"]).is_err());
+        assert!(Opts::parse("hil", &args(&["stray"]), &["samples"]).is_err());
+        let o = Opts::parse("hil", &args(&["--samples", "x"]), &["samples"]).unwrap();
+        assert!(o.num("samples", 0usize).is_err());
     }
 }

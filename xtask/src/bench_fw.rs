@@ -133,3 +133,34 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
     println!("bench-fw: target <= 3 per synaptic event and <= 20 per neuron update");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_recovers_a_known_cost_model() {
+        let mut points = Vec::new();
+        for (i, updates) in [1850.0, 3450.0, 6650.0, 13050.0].into_iter().enumerate() {
+            for k in 0..5 {
+                let events = 1000.0 * (i as f64 + 1.0) + 137.0 * k as f64;
+                points.push(Point {
+                    cost: 2.5 * events + 17.0 * updates + 900.0,
+                    events,
+                    updates,
+                });
+            }
+        }
+        let (a, b, c) = fit(&points).unwrap();
+        assert!((a - 2.5).abs() < 1e-6 && (b - 17.0).abs() < 1e-6 && (c - 900.0).abs() < 1e-3);
+        // Collinear data has no unique fit.
+        let flat: Vec<Point> = (0..4)
+            .map(|i| Point {
+                cost: 1.0,
+                events: f64::from(i),
+                updates: 2.0 * f64::from(i),
+            })
+            .collect();
+        assert!(fit(&flat).is_none());
+    }
+}

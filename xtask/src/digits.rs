@@ -49,3 +49,16 @@ pub fn last(n: usize) -> Result<Vec<Sample>> {
     let skip = all.len().saturating_sub(n);
     Ok(all.split_off(skip))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loads_every_row_and_takes_the_last() {
+        let all = super::load().unwrap();
+        assert_eq!(all.len(), 1797);
+        let last = super::last(300).unwrap();
+        assert_eq!(last.len(), 300);
+        assert_eq!(last[0].row, 1497);
+        assert_eq!(last[299].row, 1796);
+    }
+}

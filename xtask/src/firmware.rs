@@ -227,7 +227,7 @@ pub fn run_qemu_cmd(args: &[String]) -> Result<()> {
     if secs > 0 {
         println!(
             "xtask: QEMU keeps running for {secs} s; its UART is {}",
-            log.with_extension("sock").display()
+            qemu.socket().display()
         );
         std::thread::sleep(std::time::Duration::from_secs(secs));
     }

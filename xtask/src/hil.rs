@@ -15,9 +15,21 @@ use std::process::Command;
 pub fn synthetic_model(hidden: u16) -> Result<PathBuf> {
     let bytes = snn_hal::synthetic::digits_model(hidden, 1)
         .map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
-    let path = scratch()?.join(format!("synthetic-digits-{hidden}.snnm"));
+    write_model(&format!("synthetic-digits-{hidden}.snnm"), &bytes)
+}
+
+/// Writes (atomically) the seeded random model that exercises sparse, recurrent, bias,
+/// per-neuron leak, 4-bit and population-output paths; returns its path.
+pub fn synthetic_rich_model() -> Result<PathBuf> {
+    let bytes = snn_hal::synthetic::digits_model_rich(1)
+        .map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
+    write_model("synthetic-digits-rich.snnm", &bytes)
+}
+
+fn write_model(name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = scratch()?.join(name);
     let tmp = path.with_extension("snnm.tmp");
-    std::fs::write(&tmp, &bytes).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("rename to {}", path.display()))?;
     Ok(path)
 }
@@ -32,6 +44,8 @@ pub struct HostRun {
     pub events: u64,
     /// Predicted class.
     pub predicted: u16,
+    /// Rate-budget verdict per layer.
+    pub budget_ok: Vec<bool>,
 }
 
 /// Runs one sample through the host engine.
@@ -53,6 +67,7 @@ pub fn host_infer(model: &[u8], features: &[u8], seed: u32) -> Result<HostRun> {
         layers: e.stats().layer_spikes[..m.layers.len()].to_vec(),
         events: e.stats().synaptic_events,
         predicted: e.predicted_class(),
+        budget_ok: (0..m.layers.len()).map(|l| e.budget_ok(l)).collect(),
     })
 }
 
@@ -104,21 +119,25 @@ pub fn compare(client: &mut Client, model: &[u8], samples: usize) -> Result<HilR
             .with_context(|| format!("infer row {}", s.row))?;
         let host = host_infer(model, &f, s.row)?;
         let dev_layers: Vec<u32> = dev.layers.iter().map(|l| l.spikes).collect();
+        let dev_budget: Vec<bool> = dev.layers.iter().map(|l| l.budget_ok).collect();
         if dev.counts.as_slice() != host.counts.as_slice()
             || dev_layers != host.layers
+            || dev_budget != host.budget_ok
             || dev.synaptic_events != host.events
             || dev.predicted != host.predicted
         {
             rep.mismatches.push(format!(
-                "row {}: device counts {:?} layers {:?} events {} class {}; host counts {:?} \
-                 layers {:?} events {} class {}",
+                "row {}: device counts {:?} layers {:?} budgets {:?} events {} class {}; host \
+                 counts {:?} layers {:?} budgets {:?} events {} class {}",
                 s.row,
                 dev.counts.as_slice(),
                 dev_layers,
+                dev_budget,
                 dev.synaptic_events,
                 dev.predicted,
                 host.counts,
                 host.layers,
+                host.budget_ok,
                 host.events,
                 host.predicted
             ));
@@ -219,12 +238,22 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
         args,
-        &["board", "model", "samples", "port", "chip-board"],
+        &[
+            "board",
+            "model",
+            "samples",
+            "port",
+            "chip-board",
+            "hidden",
+            "synthetic",
+        ],
     )?;
     let samples = o.num("samples", 300usize)?;
-    let model_path = match o.get("model") {
-        Some(m) => PathBuf::from(m),
-        None => synthetic_model(128)?,
+    let model_path = match (o.get("model"), o.get("synthetic").unwrap_or("plain")) {
+        (Some(m), _) => PathBuf::from(m),
+        (None, "plain") => synthetic_model(o.num("hidden", 128u16)?)?,
+        (None, "rich") => synthetic_rich_model()?,
+        (None, other) => bail!("`hil`: unknown --synthetic {other} (plain or rich)"),
     };
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;

@@ -29,10 +29,13 @@ Commands:
                        Info reply and its decoded defmt log
   flash --board B [--model FILE]
                        flash a real board with probe-rs (boards: nucleo-f446re)
-  hil [--board qemu|probe] [--model FILE] [--samples N] [--port DEV] [--chip-board B]
-                       upload a model (default: seeded random 64-128-10), stream the last N
-                       digits rows (default 300), compare every output and layer count with the
-                       host engine; probe = flash a real board and talk over --port
+  hil [--board qemu|probe] [--model FILE | --hidden H | --synthetic rich] [--samples N]
+      [--port DEV] [--chip-board B]
+                       upload a model (default: seeded random dense 64-H-10, H = 128; rich:
+                       sparse, recurrent, bias, 4-bit, 2 neurons per class), stream the last N
+                       digits rows (default 300), compare every output count, layer count,
+                       budget verdict, synaptic event count and class with the host engine;
+                       probe = flash a real board and talk over --port
   size [--board B] [--model FILE] [--hidden H]
                        flash and RAM of the firmware, with and without the model built in,
                        and of the model

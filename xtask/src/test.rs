@@ -26,13 +26,29 @@ pub fn run(_args: &[String]) -> Result<()> {
     println!("xtask test: cargo test --workspace");
     sh(cargo().args(["test", "--workspace"]))?;
 
-    println!("xtask test: firmware for every board");
+    println!("xtask test: firmware for every board (fmt, clippy, release build)");
+    crate::setup::ensure_target(crate::setup::FW_TARGET)?;
+    let fw = crate::setup::root().join("firmware");
+    sh(cargo().current_dir(&fw).args(["fmt", "--check"]))?;
     for board in Board::ALL {
+        let mut c = cargo();
+        c.current_dir(&fw)
+            .args(["clippy", "--release", "--target-dir"])
+            .arg(fw.join("target").join(board.name()));
+        if board != Board::Mps2An386 {
+            c.args(["--no-default-features", "--features"])
+                .arg(format!("board-{}", board.name()));
+        }
+        sh(c.args(["--", "-D", "warnings"]).env_remove("SNN_FW_MODEL"))?;
         build(board, None)?;
     }
     ensure_qemu()?;
     println!("xtask test: hil on the emulated board, {HIL_SAMPLES} samples");
     let model = std::fs::read(crate::hil::synthetic_model(128)?)?;
+    let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
+    crate::hil::judge(&rep)?;
+    println!("xtask test: hil, sparse/recurrent/bias/4-bit model, {HIL_SAMPLES} samples");
+    let model = std::fs::read(crate::hil::synthetic_rich_model()?)?;
     let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
     crate::hil::judge(&rep)?;
     println!("xtask test: link robustness against the firmware under QEMU");

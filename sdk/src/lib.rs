@@ -33,6 +33,7 @@ pub mod simulate;
 pub mod spike;
 pub mod structure;
 pub mod surrogate;
+pub mod synthetic;
 pub mod train;
 
 pub use config::TrainConfig;

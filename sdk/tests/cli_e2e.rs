@@ -358,3 +358,26 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn zoo_training_configs_are_valid_and_shd_trains_on_synthetic_data_of_its_shape() {
+    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/zoo");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&zoo).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".toml") || name.starts_with("ctrnn_") {
+            continue; // ctrnn_*.toml are CTRNN configs, checked by ctrnn_zoo.rs
+        }
+        snn_sdk::TrainConfig::from_toml_file(&path)
+            .unwrap_or_else(|e| panic!("models/zoo/{name}: {e}"));
+        seen += 1;
+    }
+    assert!(seen >= 3, "digits, digits_balanced_budget, shd_recurrent");
+    let shd = snn_sdk::TrainConfig::from_toml_file(zoo.join("shd_recurrent.toml")).unwrap();
+    let data = snn_sdk::Trainer::load_data(&shd).unwrap();
+    assert_eq!(data.num_features(), 700);
+    assert_eq!(data.num_classes, 20);
+    assert_eq!(shd.train.time_steps, 100);
+    assert_eq!(shd.network.layers[0].size, 256);
+}

@@ -121,6 +121,15 @@ schedule = {{ kind = \"constant\" }}  # or {{ kind = \"cosine\", min_lr = 0.0, w
 [loss]
 kind = \"ce_count\"    # \"ce_count\", \"mse_count\" (correct_rate = 0.8, incorrect_rate = 0.2), \"ce_max_membrane\"
 
+# Firing-rate budget of a layer (spikes/neuron/step), enforced in training, stored in the model
+# and measured on the device. One [[budget]] table per constrained layer; none by default.
+# [[budget]]
+# layer = 0
+# max_rate = 0.05
+# min_rate = 0.0
+# method = \"lagrange\"   # or \"penalty\" (with weight = ...)
+# multiplier_lr = 100.0
+
 [network]
 input_size = {input_size}
 

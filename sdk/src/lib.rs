@@ -1,4 +1,24 @@
-//! Host SDK: train spiking networks on candle, quantise them and export them to the integer engine.
+//! Host SDK: train spiking neural networks on candle, quantise them and export them to the
+//! integer engine.
+//!
+//! Network side (snnTorch names and defaults):
+//! - [`network`]: `NetworkConfig` (TOML) and `Network` (parameters in a candle `VarMap`,
+//!   `forward` over `[batch, time, inputs]`, `layer_params` for export);
+//! - [`layer`]: one layer's configuration (`leaky`, `recurrent`, `synaptic`, reset, leak,
+//!   threshold, learnable flags);
+//! - [`surrogate`]: surrogate gradients of the spike (built-ins and a user trait);
+//! - [`lif`]: the LIF recurrence, with the per-step autograd reference [`lif::lif_slow`];
+//! - [`fused`]: the same recurrence as one candle op with a hand-written backward through time
+//!   (what `Network::forward` runs; CPU, f32);
+//! - [`spike`]: Heaviside-with-surrogate as a candle op; [`init`]: seeded initialisation.
+//!
+//! Training side:
+//! - [`data`] (bundled digits, stratified split, `u8` scaling, batches) and [`csv`] (CSV tables);
+//! - [`encode`]: spike tensors through the device's own encoder (`snn_models::encode`);
+//! - [`config`]: the TOML training config; [`train`]: the `Trainer` loop; [`optim`] (Adam/AdamW),
+//!   [`schedule`] (learning-rate schedules), [`checkpoint`], [`metrics`], [`progress`],
+//!   [`atomic`] (atomic file writes), [`error`];
+//! - [`loss`] (losses) and [`budget`] (firing-rate budgets).
 #![deny(missing_docs)]
 
 pub mod atomic;
@@ -16,9 +36,9 @@ pub mod export;
 pub mod fused;
 pub mod init;
 pub mod inspect;
+mod kernels;
 pub mod layer;
 pub mod lif;
-pub mod linear;
 pub mod loss;
 pub mod mask;
 pub mod metrics;

@@ -30,9 +30,10 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+use crate::fused::lif_layer;
 use crate::init::{linear_uniform, SplitMix64};
 use crate::layer::{LayerConfig, LayerKind, Reset};
-use crate::lif::{lif, lif_slow, LifOutput, LifParams};
+use crate::lif::{lif_slow, LifOutput, LifParams};
 use crate::mask::{LayerMasks, MaskSet, MaskSnapshot, NeuronSign, StepReport};
 use crate::surrogate::Surrogate;
 
@@ -245,18 +246,13 @@ impl Layer {
         t.broadcast_as(n)?.contiguous()
     }
 
-    /// `I = x W^T + b` for all steps at once: `[B, T, in] -> [B, T, N]`, with the effective
-    /// (masked) weights. The fused path uses the event-driven [`crate::linear::linear`] (spike
-    /// inputs are sparse), the reference a dense matmul.
-    fn currents(&self, x: &Tensor, w_ff: &Tensor, fused: bool) -> candle_core::Result<Tensor> {
+    /// `I = x W^T + b` for all steps at once with a dense matmul and the effective (masked)
+    /// weights: `[B, T, in] -> [B, T, N]` (the reference path; the fused op does its own
+    /// event-driven projection).
+    fn currents(&self, x: &Tensor, w_ff: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, i) = x.dims3()?;
         let n = self.cfg.size;
-        let x2 = x.reshape((b * t, i))?;
-        let y = if fused {
-            crate::linear::linear(&x2, w_ff)?
-        } else {
-            x2.matmul(&w_ff.t()?)?
-        };
+        let y = x.reshape((b * t, i))?.matmul(&w_ff.t()?)?;
         let y = match &self.bias {
             Some(bias) => y.broadcast_add(bias.as_tensor())?,
             None => y,
@@ -273,7 +269,6 @@ impl Layer {
         w_rec: Option<&Tensor>,
     ) -> candle_core::Result<LifOutput> {
         let n = self.cfg.size;
-        let cur = self.currents(x, w_ff, fused)?;
         let beta = self.beta.tensor(n)?;
         let thr = self.threshold(n)?;
         let alpha = self.alpha.as_ref().map(|a| a.tensor(n)).transpose()?;
@@ -286,9 +281,14 @@ impl Layer {
             surrogate: &self.surrogate,
         };
         if fused {
-            lif(&cur, &p)
+            lif_layer(
+                x,
+                Some(w_ff),
+                self.bias.as_ref().map(|b| b.as_tensor()),
+                &p,
+            )
         } else {
-            lif_slow(&cur, &p)
+            lif_slow(&self.currents(x, w_ff)?, &p)
         }
     }
 }
@@ -569,6 +569,11 @@ impl Network {
             return Err(NetworkError::Input(format!(
                 "expected [batch, time, {}] but got {:?}",
                 self.config.input_size, dims
+            )));
+        }
+        if dims[0] == 0 || dims[1] == 0 {
+            return Err(NetworkError::Input(format!(
+                "batch and time must both be at least 1, got {dims:?}"
             )));
         }
         if x.dtype() != DType::F32 {

@@ -364,7 +364,7 @@ fn print_table(t: &Table<'_>) {
         ),
     ];
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let line = "-".repeat(w + 3 + rows.iter().map(|r| r.1.len()).max().unwrap_or(0));
+    let line = "-".repeat((w + 3 + rows.iter().map(|r| r.1.len()).max().unwrap_or(0)).min(100));
     println!("{line}");
     for (k, v) in rows {
         println!("{k:<w$} | {v}");

@@ -237,6 +237,7 @@ pub fn evaluate(
         data: data.into(),
         samples: samples.len(),
         float: agreement(&float_pred, &labels),
+        float_after_qat: None,
         float_quantised: agreement(&deq_pred, &labels),
         integer: sim.accuracy,
         fidelity: agreement(&sim.predictions, &deq_pred),
@@ -478,7 +479,8 @@ pub struct ExportOptions {
 
 /// Exports a loaded run: optional QAT (which changes `run.net` in memory only), calibration on
 /// the first `calibration_samples` training samples, evaluation on the test split. The card's
-/// `accuracy.float` is the float network as trained (before any QAT).
+/// `accuracy.float` is the float network as trained (before any QAT), `float_after_qat` the
+/// fine-tuned one.
 pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportError> {
     let header = run.header(opts.name.as_deref())?;
     let test = samples_of(&run.split.test);
@@ -550,6 +552,9 @@ pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportErr
         Some(provenance),
     )?;
     if let Some(acc) = out.card.accuracy.as_mut() {
+        if qat.is_some() {
+            acc.float_after_qat = Some(acc.float);
+        }
         acc.float = float_trained;
     }
     Ok(out)

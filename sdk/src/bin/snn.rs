@@ -259,6 +259,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
             "crc32": card.crc32,
             "ram_bytes": card.resources.ram_bytes,
             "float_accuracy": acc.map(|a| a.float),
+            "float_after_qat_accuracy": acc.and_then(|a| a.float_after_qat),
             "accuracy": acc.map(|a| a.integer),
             "fidelity": acc.map(|a| a.fidelity),
             "shifts": out.quant.iter().map(|q| q.shift).collect::<Vec<_>>(),
@@ -273,6 +274,9 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
             snn_sdk::card::ModelCard::path_for(&path).display()
         );
         if let Some(a) = acc {
+            if let Some(f) = a.float_after_qat {
+                println!("float after QAT {:.2} %", 100.0 * f);
+            }
             println!(
                 "{}: float {:.2} %, int{} {:.2} %, fidelity {:.2} % (engine vs float with quantised parameters)",
                 a.data,

@@ -1,91 +1,540 @@
-//! The fused multi-step LIF op: the whole recurrence of [`crate::lif`] over all `T` steps as
-//! ONE candle custom op with a hand-written backward through time (the "multi-step" idea of
-//! SpikingJelly), CPU, f32, parallel over the batch with rayon.
+//! The fused multi-step spiking layer: input projection + the whole LIF recurrence of
+//! [`crate::lif`] over all `T` steps as ONE candle custom op with a hand-written backward
+//! through time (the "multi-step" idea of SpikingJelly). CPU, f32, rayon over the batch.
 //!
-//! Inputs: the currents `I [B, T, N]` (one big matmul outside), the per-neuron parameters
-//! packed as `P [3, N] = (beta, threshold, alpha)` (alpha = 0 for a plain LIF) and, for
-//! recurrent layers, `R [N, N]` (row = postsynaptic). Output `[C, B, T, N]` with channels
-//! `(s, u)` and, for synaptic layers, `i` (the synaptic current, kept for the alpha gradient).
+//! Forward, for inputs `x [B, T, in]`:
+//!
+//! ```text
+//! I[b,t,:] = W x[b,t,:] + bias          event-driven: only non-zero x[b,t,k] add W^T[k,:]
+//!                                        (dense matmul when x is not sparse enough, see use_sparse)
+//! then per sample the recurrence of crate::lif (recurrent term R s[t-1] added from the
+//! indices that spiked at t-1)
+//! ```
 //!
 //! Backward (reverse time, per sample and neuron; `gX` = dLoss/dX, `ext` = from the outputs,
 //! `sg' = surrogate'(u[t] - thr)`, `v[t-1]` recovered from `u[t-1]`, `s[t-1]`):
 //!
 //! ```text
-//! gs[t]  = gs_ext[t] + sum_n' R[n', n] gi[t+1, n']            (recurrent only)
+//! gs[t]  = gs_ext[t] + (gi[t+1] R)                  (recurrent: one [B,N]x[N,N] matmul per step)
 //! gv[t]  = beta * gu[t+1]
-//! gu[t]  = gu_ext[t] + gs[t]*sg' + gv[t]*dv/du                dv/du = 1 - s (zero), else 1
-//! gi[t]  = gu[t] + alpha*gi[t+1] + gi_ext[t]                  = dLoss/dI[t]
-//! gthr  += -gs[t]*sg' - gv[t]*s[t]  (subtract; the reset keeps its threshold gradient)
-//! gbeta += gu[t]*v[t-1];  galpha += gi[t]*i[t-1];  gR[n, k] += gi[t, n]*s[t-1, k]
+//! gu[t]  = gu_ext[t] + gs[t]*sg' + gv[t]*dv/du      dv/du = 1 - s (zero reset), else 1
+//! gi[t]  = gu[t] + alpha*gi[t+1]                    = dLoss/dI[t]
+//! gthr  += -gs[t]*sg' - gv[t]*s[t] (subtract reset) gbeta += gu[t]*v[t-1]
+//! galpha += gi[t]*i[t-1]                            gR[n,k] += gi[t,n]*s[t-1,k]
+//! gW[n,k] = sum_{b,t} gi[b,t,n] x[b,t,k]            gbias = sum_{b,t} gi;   gx = gi W
 //! ```
 //!
 //! The reset is detached (no gradient through `s` in `v = u - s*thr`), as in snnTorch.
+//! Spikes and membranes are two ops sharing one forward computation (a cache filled by the
+//! spike op), so a loss on the spikes alone never pays for the membrane path and vice versa.
+//! The parameters of the layer travel as two tensors: `pack [N, in + 1 + N] = (W | bias | R)`
+//! (only the parts the layer has) and `params [3, N] = (beta, threshold, alpha)`.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor};
+use std::sync::{Arc, Mutex};
+
+use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
+use crate::kernels::{
+    axpy, density, grad_w_rows, project_rows, step_backward, transpose, ResetCoef, StepIn,
+};
 use crate::layer::Reset;
 use crate::lif::{LifOutput, LifParams};
 use crate::surrogate::{Surrogate, SurrogateGradient, SurrogateVisitor};
 
-/// Below this many neuron-steps per call the op runs on the calling thread.
-const PARALLEL_MIN: usize = 1 << 14;
+/// Cost of one event-driven multiply-add relative to one inside the dense matmul (measured
+/// on the benchmark shapes; see [`use_sparse`]).
+const SPARSE_COST: f32 = 2.5;
 
-/// The fused LIF over all steps (see the module docs); same semantics as
-/// [`crate::lif::lif_slow`].
+/// Fixed per-event overhead of the event-driven projection, in multiply-adds.
+const SPARSE_EVENT_OVERHEAD: f32 = 16.0;
+
+/// Below this many neurons a weight row is too short for the event-driven loop to pay off
+/// (measured: a 10-neuron output layer is faster with the dense matmul even at 3 % input).
+const SPARSE_MIN_NEURONS: usize = 16;
+
+/// Rows (sample-steps) per parallel task in the projection.
+const ROWS_PER_TASK: usize = 64;
+
+/// The fused LIF on precomputed currents `[B, T, N]` (no projection): same results and
+/// gradients as [`crate::lif::lif_slow`].
 pub fn lif_fused(currents: &Tensor, p: &LifParams) -> Result<LifOutput> {
-    let (_, _, n) = currents.dims3()?;
-    let currents = currents.contiguous()?;
+    lif_layer(currents, None, None, p)
+}
+
+/// A whole spiking layer as one fused op: `x [B, T, in]`, feed-forward weights `w_ff [N, in]`
+/// (`None`: `x` already holds the currents `[B, T, N]`), optional `bias [N]`, and the LIF
+/// parameters. Semantics of [`crate::lif`]; backward as in the module docs.
+pub fn lif_layer(
+    x: &Tensor,
+    w_ff: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    p: &LifParams,
+) -> Result<LifOutput> {
+    let (_, _, width) = x.dims3()?;
+    let n = p.beta.dim(0)?;
+    let x = x.contiguous()?;
+    let mut parts: Vec<Tensor> = Vec::with_capacity(3);
+    if let Some(w) = w_ff {
+        parts.push(w.clone());
+    } else if width != n {
+        candle_core::bail!("fused lif: currents have {width} channels but the layer has {n}");
+    }
+    if let Some(b) = bias {
+        parts.push(b.reshape((n, 1))?);
+    }
+    if let Some(r) = p.w_rec {
+        parts.push(r.clone());
+    }
+    let pack = if parts.is_empty() {
+        Tensor::zeros(1, x.dtype(), x.device())?
+    } else {
+        Tensor::cat(&parts, 1)?.contiguous()?
+    };
     let alpha = match p.alpha {
         Some(a) => a.clone(),
-        None => Tensor::zeros(n, currents.dtype(), currents.device())?,
+        None => Tensor::zeros(n, x.dtype(), x.device())?,
     };
     let params = Tensor::stack(&[p.beta, p.threshold, &alpha], 0)?.contiguous()?;
-    let op = LifOp {
+    let cfg = Arc::new(Config {
         reset: p.reset,
         surrogate: p.surrogate.clone(),
         synaptic: p.alpha.is_some(),
-    };
-    let out = match p.w_rec {
-        Some(w) => {
-            currents.apply_op3_arc(&params, &w.contiguous()?, std::sync::Arc::new(Box::new(op)))?
-        }
-        None => currents.apply_op2(&params, op)?,
-    };
-    Ok(LifOutput {
-        spikes: out.get(0)?,
-        mem: out.get(1)?,
-    })
+        linear: w_ff.is_some(),
+        bias: bias.is_some(),
+        rec: p.w_rec.is_some(),
+        n,
+    });
+    let cache: Cache = Arc::new(Mutex::new(None));
+    let spikes = x.apply_op3_arc(
+        &pack,
+        &params,
+        Arc::new(Box::new(FusedOp {
+            cfg: cfg.clone(),
+            cache: cache.clone(),
+            output: Output::Spikes,
+        })),
+    )?;
+    let mem = x.apply_op3_arc(
+        &pack,
+        &params,
+        Arc::new(Box::new(FusedOp {
+            cfg,
+            cache,
+            output: Output::Membrane,
+        })),
+    )?;
+    Ok(LifOutput { spikes, mem })
 }
 
+/// What the layer is made of (fixed per op instance).
 #[derive(Debug, Clone)]
-struct LifOp {
+struct Config {
     reset: Reset,
     surrogate: Surrogate,
     synaptic: bool,
+    linear: bool,
+    bias: bool,
+    rec: bool,
+    n: usize,
 }
 
-/// One sample's (spikes, membranes, synaptic current) outputs and input currents.
-type SampleIo<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]);
-
-/// Shape bookkeeping shared by forward and backward.
+/// Shapes of one call.
 #[derive(Debug, Clone, Copy)]
 struct Dims {
     b: usize,
     t: usize,
     n: usize,
+    /// Width of `x` (`in` with a projection, `n` without).
+    inp: usize,
 }
 
 impl Dims {
+    fn rows(&self) -> usize {
+        self.b * self.t
+    }
     fn per_sample(&self) -> usize {
         self.t * self.n
     }
-    fn total(&self) -> usize {
-        self.b * self.t * self.n
+}
+
+/// Forward results kept for backward: spikes, membranes before reset, synaptic currents.
+struct State {
+    /// Membranes before reset (spikes are `u >= threshold`, recomputed where needed).
+    u: Vec<f32>,
+    /// Empty unless synaptic.
+    i: Vec<f32>,
+    /// Whether the projection used (and its gradient uses) the event-driven path.
+    sparse: bool,
+}
+
+type Cache = Arc<Mutex<Option<Arc<State>>>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Spikes,
+    Membrane,
+}
+
+struct FusedOp {
+    cfg: Arc<Config>,
+    cache: Cache,
+    output: Output,
+}
+
+/// The parameter pack split into its parts.
+struct Pack {
+    /// `W^T [in, N]` (row `k` = the weights out of input `k`), if the layer projects.
+    w_ff_t: Option<Vec<f32>>,
+    /// `W [N, in]` row-major, for `gx = gi W`.
+    w_ff: Option<Vec<f32>>,
+    bias: Option<Vec<f32>>,
+    /// `R^T [N, N]` (row `k` = the weights out of neuron `k`).
+    rec_t: Option<Vec<f32>>,
+    /// `R [N, N]` row-major, for the recurrent backward matmul.
+    rec: Option<Vec<f32>>,
+}
+
+impl Config {
+    fn cols(&self, inp: usize) -> usize {
+        (if self.linear { inp } else { 0 }) + self.bias as usize + if self.rec { self.n } else { 0 }
+    }
+
+    fn dims(&self, x: &Layout, pack: &Layout, params: &Layout) -> Result<Dims> {
+        let (b, t, inp) = x.shape().dims3()?;
+        let n = self.n;
+        if b == 0 || t == 0 || n == 0 {
+            candle_core::bail!("fused lif: empty batch, time or layer ({b}, {t}, {n})");
+        }
+        if params.shape().dims() != [3, n] {
+            candle_core::bail!(
+                "fused lif: params must be [3, {n}], got {:?}",
+                params.shape()
+            );
+        }
+        let cols = self.cols(inp);
+        if cols > 0 && pack.shape().dims() != [n, cols] {
+            candle_core::bail!(
+                "fused lif: pack must be [{n}, {cols}], got {:?}",
+                pack.shape()
+            );
+        }
+        Ok(Dims { b, t, n, inp })
+    }
+
+    fn split_pack(&self, d: Dims, pack: &[f32]) -> Pack {
+        let cols = self.cols(d.inp);
+        let n = d.n;
+        let mut off = 0;
+        let mut take = |w: usize| {
+            let o = off;
+            off += w;
+            o
+        };
+        let ff = self.linear.then(|| take(d.inp));
+        let b = self.bias.then(|| take(1));
+        let r = self.rec.then(|| take(n));
+        let block = |o: usize, w: usize| -> Vec<f32> {
+            let mut v = Vec::with_capacity(n * w);
+            for row in 0..n {
+                v.extend_from_slice(&pack[row * cols + o..row * cols + o + w]);
+            }
+            v
+        };
+        Pack {
+            w_ff_t: ff.map(|o| transpose(&block(o, d.inp), n, d.inp)),
+            w_ff: ff.map(|o| block(o, d.inp)),
+            bias: b.map(|o| (0..n).map(|row| pack[row * cols + o]).collect()),
+            rec_t: r.map(|o| transpose(&block(o, n), n, n)),
+            rec: r.map(|o| block(o, n)),
+        }
+    }
+
+    /// Runs the layer forward on plain slices.
+    /// Returns the spikes and the state kept for backward.
+    fn forward(
+        &self,
+        d: Dims,
+        x: &[f32],
+        pack: &[f32],
+        params: &[f32],
+    ) -> Result<(Vec<f32>, State)> {
+        let pk = self.split_pack(d, pack);
+        let sparse = use_sparse(d, x);
+        // the currents are overwritten in place by the membranes, step by step
+        let mut u = self.currents(d, x, &pk, sparse)?;
+        let (n, ps, total) = (d.n, d.per_sample(), d.rows() * d.n);
+        let mut s = vec![0f32; total];
+        let mut i = if self.synaptic {
+            vec![0f32; total]
+        } else {
+            Vec::new()
+        };
+        let i_chunks: Vec<&mut [f32]> = if self.synaptic {
+            i.chunks_mut(ps).collect()
+        } else {
+            (0..d.b).map(|_| <&mut [f32]>::default()).collect()
+        };
+        let (beta, rest) = params.split_at(n);
+        let (thr, alpha) = rest.split_at(n);
+        s.par_chunks_mut(ps)
+            .zip(u.par_chunks_mut(ps))
+            .zip(i_chunks)
+            .for_each(|((s, u), i)| {
+                forward_sample(self, d, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
+            });
+        Ok((s, State { u, i, sparse }))
+    }
+
+    /// `I = W x + bias` for all rows (or `x + bias` without a projection).
+    fn currents(&self, d: Dims, x: &[f32], pk: &Pack, sparse: bool) -> Result<Vec<f32>> {
+        let (n, inp) = (d.n, d.inp);
+        let mut cur = match &pk.w_ff_t {
+            None => x.to_vec(),
+            Some(wt) if sparse => {
+                let mut cur = vec![0f32; d.rows() * n];
+                cur.par_chunks_mut(ROWS_PER_TASK * n)
+                    .zip(x.par_chunks(ROWS_PER_TASK * inp))
+                    .for_each(|(yc, xc)| project_rows(yc, xc, wt, n, inp));
+                cur
+            }
+            Some(wt) => {
+                let xt = Tensor::from_slice(x, (d.rows(), inp), &Device::Cpu)?;
+                let wt = Tensor::from_slice(wt, (inp, n), &Device::Cpu)?;
+                xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?
+            }
+        };
+        if let Some(b) = &pk.bias {
+            cur.par_chunks_mut(ROWS_PER_TASK * n).for_each(|c| {
+                for row in c.chunks_mut(n) {
+                    for (a, bb) in row.iter_mut().zip(b) {
+                        *a += bb;
+                    }
+                }
+            });
+        }
+        Ok(cur)
     }
 }
 
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+/// Whether the projection should be event-driven. Per input row the dense matmul costs
+/// `in * N` multiply-adds, the event-driven one `nnz * (N + overhead) * SPARSE_COST`, so
+/// events win when `density <= N / (SPARSE_COST * (N + overhead))`: about 0.36 for 128
+/// neurons, 0.22 for 20 (spike trains of hidden layers are usually far below both); layers
+/// narrower than [`SPARSE_MIN_NEURONS`] always use the matmul.
+fn use_sparse(d: Dims, x: &[f32]) -> bool {
+    let n = d.n as f32;
+    d.n >= SPARSE_MIN_NEURONS && density(x) <= n / (SPARSE_COST * (n + SPARSE_EVENT_OVERHEAD))
+}
+
+/// One sample's forward pass over all steps; `s`, `u`, `i` are its `[T, N]` outputs (`i`
+/// empty unless synaptic); `u` holds the input currents on entry.
+#[allow(clippy::too_many_arguments)]
+fn forward_sample(
+    cfg: &Config,
+    d: Dims,
+    beta: &[f32],
+    thr: &[f32],
+    alpha: &[f32],
+    rt: Option<&[f32]>,
+    s: &mut [f32],
+    u: &mut [f32],
+    i: &mut [f32],
+) {
+    let n = d.n;
+    let rc = ResetCoef::of(cfg.reset);
+    let mut v = vec![0f32; n];
+    let mut syn = vec![0f32; n];
+    let mut input = vec![0f32; n];
+    for t in 0..d.t {
+        let row = t * n..(t + 1) * n;
+        input.copy_from_slice(&u[row.clone()]);
+        if let (Some(rt), true) = (rt, t > 0) {
+            // R s[t-1]: add the outgoing weights of every neuron that spiked
+            for (k, &sp) in s[row.start - n..row.start].iter().enumerate() {
+                if sp != 0.0 {
+                    axpy(&mut input, 1.0, &rt[k * n..(k + 1) * n]);
+                }
+            }
+        }
+        if cfg.synaptic {
+            for ((c, a), inp) in syn.iter_mut().zip(alpha).zip(input.iter_mut()) {
+                *c = a * *c + *inp;
+                *inp = *c;
+            }
+            i[row.clone()].copy_from_slice(&syn);
+        }
+        let (s_t, u_t) = (&mut s[row.clone()], &mut u[row]);
+        for k in 0..n {
+            let uk = beta[k] * v[k] + input[k];
+            let sk = if uk >= thr[k] { 1.0 } else { 0.0 };
+            u_t[k] = uk;
+            s_t[k] = sk;
+            v[k] = uk - sk * (rc.a * thr[k] + rc.b * uk);
+        }
+    }
+}
+
+/// Everything backward needs, as slices.
+struct Bwd<'a> {
+    cfg: &'a Config,
+    d: Dims,
+    params: &'a [f32],
+    st: &'a State,
+    /// External gradients of spikes and membranes, if they have any.
+    gs_ext: Option<&'a [f32]>,
+    gu_ext: Option<&'a [f32]>,
+    /// `N` zeros, standing in for absent gradients.
+    zeros: &'a [f32],
+    /// `R [N, N]` for the recurrent term.
+    rec: Option<&'a Tensor>,
+}
+
+/// Output of the BPTT pass: `gi` for every sample-step and the parameter gradients.
+struct Bptt {
+    g_cur: Vec<f32>,
+    g_par: Vec<f64>,
+}
+
+fn add_f64(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
+    for (p, q) in a.iter_mut().zip(&b) {
+        *p += q;
+    }
+    a
+}
+
+impl<'a> SurrogateVisitor for &Bwd<'a> {
+    type Output = Result<Bptt>;
+    fn visit<S: SurrogateGradient + ?Sized>(self, sur: &S) -> Result<Bptt> {
+        let Dims {
+            b, t: t_steps, n, ..
+        } = self.d;
+        let ps = self.d.per_sample();
+        let total = b * ps;
+        let (u_all, i_all) = (&self.st.u, &self.st.i);
+        let syn = self.cfg.synaptic;
+        let sl = |bi: usize, t: usize| bi * ps + t * n..bi * ps + (t + 1) * n;
+        let zeros = self.zeros;
+        let ext = |g: Option<&'a [f32]>, r: std::ops::Range<usize>| -> &'a [f32] {
+            match g {
+                Some(g) => &g[r],
+                None => zeros,
+            }
+        };
+        let rc = ResetCoef::of(self.cfg.reset);
+        let step_in = |bi: usize, t: usize, gs_rec: &'a [f32]| {
+            let r = sl(bi, t);
+            let (has_prev, u_prev, i_prev) = if t > 0 {
+                let q = sl(bi, t - 1);
+                let i = if syn { &i_all[q.clone()] } else { zeros };
+                (1.0, &u_all[q], i)
+            } else {
+                (0.0, zeros, zeros)
+            };
+            StepIn {
+                u: &u_all[r.clone()],
+                has_prev,
+                u_prev,
+                i_prev,
+                gs_ext: ext(self.gs_ext, r.clone()),
+                gu_ext: ext(self.gu_ext, r),
+                gs_rec,
+            }
+        };
+        let mut g_cur = vec![0f32; total];
+        // parameter gradients: f32 within a sample (T terms), f64 across samples
+        let g_par = match self.rec {
+            None => {
+                // independent samples: one task per sample, all steps inside
+                g_cur
+                    .par_chunks_mut(ps)
+                    .enumerate()
+                    .fold(
+                        || vec![0f64; 3 * n],
+                        |mut acc, (bi, gc)| {
+                            let mut gu_next = vec![0f32; n];
+                            let mut gi_next = vec![0f32; n];
+                            let mut acc32 = vec![0f32; 3 * n];
+                            for t in (0..t_steps).rev() {
+                                step_backward(
+                                    sur,
+                                    rc,
+                                    self.params,
+                                    step_in(bi, t, zeros),
+                                    &mut gu_next,
+                                    &mut gi_next,
+                                    &mut gc[t * n..(t + 1) * n],
+                                    &mut acc32,
+                                );
+                            }
+                            for (a, v) in acc.iter_mut().zip(&acc32) {
+                                *a += *v as f64;
+                            }
+                            acc
+                        },
+                    )
+                    .reduce(|| vec![0f64; 3 * n], add_f64)
+            }
+            Some(rec) => {
+                // recurrent: time-major so that the gradient into s[t-1] through R is one
+                // [B, N] x [N, N] matmul per step
+                let mut gu_next = vec![0f32; b * n];
+                let mut gi_next = vec![0f32; b * n];
+                let mut gs_rec = vec![0f32; b * n];
+                let mut acc32 = vec![0f32; b * 3 * n];
+                for t in (0..t_steps).rev() {
+                    g_cur
+                        .par_chunks_mut(ps)
+                        .zip(gu_next.par_chunks_mut(n))
+                        .zip(gi_next.par_chunks_mut(n))
+                        .zip(gs_rec.par_chunks(n))
+                        .zip(acc32.par_chunks_mut(3 * n))
+                        .enumerate()
+                        .for_each(|(bi, ((((gc, gun), gin), gsr), acc))| {
+                            let gsr: &[f32] = gsr;
+                            step_backward(
+                                sur,
+                                rc,
+                                self.params,
+                                StepIn {
+                                    gs_rec: gsr,
+                                    ..step_in(bi, t, zeros)
+                                },
+                                gun,
+                                gin,
+                                &mut gc[t * n..(t + 1) * n],
+                                acc,
+                            );
+                        });
+                    if t > 0 {
+                        // gs_rec[b, k] = sum_post gi[b, post] R[post, k]
+                        let g = Tensor::from_slice(&gi_next, (b, n), &Device::Cpu)?;
+                        gs_rec = g.matmul(rec)?.flatten_all()?.to_vec1::<f32>()?;
+                    }
+                }
+                let mut acc = vec![0f64; 3 * n];
+                for chunk in acc32.chunks(3 * n) {
+                    for (a, v) in acc.iter_mut().zip(chunk) {
+                        *a += *v as f64;
+                    }
+                }
+                acc
+            }
+        };
+        Ok(Bptt { g_cur, g_par })
+    }
+}
+
+/// Borrowed CPU f32 data of a contiguous tensor.
+fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let (st, l) = t.storage_and_layout();
+    match &*st {
+        Storage::Cpu(c) => f(cpu_slice(c, l, "tensor")?),
+        _ => candle_core::bail!("fused lif: CPU only"),
+    }
+}
+
+fn cpu_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let data = s.as_slice::<f32>()?;
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&data[a..b]),
@@ -93,435 +542,256 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]
     }
 }
 
-impl LifOp {
-    fn channels(&self) -> usize {
-        if self.synaptic {
-            3
-        } else {
-            2
-        }
-    }
-
-    fn dims(&self, cur: &Layout, params: &Layout, rec: Option<&Layout>) -> Result<Dims> {
-        let (b, t, n) = cur.shape().dims3()?;
-        if params.shape().dims() != [3, n] {
-            candle_core::bail!(
-                "fused lif: params must be [3, {n}], got {:?}",
-                params.shape()
-            );
-        }
-        if let Some(r) = rec {
-            if r.shape().dims() != [n, n] {
-                candle_core::bail!("fused lif: w_rec must be [{n}, {n}], got {:?}", r.shape());
+impl FusedOp {
+    /// The forward state: from the cache filled by the sibling op, or computed now.
+    fn state(&self, d: Dims, x: &[f32], pack: &[f32], params: &[f32]) -> Result<Arc<State>> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("fused lif: cache poisoned".into()))?;
+        if let Some(st) = cache.as_ref() {
+            if st.u.len() == d.rows() * d.n {
+                return Ok(st.clone());
             }
         }
-        Ok(Dims { b, t, n })
+        let st = Arc::new(self.cfg.forward(d, x, pack, params)?.1);
+        *cache = Some(st.clone());
+        Ok(st)
     }
 
-    fn forward(
+    fn run_forward(
         &self,
-        d: Dims,
-        cur: &[f32],
-        params: &[f32],
-        w_rec: Option<&[f32]>,
-    ) -> (CpuStorage, Shape) {
-        let Dims { b, t, n } = d;
-        let c = self.channels();
-        let mut out = vec![0f32; c * d.total()];
-        // R^T, so the spikes of presynaptic k add a contiguous row: rt[k*n + post] = R[post, k]
-        let rt = w_rec.map(|w| transpose(w, n));
-        let (s_all, rest) = out.split_at_mut(d.total());
-        let (u_all, i_all) = rest.split_at_mut(d.total());
-        let ps = d.per_sample();
-        let (beta, rest) = params.split_at(n);
-        let (thr, alpha) = rest.split_at(n);
-        let reset = self.reset;
-        let synaptic = self.synaptic;
-        let i_chunks: Vec<&mut [f32]> = if synaptic {
-            i_all.chunks_mut(ps).collect()
+        (s1, l1): (&CpuStorage, &Layout),
+        (s2, l2): (&CpuStorage, &Layout),
+        (s3, l3): (&CpuStorage, &Layout),
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = self.cfg.dims(l1, l2, l3)?;
+        let x = cpu_slice(s1, l1, "x")?;
+        let pack = if self.cfg.cols(d.inp) > 0 {
+            cpu_slice(s2, l2, "pack")?
         } else {
-            // no synaptic channel: every sample gets an empty slice
-            (0..b).map(|_| <&mut [f32]>::default()).collect()
+            &[]
         };
-        let items: Vec<_> = s_all
-            .chunks_mut(ps)
-            .zip(u_all.chunks_mut(ps))
-            .zip(i_chunks)
-            .zip(cur.chunks(ps))
-            .collect();
-        let work = |(((s, u), i), x): SampleIo<'_>| {
-            forward_sample(
-                n,
-                t,
-                x,
-                beta,
-                thr,
-                alpha,
-                rt.as_deref(),
-                reset,
-                synaptic,
-                s,
-                u,
-                i,
-            );
+        let params = cpu_slice(s3, l3, "params")?;
+        let out = match self.output {
+            Output::Spikes => {
+                // a fresh forward every time the spike op runs; the membrane op reuses it
+                let (s, st) = self.cfg.forward(d, x, pack, params)?;
+                if let Ok(mut c) = self.cache.lock() {
+                    *c = Some(Arc::new(st));
+                }
+                s
+            }
+            Output::Membrane => self.state(d, x, pack, params)?.u.clone(),
         };
-        if d.total() >= PARALLEL_MIN && b > 1 {
-            items.into_par_iter().for_each(work);
-        } else {
-            items.into_iter().for_each(work);
-        }
-        (CpuStorage::F32(out), Shape::from_dims(&[c, b, t, n]))
+        Ok((CpuStorage::F32(out), Shape::from_dims(&[d.b, d.t, d.n])))
     }
 
-    /// Backward through time; returns (gI [B,T,N], gP [3,N], gR [N,N] if recurrent).
     fn backward(
         &self,
-        args: &[&Tensor],
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
-        let cur = args[0];
-        let (b, t, n) = cur.dims3()?;
-        let d = Dims { b, t, n };
-        let dev = cur.device();
-        let params = args[1].contiguous()?;
-        let rec = args.get(2).map(|r| r.contiguous()).transpose()?;
-        let res = res.contiguous()?;
-        let grad = grad_res.contiguous()?;
-        let params_g = params.storage_and_layout();
-        let res_g = res.storage_and_layout();
-        let grad_g = grad.storage_and_layout();
-        let rec_g = rec.as_ref().map(|r| r.storage_and_layout());
-        let p = slice_of(&params_g, "params")?;
-        let r = slice_of(&res_g, "result")?;
-        let g = slice_of(&grad_g, "grad")?;
-        let w = match &rec_g {
-            Some(x) => Some(slice_of(x, "w_rec")?),
-            None => None,
-        };
-        let out = self.surrogate.dispatch(Bwd {
-            op: self,
-            d,
-            params: p,
-            res: r,
-            grad: g,
-            w_rec: w,
-        });
-        let g_cur = Tensor::from_vec(out.g_cur, (b, t, n), dev)?;
-        let g_par = Tensor::from_vec(out.g_par, (3, n), dev)?;
-        let g_rec = out
-            .g_rec_t
-            .map(|gt| Tensor::from_vec(transpose(&gt, n), (n, n), dev))
-            .transpose()?;
-        Ok((g_cur, g_par, g_rec))
+        x: &Tensor,
+        pack: &Tensor,
+        params: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let cfg = &*self.cfg;
+        let (b, t, inp) = x.dims3()?;
+        let n = cfg.n;
+        let d = Dims { b, t, n, inp };
+        let cols = cfg.cols(inp);
+        let dev = x.device().clone();
+        let x = x.contiguous()?;
+        let pack_c = pack.contiguous()?;
+        let params_c = params.contiguous()?;
+        let grad = grad.contiguous()?;
+        with_slice(&x, |xs| {
+            with_slice(&pack_c, |pack_s| {
+                with_slice(&params_c, |par| {
+                    with_slice(&grad, |gs| {
+                        let pack_s = if cols > 0 { pack_s } else { &[] };
+                        let st = self.state(d, xs, pack_s, par)?;
+                        let pk = cfg.split_pack(d, pack_s);
+                        let rec = pk
+                            .rec
+                            .as_ref()
+                            .map(|r| Tensor::from_slice(r, (n, n), &Device::Cpu))
+                            .transpose()?;
+                        let zeros = vec![0f32; n];
+                        let (gs_ext, gu_ext) = match self.output {
+                            Output::Spikes => (Some(gs), None),
+                            Output::Membrane => (None, Some(gs)),
+                        };
+                        let bw = Bwd {
+                            cfg,
+                            d,
+                            params: par,
+                            st: &st,
+                            gs_ext,
+                            gu_ext,
+                            zeros: &zeros,
+                            rec: rec.as_ref(),
+                        };
+                        let bptt = cfg.surrogate.dispatch(&bw)?;
+                        let thr = &par[n..2 * n];
+                        self.grads(
+                            thr,
+                            d,
+                            &x,
+                            xs,
+                            &pk,
+                            &st,
+                            bptt,
+                            &dev,
+                            x.track_op(),
+                            pack.track_op(),
+                            params.track_op(),
+                        )
+                    })
+                })
+            })
+        })
     }
-}
 
-fn slice_of<'a>(g: &'a (candle_core::StorageRef<'_>, &Layout), what: &str) -> Result<&'a [f32]> {
-    match &*g.0 {
-        Storage::Cpu(s) => contiguous(s, g.1, what),
-        _ => candle_core::bail!("fused lif: {what} must be on the CPU"),
-    }
-}
-
-fn transpose(w: &[f32], n: usize) -> Vec<f32> {
-    let mut t = vec![0f32; n * n];
-    for r in 0..n {
-        for c in 0..n {
-            t[c * n + r] = w[r * n + c];
-        }
-    }
-    t
-}
-
-/// One sample's forward pass over all steps. `s`, `u`, `i` are `[T, N]` outputs (`i` empty
-/// unless synaptic), `x` the `[T, N]` input currents.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn forward_sample(
-    n: usize,
-    t_steps: usize,
-    x: &[f32],
-    beta: &[f32],
-    thr: &[f32],
-    alpha: &[f32],
-    rt: Option<&[f32]>,
-    reset: Reset,
-    synaptic: bool,
-    s: &mut [f32],
-    u: &mut [f32],
-    i: &mut [f32],
-) {
-    let mut v = vec![0f32; n];
-    let mut syn = vec![0f32; n];
-    let mut input = vec![0f32; n];
-    let mut fired: Vec<usize> = Vec::with_capacity(n);
-    for t in 0..t_steps {
-        let row = t * n..(t + 1) * n;
-        input.copy_from_slice(&x[row.clone()]);
-        if let Some(rt) = rt {
-            for &k in &fired {
-                for (a, w) in input.iter_mut().zip(&rt[k * n..(k + 1) * n]) {
-                    *a += w;
+    /// Turns `gi` for all sample-steps into the gradients of x, the pack and the params.
+    #[allow(clippy::too_many_arguments)]
+    fn grads(
+        &self,
+        thr: &[f32],
+        d: Dims,
+        x: &Tensor,
+        xs: &[f32],
+        pk: &Pack,
+        st: &State,
+        bptt: Bptt,
+        dev: &Device,
+        want_x: bool,
+        want_pack: bool,
+        want_params: bool,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let cfg = &*self.cfg;
+        let Dims { b, t, n, inp } = d;
+        let rows = d.rows();
+        let cols = cfg.cols(inp);
+        let g = &bptt.g_cur;
+        let g_pack = if want_pack && cols > 0 {
+            let mut gp = vec![0f32; n * cols];
+            let mut off = 0;
+            if cfg.linear {
+                let g_w: Vec<f32> = if st.sparse {
+                    // gW^T[k, :] += x[r, k] * gi[r, :] over the non-zeros of x
+                    let g_wt = g
+                        .par_chunks(ROWS_PER_TASK * n)
+                        .zip(xs.par_chunks(ROWS_PER_TASK * inp))
+                        .fold(
+                            || vec![0f32; inp * n],
+                            |mut acc, (gc, xc)| {
+                                grad_w_rows(&mut acc, gc, xc, n, inp);
+                                acc
+                            },
+                        )
+                        .reduce_with(add_f32)
+                        .unwrap_or_else(|| vec![0f32; inp * n]);
+                    transpose(&g_wt, inp, n)
+                } else {
+                    let gt = Tensor::from_slice(g, (rows, n), &Device::Cpu)?;
+                    let xt = x.reshape((rows, inp))?;
+                    gt.t()?.matmul(&xt)?.flatten_all()?.to_vec1::<f32>()?
+                };
+                for row in 0..n {
+                    gp[row * cols..row * cols + inp]
+                        .copy_from_slice(&g_w[row * inp..(row + 1) * inp]);
+                }
+                off += inp;
+            }
+            if cfg.bias {
+                let gb = g
+                    .par_chunks(ROWS_PER_TASK * n)
+                    .fold(
+                        || vec![0f64; n],
+                        |mut acc, gc| {
+                            for gr in gc.chunks(n) {
+                                for (a, &v) in acc.iter_mut().zip(gr) {
+                                    *a += v as f64;
+                                }
+                            }
+                            acc
+                        },
+                    )
+                    .reduce(|| vec![0f64; n], add_f64);
+                for row in 0..n {
+                    gp[row * cols + off] = gb[row] as f32;
+                }
+                off += 1;
+            }
+            if cfg.rec {
+                // gR^T[k, :] += gi[b, t, :] for every spike s[b, t-1, k]
+                let ps = d.per_sample();
+                let g_rt = g
+                    .par_chunks(ps)
+                    .zip(st.u.par_chunks(ps))
+                    .fold(
+                        || vec![0f32; n * n],
+                        |mut acc, (gc, uc)| {
+                            for tt in 1..t {
+                                let gr = &gc[tt * n..(tt + 1) * n];
+                                for (k, &uv) in uc[(tt - 1) * n..tt * n].iter().enumerate() {
+                                    // spiked at t-1: the forward's comparison again
+                                    if uv >= thr[k] {
+                                        axpy(&mut acc[k * n..(k + 1) * n], 1.0, gr);
+                                    }
+                                }
+                            }
+                            acc
+                        },
+                    )
+                    .reduce_with(add_f32)
+                    .unwrap_or_else(|| vec![0f32; n * n]);
+                for row in 0..n {
+                    for k in 0..n {
+                        gp[row * cols + off + k] = g_rt[k * n + row];
+                    }
                 }
             }
-        }
-        if synaptic {
-            for ((c, a), inp) in syn.iter_mut().zip(alpha).zip(input.iter_mut()) {
-                *c = a * *c + *inp;
-                *inp = *c;
-            }
-            i[row.clone()].copy_from_slice(&syn);
-        }
-        fired.clear();
-        let (s_t, u_t) = (&mut s[row.clone()], &mut u[row]);
-        for k in 0..n {
-            let uk = beta[k] * v[k] + input[k];
-            let spike = uk >= thr[k];
-            u_t[k] = uk;
-            s_t[k] = if spike { 1.0 } else { 0.0 };
-            v[k] = match (spike, reset) {
-                (false, _) | (true, Reset::None) => uk,
-                (true, Reset::Subtract) => uk - thr[k],
-                (true, Reset::Zero) => 0.0,
-            };
-            if spike {
-                fired.push(k);
-            }
-        }
-    }
-}
-
-struct BwdOut {
-    g_cur: Vec<f32>,
-    g_par: Vec<f32>,
-    g_rec_t: Option<Vec<f32>>,
-}
-
-struct Bwd<'a> {
-    op: &'a LifOp,
-    d: Dims,
-    params: &'a [f32],
-    res: &'a [f32],
-    grad: &'a [f32],
-    w_rec: Option<&'a [f32]>,
-}
-
-/// Per-thread accumulators of the parameter gradients.
-struct Acc {
-    /// beta, threshold and alpha gradients; f64 because they sum over batch, time (and the
-    /// layer, for a shared threshold), where f32 would lose digits.
-    g_par: Vec<f64>,
-    g_rec_t: Option<Vec<f32>>,
-}
-
-impl Acc {
-    fn new(n: usize, rec: bool) -> Self {
-        Self {
-            g_par: vec![0.0; 3 * n],
-            g_rec_t: rec.then(|| vec![0.0; n * n]),
-        }
-    }
-    fn merge(mut self, o: Self) -> Self {
-        for (a, b) in self.g_par.iter_mut().zip(&o.g_par) {
-            *a += b;
-        }
-        if let (Some(a), Some(b)) = (&mut self.g_rec_t, &o.g_rec_t) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
-        }
-        self
-    }
-}
-
-impl SurrogateVisitor for Bwd<'_> {
-    type Output = BwdOut;
-    fn visit<S: SurrogateGradient + ?Sized>(self, sur: &S) -> BwdOut {
-        let Dims { b, n, .. } = self.d;
-        let total = self.d.total();
-        let ps = self.d.per_sample();
-        let mut g_cur = vec![0f32; total];
-        let rec = self.w_rec.is_some();
-        let run = |(bi, gc): (usize, &mut [f32]), acc: &mut Acc| {
-            backward_sample(
-                self.op,
-                sur,
-                self.d,
-                bi,
-                self.params,
-                self.res,
-                self.grad,
-                self.w_rec,
-                gc,
-                acc,
-            );
-        };
-        let acc = if total >= PARALLEL_MIN && b > 1 {
-            g_cur
-                .par_chunks_mut(ps)
-                .enumerate()
-                .fold(
-                    || Acc::new(n, rec),
-                    |mut acc, item| {
-                        run(item, &mut acc);
-                        acc
-                    },
-                )
-                .reduce(|| Acc::new(n, rec), Acc::merge)
-        } else {
-            let mut acc = Acc::new(n, rec);
-            for item in g_cur.chunks_mut(ps).enumerate() {
-                run(item, &mut acc);
-            }
-            acc
-        };
-        BwdOut {
-            g_cur,
-            g_par: acc.g_par.iter().map(|&x| x as f32).collect(),
-            g_rec_t: acc.g_rec_t,
-        }
-    }
-}
-
-/// One sample's backward pass through time (formulas in the module docs).
-#[allow(clippy::too_many_arguments)]
-fn backward_sample<S: SurrogateGradient + ?Sized>(
-    op: &LifOp,
-    sur: &S,
-    d: Dims,
-    bi: usize,
-    params: &[f32],
-    res: &[f32],
-    grad: &[f32],
-    w_rec: Option<&[f32]>,
-    g_cur: &mut [f32],
-    acc: &mut Acc,
-) {
-    let Dims { t: t_steps, n, .. } = d;
-    let total = d.total();
-    let ps = d.per_sample();
-    let off = bi * ps;
-    let s_all = &res[off..off + ps];
-    let u_all = &res[total + off..total + off + ps];
-    let gs_ext = &grad[off..off + ps];
-    let gu_ext = &grad[total + off..total + off + ps];
-    let (i_all, gi_ext) = if op.synaptic {
-        (
-            &res[2 * total + off..2 * total + off + ps],
-            &grad[2 * total + off..2 * total + off + ps],
-        )
-    } else {
-        (&[][..], &[][..])
-    };
-    let (beta, rest) = params.split_at(n);
-    let (thr, alpha) = rest.split_at(n);
-    let (g_beta, rest) = acc.g_par.split_at_mut(n);
-    let (g_thr, g_alpha) = rest.split_at_mut(n);
-    // state carried from step t+1: gu[t+1], gi[t+1], and the recurrent gradient into s[t]
-    let mut gu_next = vec![0f32; n];
-    let mut gi_next = vec![0f32; n];
-    let mut gs_rec = vec![0f32; n];
-    for t in (0..t_steps).rev() {
-        let row = t * n..(t + 1) * n;
-        let (s_t, u_t) = (&s_all[row.clone()], &u_all[row.clone()]);
-        let (gs_t, gu_t) = (&gs_ext[row.clone()], &gu_ext[row.clone()]);
-        let gc = &mut g_cur[row.clone()];
-        let prev = if t > 0 {
-            Some((
-                &s_all[row.start - n..row.start],
-                &u_all[row.start - n..row.start],
-            ))
+            Some(Tensor::from_vec(gp, (n, cols), dev)?)
         } else {
             None
         };
-        for k in 0..n {
-            let u = u_t[k];
-            let s = s_t[k];
-            let gv = beta[k] * gu_next[k];
-            let gs = gs_t[k] + gs_rec[k];
-            let sg = sur.grad(u - thr[k]);
-            let (dv_du, dv_dthr) = match op.reset {
-                Reset::Subtract => (1.0, -s),
-                Reset::Zero => (1.0 - s, 0.0),
-                Reset::None => (1.0, 0.0),
-            };
-            let gu = gu_t[k] + gs * sg + gv * dv_du;
-            g_thr[k] += (-gs * sg + gv * dv_dthr) as f64;
-            if let Some((sp, up)) = prev {
-                let v_prev = match op.reset {
-                    Reset::Subtract => up[k] - sp[k] * thr[k],
-                    Reset::Zero => up[k] * (1.0 - sp[k]),
-                    Reset::None => up[k],
-                };
-                g_beta[k] += (gu * v_prev) as f64;
-            }
-            let mut gi = gu;
-            if op.synaptic {
-                gi += alpha[k] * gi_next[k] + gi_ext[row.start + k];
-                if t > 0 {
-                    g_alpha[k] += (gi * i_all[row.start - n + k]) as f64;
+        let g_params = if want_params {
+            let gp: Vec<f32> = bptt.g_par.iter().map(|&v| v as f32).collect();
+            Some(Tensor::from_vec(gp, (3, n), dev)?)
+        } else {
+            None
+        };
+        let g_x = if want_x {
+            Some(match &pk.w_ff {
+                Some(w) => {
+                    // gi is not needed any more: hand its buffer to the matmul without a copy
+                    let gt = Tensor::from_vec(bptt.g_cur, (rows, n), &Device::Cpu)?;
+                    let wt = Tensor::from_slice(w, (n, inp), &Device::Cpu)?;
+                    gt.matmul(&wt)?.reshape((b, t, inp))?.to_device(dev)?
                 }
-            }
-            gc[k] = gi;
-            gu_next[k] = gu;
-            gi_next[k] = gi;
-        }
-        if let (Some(w), Some(g_rt), Some((sp, _))) = (w_rec, acc.g_rec_t.as_mut(), prev) {
-            // gradient into s[t-1] through R s[t-1]: gs_rec[k] = sum_post R[post, k] * gi[post]
-            gs_rec.iter_mut().for_each(|x| *x = 0.0);
-            for (post, &g) in gc.iter().enumerate() {
-                if g != 0.0 {
-                    for (a, r) in gs_rec.iter_mut().zip(&w[post * n..(post + 1) * n]) {
-                        *a += g * r;
-                    }
-                }
-            }
-            // gR[post, k] += gi[post] * s[t-1, k], stored transposed (row k contiguous)
-            for (k, &s) in sp.iter().enumerate() {
-                if s != 0.0 {
-                    for (a, &g) in g_rt[k * n..(k + 1) * n].iter_mut().zip(gc.iter()) {
-                        *a += g;
-                    }
-                }
-            }
-        }
+                None => Tensor::from_vec(bptt.g_cur, (b, t, n), dev)?,
+            })
+        } else {
+            None
+        };
+        Ok((g_x, g_pack, g_params))
     }
 }
 
-impl CustomOp2 for LifOp {
-    fn name(&self) -> &'static str {
-        "fused-lif"
+fn add_f32(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
+    for (p, q) in a.iter_mut().zip(&b) {
+        *p += q;
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let d = self.dims(l1, l2, None)?;
-        let cur = contiguous(s1, l1, "currents")?;
-        let params = contiguous(s2, l2, "params")?;
-        Ok(self.forward(d, cur, params, None))
-    }
-
-    fn bwd(
-        &self,
-        cur: &Tensor,
-        params: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (g_cur, g_par, _) = self.backward(&[cur, params], res, grad_res)?;
-        Ok((Some(g_cur), params.track_op().then_some(g_par)))
-    }
+    a
 }
 
-impl CustomOp3 for LifOp {
+impl CustomOp3 for FusedOp {
     fn name(&self) -> &'static str {
-        "fused-recurrent-lif"
+        match self.output {
+            Output::Spikes => "fused-lif-spikes",
+            Output::Membrane => "fused-lif-membrane",
+        }
     }
 
     fn cpu_fwd(
@@ -533,22 +803,17 @@ impl CustomOp3 for LifOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let d = self.dims(l1, l2, Some(l3))?;
-        let cur = contiguous(s1, l1, "currents")?;
-        let params = contiguous(s2, l2, "params")?;
-        let w = contiguous(s3, l3, "w_rec")?;
-        Ok(self.forward(d, cur, params, Some(w)))
+        self.run_forward((s1, l1), (s2, l2), (s3, l3))
     }
 
     fn bwd(
         &self,
-        cur: &Tensor,
+        x: &Tensor,
+        pack: &Tensor,
         params: &Tensor,
-        w_rec: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (g_cur, g_par, g_rec) = self.backward(&[cur, params, w_rec], res, grad_res)?;
-        Ok((Some(g_cur), params.track_op().then_some(g_par), g_rec))
+        self.backward(x, pack, params, grad)
     }
 }

@@ -30,9 +30,10 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+use crate::fused::lif_layer;
 use crate::init::{linear_uniform, SplitMix64};
 use crate::layer::{LayerConfig, LayerKind, Reset};
-use crate::lif::{lif, lif_slow, LifOutput, LifParams};
+use crate::lif::{lif_slow, LifOutput, LifParams};
 use crate::surrogate::Surrogate;
 
 /// Errors from building or running a [`Network`].
@@ -210,18 +211,12 @@ impl Layer {
         t.broadcast_as(n)?.contiguous()
     }
 
-    /// `I = x W^T + b` for all steps at once: `[B, T, in] -> [B, T, N]`. The fused path uses
-    /// the event-driven [`crate::linear::linear`] (spike inputs are sparse), the reference a
-    /// dense matmul.
-    fn currents(&self, x: &Tensor, fused: bool) -> candle_core::Result<Tensor> {
+    /// `I = x W^T + b` for all steps at once with a dense matmul: `[B, T, in] -> [B, T, N]`
+    /// (the reference path; the fused op does its own event-driven projection).
+    fn currents(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, i) = x.dims3()?;
         let n = self.cfg.size;
-        let x2 = x.reshape((b * t, i))?;
-        let y = if fused {
-            crate::linear::linear(&x2, self.w_ff.as_tensor())?
-        } else {
-            x2.matmul(&self.w_ff.as_tensor().t()?)?
-        };
+        let y = x.reshape((b * t, i))?.matmul(&self.w_ff.as_tensor().t()?)?;
         let y = match &self.bias {
             Some(bias) => y.broadcast_add(bias.as_tensor())?,
             None => y,
@@ -231,7 +226,6 @@ impl Layer {
 
     fn run(&self, x: &Tensor, fused: bool) -> candle_core::Result<LifOutput> {
         let n = self.cfg.size;
-        let cur = self.currents(x, fused)?;
         let beta = self.beta.tensor(n)?;
         let thr = self.threshold(n)?;
         let alpha = self.alpha.as_ref().map(|a| a.tensor(n)).transpose()?;
@@ -244,9 +238,14 @@ impl Layer {
             surrogate: &self.surrogate,
         };
         if fused {
-            lif(&cur, &p)
+            lif_layer(
+                x,
+                Some(self.w_ff.as_tensor()),
+                self.bias.as_ref().map(|b| b.as_tensor()),
+                &p,
+            )
         } else {
-            lif_slow(&cur, &p)
+            lif_slow(&self.currents(x)?, &p)
         }
     }
 }
@@ -403,6 +402,11 @@ impl Network {
             return Err(NetworkError::Input(format!(
                 "expected [batch, time, {}] but got {:?}",
                 self.config.input_size, dims
+            )));
+        }
+        if dims[0] == 0 || dims[1] == 0 {
+            return Err(NetworkError::Input(format!(
+                "batch and time must both be at least 1, got {dims:?}"
             )));
         }
         if x.dtype() != DType::F32 {

@@ -66,9 +66,22 @@ fn surrogates() -> Vec<SurrogateConfig> {
 
 /// Runs both paths on the same network and input and compares outputs and all gradients.
 fn check_network(cfg: &NetworkConfig, seed: u64, batch: usize, steps: usize) -> Result<()> {
+    // dense inputs (the op projects with a matmul) and sparse ones (event-driven projection)
+    check_network_with(cfg, seed, batch, steps, 0.4, 1.5)?;
+    check_network_with(cfg, seed, batch, steps, 0.12, 4.0)
+}
+
+fn check_network_with(
+    cfg: &NetworkConfig,
+    seed: u64,
+    batch: usize,
+    steps: usize,
+    p: f32,
+    scale: f32,
+) -> Result<()> {
     let net = Network::new(cfg, seed, &Device::Cpu).map_err(candle_core::Error::wrap)?;
     let mut rng = SplitMix64::new(seed ^ 0xABCD);
-    let x = bernoulli(&mut rng, &[batch, steps, cfg.input_size], 0.4, 1.5)?;
+    let x = bernoulli(&mut rng, &[batch, steps, cfg.input_size], p, scale)?;
     let weights: Vec<(Tensor, Tensor)> = cfg
         .layers
         .iter()

@@ -203,3 +203,43 @@ fn mismatched_network_and_data_are_named() {
         "{e}"
     );
 }
+
+#[test]
+fn a_csv_data_source_trains_with_paths_relative_to_the_config() {
+    // The digits rewritten as "label;f0;...;f63" with a header, read through [data] source = "csv".
+    let dir = temp_dir("csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = Digits::load().unwrap();
+    let f = d.num_features();
+    let mut text = String::from("label");
+    for i in 0..f {
+        text.push_str(&format!(";p{i}"));
+    }
+    text.push('\n');
+    for r in 0..d.len() {
+        text.push_str(&d.table.labels[r].to_string());
+        for v in &d.table.features[r * f..(r + 1) * f] {
+            text.push_str(&format!(";{v}"));
+        }
+        text.push('\n');
+    }
+    std::fs::write(dir.join("digits.csv"), text).unwrap();
+    let mut cfg = config(2, 32, "");
+    cfg.data.source = snn_sdk::config::DataSource::Csv;
+    cfg.data.path = Some("digits.csv".into());
+    cfg.data.header = true;
+    cfg.data.delimiter = ';';
+    cfg.data.label_column = Some(0);
+    let cfg_text = cfg.to_toml_string();
+    let cfg_path = dir.join("csv.toml");
+    std::fs::write(&cfg_path, &cfg_text).unwrap();
+    let cfg = TrainConfig::from_toml_file(&cfg_path).unwrap();
+    let data = Trainer::load_data(&cfg).unwrap();
+    assert_eq!(
+        (data.len(), data.num_features(), data.num_classes),
+        (1797, 64, 10)
+    );
+    let r = trainer(&cfg).fit(&data).unwrap();
+    assert!(r.test_acc.unwrap() > 0.4, "{:?}", r.test_acc);
+    let _ = std::fs::remove_dir_all(dir);
+}

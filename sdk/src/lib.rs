@@ -11,6 +11,13 @@
 //! - [`fused`]: the same recurrence as one candle op with a hand-written backward through time
 //!   (what `Network::forward` runs; CPU, f32);
 //! - [`spike`]: Heaviside-with-surrogate as a candle op; [`init`]: seeded initialisation.
+//!
+//! Device side (`snn export` / `simulate` / `inspect`):
+//! - [`quant`]: post-training quantisation (per-layer power-of-two shift, i8/i4, Q0.16 leak);
+//! - [`qat`]: quantisation-aware fine-tuning (fake quantisation, straight-through estimator);
+//! - [`export`]: calibration, model layout (dense or CSR), evaluation, atomic writes;
+//! - [`card`]: the JSON model card; [`simulate`]: the integer engine and the float reference
+//!   on the host; [`inspect`]: a model file's header and layer table.
 #![deny(missing_docs)]
 
 pub mod atomic;

@@ -167,12 +167,12 @@ struct ExportArgs {
     /// Checkpoint file or run directory written by `snn train`.
     #[arg(required_unless_present = "train")]
     checkpoint: Option<PathBuf>,
-    /// Train this config first (into runs/<name>/, replacing a previous run), then export it:
+    /// Train this config first (into `runs/<name>/`, replacing a previous run), then export it:
     /// one command from config to model file.
     #[arg(long, value_name = "CONFIG", conflicts_with = "checkpoint")]
     train: Option<PathBuf>,
     /// Model file to write (default: model.snn in the checkpoint's directory); the card goes
-    /// beside it as <name>.card.json.
+    /// beside it as `<name>.card.json`.
     #[arg(long, short)]
     out: Option<PathBuf>,
     /// Weight bits: 8 or 4.

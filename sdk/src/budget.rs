@@ -10,7 +10,7 @@
 //! max_rate = 0.05      # spikes / neuron / step
 //! min_rate = 0.001     # optional floor
 //! method = "lagrange"  # or "penalty"
-//! multiplier_lr = 1.0  # lagrange only
+//! multiplier_lr = 100.0  # lagrange only (the default)
 //! # weight = 100.0    # penalty only
 //! per_neuron = false   # true: every neuron under the cap, not just the layer mean
 //! ```
@@ -57,8 +57,10 @@ pub enum BudgetMethod {
 
 /// Default penalty weight.
 pub const DEFAULT_WEIGHT: f64 = 100.0;
-/// Default multiplier learning rate (per training step).
-pub const DEFAULT_MULTIPLIER_LR: f64 = 1.0;
+/// Default multiplier learning rate (per training step). On Digits it tracked a 0.05 cap with
+/// both `ce_count` and `balanced_population_mse`; 1 and 10 wound up under the latter's larger loss
+/// scale and settled ~25 % under the cap, 10^4 diverged (BENCHMARKS.md, "Rate budgets").
+pub const DEFAULT_MULTIPLIER_LR: f64 = 100.0;
 
 /// One layer's budget as configured (`[[budget]]` in the training TOML).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,6 +174,17 @@ pub fn export_budgets(budgets: &[LayerBudget], layers: usize) -> Result<Vec<Rate
     let mut out = vec![RateBudget::UNBOUNDED; layers];
     for b in budgets {
         out[b.layer] = b.to_model();
+    }
+    Ok(out)
+}
+
+/// Per-layer budgets in the shape the exporter takes (`ExportOptions::budgets`): `Some` for the
+/// configured layers ([`LayerBudget::to_model`]), `None` (unbounded) for the others.
+pub fn model_budgets(budgets: &[LayerBudget], layers: usize) -> Result<Vec<Option<RateBudget>>> {
+    validate_budgets(budgets, layers)?;
+    let mut out = vec![None; layers];
+    for b in budgets {
+        out[b.layer] = Some(b.to_model());
     }
     Ok(out)
 }
@@ -385,40 +398,83 @@ impl BudgetController {
             .unwrap_or_default()
     }
 
-    /// Sets the multiplier values of the `lagrange` budget on `layer` (e.g. restored from a
-    /// checkpoint); the lengths must equal those [`Self::multipliers`] returns.
-    pub fn set_multipliers(&mut self, layer: usize, upper: &[f64], lower: &[f64]) -> Result<()> {
-        let e = self
-            .enforced
-            .iter_mut()
-            .find(|e| e.cfg.layer == layer && e.cfg.method == BudgetMethod::Lagrange)
-            .ok_or_else(|| {
-                BudgetError::Recording(format!("layer {layer} has no lagrange budget"))
-            })?;
-        if upper.len() != e.upper.len() || lower.len() != e.lower.len() {
-            return Err(BudgetError::Recording(format!(
-                "layer {layer}: {} + {} multiplier values for {} + {} multipliers",
-                upper.len(),
-                lower.len(),
-                e.upper.len(),
-                e.lower.len()
-            )));
-        }
-        for (m, &v) in e.upper.iter_mut().zip(upper) {
-            m.value = v.max(0.0);
-        }
-        for (m, &v) in e.lower.iter_mut().zip(lower) {
-            m.value = v.max(0.0);
-        }
-        Ok(())
-    }
-
     /// The configured budget of `layer`, if any.
     pub fn budget(&self, layer: usize) -> Option<&LayerBudget> {
         self.enforced
             .iter()
             .find(|e| e.cfg.layer == layer)
             .map(|e| &e.cfg)
+    }
+}
+
+/// The learned multipliers of every lagrange budget, for checkpoints (JSON in the metadata).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetState {
+    /// `(layer, upper multipliers, lower multipliers)` per lagrange budget.
+    pub layers: Vec<(usize, Vec<f64>, Vec<f64>)>,
+}
+
+impl BudgetController {
+    /// The multipliers to store in a checkpoint.
+    pub fn state(&self) -> BudgetState {
+        BudgetState {
+            layers: self
+                .enforced
+                .iter()
+                .filter(|e| e.cfg.method == BudgetMethod::Lagrange)
+                .map(|e| {
+                    let v = |m: &[Multiplier]| m.iter().map(|m| m.value).collect();
+                    (e.cfg.layer, v(&e.upper), v(&e.lower))
+                })
+                .collect(),
+        }
+    }
+
+    /// Restores multipliers saved by [`Self::state`]; the budgets must be configured the same way.
+    pub fn restore(&mut self, state: &BudgetState) -> Result<()> {
+        let lagrange = self
+            .enforced
+            .iter()
+            .filter(|e| e.cfg.method == BudgetMethod::Lagrange)
+            .count();
+        if state.layers.len() != lagrange {
+            return Err(BudgetError::Recording(format!(
+                "the checkpoint holds multipliers for {} budgets, the config has {lagrange} lagrange budgets",
+                state.layers.len()
+            )));
+        }
+        for (layer, upper, lower) in &state.layers {
+            let e = self
+                .enforced
+                .iter_mut()
+                .find(|e| e.cfg.layer == *layer && e.cfg.method == BudgetMethod::Lagrange)
+                .ok_or_else(|| {
+                    BudgetError::Recording(format!("the checkpoint has multipliers for layer {layer}, which has no lagrange budget"))
+                })?;
+            if upper.len() != e.upper.len() || lower.len() != e.lower.len() {
+                return Err(BudgetError::Recording(format!(
+                    "layer {layer}: the checkpoint has {}+{} multipliers, the config needs {}+{}",
+                    upper.len(),
+                    lower.len(),
+                    e.upper.len(),
+                    e.lower.len()
+                )));
+            }
+            for (m, &v) in e
+                .upper
+                .iter_mut()
+                .zip(upper)
+                .chain(e.lower.iter_mut().zip(lower))
+            {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(BudgetError::Recording(format!(
+                        "layer {layer}: multiplier {v} is not finite and >= 0"
+                    )));
+                }
+                m.value = v;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -639,6 +695,12 @@ mod tests {
             }
         );
         assert!(f64::from(out[1].max_rate) / f64::from(RATE_ONE) >= 0.05);
+        let opt = model_budgets(
+            &[budget("layer = 1\nmax_rate = 0.05\nmin_rate = 0.001\n")],
+            3,
+        )
+        .unwrap();
+        assert_eq!(opt, vec![None, Some(out[1]), None]);
     }
 
     #[test]
@@ -648,6 +710,29 @@ mod tests {
         assert!((m.value - 0.1).abs() < 1e-15);
         m.update(-1.0);
         assert_eq!(m.value, 0.0);
+    }
+
+    #[test]
+    fn state_round_trips_and_rejects_a_different_config() {
+        let cfg = [budget(
+            "layer = 1\nmax_rate = 0.1\nmin_rate = 0.01\nper_neuron = true\n",
+        )];
+        let mut a = BudgetController::new(&cfg, &[4, 3]).unwrap();
+        let rates = MeasuredRates {
+            layers: vec![(1, vec![0.3, 0.0, 0.05])],
+        };
+        a.update(&rates).unwrap();
+        let st = a.state();
+        assert_eq!(st.layers[0].1.len(), 3);
+        let mut b = BudgetController::new(&cfg, &[4, 3]).unwrap();
+        b.restore(&st).unwrap();
+        assert_eq!(b.multipliers(1), a.multipliers(1));
+        let other = [budget("layer = 1\nmax_rate = 0.1\n")];
+        let mut c = BudgetController::new(&other, &[4, 3]).unwrap();
+        assert!(c.restore(&st).unwrap_err().to_string().contains("layer 1"));
+        let mut bad = st.clone();
+        bad.layers[0].1[0] = -1.0;
+        assert!(b.restore(&bad).is_err());
     }
 
     #[test]

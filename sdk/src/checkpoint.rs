@@ -3,8 +3,7 @@
 //!
 //! `checkpoint.safetensors` keys: the network's variable names (`layers.0.w_ff`, ...) as in
 //! [`crate::network::Network::varmap`], so `varmap.load(path)` reads the weights directly;
-//! `optim.m.<name>` and `optim.v.<name>` (Adam moments); `budget.<layer>.upper` / `.lower`
-//! (Lagrange multipliers of rate budgets, f64). Metadata (`snn.*` strings): epochs
+//! `optim.m.<name>` and `optim.v.<name>` (Adam moments). Metadata (`snn.*` strings): epochs
 //! completed, global step, optimiser steps, wall seconds so far, and the config TOML. Because it
 //! is one file replaced by rename, a crash leaves either the previous or the new checkpoint.
 use std::collections::HashMap;
@@ -36,6 +35,8 @@ pub struct CheckpointMeta {
     pub wall_s: f64,
     /// The training config as TOML.
     pub config_toml: String,
+    /// Learned rate-budget multipliers as JSON ([`crate::budget::BudgetState`]), if any.
+    pub budget_state: Option<String>,
 }
 
 /// A checkpoint read back from disk.
@@ -49,17 +50,10 @@ pub struct Checkpoint {
     pub tensors: HashMap<String, Tensor>,
 }
 
-/// Writes `run_dir/checkpoint.safetensors` atomically; returns its path. `extra` tensors (e.g.
-/// `budget.<layer>.upper` Lagrange multipliers) are stored under their own names.
-pub fn save(
-    run_dir: &Path,
-    net: &Network,
-    opt: &Adam,
-    meta: &CheckpointMeta,
-    extra: Vec<(String, Tensor)>,
-) -> Result<PathBuf> {
+/// Writes `run_dir/checkpoint.safetensors` atomically; returns its path.
+pub fn save(run_dir: &Path, net: &Network, opt: &Adam, meta: &CheckpointMeta) -> Result<PathBuf> {
     let path = run_dir.join(CHECKPOINT_FILE);
-    let mut tensors: Vec<(String, Tensor)> = extra;
+    let mut tensors: Vec<(String, Tensor)> = Vec::new();
     for (name, var) in sorted_vars(net) {
         tensors.push((name, var.as_tensor().clone()));
     }
@@ -77,6 +71,7 @@ pub fn save(
         ("snn.config", meta.config_toml.clone()),
     ]
     .into_iter()
+    .chain(meta.budget_state.clone().map(|b| ("snn.budget", b)))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let bytes =
@@ -136,6 +131,7 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
             .parse()
             .map_err(|_| bad("metadata `snn.wall_s` is not a number".to_owned()))?,
         config_toml: get("snn.config")?,
+        budget_state: info.get("snn.budget").cloned(),
     };
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| bad(format!("cannot read tensors: {e}")))?;

@@ -12,6 +12,14 @@
 //!   (what `Network::forward` runs; CPU, f32);
 //! - [`spike`]: Heaviside-with-surrogate as a candle op; [`init`]: seeded initialisation.
 //!
+//! Training side:
+//! - [`data`] (bundled digits, stratified split, `u8` scaling, batches) and [`csv`] (CSV tables);
+//! - [`encode`]: spike tensors through the device's own encoder (`snn_models::encode`);
+//! - [`config`]: the TOML training config; [`train`]: the `Trainer` loop; [`optim`] (Adam/AdamW),
+//!   [`schedule`] (learning-rate schedules), [`checkpoint`], [`metrics`], [`progress`],
+//!   [`atomic`] (atomic file writes), [`error`];
+//! - [`loss`] (losses) and [`budget`] (firing-rate budgets).
+//!
 //! Device side (`snn export` / `simulate` / `inspect`):
 //! - [`quant`]: post-training quantisation (per-layer power-of-two shift, i8/i4, Q0.16 leak);
 //! - [`qat`]: quantisation-aware fine-tuning (fake quantisation, straight-through estimator);

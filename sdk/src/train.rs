@@ -145,8 +145,7 @@ impl Trainer {
     }
 
     /// Continues the run in `dir`: restores the weights, the Adam moments and step count, the
-    /// Lagrange multipliers of rate budgets, the epoch and step counters, the wall time and the
-    /// metrics history from its checkpoint; the
+    /// epoch and step counters, the wall time and the metrics history from its checkpoint; the
     /// next epoch's shuffling and spikes are those an uninterrupted run would have drawn.
     /// The run directory becomes `dir`.
     pub fn resume(mut self, dir: impl AsRef<Path>) -> Result<Self> {
@@ -154,17 +153,13 @@ impl Trainer {
         let ck = checkpoint::load(dir, self.net.device())?;
         ck.restore_network(&self.net)?;
         ck.restore_optimizer(&mut self.opt)?;
-        for layer in 0..self.net.num_layers() {
-            let get = |k: &str| -> Result<Option<Vec<f64>>> {
-                match ck.tensors.get(&format!("budget.{layer}.{k}")) {
-                    Some(t) => Ok(Some(t.to_dtype(DType::F64)?.to_vec1()?)),
-                    None => Ok(None),
-                }
-            };
-            if let (Some(upper), lower) = (get("upper")?, get("lower")?) {
-                self.budgets
-                    .set_multipliers(layer, &upper, &lower.unwrap_or_default())?;
-            }
+        if let Some(json) = &ck.meta.budget_state {
+            let state: crate::budget::BudgetState =
+                serde_json::from_str(json).map_err(|e| Error::Checkpoint {
+                    path: ck.path.clone(),
+                    reason: format!("metadata `snn.budget` is not a budget state: {e}"),
+                })?;
+            self.budgets.restore(&state)?;
         }
         self.done_epochs = ck.meta.epoch;
         self.step = ck.meta.step;
@@ -360,9 +355,16 @@ impl Trainer {
                         optimizer_steps: self.opt.steps(),
                         wall_s: m.wall_s,
                         config_toml: self.cfg.to_toml_string(),
+                        budget_state: if self.budgets.is_empty() {
+                            None
+                        } else {
+                            Some(
+                                serde_json::to_string(&self.budgets.state())
+                                    .map_err(|e| Error::Data(e.to_string()))?,
+                            )
+                        },
                     };
-                    let extra = self.budget_state()?;
-                    last_ckpt = Some(checkpoint::save(dir, &self.net, &self.opt, &meta, extra)?);
+                    last_ckpt = Some(checkpoint::save(dir, &self.net, &self.opt, &meta)?);
                 }
                 if let Some(log) = &mut log {
                     log.push(m.clone())?;
@@ -391,28 +393,6 @@ impl Trainer {
             wall_s: last.as_ref().map_or(self.wall_before, |m| m.wall_s),
             checkpoint: last_ckpt,
         })
-    }
-
-    /// The Lagrange multipliers of the rate budgets as checkpoint tensors.
-    fn budget_state(&self) -> Result<Vec<(String, Tensor)>> {
-        let mut out = Vec::new();
-        for layer in 0..self.net.num_layers() {
-            let (upper, lower) = self.budgets.multipliers(layer);
-            if upper.is_empty() {
-                continue;
-            }
-            let n = upper.len();
-            out.push((
-                format!("budget.{layer}.upper"),
-                Tensor::from_vec(upper, n, &Device::Cpu)?,
-            ));
-            let n = lower.len();
-            out.push((
-                format!("budget.{layer}.lower"),
-                Tensor::from_vec(lower, n, &Device::Cpu)?,
-            ));
-        }
-        Ok(out)
     }
 
     fn non_finite(&self, epoch: usize, what: &str, ckpt: &Option<PathBuf>) -> Error {

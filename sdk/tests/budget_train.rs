@@ -94,3 +94,35 @@ fn budget_config_is_validated_and_exported() {
     let again = TrainConfig::from_toml_str(&cfg.to_toml_string(), "again.toml").unwrap();
     assert_eq!(again.budget, cfg.budget);
 }
+
+#[test]
+fn resume_restores_the_multipliers() {
+    let budget = "[[budget]]\nlayer = 0\nmax_rate = 0.03\nmin_rate = 0.001\nmultiplier_lr = 20.0\n";
+    let run = |epochs: usize, dir: &std::path::Path, resume: bool| {
+        let mut cfg = TrainConfig::from_toml_str(&config(budget), "t.toml").unwrap();
+        cfg.train.epochs = epochs;
+        let net = Network::new(&cfg.network, cfg.seed, &Device::Cpu).unwrap();
+        let t = Trainer::new(cfg, net).unwrap();
+        let mut t = if resume {
+            t.resume(dir).unwrap()
+        } else {
+            t.run_dir(dir)
+        };
+        t.fit(&Digits::load().unwrap()).unwrap()
+    };
+    let base = std::env::temp_dir().join(format!("snn-budget-resume-{}", std::process::id()));
+    let (straight, split) = (base.join("straight"), base.join("split"));
+    std::fs::create_dir_all(&straight).unwrap();
+    std::fs::create_dir_all(&split).unwrap();
+    let full = run(4, &straight, false);
+    run(2, &split, false);
+    let resumed = run(4, &split, true);
+    let (a, b) = (
+        &full.epochs[3].layer_rates[0],
+        &resumed.epochs[3].layer_rates[0],
+    );
+    assert!(a.multiplier.unwrap() > 0.0 || a.multiplier_min.unwrap() > 0.0);
+    assert_eq!(a, b, "resuming lost the budget state");
+    assert_eq!(full.rates, resumed.rates);
+    std::fs::remove_dir_all(&base).ok();
+}

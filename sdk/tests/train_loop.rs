@@ -109,30 +109,6 @@ fn checkpoint_is_atomic_and_resume_continues_exactly() {
 }
 
 #[test]
-fn resume_restores_the_lagrange_multipliers_of_rate_budgets() {
-    let data = Digits::load().unwrap();
-    let budget = "[[budget]]\nlayer = 0\nmax_rate = 0.02\nmin_rate = 0.001\nmethod = \"lagrange\"\nmultiplier_lr = 1.0\n";
-    let with_budget = |epochs| {
-        let mut text = config(epochs, 16, "").to_toml_string();
-        text.push_str(budget);
-        TrainConfig::from_toml_str(&text, "budget.toml").unwrap()
-    };
-    let straight = trainer(&with_budget(2)).fit(&data).unwrap();
-    let dir = temp_dir("budget");
-    trainer(&with_budget(1)).run_dir(&dir).fit(&data).unwrap();
-    let ck = checkpoint::load(&dir, &Device::Cpu).unwrap();
-    let upper = ck.tensors["budget.0.upper"].to_vec1::<f64>().unwrap();
-    assert_eq!(upper.len(), 1);
-    assert!(
-        upper[0] > 0.0,
-        "the multiplier should have grown: {upper:?}"
-    );
-    let mut resumed = trainer(&with_budget(2)).resume(&dir).unwrap();
-    assert_eq!(curve(&resumed.fit(&data).unwrap()), curve(&straight));
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
 fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
     let data = Digits::load().unwrap();
     let dir = temp_dir("nan");

@@ -14,6 +14,10 @@ use snn_sdk::{Network, TrainConfig, Trainer};
 #[derive(Parser, Debug)]
 #[command(name = "snn", version, about)]
 struct Cli {
+    /// Worker threads for the tensor kernels (sets RAYON_NUM_THREADS; default: all cores).
+    /// Results are reproducible for a given thread count; on a busy machine 1 is often fastest.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +63,14 @@ struct TrainArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1, got 0");
+            return ExitCode::FAILURE;
+        }
+        // Before any kernel runs: candle and rayon read this when they size their thread pools.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Export(args) => export(args),

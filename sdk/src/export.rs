@@ -237,6 +237,7 @@ pub fn evaluate(
         data: data.into(),
         samples: samples.len(),
         float: agreement(&float_pred, &labels),
+        float_after_qat: None,
         float_quantised: agreement(&deq_pred, &labels),
         integer: sim.accuracy,
         fidelity: agreement(&sim.predictions, &deq_pred),
@@ -477,8 +478,10 @@ pub struct ExportOptions {
 }
 
 /// Exports a loaded run: optional QAT (which changes `run.net` in memory only), calibration on
-/// the first `calibration_samples` training samples, evaluation on the test split. The card's
-/// `accuracy.float` is the float network as trained (before any QAT).
+/// `calibration_samples` training samples spread evenly over the split, evaluation on the test
+/// split. The card's
+/// `accuracy.float` is the float network as trained (before any QAT), `float_after_qat` the
+/// fine-tuned one.
 pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportError> {
     let header = run.header(opts.name.as_deref())?;
     let test = samples_of(&run.split.test);
@@ -524,8 +527,12 @@ pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportErr
         let rate = |q: u16| f32::from(q) / f32::from(snn_models::RATE_ONE);
         l.budget = b.map(|b| (rate(b.max_rate), rate(b.min_rate)));
     }
+    // Calibration samples spread evenly over the training split (a file sorted by class must
+    // not calibrate on its first classes only).
     let train = samples_of(&run.split.train);
-    let calib = &train[..quant.calibration_samples.min(train.len())];
+    let n = quant.calibration_samples.min(train.len());
+    let calib: Vec<Sample<'_>> = (0..n).map(|k| train[k * train.len() / n]).collect();
+    let calib = &calib[..];
     let provenance = Provenance {
         checkpoint: run.checkpoint.display().to_string(),
         weight_bits: quant.weight_bits,
@@ -550,6 +557,9 @@ pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportErr
         Some(provenance),
     )?;
     if let Some(acc) = out.card.accuracy.as_mut() {
+        if qat.is_some() {
+            acc.float_after_qat = Some(acc.float);
+        }
         acc.float = float_trained;
     }
     Ok(out)

@@ -134,9 +134,11 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     assert!(d.join("model.snn").exists() && d.join("model.card.json").exists());
     let float = exp["float_accuracy"].as_f64().unwrap();
     let int = exp["accuracy"].as_f64().unwrap();
-    assert_eq!(
-        float, test_acc,
-        "export measures the float net on the same test spikes"
+    // The float network on the same test spikes (event-driven f32 stepping vs the training op:
+    // at most a borderline sample or two may differ).
+    assert!(
+        (float - test_acc).abs() < 0.006,
+        "export's float accuracy {float} vs training's {test_acc}"
     );
     assert!((float - int).abs() < 0.05, "float {float} vs integer {int}");
     assert!(exp["fidelity"].as_f64().unwrap() > 0.9);

@@ -18,12 +18,12 @@ pub struct ExportArgs {
     /// Checkpoint file or run directory written by `snn train`.
     #[arg(required_unless_present = "train")]
     pub checkpoint: Option<PathBuf>,
-    /// Train this config first (into runs/<name>/, replacing a previous run), then export it:
+    /// Train this config first (into `runs/<name>/`, replacing a previous run), then export it:
     /// one command from config to model file.
     #[arg(long, value_name = "CONFIG", conflicts_with = "checkpoint")]
     pub train: Option<PathBuf>,
     /// Model file to write [default: model.snn in the checkpoint's directory]; the card goes
-    /// beside it as <name>.card.json.
+    /// beside it as `<name>.card.json`.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Weight bits: 8 or 4.
@@ -116,6 +116,7 @@ pub fn run(args: ExportArgs) -> CliResult {
             "float_accuracy": acc.map(|a| a.float),
             "accuracy": acc.map(|a| a.integer),
             "fidelity": acc.map(|a| a.fidelity),
+            "float_after_qat_accuracy": acc.and_then(|a| a.float_after_qat),
             "shifts": out.quant.iter().map(|q| q.shift).collect::<Vec<_>>(),
         });
         println!("{v}");
@@ -136,6 +137,9 @@ pub fn run(args: ExportArgs) -> CliResult {
                 100.0 * a.integer,
                 100.0 * a.fidelity
             );
+            if let Some(f) = a.float_after_qat {
+                println!("float after QAT {:.2} %", 100.0 * f);
+            }
         }
     }
     Ok(())

@@ -281,12 +281,7 @@ impl Layer {
             surrogate: &self.surrogate,
         };
         if fused {
-            lif_layer(
-                x,
-                Some(w_ff),
-                self.bias.as_ref().map(|b| b.as_tensor()),
-                &p,
-            )
+            lif_layer(x, Some(w_ff), self.bias.as_ref().map(|b| b.as_tensor()), &p)
         } else {
             lif_slow(&self.currents(x, w_ff)?, &p)
         }

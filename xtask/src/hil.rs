@@ -85,6 +85,8 @@ pub struct HilReport {
     pub layer_totals: Vec<u64>,
     /// Counter unit of the device.
     pub unit: CostUnit,
+    /// Name of the loaded model.
+    pub model: String,
 }
 
 /// Loads `model` on the device behind `client` and compares `samples` digits rows with the host.
@@ -111,6 +113,7 @@ pub fn compare(client: &mut Client, model: &[u8], samples: usize) -> Result<HilR
         correct: 0,
         layer_totals: Vec::new(),
         unit: info.cost_unit,
+        model: loaded.name.to_string(),
     };
     for s in &rows {
         let f = digit_features(&s.pixels);
@@ -192,8 +195,14 @@ pub fn judge(rep: &HilReport) -> Result<()> {
     let n = rep.samples.max(1) as f64;
     let events: u64 = rep.results.iter().map(|r| r.synaptic_events).sum();
     let cost: u64 = rep.results.iter().map(|r| r.cost).sum();
+    let note = if rep.model.starts_with("synthetic") {
+        " (random weights: chance level)"
+    } else {
+        ""
+    };
     println!(
-        "xtask hil: {} samples, {} mismatches; accuracy {:.1}% (synthetic random model: chance)",
+        "xtask hil: `{}`: {} samples, {} mismatches; accuracy {:.1}%{note}",
+        rep.model,
         rep.samples,
         rep.mismatches.len(),
         100.0 * rep.correct as f64 / n

@@ -97,6 +97,10 @@ pub struct Accuracy {
     pub samples: usize,
     /// Float network (trained parameters) accuracy, 0..=1.
     pub float: f64,
+    /// Float network after quantisation-aware fine-tuning (its latent float weights), 0..=1;
+    /// absent without QAT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float_after_qat: Option<f64>,
     /// Float network run with the dequantised parameters, 0..=1.
     pub float_quantised: f64,
     /// Integer engine accuracy, 0..=1.

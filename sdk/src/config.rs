@@ -44,13 +44,17 @@ pub enum DataSource {
     Digits,
     /// A CSV file at `path` (features plus one integer label column).
     Csv,
+    /// Seeded synthetic band data shaped by `network.input_size` and the output layer's classes
+    /// ([`crate::synthetic`]), for shape/benchmark configs whose real data is not available
+    /// offline (e.g. `models/zoo/shd_recurrent.toml`); says nothing about real accuracy.
+    Synthetic,
 }
 
 /// The `[data]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// `digits` (default) or `csv`.
+    /// `digits` (default), `csv` or `synthetic`.
     pub source: DataSource,
     /// File to read: required for `csv`; for `digits` a copy of the set instead of the embedded one.
     /// A relative path is relative to the config file's directory.
@@ -67,6 +71,8 @@ pub struct DataConfig {
     pub split_seed: Option<u64>,
     /// Feature scaling to 0..=255 (default: digits `range 0..16`, CSV `min_max` on the train split).
     pub scaling: Option<Scaling>,
+    /// Synthetic: samples generated per class (default 40).
+    pub samples_per_class: Option<usize>,
 }
 
 impl Default for DataConfig {
@@ -80,6 +86,7 @@ impl Default for DataConfig {
             test_fraction: 0.2,
             split_seed: None,
             scaling: None,
+            samples_per_class: None,
         }
     }
 }
@@ -303,6 +310,12 @@ impl TrainConfig {
                 "data.test_fraction must be in [0, 1), got {}",
                 d.test_fraction
             ));
+        }
+        if d.samples_per_class.is_some() && d.source != DataSource::Synthetic {
+            return Err("data.samples_per_class only applies to source = \"synthetic\"".to_owned());
+        }
+        if d.samples_per_class == Some(0) {
+            return Err("data.samples_per_class must be >= 1, got 0".to_owned());
         }
         if d.source == DataSource::Csv && d.path.is_none() {
             return Err("data.path is required when data.source = \"csv\"".to_owned());

@@ -85,6 +85,42 @@ pub fn owned_layer(q: &QuantLayer) -> Result<OwnedLayer, FormatError> {
     })
 }
 
+/// Reads a layer back from a model (the inverse of [`owned_layer`]): dense presynaptic-major
+/// weights (absent synapses 0), per-neuron leaks and biases. Dequantise it with
+/// [`QuantLayer::dequantize`] to get the float network a model file stands for.
+pub fn quant_layer(l: &snn_models::Layer<'_>) -> QuantLayer {
+    let (m, n) = (usize::from(l.inputs), usize::from(l.neurons));
+    let leak = match &l.leak {
+        snn_models::Leak::Shared(b) => vec![*b; n],
+        snn_models::Leak::PerNeuron(ls) => ls.iter().collect(),
+    };
+    let sparse_mask = |w: &snn_models::Weights<'_>, pre: usize| match w {
+        snn_models::Weights::Sparse { .. } => {
+            let d = OwnedWeights::from(w).to_dense(pre, n);
+            Some(d.iter().map(|&q| q != 0).collect())
+        }
+        _ => None,
+    };
+    QuantLayer {
+        inputs: m,
+        neurons: n,
+        weight_bits: l.weight_bits,
+        shift: l.shift,
+        w_ff: OwnedWeights::from(&l.feedforward).to_dense(m, n),
+        w_rec: l
+            .recurrent
+            .as_ref()
+            .map(|r| OwnedWeights::from(r).to_dense(n, n)),
+        ff_mask: sparse_mask(&l.feedforward, m),
+        rec_mask: l.recurrent.as_ref().and_then(|r| sparse_mask(r, n)),
+        bias: l.bias.as_ref().map(|b| b.iter().collect()),
+        leak,
+        threshold: l.threshold,
+        reset: l.reset,
+        budget: (l.budget.max_rate, l.budget.min_rate),
+    }
+}
+
 /// The whole model; validated as the device would on loading.
 pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedModel, FormatError> {
     let model = OwnedModel {
@@ -201,6 +237,7 @@ pub fn evaluate(
         data: data.into(),
         samples: samples.len(),
         float: agreement(&float_pred, &labels),
+        float_after_qat: None,
         float_quantised: agreement(&deq_pred, &labels),
         integer: sim.accuracy,
         fidelity: agreement(&sim.predictions, &deq_pred),
@@ -274,6 +311,18 @@ mod tests {
     }
 
     #[test]
+    fn budgets_travel_into_the_model() {
+        let mut l = FloatLayer::dense(2, 2, vec![0.5, -0.5, 0.25, 0.0], 0.9, 1.0);
+        l.budget = Some((0.05, 0.001));
+        let q = quantize(&[l], &QuantConfig::default()).unwrap();
+        let m = build_model(&header(2, 2), &q).unwrap();
+        let b = m.as_model().layers[0].budget;
+        assert_eq!((b.max_rate, b.min_rate), (1638, 33));
+        let card = ModelCard::describe(&m.as_model(), &m.to_bytes().unwrap());
+        assert!((card.layers[0].budget[0] - 0.05).abs() < 1e-4);
+    }
+
+    #[test]
     fn sparse_only_when_smaller() {
         let dense = vec![1i8; 100];
         assert!(!prefer_sparse(10, 10, &dense));
@@ -326,4 +375,192 @@ mod tests {
         assert_eq!(acc.float, acc.integer);
         assert_eq!(out.card.layers[0].storage, "dense");
     }
+}
+
+/// A training run read back from its checkpoint: config, network with the trained weights, and
+/// the same seeded train/test split the run used.
+pub struct Run {
+    /// The training config stored in the checkpoint.
+    pub cfg: crate::TrainConfig,
+    /// The network with the checkpoint's weights.
+    pub net: crate::Network,
+    /// Train and test samples, split and scaled as in training.
+    pub split: crate::data::Split,
+    /// The checkpoint file.
+    pub checkpoint: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("checkpoint", &self.checkpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Evaluation samples of a split part: features, label, and seed = row index in the data file.
+pub fn samples_of(s: &crate::data::Samples) -> Vec<Sample<'_>> {
+    (0..s.len())
+        .map(|i| Sample {
+            features: s.features_of(i),
+            label: s.labels[i] as u16,
+            seed: crate::encode::eval_seed(s.rows[i]),
+        })
+        .collect()
+}
+
+/// Loads a run from a checkpoint file or run directory (the config comes from the checkpoint's
+/// metadata; relative data paths resolve against the checkpoint's directory).
+pub fn load_run(path: &Path) -> Result<Run, ExportError> {
+    let dev = candle_core::Device::Cpu;
+    let ckpt = crate::checkpoint::load(path, &dev)?;
+    let name = ckpt.path.display().to_string();
+    let mut cfg = crate::TrainConfig::from_toml_str(&ckpt.meta.config_toml, &name)
+        .map_err(crate::Error::from)?;
+    cfg.base_dir = ckpt.path.parent().map(Path::to_path_buf);
+    let net = crate::Network::new(&cfg.network, cfg.seed, &dev).map_err(crate::Error::from)?;
+    ckpt.restore_network(&net)?;
+    let data = crate::Trainer::load_data(&cfg)?;
+    let split = crate::Trainer::new(cfg.clone(), net.clone())?.split(&data)?;
+    Ok(Run {
+        cfg,
+        net,
+        split,
+        checkpoint: ckpt.path,
+    })
+}
+
+impl Run {
+    /// The model header: name (or the run's), input size, steps, encoding and classes.
+    pub fn header(&self, name: Option<&str>) -> Result<OwnedHeader, ExportError> {
+        let fit = |v: usize, what: &'static str| {
+            u16::try_from(v).map_err(|_| {
+                ExportError::Quant(QuantError::Config(format!("{what} = {v} exceeds 65535")))
+            })
+        };
+        let mut name = name.unwrap_or(&self.cfg.name).to_owned();
+        while name.len() > snn_models::validate::MAX_NAME_LEN {
+            name.pop();
+        }
+        Ok(OwnedHeader {
+            name,
+            input_size: fit(self.cfg.network.input_size, "network.input_size")?,
+            time_steps: fit(self.cfg.train.time_steps, "train.time_steps")?,
+            encoding: self.cfg.encoding.to_model(),
+            num_classes: fit(self.split.test.num_classes, "classes")?,
+            neurons_per_class: fit(self.cfg.train.neurons_per_class, "train.neurons_per_class")?,
+        })
+    }
+
+    /// The network's current float parameters in quantiser form.
+    pub fn float_layers(&self) -> Result<Vec<FloatLayer>, ExportError> {
+        let params = self.net.layer_params().map_err(crate::Error::from)?;
+        Ok(params
+            .iter()
+            .enumerate()
+            .map(|(i, l)| FloatLayer::from_network(l, i))
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Options of [`export_run`] (`snn export` flags).
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Bit width, calibration and clipping.
+    pub quant: QuantConfig,
+    /// Quantisation-aware fine-tuning before export (`None` or 0 epochs: none).
+    pub qat: Option<crate::qat::QatConfig>,
+    /// Model name (default: the run's name).
+    pub name: Option<String>,
+    /// Per-layer firing-rate budgets (index = layer; `None` = unbounded), stored in the model so
+    /// the device can check them. Empty (default): the training config's `[[budget]]` tables.
+    pub budgets: Vec<Option<snn_models::RateBudget>>,
+}
+
+/// Exports a loaded run: optional QAT (which changes `run.net` in memory only), calibration on
+/// `calibration_samples` training samples spread evenly over the split, evaluation on the test
+/// split. The card's
+/// `accuracy.float` is the float network as trained (before any QAT), `float_after_qat` the
+/// fine-tuned one.
+pub fn export_run(run: &Run, opts: &ExportOptions) -> Result<Exported, ExportError> {
+    let header = run.header(opts.name.as_deref())?;
+    let test = samples_of(&run.split.test);
+    let trained = run.float_layers()?;
+    let float_trained = agreement(
+        &run_float(&trained, &header.as_header(), &test)?,
+        &test.iter().map(|x| x.label).collect::<Vec<_>>(),
+    );
+    let mut quant = opts.quant.clone();
+    let qat = opts.qat.as_ref().filter(|q| q.epochs > 0);
+    if let Some(q) = qat {
+        let enc = crate::encode::SpikeEncoder::new(
+            run.cfg.encoding,
+            run.cfg.network.input_size,
+            run.cfg.train.time_steps,
+        )?;
+        let q = crate::qat::QatConfig {
+            weight_bits: quant.weight_bits,
+            ..q.clone()
+        };
+        crate::qat::finetune(
+            &run.net,
+            &run.split.train,
+            &enc,
+            &run.cfg.loss,
+            run.cfg.train.neurons_per_class,
+            &q,
+        )?;
+        // QAT trained at the range shifts; export exactly those.
+        quant.clip_shifts = 0;
+    }
+    let mut layers = run.float_layers()?;
+    let budgets: Vec<Option<snn_models::RateBudget>> = if opts.budgets.is_empty() {
+        crate::budget::export_budgets(&run.cfg.budget, layers.len())
+            .map_err(|e| QuantError::Config(format!("budget: {e}")))?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        opts.budgets.clone()
+    };
+    for (l, b) in layers.iter_mut().zip(&budgets) {
+        let rate = |q: u16| f32::from(q) / f32::from(snn_models::RATE_ONE);
+        l.budget = b.map(|b| (rate(b.max_rate), rate(b.min_rate)));
+    }
+    // Calibration samples spread evenly over the training split (a file sorted by class must
+    // not calibrate on its first classes only).
+    let train = samples_of(&run.split.train);
+    let n = quant.calibration_samples.min(train.len());
+    let calib: Vec<Sample<'_>> = (0..n).map(|k| train[k * train.len() / n]).collect();
+    let calib = &calib[..];
+    let provenance = Provenance {
+        checkpoint: run.checkpoint.display().to_string(),
+        weight_bits: quant.weight_bits,
+        calibration_samples: if quant.clip_shifts == 0 {
+            0
+        } else {
+            calib.len()
+        },
+        qat: qat.is_some(),
+    };
+    let source = match run.cfg.data_path() {
+        Some(p) => p.display().to_string(),
+        None => "digits".to_owned(),
+    };
+    let data = format!("{source} test split ({} samples)", test.len());
+    let mut out = export(
+        &layers,
+        &header,
+        calib,
+        Some((&test, &data)),
+        &quant,
+        Some(provenance),
+    )?;
+    if let Some(acc) = out.card.accuracy.as_mut() {
+        if qat.is_some() {
+            acc.float_after_qat = Some(acc.float);
+        }
+        acc.float = float_trained;
+    }
+    Ok(out)
 }

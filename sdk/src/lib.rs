@@ -19,6 +19,13 @@
 //!   [`schedule`] (learning-rate schedules), [`checkpoint`], [`metrics`], [`progress`],
 //!   [`atomic`] (atomic file writes), [`error`];
 //! - [`loss`] (losses) and [`budget`] (firing-rate budgets).
+//!
+//! Device side (`snn export` / `simulate` / `inspect`):
+//! - [`quant`]: post-training quantisation (per-layer power-of-two shift, i8/i4, Q0.16 leak);
+//! - [`qat`]: quantisation-aware fine-tuning (fake quantisation, straight-through estimator);
+//! - [`export`]: calibration, model layout (dense or CSR), evaluation, atomic writes;
+//! - [`card`]: the JSON model card; [`simulate`]: the integer engine and the float reference
+//!   on the host; [`inspect`]: a model file's header and layer table.
 #![deny(missing_docs)]
 
 pub mod atomic;
@@ -53,6 +60,7 @@ pub mod simulate;
 pub mod spike;
 pub mod structure;
 pub mod surrogate;
+pub mod synthetic;
 pub mod train;
 
 pub use config::TrainConfig;

@@ -246,8 +246,9 @@ impl Layer {
         t.broadcast_as(n)?.contiguous()
     }
 
-    /// `I = x W^T + b` for all steps at once with a dense matmul: `[B, T, in] -> [B, T, N]`
-    /// (the reference path; the fused op does its own event-driven projection).
+    /// `I = x W^T + b` for all steps at once with a dense matmul and the effective (masked)
+    /// weights: `[B, T, in] -> [B, T, N]` (the reference path; the fused op does its own
+    /// event-driven projection).
     fn currents(&self, x: &Tensor, w_ff: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, i) = x.dims3()?;
         let n = self.cfg.size;

@@ -63,11 +63,6 @@ pub fn fake_quant_units(x: &Tensor, shift: u8) -> candle_core::Result<Tensor> {
     (x * scale)?.round()? / scale
 }
 
-/// The network's errors as the SDK's (message kept).
-fn net_err(e: crate::network::NetworkError) -> Error {
-    Error::Data(format!("network: {e}"))
-}
-
 /// The variables of layer `i` that the fake quantiser replaces, with their kind.
 fn quantised_vars(net: &Network, layer: usize) -> Vec<(Var, bool)> {
     let data = net.varmap().data().lock();
@@ -88,7 +83,7 @@ fn quantised_vars(net: &Network, layer: usize) -> Vec<(Var, bool)> {
 
 /// Current range shift of every layer (what export at `clip_shifts = 0` will use).
 pub fn layer_shifts(net: &Network, bits: u8) -> Result<Vec<u8>> {
-    let params = net.layer_params().map_err(net_err)?;
+    let params = net.layer_params()?;
     params
         .iter()
         .enumerate()
@@ -117,16 +112,17 @@ fn swap_in_quantised(net: &Network, shifts: &[u8], bits: u8) -> Result<Vec<(Var,
     Ok(saved)
 }
 
-/// Spike counts per class for `[B, T, classes * per]` output spikes -> `[B, T, classes]`.
-fn per_class(spikes: &Tensor, per: usize) -> candle_core::Result<Tensor> {
+/// Output pooled to `[B, T, classes]`: the mean over each class's population (as training does).
+fn pooled(x: &Tensor, per: usize) -> candle_core::Result<Tensor> {
     if per <= 1 {
-        return Ok(spikes.clone());
+        return Ok(x.clone());
     }
-    let (b, t, n) = spikes.dims3()?;
-    spikes.reshape((b, t, n / per, per))?.sum(3)
+    let (b, t, n) = x.dims3()?;
+    x.reshape((b, t, n / per, per))?.mean(3)
 }
 
-/// The configured classification loss on the last layer.
+/// The configured classification loss on the last layer, as the training loop computes it
+/// (rate budgets and `[[extra_loss]]` terms are not part of QAT).
 fn loss_of(
     cfg: &LossConfig,
     spikes: &Tensor,
@@ -135,13 +131,29 @@ fn loss_of(
     per: usize,
 ) -> Result<Tensor> {
     use crate::loss::snntorch as l;
-    Ok(match cfg {
-        LossConfig::CeCount => l::ce_count(&per_class(spikes, per)?, y)?,
+    let s = pooled(spikes, per)?;
+    Ok(match *cfg {
+        LossConfig::CeCount => l::ce_count(&s, y)?,
+        LossConfig::CeRate => l::ce_rate(&s, y)?,
         LossConfig::MseCount {
             correct_rate,
             incorrect_rate,
-        } => l::mse_count(&per_class(spikes, per)?, y, *correct_rate, *incorrect_rate)?,
-        LossConfig::CeMaxMembrane => l::ce_max_membrane(&per_class(mem, per)?, y)?,
+        } => l::mse_count(&s, y, correct_rate, incorrect_rate)?,
+        LossConfig::CeMaxMembrane => l::ce_max_membrane(&pooled(mem, per)?, y)?,
+        LossConfig::BalancedPopulationMse {
+            correct_rate,
+            incorrect_rate,
+        } => {
+            let classes = spikes.dim(2)? / per.max(1);
+            crate::loss::hardware::balanced_population_mse(
+                spikes,
+                y,
+                classes,
+                per,
+                correct_rate,
+                incorrect_rate,
+            )?
+        }
     })
 }
 
@@ -182,7 +194,7 @@ pub fn finetune(
             let shifts = layer_shifts(net, cfg.weight_bits)?;
             let saved = swap_in_quantised(net, &shifts, cfg.weight_bits)?;
             let step = (|| -> Result<_> {
-                let outs = net.forward(&x).map_err(net_err)?;
+                let outs = net.forward(&x)?;
                 let last = outs
                     .last()
                     .ok_or_else(|| Error::Data("network has no layers".into()))?;

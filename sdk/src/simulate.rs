@@ -442,3 +442,30 @@ impl SimReport {
         s
     }
 }
+
+/// Every row of a data set as evaluation samples' storage (no split): scaled with the data set's
+/// default scaling fitted on all rows (digits: `q = p * 255 / 16`; CSV: min-max over the file),
+/// row index = position in the file.
+pub fn all_rows(data: &crate::Dataset) -> crate::data::Samples {
+    let table = &data.table;
+    let rows: Vec<usize> = (0..table.rows()).collect();
+    let scaler = crate::data::Scaler::fit(data.default_scaling, table, &rows);
+    let f = table.num_features;
+    let features = table
+        .features
+        .chunks_exact(f.max(1))
+        .flat_map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(i, &x)| scaler.scale(i, x))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    crate::data::Samples {
+        num_features: f,
+        num_classes: data.num_classes,
+        features,
+        labels: table.labels.clone(),
+        rows: rows.iter().map(|&r| r as u32).collect(),
+    }
+}

@@ -199,6 +199,15 @@ impl Trainer {
             (DataSource::Digits, None) => Digits::load(),
             (DataSource::Digits, Some(p)) => Digits::load_path(&p),
             (DataSource::Csv, Some(p)) => Dataset::from_csv(&p, &cfg.data.csv_options()),
+            (DataSource::Synthetic, _) => {
+                let out = cfg.network.layers.last().map_or(0, |l| l.size);
+                crate::synthetic::bands(
+                    cfg.network.input_size,
+                    out / cfg.train.neurons_per_class.max(1),
+                    cfg.data.samples_per_class.unwrap_or(40),
+                    cfg.seed,
+                )
+            }
             (DataSource::Csv, None) => Err(Error::Data(
                 "data.path is required when data.source = \"csv\"".to_owned(),
             )),

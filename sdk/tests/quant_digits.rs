@@ -27,8 +27,15 @@ fn samples(s: &Samples) -> Vec<Sample<'_>> {
 
 /// A short real training run (Adam 5e-3, cross-entropy on spike counts).
 fn train(split: &Split, epochs: usize) -> Network {
-    let cfg: NetworkConfig =
-        toml::from_str("input_size = 64\n[[layers]]\nsize = 128\n[[layers]]\nsize = 10\n").unwrap();
+    train_net(
+        split,
+        epochs,
+        "input_size = 64\n[[layers]]\nsize = 128\n[[layers]]\nsize = 10\n",
+    )
+}
+
+fn train_net(split: &Split, epochs: usize, net_toml: &str) -> Network {
+    let cfg: NetworkConfig = toml::from_str(net_toml).unwrap();
     let dev = Device::Cpu;
     let net = Network::new(&cfg, 7, &dev).unwrap();
     let enc = SpikeEncoder::new(EncodingConfig::Rate { seed: 0 }, 64, T).unwrap();
@@ -65,12 +72,19 @@ fn header() -> OwnedHeader {
     }
 }
 
+/// Both checks in one test, run one after the other: training is reproducible for a given thread
+/// count only when no other test shares the thread pool at the same time.
 #[test]
+fn digits_feedforward_and_recurrent_exports() {
+    i8_digits_match_float_and_engine_matches_float_with_quantised_weights();
+    recurrent_digits_engine_matches_float_with_quantised_weights();
+}
+
 fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
     let data = Digits::load().unwrap();
     let split = data.split(0.2, 0, Digits::scaling()).unwrap();
     let t0 = std::time::Instant::now();
-    let net = train(&split, 5);
+    let net = train(&split, 15);
     eprintln!("trained in {:?}", t0.elapsed());
     let float: Vec<FloatLayer> = net
         .layer_params()
@@ -102,7 +116,7 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
         out.quant.iter().map(|q| q.shift).collect::<Vec<_>>()
     );
     assert!(
-        acc.float > 0.6,
+        acc.float > 0.8,
         "training failed: float accuracy {}",
         acc.float
     );
@@ -159,4 +173,46 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
         agree >= 0.99,
         "FloatNet differs from the candle network: {agree}"
     );
+}
+
+fn recurrent_digits_engine_matches_float_with_quantised_weights() {
+    let data = Digits::load().unwrap();
+    let split = data.split(0.2, 0, Digits::scaling()).unwrap();
+    let net = train_net(
+        &split,
+        6,
+        "input_size = 64\n[[layers]]\nsize = 64\nkind = \"recurrent\"\n\
+         [[layers]]\nsize = 10\nreset = \"zero\"\n",
+    );
+    let float: Vec<FloatLayer> = net
+        .layer_params()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
+        .collect();
+    assert!(float[0].w_rec.is_some());
+    let calib = samples(&split.train);
+    let test = samples(&split.test);
+    let out = export(
+        &float,
+        &header(),
+        &calib[..128],
+        Some((&test, "digits test split")),
+        &QuantConfig::default(),
+        None,
+    )
+    .unwrap();
+    let acc = out.card.accuracy.clone().unwrap();
+    eprintln!(
+        "recurrent: float {:.4}  int8 {:.4}  fidelity {:.4}",
+        acc.float, acc.integer, acc.fidelity
+    );
+    assert!(out.card.layers[0].recurrent);
+    assert!(acc.float > 0.7, "training failed: {}", acc.float);
+    // Recurrence feeds a spike-timing difference (the engine rounds each decay to half a
+    // membrane unit) back into the layer, so this net agrees slightly less than a feed-forward one
+    // (measured 98.9-99.2 % over runs); the >= 99 % acceptance is the feed-forward digits test.
+    assert!(acc.fidelity >= 0.98, "fidelity {}", acc.fidelity);
+    assert!((acc.float - acc.integer).abs() <= 0.015);
 }

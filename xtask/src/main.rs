@@ -5,6 +5,7 @@
 mod args;
 mod bench_fw;
 mod defmt_log;
+mod demo;
 mod digits;
 mod elf;
 mod firmware;
@@ -18,8 +19,9 @@ const HELP: &str = "\
 cargo xtask <command> [options]
 
 Commands:
-  demo                 train on the bundled digits data, quantise, export, run on the emulated
-                       board and print host vs board results
+  demo [--epochs N] [--samples N]
+                       train on the bundled digits data, quantise, export, run on the emulated
+                       board and print host vs board results in one table (files: target/demo/)
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
   build-fw [--board B] [--model FILE]
                        build the firmware (boards: mps2-an386 [default], nucleo-f446re);
@@ -65,13 +67,7 @@ fn main() -> Result<()> {
         "run-qemu" => firmware::run_qemu_cmd(&rest),
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
-        "demo" => {
-            println!(
-                "demo: will train the digits model, quantise and export it, run it on the emulated \
-                 Cortex-M4 board and print host vs board results (lands with the demo issue)"
-            );
-            Ok(())
-        }
+        "demo" => demo::run_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }
 }

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     if let Some(n) = cli.threads {
         if n == 0 {
             eprintln!("error: --threads must be at least 1, got 0");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
         // Before any kernel runs: candle and rayon read this when they size their thread pools.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());

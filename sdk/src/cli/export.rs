@@ -1,135 +1,145 @@
-//! `snn export RUN -o MODEL.snn [--bits 8|4] [--clip-shifts N] [--calibration N] [--json]`:
-//! quantises a trained run and writes the model and its card (the library's [`crate::export`]).
-use std::path::PathBuf;
+//! `snn export CHECKPOINT [-o MODEL.snn] [--bits 8|4] [--calibration N] [--clip-shifts N]
+//! [--qat-epochs N] [--json]` (or `--train CONFIG` to train first): quantises a trained run and
+//! writes the model and its card (the library's [`crate::export::export_run`]).
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use snn_models::owned::OwnedHeader;
 
-use super::run::{self, SplitChoice};
-use super::simulate::engine_samples;
+use super::train::TrainArgs;
 use super::{CliError, CliResult};
-use crate::card::Provenance;
-use crate::quant::{FloatLayer, QuantConfig};
+use crate::export::{export_run, load_run, write_exported, ExportOptions};
+use crate::qat::QatConfig;
+use crate::quant::QuantConfig;
+use crate::TrainConfig;
 
 /// Options of `snn export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Run directory written by `snn train` (or its checkpoint.safetensors).
-    pub run: PathBuf,
-    /// The model file to write; the card goes beside it as <name>.card.json.
+    /// Checkpoint file or run directory written by `snn train`.
+    #[arg(required_unless_present = "train")]
+    pub checkpoint: Option<PathBuf>,
+    /// Train this config first (into `runs/<name>/`, replacing a previous run), then export it:
+    /// one command from config to model file.
+    #[arg(long, value_name = "CONFIG", conflicts_with = "checkpoint")]
+    pub train: Option<PathBuf>,
+    /// Model file to write [default: model.snn in the checkpoint's directory]; the card goes
+    /// beside it as `<name>.card.json`.
     #[arg(long, short)]
-    pub out: PathBuf,
-    /// Weight bit width: 8 or 4.
+    pub out: Option<PathBuf>,
+    /// Weight bits: 8 or 4.
     #[arg(long, default_value_t = 8)]
     pub bits: u8,
-    /// Extra (clipping) shifts calibration may try beyond the no-clipping one; 0 = never clip.
-    #[arg(long, default_value_t = 2)]
-    pub clip_shifts: u8,
-    /// Training samples used to calibrate the shifts (0 = range only).
+    /// Training samples used to calibrate the shifts (0: range only).
     #[arg(long, default_value_t = 256)]
     pub calibration: usize,
-    /// Model name stored in the header (at most 64 bytes) [default: the run's name].
+    /// Extra (clipping) shifts calibration may try beyond the no-clipping one.
+    #[arg(long, default_value_t = 2)]
+    pub clip_shifts: u8,
+    /// Quantisation-aware fine-tuning epochs before export (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub qat_epochs: usize,
+    /// QAT learning rate.
+    #[arg(long, default_value_t = 5e-4)]
+    pub qat_lr: f64,
+    /// Model name in the header [default: the run's name].
     #[arg(long)]
     pub name: Option<String>,
-    /// Print a one-line JSON summary as the last line of stdout.
+    /// Print the card's summary as one JSON line last.
     #[arg(long)]
     pub json: bool,
 }
 
-fn u16_of(v: usize, what: &str) -> CliResult<u16> {
-    u16::try_from(v).map_err(|_| {
-        CliError::input(format!(
-            "{what} = {v} does not fit the model format (at most 65535)"
-        ))
-    })
-}
-
 /// Runs `snn export`.
 pub fn run(args: ExportArgs) -> CliResult {
-    let cfg = QuantConfig {
-        weight_bits: args.bits,
-        clip_shifts: args.clip_shifts,
-        calibration_samples: args.calibration,
+    let checkpoint = match (&args.checkpoint, &args.train) {
+        (Some(c), _) => c.clone(),
+        (None, Some(config)) => {
+            let cfg = TrainConfig::from_toml_file(config)?;
+            let run_dir = Path::new("runs").join(&cfg.name);
+            super::train::run(TrainArgs {
+                config: Some(config.clone()),
+                out: Some(run_dir.clone()),
+                resume: false,
+                overwrite: true,
+                epochs: None,
+                json: false,
+                quiet: true,
+            })?;
+            run_dir
+        }
+        (None, None) => return Err(CliError::input("give a CHECKPOINT (or --train CONFIG)")),
     };
-    cfg.validate()
-        .map_err(|e| CliError::input(format!("--bits/--clip-shifts: {e}")))?;
-    let loaded = run::load(&args.run)?;
-    let layers = loaded
-        .net
-        .layer_params()?
-        .iter()
-        .enumerate()
-        .map(|(i, p)| FloatLayer::from_network(p, i))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::input(format!("{}: {e}", loaded.checkpoint.display())))?;
-    let c = &loaded.cfg;
-    let npc = c.train.neurons_per_class.max(1);
-    let outputs = c.network.layers.last().map_or(0, |l| l.size);
-    let header = OwnedHeader {
-        name: args.name.clone().unwrap_or_else(|| c.name.clone()),
-        input_size: u16_of(c.network.input_size, "network.input_size")?,
-        time_steps: u16_of(c.train.time_steps, "train.time_steps")?,
-        encoding: c.encoding.to_model(),
-        num_classes: u16_of(outputs / npc, "the number of classes")?,
-        neurons_per_class: u16_of(npc, "train.neurons_per_class")?,
+    if !checkpoint.exists() {
+        return Err(CliError::input(format!(
+            "{} does not exist (give a run directory written by `snn train` or its checkpoint)",
+            checkpoint.display()
+        )));
+    }
+    let run = load_run(&checkpoint)?;
+    let opts = ExportOptions {
+        quant: QuantConfig {
+            weight_bits: args.bits,
+            clip_shifts: if args.calibration == 0 {
+                0
+            } else {
+                args.clip_shifts
+            },
+            calibration_samples: args.calibration,
+        },
+        qat: (args.qat_epochs > 0).then(|| QatConfig {
+            epochs: args.qat_epochs,
+            lr: args.qat_lr,
+            seed: run.cfg.seed,
+            batch_size: run.cfg.train.batch_size,
+            ..QatConfig::default()
+        }),
+        name: args.name.clone(),
+        budgets: Vec::new(),
     };
-    let (_, train) = loaded.split_samples(SplitChoice::Train)?;
-    let test = loaded.split_samples(SplitChoice::Test).ok();
-    let calib = engine_samples(&train);
-    let calib = &calib[..args.calibration.min(calib.len())];
-    let test_xs = test.as_ref().map(|(_, s)| engine_samples(s));
-    let provenance = Provenance {
-        checkpoint: loaded.checkpoint.display().to_string(),
-        weight_bits: args.bits,
-        calibration_samples: calib.len(),
-        qat: false,
-    };
-    let exported = crate::export::export(
-        &layers,
-        &header,
-        calib,
-        test.as_ref()
-            .zip(test_xs.as_deref())
-            .map(|((name, _), xs)| (xs, name.as_str())),
-        &cfg,
-        Some(provenance),
-    )?;
-    crate::export::write_exported(&args.out, &exported)?;
-    let card = &exported.card;
+    let out = export_run(&run, &opts)?;
+    let path = args.out.clone().unwrap_or_else(|| {
+        run.checkpoint
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("model.snn")
+    });
+    write_exported(&path, &out)?;
+    let card = &out.card;
+    let acc = card.accuracy.as_ref();
     if args.json {
-        let acc = card.accuracy.as_ref();
         let v = serde_json::json!({
-            "model": args.out,
-            "card": crate::card::ModelCard::path_for(&args.out),
-            "bytes": exported.bytes.len(),
+            "model": path,
+            "card": crate::card::ModelCard::path_for(&path),
+            "bytes": out.bytes.len(),
             "crc32": card.crc32,
-            "flash_bytes": card.resources.flash_bytes,
             "ram_bytes": card.resources.ram_bytes,
             "float_accuracy": acc.map(|a| a.float),
-            "integer_accuracy": acc.map(|a| a.integer),
+            "accuracy": acc.map(|a| a.integer),
             "fidelity": acc.map(|a| a.fidelity),
-            "shifts": exported.quant.iter().map(|q| q.shift).collect::<Vec<_>>(),
+            "float_after_qat_accuracy": acc.and_then(|a| a.float_after_qat),
+            "shifts": out.quant.iter().map(|q| q.shift).collect::<Vec<_>>(),
         });
         println!("{v}");
     } else {
         println!(
-            "wrote {} ({} bytes, crc32 {}) and {}; engine RAM {} bytes",
-            args.out.display(),
-            exported.bytes.len(),
+            "wrote {} ({} bytes, crc32 {}) and {}",
+            path.display(),
+            out.bytes.len(),
             card.crc32,
-            crate::card::ModelCard::path_for(&args.out).display(),
-            card.resources.ram_bytes
+            crate::card::ModelCard::path_for(&path).display()
         );
-        if let Some(a) = &card.accuracy {
+        if let Some(a) = acc {
             println!(
-                "{}: float {:.2} %, float with quantised parameters {:.2} %, integer {:.2} %, \
-                 integer/float agreement {:.2} %",
+                "{}: float {:.2} %, int{} {:.2} %, fidelity {:.2} % (engine vs float with quantised parameters)",
                 a.data,
                 100.0 * a.float,
-                100.0 * a.float_quantised,
+                args.bits,
                 100.0 * a.integer,
                 100.0 * a.fidelity
             );
+            if let Some(f) = a.float_after_qat {
+                println!("float after QAT {:.2} %", 100.0 * f);
+            }
         }
     }
     Ok(())

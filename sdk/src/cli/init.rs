@@ -95,7 +95,7 @@ pub fn template(name: &str, data: &str, input_size: usize, classes: usize) -> St
     format!(
         "\
 # Training config for `snn train --config <this file>` (written by `snn init`).
-# Every key except [network] is optional; the values shown are the defaults unless noted.
+# Every key except [network] is optional (defaults noted where the value differs).
 # Unknown keys are errors (with the nearest valid key suggested).
 
 name = \"{name}\"    # runs are written to runs/<name>/ unless --out DIR
@@ -106,20 +106,32 @@ seed = 0             # initial weights, split, shuffling and training spikes der
 kind = \"rate\"        # \"rate\" (Bernoulli, seeded), \"latency\" (threshold = 1), \"delta\" (threshold = 1)
 seed = 0             # seed of the device's xorshift32 spike generator (stored in the model)
 
-[train]
-epochs = 20
-batch_size = 128
+[train]              # settings tuned on the digits (models/zoo/digits.toml: ~98.6 % test accuracy)
+epochs = 40          # default 20
+batch_size = 16      # default 128
 time_steps = 25      # simulation steps per sample
 neurons_per_class = 1  # output neurons per class (the last layer has classes x this)
 optimizer = \"adam\"   # \"adam\" or \"adamw\"
-lr = 5e-3
+lr = 2e-3            # default 5e-3
 weight_decay = 0.0
 # grad_clip = 1.0    # global L2 norm; off by default
-schedule = {{ kind = \"constant\" }}  # or {{ kind = \"cosine\", min_lr = 0.0, warmup_epochs = 0 }},
-                                   #    {{ kind = \"step\", step_epochs = 10, gamma = 0.5 }}
+schedule = {{ kind = \"cosine\" }}  # min_lr = 0, warmup_epochs = 0; or {{ kind = \"constant\" }} (default),
+                                 #    {{ kind = \"step\", step_epochs = 10, gamma = 0.5 }}
 
 [loss]
-kind = \"ce_count\"    # \"ce_count\", \"mse_count\" (correct_rate = 0.8, incorrect_rate = 0.2), \"ce_max_membrane\"
+kind = \"mse_count\"   # \"ce_count\" (default), \"ce_rate\", \"mse_count\", \"ce_max_membrane\",
+                     # \"balanced_population_mse\"
+correct_rate = 0.8   # mse_count: target spikes = trunc(T * rate) for the correct class
+incorrect_rate = 0.2 # ... and for every other class
+
+# Firing-rate budget of a layer (spikes/neuron/step), enforced in training, stored in the model
+# and measured on the device. One [[budget]] table per constrained layer; none by default.
+# [[budget]]
+# layer = 0
+# max_rate = 0.05
+# min_rate = 0.0
+# method = \"lagrange\"   # or \"penalty\" (with weight = ...)
+# multiplier_lr = 100.0
 
 [network]
 input_size = {input_size}

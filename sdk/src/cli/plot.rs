@@ -5,7 +5,8 @@
 //! - `raster RUN [--sample I] -o F`: the input spikes and every layer's spikes for one sample;
 //! - `traces RUN [--sample I] [--layer L] [--neurons 0,1,2] -o F`: membrane potentials;
 //! - `rates RUN -o F`: per-layer histograms of per-neuron rates against the budget line, one
-//!   outline per epoch where the metrics log holds per-neuron rates, else the checkpoint's;
+//!   outline per epoch from the metrics log's `layer_rates` histograms, else the checkpoint's
+//!   exact per-neuron rates on the test split;
 //! - `connectivity RUN [--layer L] [--recurrent] -o F`: the weight matrix, E/I coloured when the
 //!   layer has Dale's-law masks;
 //! - `all RUN --dir D [--format png|svg]`: every plot above into `D`.
@@ -423,14 +424,75 @@ fn neuron_rates(r: &LoadedRun) -> CliResult<Vec<Vec<f32>>> {
         .collect())
 }
 
-fn rates(r: &LoadedRun, out: &Path, opts: &PlotOptions) -> CliResult {
-    let per_neuron = neuron_rates(r)?;
-    let layers: Vec<(String, Vec<f32>, Option<f32>)> = per_neuron
-        .into_iter()
+/// One layer's rates in one epoch: `(name, per-neuron rates, budget max)`.
+type Layers = Vec<(String, Vec<f32>, Option<f32>)>;
+
+/// Per-epoch per-neuron rates rebuilt from the histograms in `metrics.jsonl` (`layer_rates`):
+/// each bin's neurons are placed at the bin's centre (overflow bin: at its lower edge). Empty when
+/// the log has none.
+fn logged_rates(metrics: &Path) -> CliResult<Vec<(u32, Layers)>> {
+    let Ok(text) = std::fs::read_to_string(metrics) else {
+        return Ok(Vec::new());
+    };
+    let mut epochs = Vec::new();
+    for (i, line) in text
+        .lines()
         .enumerate()
-        .map(|(l, v)| (format!("layer {l}"), v, None))
-        .collect();
-    let epochs = vec![(r.epoch as u32, layers)];
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            CliError::input(format!("{}:{}: not JSON: {e}", metrics.display(), i + 1))
+        })?;
+        let Some(layers) = v["layer_rates"].as_array() else {
+            continue;
+        };
+        let mut out: Layers = Vec::new();
+        for l in layers {
+            let edges: Vec<f64> = l["histogram"]["edges"]
+                .as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+                .unwrap_or_default();
+            let counts: Vec<u64> = l["histogram"]["counts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+                .unwrap_or_default();
+            let mut rates = Vec::new();
+            for (k, &c) in counts.iter().enumerate() {
+                let at = match (edges.get(k), edges.get(k + 1)) {
+                    (Some(a), Some(b)) => 0.5 * (a + b),
+                    (Some(a), None) => *a,
+                    _ => continue,
+                };
+                rates.extend(std::iter::repeat_n(at as f32, c as usize));
+            }
+            let name = format!("layer {}", l["layer"].as_u64().unwrap_or(out.len() as u64));
+            out.push((name, rates, l["max_rate"].as_f64().map(|m| m as f32)));
+        }
+        if !out.is_empty() {
+            epochs.push((v["epoch"].as_u64().unwrap_or(0) as u32, out));
+        }
+    }
+    Ok(epochs)
+}
+
+fn rates(r: &LoadedRun, out: &Path, opts: &PlotOptions) -> CliResult {
+    let mut epochs = logged_rates(&r.metrics_path())?;
+    if epochs.is_empty() {
+        // No per-epoch histograms logged: the checkpoint's exact per-neuron rates.
+        let budget = |l: usize| {
+            r.cfg
+                .budget
+                .iter()
+                .find(|b| b.layer == l)
+                .map(|b| b.max_rate as f32)
+        };
+        let layers: Layers = neuron_rates(r)?
+            .into_iter()
+            .enumerate()
+            .map(|(l, v)| (format!("layer {l}"), v, budget(l)))
+            .collect();
+        epochs.push((r.epoch as u32, layers));
+    }
     plot::rate_histograms(&epochs, out, opts)?;
     Ok(())
 }

@@ -132,7 +132,9 @@ impl LoadedRun {
         }
         let data = match self.cfg.data.source {
             DataSource::Digits => crate::Digits::load_path(path)?,
-            DataSource::Csv => Dataset::from_csv(path, &self.cfg.data.csv_options())?,
+            DataSource::Csv | DataSource::Synthetic => {
+                Dataset::from_csv(path, &self.cfg.data.csv_options())?
+            }
         };
         self.check_data(&data)?;
         let train = self.dataset()?;

@@ -44,7 +44,11 @@ fn dense(w: &Weights<'_>, pre: usize, post: usize) -> Vec<Option<i8>> {
                 }
             }
         }
-        Weights::Sparse { row_ptr, post: idx, values } => {
+        Weights::Sparse {
+            row_ptr,
+            post: idx,
+            values,
+        } => {
             for j in 0..pre {
                 for k in row_ptr.get(j).unwrap() as usize..row_ptr.get(j + 1).unwrap() as usize {
                     let i = usize::from(idx.get(k).unwrap());
@@ -62,7 +66,10 @@ fn trained_masks_hold_in_the_weights_and_in_the_exported_model() {
     let net = Network::new(&cfg.network, cfg.seed, &Device::Cpu).unwrap();
     let mut trainer = Trainer::new(cfg, net).unwrap();
     let report = trainer.fit(&Digits::load().unwrap()).unwrap();
-    assert!(report.train_acc > 0.3, "the masked network learned nothing: {report:?}");
+    assert!(
+        report.train_acc > 0.3,
+        "the masked network learned nothing: {report:?}"
+    );
 
     let params = trainer.network().layer_params().unwrap();
     let layers: Vec<FloatLayer> = params
@@ -72,17 +79,30 @@ fn trained_masks_hold_in_the_weights_and_in_the_exported_model() {
         .collect();
     let sign_of = |pre: usize, n_pre: usize| if pre < n_pre * 3 / 4 { 1.0f32 } else { -1.0 };
     for (li, l) in layers.iter().enumerate() {
-        let mask = l.ff_mask.as_ref().expect("masks reach export");
-        let signs = l.ff_sign.as_ref().expect("signs reach export");
         let (m, n) = (l.inputs, l.neurons);
+        // Layer 0 has a sparsity mask; layer 1 only E/I labels (every synapse present).
+        assert_eq!(
+            l.ff_mask.is_some(),
+            li == 0,
+            "layer {li} sparsity mask reaches export"
+        );
+        let mask = l.ff_mask.clone().unwrap_or_else(|| vec![true; m * n]);
+        let signs = l.ff_sign.as_ref().expect("signs reach export");
         let mut present = 0;
         for i in 0..n {
             for j in 0..m {
                 let w = l.w_ff[i * m + j];
-                assert_eq!(f32::from(signs[j]), sign_of(j, m), "layer {li} sign of input {j}");
+                assert_eq!(
+                    f32::from(signs[j]),
+                    sign_of(j, m),
+                    "layer {li} sign of input {j}"
+                );
                 if mask[i * m + j] {
                     present += 1;
-                    assert!(w * sign_of(j, m) >= 0.0, "layer {li} w[{i}][{j}] = {w} breaks Dale");
+                    assert!(
+                        w * sign_of(j, m) >= 0.0,
+                        "layer {li} w[{i}][{j}] = {w} breaks Dale"
+                    );
                 } else {
                     assert_eq!(w, 0.0, "layer {li} masked w[{i}][{j}] moved");
                 }
@@ -107,13 +127,20 @@ fn trained_masks_hold_in_the_weights_and_in_the_exported_model() {
     for (li, (stored, l)) in model.layers.iter().zip(&layers).enumerate() {
         let (m, n) = (l.inputs, l.neurons);
         let q = dense(&stored.feedforward, m, n);
-        let mask = l.ff_mask.as_ref().unwrap();
+        let mask = l.ff_mask.clone().unwrap_or_else(|| vec![true; m * n]);
         for i in 0..n {
             for j in 0..m {
                 match q[i * m + j] {
                     Some(w) if w != 0 => {
-                        assert!(mask[i * m + j], "layer {li}: synapse [{i}][{j}] is not in the mask");
-                        assert_eq!(f32::from(w.signum()), sign_of(j, m), "layer {li} [{i}][{j}]");
+                        assert!(
+                            mask[i * m + j],
+                            "layer {li}: synapse [{i}][{j}] is not in the mask"
+                        );
+                        assert_eq!(
+                            f32::from(w.signum()),
+                            sign_of(j, m),
+                            "layer {li} [{i}][{j}]"
+                        );
                     }
                     _ => {}
                 }

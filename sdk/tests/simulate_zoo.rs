@@ -53,4 +53,30 @@ fn zoo_digits_engine_agrees_with_its_float_network() {
     );
     assert!(fidelity >= 0.99, "fidelity {fidelity}");
     assert!(sim.accuracy > 0.9, "zoo model accuracy {}", sim.accuracy);
+
+    // The acceptance on the shipped model: on the held-out split of `digits.toml`
+    // (seed 0, 20 %), the integer engine's accuracy, recomputed here, is within 1 point of the
+    // float network's accuracy recorded in the card at export time.
+    let acc = card.accuracy.expect("the zoo card records accuracies");
+    let split = data.split(0.2, 0, snn_sdk::Digits::scaling()).unwrap();
+    let test = snn_sdk::export::samples_of(&split.test);
+    let int_test = run_engine(&model, &test).unwrap().accuracy;
+    eprintln!(
+        "zoo digits, test split: float {:.4}, int8 {int_test:.4}",
+        acc.float
+    );
+    assert_eq!(
+        test.len(),
+        acc.samples,
+        "the card's split is not digits.toml's"
+    );
+    assert!(
+        (int_test - acc.integer).abs() < 1e-12,
+        "card integer accuracy is stale"
+    );
+    assert!(
+        (acc.float - int_test).abs() <= 0.01,
+        "int8 {int_test} is more than 1 point from float {}",
+        acc.float
+    );
 }

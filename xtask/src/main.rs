@@ -33,15 +33,17 @@ Commands:
                        flash a real board with probe-rs (boards: nucleo-f446re)
   hil [--board qemu|probe] [--model FILE | --hidden H | --synthetic rich] [--samples N]
       [--port DEV] [--chip-board B]
-                       upload a model (default: seeded random dense 64-H-10, H = 128; rich:
-                       sparse, recurrent, bias, 4-bit, 2 neurons per class), stream the last N
+                       upload a model (default: the exported models/zoo/digits.snn; --hidden:
+                       seeded random dense 64-H-10; rich: sparse, recurrent, bias, 4-bit,
+                       2 neurons per class), stream the last N
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
                        probe = flash a real board and talk over --port
   size [--board B] [--model FILE] [--hidden H]
                        flash and RAM of the firmware, with and without the model built in,
                        and of the model
-  bench                host benchmarks (criterion)
+  bench [FILTER]       host training benchmarks (criterion: cargo bench -p snn-sdk --bench
+                       train_step [-- FILTER]), e.g. `cargo xtask bench fused`
   bench-fw [--samples N]
                        instructions per inference on the emulated Cortex-M4 for hidden sizes
                        64, 128, 256, 512, split into per-synaptic-event and per-neuron costs
@@ -67,7 +69,18 @@ fn main() -> Result<()> {
         "run-qemu" => firmware::run_qemu_cmd(&rest),
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
+        "bench" => bench(&rest),
         "demo" => demo::run_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }
+}
+
+/// `cargo xtask bench [FILTER]`: the criterion training benchmarks (numbers go to BENCHMARKS.md).
+fn bench(args: &[String]) -> Result<()> {
+    let mut c = setup::cargo();
+    c.args(["bench", "-p", "snn-sdk", "--bench", "train_step"]);
+    if !args.is_empty() {
+        c.arg("--").args(args);
+    }
+    setup::run(&mut c)
 }

@@ -43,7 +43,19 @@ pub fn run(_args: &[String]) -> Result<()> {
         build(board, None)?;
     }
     ensure_qemu()?;
-    println!("xtask test: hil on the emulated board, {HIL_SAMPLES} samples");
+    println!(
+        "xtask test: hil on the emulated board, exported zoo digits model, {HIL_SAMPLES} samples"
+    );
+    let model = std::fs::read(crate::hil::zoo_model())?;
+    let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
+    crate::hil::judge(&rep)?;
+    // The trained model must also be a good classifier on the board, not just equal to the host.
+    let acc = rep.correct as f64 / rep.samples.max(1) as f64;
+    anyhow::ensure!(
+        acc >= 0.9,
+        "zoo digits model: board accuracy {acc:.3} is below 0.9"
+    );
+    println!("xtask test: hil, seeded random 64-128-10 model (every layer spiking), {HIL_SAMPLES} samples");
     let model = std::fs::read(crate::hil::synthetic_model(128)?)?;
     let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
     crate::hil::judge(&rep)?;

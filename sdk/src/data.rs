@@ -304,11 +304,7 @@ impl SplitMix64 {
 
     /// Next 64-bit value.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        crate::init::splitmix64(&mut self.0)
     }
 
     /// Uniform integer in `0..n` (`n > 0`; Lemire's multiply-shift, bias below 2^-32 for small n).

@@ -23,6 +23,12 @@ use snn_sdk::init::SplitMix64;
 use snn_sdk::layer::{LayerConfig, LayerKind, Reset};
 use snn_sdk::network::{Network, NetworkConfig};
 
+/// The allocator of the `snn` binary (feature `mimalloc`, default), so the bench measures what
+/// `snn train` runs; `--no-default-features` measures glibc's malloc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Task {
     net: Network,
     opt: AdamW,

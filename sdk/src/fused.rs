@@ -15,7 +15,7 @@
 //! `sg' = surrogate'(u[t] - thr)`, `v[t-1]` recovered from `u[t-1]`, `s[t-1]`):
 //!
 //! ```text
-//! gs[t]  = gs_ext[t] + (gi[t+1] R)                  (recurrent: one [B,N]x[N,N] matmul per step)
+//! gs[t]  = gs_ext[t] + (gi[t+1] R)                  (recurrent: one [N]x[N,N] product per step)
 //! gv[t]  = beta * gu[t+1]
 //! gu[t]  = gu_ext[t] + gs[t]*sg' + gv[t]*dv/du      dv/du = 1 - s (zero reset), else 1
 //! gi[t]  = gu[t] + alpha*gi[t+1]                    = dLoss/dI[t]
@@ -36,7 +36,7 @@ use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage,
 use rayon::prelude::*;
 
 use crate::kernels::{
-    axpy, density, grad_w_rows, project_rows, step_backward, transpose, ResetCoef, StepIn,
+    axpy, density, grad_w_rows, project_rows, step_backward, transpose, vec_mat, ResetCoef, StepIn,
 };
 use crate::layer::Reset;
 use crate::lif::{LifOutput, LifParams};
@@ -386,8 +386,8 @@ struct Bwd<'a> {
     gu_ext: Option<&'a [f32]>,
     /// `N` zeros, standing in for absent gradients.
     zeros: &'a [f32],
-    /// `R [N, N]` for the recurrent term.
-    rec: Option<&'a Tensor>,
+    /// `R [N, N]` row-major, for the recurrent term.
+    rec: Option<&'a [f32]>,
 }
 
 /// Output of the BPTT pass: `gi` for every sample-step and the parameter gradients.
@@ -422,7 +422,7 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
             }
         };
         let rc = ResetCoef::of(self.cfg.reset);
-        let step_in = |bi: usize, t: usize, gs_rec: &'a [f32]| {
+        let step_in = |bi: usize, t: usize| {
             let r = sl(bi, t);
             let (has_prev, u_prev, i_prev) = if t > 0 {
                 let q = sl(bi, t - 1);
@@ -438,89 +438,48 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
                 i_prev,
                 gs_ext: ext(self.gs_ext, r.clone()),
                 gu_ext: ext(self.gu_ext, r),
-                gs_rec,
+                gs_rec: zeros,
             }
         };
         let mut g_cur = vec![0f32; total];
-        // parameter gradients: f32 within a sample (T terms), f64 across samples
-        let g_par = match self.rec {
-            None => {
-                // independent samples: one task per sample, all steps inside
-                g_cur
-                    .par_chunks_mut(ps)
-                    .enumerate()
-                    .fold(
-                        || vec![0f64; 3 * n],
-                        |mut acc, (bi, gc)| {
-                            let mut gu_next = vec![0f32; n];
-                            let mut gi_next = vec![0f32; n];
-                            let mut acc32 = vec![0f32; 3 * n];
-                            for t in (0..t_steps).rev() {
-                                step_backward(
-                                    sur,
-                                    rc,
-                                    self.params,
-                                    step_in(bi, t, zeros),
-                                    &mut gu_next,
-                                    &mut gi_next,
-                                    &mut gc[t * n..(t + 1) * n],
-                                    &mut acc32,
-                                );
-                            }
-                            for (a, v) in acc.iter_mut().zip(&acc32) {
-                                *a += *v as f64;
-                            }
-                            acc
-                        },
-                    )
-                    .reduce(|| vec![0f64; 3 * n], add_f64)
-            }
-            Some(rec) => {
-                // recurrent: time-major so that the gradient into s[t-1] through R is one
-                // [B, N] x [N, N] matmul per step
-                let mut gu_next = vec![0f32; b * n];
-                let mut gi_next = vec![0f32; b * n];
-                let mut gs_rec = vec![0f32; b * n];
-                let mut acc32 = vec![0f32; b * 3 * n];
-                for t in (0..t_steps).rev() {
-                    g_cur
-                        .par_chunks_mut(ps)
-                        .zip(gu_next.par_chunks_mut(n))
-                        .zip(gi_next.par_chunks_mut(n))
-                        .zip(gs_rec.par_chunks(n))
-                        .zip(acc32.par_chunks_mut(3 * n))
-                        .enumerate()
-                        .for_each(|(bi, ((((gc, gun), gin), gsr), acc))| {
-                            let gsr: &[f32] = gsr;
-                            step_backward(
-                                sur,
-                                rc,
-                                self.params,
-                                StepIn {
-                                    gs_rec: gsr,
-                                    ..step_in(bi, t, zeros)
-                                },
-                                gun,
-                                gin,
-                                &mut gc[t * n..(t + 1) * n],
-                                acc,
-                            );
-                        });
-                    if t > 0 {
-                        // gs_rec[b, k] = sum_post gi[b, post] R[post, k]
-                        let g = Tensor::from_slice(&gi_next, (b, n), &Device::Cpu)?;
-                        gs_rec = g.matmul(rec)?.flatten_all()?.to_vec1::<f32>()?;
+        // independent samples: one task per sample, all steps inside; parameter gradients in
+        // f32 within a sample (T terms), f64 across samples
+        let g_par = g_cur
+            .par_chunks_mut(ps)
+            .enumerate()
+            .fold(
+                || vec![0f64; 3 * n],
+                |mut acc, (bi, gc)| {
+                    let mut gu_next = vec![0f32; n];
+                    let mut gi_next = vec![0f32; n];
+                    // gradient into s[t-1] through R: gs_rec = gi[t] R (zeros without R)
+                    let mut gs_rec = vec![0f32; n];
+                    let mut acc32 = vec![0f32; 3 * n];
+                    for t in (0..t_steps).rev() {
+                        step_backward(
+                            sur,
+                            rc,
+                            self.params,
+                            StepIn {
+                                gs_rec: &gs_rec,
+                                ..step_in(bi, t)
+                            },
+                            &mut gu_next,
+                            &mut gi_next,
+                            &mut gc[t * n..(t + 1) * n],
+                            &mut acc32,
+                        );
+                        if let (Some(r), true) = (self.rec, t > 0) {
+                            vec_mat(&mut gs_rec, &gi_next, r);
+                        }
                     }
-                }
-                let mut acc = vec![0f64; 3 * n];
-                for chunk in acc32.chunks(3 * n) {
-                    for (a, v) in acc.iter_mut().zip(chunk) {
+                    for (a, v) in acc.iter_mut().zip(&acc32) {
                         *a += *v as f64;
                     }
-                }
-                acc
-            }
-        };
+                    acc
+                },
+            )
+            .reduce(|| vec![0f64; 3 * n], add_f64);
         Ok(Bptt { g_cur, g_par })
     }
 }
@@ -611,11 +570,6 @@ impl FusedOp {
                         let pack_s = if cols > 0 { pack_s } else { &[] };
                         let st = self.state(d, xs, pack_s, par)?;
                         let pk = cfg.split_pack(d, pack_s);
-                        let rec = pk
-                            .rec
-                            .as_ref()
-                            .map(|r| Tensor::from_slice(r, (n, n), &Device::Cpu))
-                            .transpose()?;
                         let zeros = vec![0f32; n];
                         let (gs_ext, gu_ext) = match self.output {
                             Output::Spikes => (Some(gs), None),
@@ -629,7 +583,7 @@ impl FusedOp {
                             gs_ext,
                             gu_ext,
                             zeros: &zeros,
-                            rec: rec.as_ref(),
+                            rec: pk.rec.as_deref(),
                         };
                         let bptt = cfg.surrogate.dispatch(&bw)?;
                         let thr = &par[n..2 * n];

@@ -118,6 +118,41 @@ multiversion! {
     fn grad_w_rows(acc: &mut [f32], gc: &[f32], xc: &[f32], n: usize, inp: usize) => grad_w_impl
 }
 
+/// `y = a M` for `M [a.len(), y.len()]` row-major: `y[k] = sum_j a[j] M[j, k]`, four rows of
+/// `M` per pass over `y` so `y` is loaded and stored once per four rows.
+#[inline(always)]
+fn vec_mat_impl<const FMA: bool>(y: &mut [f32], a: &[f32], m: &[f32]) {
+    let n = y.len();
+    y.iter_mut().for_each(|v| *v = 0.0);
+    let quads = a.len() / 4;
+    for q in 0..quads {
+        let j = 4 * q;
+        let (a0, a1, a2, a3) = (a[j], a[j + 1], a[j + 2], a[j + 3]);
+        let r0 = &m[j * n..(j + 1) * n];
+        let r1 = &m[(j + 1) * n..(j + 2) * n];
+        let r2 = &m[(j + 2) * n..(j + 3) * n];
+        let r3 = &m[(j + 3) * n..(j + 4) * n];
+        for k in 0..n {
+            y[k] = if FMA {
+                r3[k].mul_add(
+                    a3,
+                    r2[k].mul_add(a2, r1[k].mul_add(a1, r0[k].mul_add(a0, y[k]))),
+                )
+            } else {
+                y[k] + a0 * r0[k] + a1 * r1[k] + a2 * r2[k] + a3 * r3[k]
+            };
+        }
+    }
+    for j in 4 * quads..a.len() {
+        axpy_impl::<FMA>(y, a[j], &m[j * n..(j + 1) * n]);
+    }
+}
+
+multiversion! {
+    /// See [`vec_mat_impl`].
+    fn vec_mat(y: &mut [f32], a: &[f32], m: &[f32]) => vec_mat_impl
+}
+
 /// Fraction of non-zero entries.
 pub(crate) fn density(x: &[f32]) -> f32 {
     if x.is_empty() {
@@ -403,5 +438,21 @@ mod tests {
             transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
             vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
         );
+    }
+
+    #[test]
+    fn vec_mat_matches_the_naive_product() {
+        let mut rng = SplitMix64::new(5);
+        // rows not a multiple of four (remainder rows), widths not a multiple of the vector
+        for (rows, cols) in [(1, 1), (7, 37), (256, 256), (10, 3)] {
+            let a: Vec<f32> = (0..rows).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let m: Vec<f32> = (0..rows * cols).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut y = vec![9f32; cols]; // overwritten, not accumulated into
+            vec_mat(&mut y, &a, &m);
+            for k in 0..cols {
+                let want: f32 = (0..rows).map(|j| a[j] * m[j * cols + k]).sum();
+                assert!((y[k] - want).abs() < 1e-4, "y[{k}] ({rows}x{cols})");
+            }
+        }
     }
 }

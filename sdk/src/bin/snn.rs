@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use snn_sdk::cli::{self, eval, export, init, inspect, plot, simulate, train};
 
+/// mimalloc keeps the large per-step training buffers instead of returning them to the OS
+/// after every step as glibc's malloc does (feature `mimalloc`, default; see sdk/Cargo.toml).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Train spiking neural networks and run them on microcontrollers.
 #[derive(Parser, Debug)]
 #[command(name = "snn", version, about, after_help = cli::EXIT_CODES_HELP)]

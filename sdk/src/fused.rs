@@ -36,7 +36,7 @@ use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage,
 use rayon::prelude::*;
 
 use crate::kernels::{
-    axpy, density, grad_w_rows, project_rows, step_backward, transpose, vec_mat, ResetCoef, StepIn,
+    axpy, grad_w_rows, project_rows, step_backward, transpose, vec_mat, Events, ResetCoef, StepIn,
 };
 use crate::layer::Reset;
 use crate::lif::{LifOutput, LifParams};
@@ -164,8 +164,9 @@ struct State {
     u: Vec<f32>,
     /// Empty unless synaptic.
     i: Vec<f32>,
-    /// Whether the projection used (and its gradient uses) the event-driven path.
-    sparse: bool,
+    /// The input events per chunk of [`ROWS_PER_TASK`] rows when the projection used (and its
+    /// gradient uses) the event-driven path; empty for the dense matmul.
+    events: Vec<Events>,
 }
 
 type Cache = Arc<Mutex<Option<Arc<State>>>>;
@@ -260,9 +261,9 @@ impl Config {
         params: &[f32],
     ) -> Result<(Vec<f32>, State)> {
         let pk = self.split_pack(d, pack);
-        let sparse = use_sparse(d, x);
+        let events = self.events(d, x);
         // the currents are overwritten in place by the membranes, step by step
-        let mut u = self.currents(d, x, &pk, sparse)?;
+        let mut u = self.currents(d, x, &pk, &events)?;
         let (n, ps, total) = (d.n, d.per_sample(), d.rows() * d.n);
         let mut s = vec![0f32; total];
         let mut i = if self.synaptic {
@@ -283,19 +284,39 @@ impl Config {
             .for_each(|((s, u), i)| {
                 forward_sample(self, d, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
             });
-        Ok((s, State { u, i, sparse }))
+        Ok((s, State { u, i, events }))
     }
 
-    /// `I = W x + bias` for all rows (or `x + bias` without a projection).
-    fn currents(&self, d: Dims, x: &[f32], pk: &Pack, sparse: bool) -> Result<Vec<f32>> {
+    /// The events of `x` per chunk of rows if the projection should be event-driven (see
+    /// [`use_sparse`]), else nothing.
+    fn events(&self, d: Dims, x: &[f32]) -> Vec<Events> {
+        if !self.linear || d.n < SPARSE_MIN_NEURONS {
+            return Vec::new();
+        }
+        let events: Vec<Events> = x
+            .par_chunks(ROWS_PER_TASK * d.inp)
+            .map(|xc| Events::of(xc, d.inp))
+            .collect();
+        let nnz: usize = events.iter().map(Events::len).sum();
+        let density = nnz as f32 / x.len().max(1) as f32;
+        if use_sparse(d, density) {
+            events
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `I = W x + bias` for all rows (or `x + bias` without a projection); event-driven when
+    /// `events` has the chunks of `x`.
+    fn currents(&self, d: Dims, x: &[f32], pk: &Pack, events: &[Events]) -> Result<Vec<f32>> {
         let (n, inp) = (d.n, d.inp);
         let mut cur = match &pk.w_ff_t {
             None => x.to_vec(),
-            Some(wt) if sparse => {
+            Some(wt) if !events.is_empty() => {
                 let mut cur = vec![0f32; d.rows() * n];
                 cur.par_chunks_mut(ROWS_PER_TASK * n)
-                    .zip(x.par_chunks(ROWS_PER_TASK * inp))
-                    .for_each(|(yc, xc)| project_rows(yc, xc, wt, n, inp));
+                    .zip(events.par_iter())
+                    .for_each(|(yc, ev)| project_rows(yc, ev, wt, n));
                 cur
             }
             Some(wt) => {
@@ -317,14 +338,15 @@ impl Config {
     }
 }
 
-/// Whether the projection should be event-driven. Per input row the dense matmul costs
-/// `in * N` multiply-adds, the event-driven one `nnz * (N + overhead) * SPARSE_COST`, so
-/// events win when `density <= N / (SPARSE_COST * (N + overhead))`: about 0.36 for 128
-/// neurons, 0.22 for 20 (spike trains of hidden layers are usually far below both); layers
-/// narrower than [`SPARSE_MIN_NEURONS`] always use the matmul.
-fn use_sparse(d: Dims, x: &[f32]) -> bool {
+/// Whether the projection should be event-driven, given the fraction of non-zero inputs. Per
+/// input row the dense matmul costs `in * N` multiply-adds, the event-driven one
+/// `nnz * (N + overhead) * SPARSE_COST`, so events win when
+/// `density <= N / (SPARSE_COST * (N + overhead))`: about 0.36 for 128 neurons, 0.22 for 20
+/// (spike trains of hidden layers are usually far below both); layers narrower than
+/// [`SPARSE_MIN_NEURONS`] always use the matmul.
+fn use_sparse(d: Dims, density: f32) -> bool {
     let n = d.n as f32;
-    d.n >= SPARSE_MIN_NEURONS && density(x) <= n / (SPARSE_COST * (n + SPARSE_EVENT_OVERHEAD))
+    d.n >= SPARSE_MIN_NEURONS && density <= n / (SPARSE_COST * (n + SPARSE_EVENT_OVERHEAD))
 }
 
 /// One sample's forward pass over all steps; `s`, `u`, `i` are its `[T, N]` outputs (`i`
@@ -591,7 +613,6 @@ impl FusedOp {
                             thr,
                             d,
                             &x,
-                            xs,
                             &pk,
                             &st,
                             bptt,
@@ -613,7 +634,6 @@ impl FusedOp {
         thr: &[f32],
         d: Dims,
         x: &Tensor,
-        xs: &[f32],
         pk: &Pack,
         st: &State,
         bptt: Bptt,
@@ -631,15 +651,15 @@ impl FusedOp {
             let mut gp = vec![0f32; n * cols];
             let mut off = 0;
             if cfg.linear {
-                let g_w: Vec<f32> = if st.sparse {
+                let g_w: Vec<f32> = if !st.events.is_empty() {
                     // gW^T[k, :] += x[r, k] * gi[r, :] over the non-zeros of x
                     let g_wt = g
                         .par_chunks(ROWS_PER_TASK * n)
-                        .zip(xs.par_chunks(ROWS_PER_TASK * inp))
+                        .zip(st.events.par_iter())
                         .fold(
                             || vec![0f32; inp * n],
-                            |mut acc, (gc, xc)| {
-                                grad_w_rows(&mut acc, gc, xc, n, inp);
+                            |mut acc, (gc, ev)| {
+                                grad_w_rows(&mut acc, gc, ev, n);
                                 acc
                             },
                         )

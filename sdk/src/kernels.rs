@@ -84,38 +84,92 @@ multiversion! {
     fn axpy(y: &mut [f32], a: f32, x: &[f32]) => axpy_impl
 }
 
-/// Event-driven projection of a chunk of rows: `y[r, :] += sum_{k: x[r,k] != 0} x[r,k] W^T[k, :]`.
-#[inline(always)]
-fn project_impl<const FMA: bool>(yc: &mut [f32], xc: &[f32], wt: &[f32], n: usize, inp: usize) {
-    for (yr, xr) in yc.chunks_mut(n).zip(xc.chunks(inp)) {
-        for (k, &xv) in xr.iter().enumerate() {
-            if xv != 0.0 {
-                axpy_impl::<FMA>(yr, xv, &wt[k * n..(k + 1) * n]);
+/// The non-zero entries of a chunk of rows of `x [rows, inp]` (compressed rows): the events
+/// the projection and its weight gradient loop over, found once per forward pass.
+#[derive(Debug, Default)]
+pub(crate) struct Events {
+    /// Row `r`'s events are `idx[ptr[r]..ptr[r + 1]]` / `val[..]`; `ptr[0] = 0`.
+    ptr: Vec<u32>,
+    idx: Vec<u32>,
+    val: Vec<f32>,
+}
+
+impl Events {
+    /// Scans `xc` (whole rows of width `inp`): 64 entries at a time into a bit mask, then one
+    /// push per set bit, so the scan has no data-dependent branch per entry.
+    pub(crate) fn of(xc: &[f32], inp: usize) -> Self {
+        let rows = xc.len() / inp.max(1);
+        let mut ev = Events {
+            ptr: Vec::with_capacity(rows + 1),
+            ..Default::default()
+        };
+        ev.ptr.push(0);
+        for xr in xc.chunks_exact(inp.max(1)) {
+            for (blk_i, blk) in xr.chunks(64).enumerate() {
+                let mut mask = 0u64;
+                for (i, &v) in blk.iter().enumerate() {
+                    mask |= ((v != 0.0) as u64) << i;
+                }
+                while mask != 0 {
+                    let i = mask.trailing_zeros() as usize;
+                    ev.idx.push((blk_i * 64 + i) as u32);
+                    ev.val.push(blk[i]);
+                    mask &= mask - 1;
+                }
             }
+            ev.ptr.push(ev.idx.len() as u32);
+        }
+        ev
+    }
+
+    /// Number of events (non-zero entries).
+    pub(crate) fn len(&self) -> usize {
+        self.idx.len()
+    }
+
+    /// Indices and values of row `r`'s events.
+    fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.ptr[r] as usize, self.ptr[r + 1] as usize);
+        (&self.idx[a..b], &self.val[a..b])
+    }
+
+    fn rows(&self) -> usize {
+        self.ptr.len() - 1
+    }
+}
+
+/// Event-driven projection of a chunk of rows: `y[r, :] += sum_{events (k, v) of r} v W^T[k, :]`.
+#[inline(always)]
+fn project_impl<const FMA: bool>(yc: &mut [f32], ev: &Events, wt: &[f32], n: usize) {
+    for (r, yr) in yc.chunks_mut(n).enumerate().take(ev.rows()) {
+        let (idx, val) = ev.row(r);
+        for (&k, &v) in idx.iter().zip(val) {
+            let k = k as usize;
+            axpy_impl::<FMA>(yr, v, &wt[k * n..(k + 1) * n]);
         }
     }
 }
 
 multiversion! {
     /// See [`project_impl`].
-    fn project_rows(yc: &mut [f32], xc: &[f32], wt: &[f32], n: usize, inp: usize) => project_impl
+    fn project_rows(yc: &mut [f32], ev: &Events, wt: &[f32], n: usize) => project_impl
 }
 
-/// Weight gradient of a chunk of rows: `gW^T[k, :] += x[r, k] * g[r, :]` over the non-zeros.
+/// Weight gradient of a chunk of rows: `gW^T[k, :] += v * g[r, :]` over the events `(k, v)`.
 #[inline(always)]
-fn grad_w_impl<const FMA: bool>(acc: &mut [f32], gc: &[f32], xc: &[f32], n: usize, inp: usize) {
-    for (gr, xr) in gc.chunks(n).zip(xc.chunks(inp)) {
-        for (k, &v) in xr.iter().enumerate() {
-            if v != 0.0 {
-                axpy_impl::<FMA>(&mut acc[k * n..(k + 1) * n], v, gr);
-            }
+fn grad_w_impl<const FMA: bool>(acc: &mut [f32], gc: &[f32], ev: &Events, n: usize) {
+    for (r, gr) in gc.chunks(n).enumerate().take(ev.rows()) {
+        let (idx, val) = ev.row(r);
+        for (&k, &v) in idx.iter().zip(val) {
+            let k = k as usize;
+            axpy_impl::<FMA>(&mut acc[k * n..(k + 1) * n], v, gr);
         }
     }
 }
 
 multiversion! {
     /// See [`grad_w_impl`].
-    fn grad_w_rows(acc: &mut [f32], gc: &[f32], xc: &[f32], n: usize, inp: usize) => grad_w_impl
+    fn grad_w_rows(acc: &mut [f32], gc: &[f32], ev: &Events, n: usize) => grad_w_impl
 }
 
 /// `y = a M` for `M [a.len(), y.len()]` row-major: `y[k] = sum_j a[j] M[j, k]`, four rows of
@@ -151,18 +205,6 @@ fn vec_mat_impl<const FMA: bool>(y: &mut [f32], a: &[f32], m: &[f32]) {
 multiversion! {
     /// See [`vec_mat_impl`].
     fn vec_mat(y: &mut [f32], a: &[f32], m: &[f32]) => vec_mat_impl
-}
-
-/// Fraction of non-zero entries.
-pub(crate) fn density(x: &[f32]) -> f32 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    let nz: u64 = x
-        .chunks(1 << 16)
-        .map(|c| c.iter().map(|&v| (v != 0.0) as u32).sum::<u32>() as u64)
-        .sum();
-    nz as f32 / x.len() as f32
 }
 
 pub(crate) fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -408,15 +450,24 @@ mod tests {
     #[test]
     fn projection_and_weight_gradient_match_naive_loops() {
         let mut rng = SplitMix64::new(3);
-        // 37 and 70 are not multiples of any vector width: exercises the remainders
-        for (rows, inp, n) in [(9, 13, 37), (20, 31, 70), (5, 8, 16)] {
+        // 37 and 70 are not multiples of any vector width: exercises the remainders; 130 and
+        // 64 inputs: more than one and exactly one 64-entry mask block
+        for (rows, inp, n) in [
+            (9, 13, 37),
+            (20, 31, 70),
+            (5, 8, 16),
+            (7, 130, 16),
+            (3, 64, 20),
+        ] {
             let x = sparse_rows(&mut rng, rows, inp);
             let wt: Vec<f32> = (0..inp * n).map(|_| rng.uniform(-1.0, 1.0)).collect();
             let g: Vec<f32> = (0..rows * n).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let ev = Events::of(&x, inp);
+            assert_eq!(ev.len(), x.iter().filter(|&&v| v != 0.0).count());
             let mut y = vec![0.5f32; rows * n];
-            project_rows(&mut y, &x, &wt, n, inp);
+            project_rows(&mut y, &ev, &wt, n);
             let mut acc = vec![0f32; inp * n];
-            grad_w_rows(&mut acc, &g, &x, n, inp);
+            grad_w_rows(&mut acc, &g, &ev, n);
             for r in 0..rows {
                 for o in 0..n {
                     let want: f32 = 0.5
@@ -433,7 +484,6 @@ mod tests {
                 }
             }
         }
-        assert!((density(&[0.0, 1.0, 0.0, 2.0]) - 0.5).abs() < 1e-7);
         assert_eq!(
             transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
             vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]

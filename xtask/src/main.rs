@@ -4,6 +4,7 @@
 //! install when a tool is missing.
 mod args;
 mod bench_fw;
+mod bench_snntorch;
 mod defmt_log;
 mod demo;
 mod digits;
@@ -44,6 +45,9 @@ Commands:
                        and of the model
   bench [FILTER]       host training benchmarks (criterion: cargo bench -p snn-sdk --bench
                        train_step [-- FILTER]), e.g. `cargo xtask bench fused`
+  bench-snntorch [--threads N] [--loop per-step|hoisted] [--only digits|shd]
+                       the same two training steps in snnTorch 1.0 / torch 2.15 (installs them
+                       into target/snntorch-venv on first use), for the side-by-side numbers
   bench-fw [--samples N]
                        instructions per inference on the emulated Cortex-M4 for hidden sizes
                        64, 128, 256, 512, split into per-synaptic-event and per-neuron costs
@@ -70,6 +74,7 @@ fn main() -> Result<()> {
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
         "bench" => bench(&rest),
+        "bench-snntorch" => bench_snntorch::run_cmd(&rest),
         "demo" => demo::run_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }

@@ -182,20 +182,44 @@ impl<'m, 's> Engine<'m, 's> {
         let mut pre: &[u16] = &in_buf[..k];
         self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
         let mut mem_off = 0usize;
+        // Every index in `pre` is below `pre_bound`: the input was checked by `step` (or written
+        // by the encoder), and a layer's spike list only names its own neurons.
+        let mut pre_bound = input_size;
         let last = self.model.layers.len().saturating_sub(1);
         for (l, layer) in self.model.layers.iter().enumerate() {
             let n = usize::from(layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
             layer_bufs = rest;
+            let v = &mut self.membrane[mem_off..mem_off + n];
             let cur = &mut self.current[..n];
-            cur.iter_mut().for_each(|c| *c = 0);
-            let mut events = fan_out(&layer.feedforward, n, pre, cur);
-            if let Some(rec) = &layer.recurrent {
-                let prev = &own[..usize::from(self.spike_len[l])];
-                events += fan_out(rec, n, prev, cur);
-            }
+            let prev_len = usize::from(self.spike_len[l]);
+            let (events, count) = match dense_weights(layer, pre, pre_bound, &own[..prev_len]) {
+                Some((ff, rec)) => {
+                    // The fused step rewrites `own` block by block while every block still
+                    // reads last step's spikes, so those move to the accumulator buffer first.
+                    let prev: &[i32] = match rec {
+                        Some(_) => {
+                            for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
+                                *c = i32::from(k);
+                            }
+                            &cur[..prev_len]
+                        }
+                        None => &[],
+                    };
+                    let rec = rec.unwrap_or(&[]);
+                    let events = ((pre.len() + prev.len()) * n) as u64;
+                    (events, step_dense(layer, ff, rec, pre, prev, v, own))
+                }
+                None => {
+                    cur.iter_mut().for_each(|c| *c = 0);
+                    let mut events = fan_out(&layer.feedforward, n, pre, cur);
+                    if let Some(rec) = &layer.recurrent {
+                        events += fan_out(rec, n, &own[..prev_len], cur);
+                    }
+                    (events, update(layer, v, cur, own))
+                }
+            };
             self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
-            let count = update(layer, &mut self.membrane[mem_off..mem_off + n], cur, own);
             self.spike_len[l] = count as u16;
             self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
             if l == last {
@@ -206,6 +230,7 @@ impl<'m, 's> Engine<'m, 's> {
             }
             mem_off += n;
             pre = &own[..count];
+            pre_bound = n;
         }
         self.stats.steps += 1;
         Ok(())
@@ -385,55 +410,65 @@ fn dense_block<const B: usize, const W: usize>(
     }
 }
 
-/// Leak, integrate, fire and reset every neuron of a layer; writes spike indices to `out`.
-/// The leak/bias variants are resolved once per layer, not per neuron.
-#[inline]
-fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
-    match (&layer.leak, &layer.bias) {
-        (Leak::Shared(l), None) => update_with(layer, v, cur, out, |_| *l, |_| 0),
-        (Leak::Shared(l), Some(b)) => {
-            update_with(layer, v, cur, out, |_| *l, |i| b.get(i).unwrap_or(0))
+/// The per-layer constants of the fire-and-reset step.
+#[derive(Clone, Copy)]
+struct Fire {
+    threshold: i32,
+    reset: Reset,
+}
+
+impl Fire {
+    fn of(layer: &Layer<'_>) -> Self {
+        Self {
+            threshold: layer.threshold,
+            reset: layer.reset,
         }
-        (Leak::PerNeuron(ls), None) => {
-            update_with(layer, v, cur, out, |i| ls.get(i).unwrap_or(0), |_| 0)
-        }
-        (Leak::PerNeuron(ls), Some(b)) => update_with(
-            layer,
-            v,
-            cur,
-            out,
-            |i| ls.get(i).unwrap_or(0),
-            |i| b.get(i).unwrap_or(0),
-        ),
     }
 }
 
-/// `u_i = sat(sat(decay(v_i, leak_i) + cur_i) + bias_i)`, spike when `u_i >= threshold`, reset.
-/// `decay` is written out as `(v * leak + 2^15) >> 16`: identical to [`crate::fixed::decay`],
-/// whose clamp never binds for a `u16` leak (`|v * leak + 2^15| < 2^47`, so the shifted value
-/// lies in `i32`), and without the clamp the compiler keeps it to a multiply-accumulate.
+/// `leak` as the multiplier of [`decay_q`]: `leak << 16` as an `i32`, i.e. `(leak as i16) * 2^16`.
 #[inline(always)]
-fn update_with(
-    layer: &Layer<'_>,
+fn leak_q(leak: u16) -> i32 {
+    (u32::from(leak) << 16) as i32
+}
+
+/// [`crate::fixed::decay`]`(v, leak)` from `q = leak_q(leak)`, in two Cortex-M4 instructions.
+/// With `s = leak as i16` (so `q = s * 2^16`), `(v * q + 2^31) >> 32 = (v * s + 2^15) >> 16`
+/// (`smmulr`). For `leak < 2^15`, `s = leak` and that is the decay; otherwise `s = leak - 2^16`
+/// and `v * leak = v * s + v * 2^16`, so adding `v` (selected by the sign of `q`; `smmlar`) gives
+/// `(v * leak + 2^15) >> 16` exactly. Both parts and the result lie in `i32` (`|s| <= 2^15`,
+/// `|decay| <= |v|`), so the wrapping add is exact; `decay`'s clamp never binds for a `u16` leak.
+#[inline(always)]
+fn decay_q(v: i32, q: i32) -> i32 {
+    let r = ((i64::from(v) * i64::from(q) + (1 << 31)) >> 32) as i32;
+    r.wrapping_add(v & (q >> 31))
+}
+
+/// `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` for the neurons `base..base + v.len()`
+/// (`leak` gives [`leak_q`] of a neuron's leak); spike when `u_i >= threshold`, appending `i` to
+/// `out` at `count`, and reset.
+#[allow(clippy::too_many_arguments)] // one inlined step; the arguments are its registers
+#[inline(always)]
+fn lif(
     v: &mut [i32],
-    cur: &[i32],
+    base: usize,
+    syn: &[i32],
+    fire: Fire,
+    leak: &impl Fn(usize) -> i32,
+    bias: &impl Fn(usize) -> i32,
     out: &mut [u16],
-    leak: impl Fn(usize) -> u16,
-    bias: impl Fn(usize) -> i32,
-) -> usize {
-    let thr = layer.threshold;
-    let reset = layer.reset;
-    let mut count = 0;
-    for (i, (vi, &ci)) in v.iter_mut().zip(cur).enumerate() {
-        let d = ((i64::from(*vi) * i64::from(leak(i)) + (1 << 15)) >> 16) as i32;
-        let u = sat_add(sat_add(d, ci), bias(i));
-        if u >= thr {
-            if let Some(o) = out.get_mut(count) {
+    count: &mut usize,
+) {
+    for (k, (vi, &s)) in v.iter_mut().zip(syn).enumerate() {
+        let i = base + k;
+        let u = sat_add(sat_add(decay_q(*vi, leak(i)), s), bias(i));
+        if u >= fire.threshold {
+            if let Some(o) = out.get_mut(*count) {
                 *o = i as u16;
             }
-            count += 1;
-            *vi = match reset {
-                Reset::Subtract => sat_sub(u, thr),
+            *count += 1;
+            *vi = match fire.reset {
+                Reset::Subtract => sat_sub(u, fire.threshold),
                 Reset::Zero => 0,
                 Reset::None => u,
             };
@@ -441,7 +476,241 @@ fn update_with(
             *vi = u;
         }
     }
+}
+
+/// Leak, integrate, fire and reset every neuron of a layer from the accumulated `cur`; writes
+/// spike indices to `out`. The leak/bias variants are resolved once per layer, not per neuron.
+#[inline]
+fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
+    let fire = Fire::of(layer);
+    let mut count = 0;
+    let c = &mut count;
+    match (&layer.leak, &layer.bias) {
+        (Leak::Shared(l), None) => {
+            let q = leak_q(*l);
+            lif(v, 0, cur, fire, &|_| q, &|_| 0, out, c)
+        }
+        (Leak::Shared(l), Some(b)) => {
+            let q = leak_q(*l);
+            lif(v, 0, cur, fire, &|_| q, &|i| b.get(i).unwrap_or(0), out, c)
+        }
+        (Leak::PerNeuron(ls), None) => {
+            let q = |i| leak_q(ls.get(i).unwrap_or(0));
+            lif(v, 0, cur, fire, &q, &|_| 0, out, c)
+        }
+        (Leak::PerNeuron(ls), Some(b)) => {
+            let q = |i| leak_q(ls.get(i).unwrap_or(0));
+            lif(v, 0, cur, fire, &q, &|i| b.get(i).unwrap_or(0), out, c)
+        }
+    }
     count
+}
+
+/// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
+/// [`step_dense`] applies: no sparse weights, and every index in `pre` (all below `pre_bound`)
+/// and in `prev` (last step's spikes of this layer) is an existing row. Otherwise `None`, and the
+/// layer takes the general path (`fan_out` into `current`, then `update`).
+fn dense_weights<'a>(
+    layer: &Layer<'a>,
+    pre: &[u16],
+    pre_bound: usize,
+    prev: &[u16],
+) -> Option<(&'a [u8], Option<&'a [u8]>)> {
+    let n = usize::from(layer.neurons);
+    if n == 0 {
+        return None;
+    }
+    let covers = |values: &[u8], spikes: &[u16], bound: usize| {
+        let rows = values.len() / n;
+        rows >= bound || spikes.iter().all(|&j| usize::from(j) < rows)
+    };
+    let Weights::Dense { values } = &layer.feedforward else {
+        return None;
+    };
+    let ff = values.0;
+    if !covers(ff, pre, pre_bound) {
+        return None;
+    }
+    match &layer.recurrent {
+        None => Some((ff, None)),
+        Some(Weights::Dense { values }) if covers(values.0, prev, n) => Some((ff, Some(values.0))),
+        Some(_) => None,
+    }
+}
+
+/// One fused step of a dense layer: for each block of [`BLOCK`] neurons the packed sums of the
+/// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`lane_sums`]) go straight
+/// into the leak/integrate/fire step of those neurons ([`lif`]), so no accumulator is zeroed,
+/// stored or reloaded. Every index must be an existing row ([`dense_weights`]). Returns the
+/// number of spikes written to `out`.
+fn step_dense(
+    layer: &Layer<'_>,
+    ff: &[u8],
+    rec: &[u8],
+    pre: &[u16],
+    prev: &[i32],
+    v: &mut [i32],
+    out: &mut [u16],
+) -> usize {
+    let fire = Fire::of(layer);
+    let w = Dense { ff, rec, pre, prev };
+    match (&layer.leak, &layer.bias) {
+        (Leak::Shared(l), None) => {
+            let q = leak_q(*l);
+            w.run(v, fire, &|_| q, &|_| 0, out)
+        }
+        (Leak::Shared(l), Some(b)) => {
+            let q = leak_q(*l);
+            w.run(v, fire, &|_| q, &|i| b.get(i).unwrap_or(0), out)
+        }
+        (Leak::PerNeuron(ls), None) => {
+            let q = |i| leak_q(ls.get(i).unwrap_or(0));
+            w.run(v, fire, &q, &|_| 0, out)
+        }
+        (Leak::PerNeuron(ls), Some(b)) => {
+            let q = |i| leak_q(ls.get(i).unwrap_or(0));
+            w.run(v, fire, &q, &|i| b.get(i).unwrap_or(0), out)
+        }
+    }
+}
+
+/// The synaptic input of one dense step: weights and the spiking rows of each.
+struct Dense<'a> {
+    ff: &'a [u8],
+    rec: &'a [u8],
+    pre: &'a [u16],
+    prev: &'a [i32],
+}
+
+impl Dense<'_> {
+    /// Adds the biased weights `w + 128` of columns `off..off + B` of every spiking row to `syn`.
+    #[inline(always)]
+    fn sums<const B: usize, const W: usize>(&self, n: usize, off: usize, syn: &mut [i32; B]) {
+        lane_sums::<B, W, u16>(self.ff, n, off, self.pre, syn);
+        if !self.prev.is_empty() {
+            lane_sums::<B, W, i32>(self.rec, n, off, self.prev, syn);
+        }
+    }
+
+    #[inline(always)]
+    fn run(
+        &self,
+        v: &mut [i32],
+        fire: Fire,
+        leak: &impl Fn(usize) -> i32,
+        bias: &impl Fn(usize) -> i32,
+        out: &mut [u16],
+    ) -> usize {
+        let n = v.len();
+        // Every weight enters the sums as `w + 128`: each sum starts at -128 per row added.
+        let start = ((self.pre.len() + self.prev.len()) as i32).wrapping_mul(-128);
+        let mut count = 0;
+        let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
+        for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+            let off = b * BLOCK;
+            let mut syn = [start; BLOCK];
+            self.sums::<BLOCK, { BLOCK / 2 }>(n, off, &mut syn);
+            lif(vb, off, &syn, fire, leak, bias, out, &mut count);
+        }
+        // The last `n % 8` neurons: a block of four, then the rest from the block of four that
+        // ends at `n` (its first columns are neurons already updated, their sums are dropped);
+        // a layer of fewer than four neurons adds its columns one by one.
+        let mut done = n - rest.len();
+        let mut rest = rest;
+        if rest.len() >= 4 {
+            let (vb, r) = rest.split_at_mut(4);
+            let mut syn = [start; 4];
+            self.sums::<4, 2>(n, done, &mut syn);
+            lif(vb, done, &syn, fire, leak, bias, out, &mut count);
+            done += 4;
+            rest = r;
+        }
+        if !rest.is_empty() {
+            let mut syn = [start; 4];
+            let first = if n >= 4 {
+                self.sums::<4, 2>(n, n - 4, &mut syn);
+                4 - rest.len()
+            } else {
+                for (k, s) in syn.iter_mut().enumerate().take(rest.len()) {
+                    *s += column_sum(self.ff, n, done + k, self.pre)
+                        + column_sum(self.rec, n, done + k, self.prev);
+                }
+                0
+            };
+            let syn = syn.get(first..).unwrap_or(&[]);
+            lif(rest, done, syn, fire, leak, bias, out, &mut count);
+        }
+        count
+    }
+}
+
+/// A spike index as stored in a spike list.
+trait Index: Copy {
+    fn index(self) -> usize;
+}
+
+impl Index for u16 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl Index for i32 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as u32 as usize
+    }
+}
+
+/// `sum over j in spikes of (values[j * n + col] as i8 + 128)`, rows that exist only.
+fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i32 {
+    spikes
+        .iter()
+        .filter_map(|&j| values.get(j.index() * n + col))
+        .map(|&b| i32::from(b ^ 0x80))
+        .sum()
+}
+
+/// Adds `sum over j in spikes of (values[j * n + off + c] as i8 + 128)` to `syn[c]` for the `B`
+/// columns `c` from `off` (`off + B <= n`), with `W = B / 2` packed accumulator words held in
+/// registers: per batch of at most [`BATCH`] rows, each weight byte `w` becomes `w ^ 0x80 = w +
+/// 128` in `0..=255` (one XOR per four weights), even and odd bytes are spread into the 16-bit
+/// lanes of two words (`uxtb16`) and one add sums two weights without carries between lanes;
+/// the lanes are then added to `syn`. All rows must exist (a missing one is skipped here but its
+/// `-128` is already in `syn`: the caller checks, see [`dense_weights`]).
+#[inline(always)]
+fn lane_sums<const B: usize, const W: usize, S: Index>(
+    values: &[u8],
+    n: usize,
+    off: usize,
+    spikes: &[S],
+    syn: &mut [i32; B],
+) {
+    let cols = values.get(off..).unwrap_or(&[]);
+    for batch in spikes.chunks(BATCH) {
+        let mut acc = [0u32; W];
+        for &j in batch {
+            let start = j.index() * n;
+            let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
+                continue;
+            };
+            for q in 0..B / 4 {
+                let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
+                    ^ BIAS_BYTES;
+                acc[2 * q] += x & LANES;
+                acc[2 * q + 1] += (x >> 8) & LANES;
+            }
+        }
+        // Lanes: acc[2q] = (post 4q, post 4q + 2), acc[2q + 1] = (post 4q + 1, post 4q + 3).
+        for q in 0..B / 4 {
+            let (e, d) = (acc[2 * q], acc[2 * q + 1]);
+            syn[4 * q] += (e & 0xFFFF) as i32;
+            syn[4 * q + 1] += (d & 0xFFFF) as i32;
+            syn[4 * q + 2] += (e >> 16) as i32;
+            syn[4 * q + 3] += (d >> 16) as i32;
+        }
+    }
 }
 
 #[cfg(test)]

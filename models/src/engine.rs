@@ -410,18 +410,28 @@ fn dense_block<const B: usize, const W: usize>(
     }
 }
 
-/// The per-layer constants of the fire-and-reset step.
+/// The per-layer constants of the fire-and-reset step. A spiking neuron's membrane becomes
+/// `sat(u - sub) & keep`: `sub = threshold, keep = !0` subtracts, `sub = 0, keep = 0` zeroes and
+/// `sub = 0, keep = !0` keeps `u`, with no branch on the reset mode.
 #[derive(Clone, Copy)]
 struct Fire {
     threshold: i32,
-    reset: Reset,
+    sub: i32,
+    keep: i32,
 }
 
 impl Fire {
     fn of(layer: &Layer<'_>) -> Self {
+        let threshold = layer.threshold;
+        let (sub, keep) = match layer.reset {
+            Reset::Subtract => (threshold, !0),
+            Reset::Zero => (0, 0),
+            Reset::None => (0, !0),
+        };
         Self {
-            threshold: layer.threshold,
-            reset: layer.reset,
+            threshold,
+            sub,
+            keep,
         }
     }
 }
@@ -432,84 +442,116 @@ fn leak_q(leak: u16) -> i32 {
     (u32::from(leak) << 16) as i32
 }
 
-/// [`crate::fixed::decay`]`(v, leak)` from `q = leak_q(leak)`, in two Cortex-M4 instructions.
-/// With `s = leak as i16` (so `q = s * 2^16`), `(v * q + 2^31) >> 32 = (v * s + 2^15) >> 16`
-/// (`smmulr`). For `leak < 2^15`, `s = leak` and that is the decay; otherwise `s = leak - 2^16`
-/// and `v * leak = v * s + v * 2^16`, so adding `v` (selected by the sign of `q`; `smmlar`) gives
-/// `(v * leak + 2^15) >> 16` exactly. Both parts and the result lie in `i32` (`|s| <= 2^15`,
-/// `|decay| <= |v|`), so the wrapping add is exact; `decay`'s clamp never binds for a `u16` leak.
+/// [`crate::fixed::decay`]`(v, leak)` from `q = leak_q(leak)` and `hi = q >> 31`, in two
+/// Cortex-M4 instructions (`and`, `smmlar`). With `s = leak as i16` (so `q = s * 2^16`),
+/// `(v * q + 2^31) >> 32 = (v * s + 2^15) >> 16`. For `leak < 2^15`, `s = leak` and that is the
+/// decay; otherwise `s = leak - 2^16` and `v * leak = v * s + v * 2^16`, so adding `v & hi = v`
+/// gives `(v * leak + 2^15) >> 16` exactly. Both parts and the result lie in `i32` (`|s| <=
+/// 2^15`, `|decay| <= |v|`), so the wrapping add is exact; `decay`'s clamp never binds for a
+/// `u16` leak.
 #[inline(always)]
-fn decay_q(v: i32, q: i32) -> i32 {
+fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
     let r = ((i64::from(v) * i64::from(q) + (1 << 31)) >> 32) as i32;
-    r.wrapping_add(v & (q >> 31))
+    r.wrapping_add(v & hi)
 }
 
 /// `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` for the neurons `base..base + v.len()`
-/// (`leak` gives [`leak_q`] of a neuron's leak); spike when `u_i >= threshold`, appending `i` to
+/// (`decay(i, v)` is the decay of neuron `i`); spike when `u_i >= threshold`, appending `i` to
 /// `out` at `count`, and reset.
 #[allow(clippy::too_many_arguments)] // one inlined step; the arguments are its registers
 #[inline(always)]
 fn lif(
     v: &mut [i32],
     base: usize,
-    syn: &[i32],
+    syn: impl Iterator<Item = i32>,
     fire: Fire,
-    leak: &impl Fn(usize) -> i32,
+    decay: &impl Fn(usize, i32) -> i32,
     bias: &impl Fn(usize) -> i32,
     out: &mut [u16],
     count: &mut usize,
 ) {
-    for (k, (vi, &s)) in v.iter_mut().zip(syn).enumerate() {
+    for (k, (vi, s)) in v.iter_mut().zip(syn).enumerate() {
         let i = base + k;
-        let u = sat_add(sat_add(decay_q(*vi, leak(i)), s), bias(i));
+        let u = sat_add(sat_add(decay(i, *vi), s), bias(i));
         if u >= fire.threshold {
             if let Some(o) = out.get_mut(*count) {
                 *o = i as u16;
             }
             *count += 1;
-            *vi = match fire.reset {
-                Reset::Subtract => sat_sub(u, fire.threshold),
-                Reset::Zero => 0,
-                Reset::None => u,
-            };
+            *vi = sat_sub(u, fire.sub) & fire.keep;
         } else {
             *vi = u;
         }
     }
 }
 
+/// Calls `$run` with the layer's decay and bias closures, one monomorphic copy per leak/bias
+/// variant, so the variants are resolved once per layer, not per neuron.
+macro_rules! with_leak_bias {
+    ($layer:expr, |$decay:ident, $bias:ident| $run:expr) => {
+        match (&$layer.leak, &$layer.bias) {
+            (Leak::Shared(l), b) => {
+                let q = leak_q(*l);
+                // Opaque to the optimiser, which would otherwise turn `v & hi` back into a
+                // per-neuron test of the sign of `q`.
+                let hi = core::hint::black_box(q >> 31);
+                let $decay = &|_: usize, v: i32| decay_q(v, q, hi);
+                match b {
+                    None => {
+                        let $bias = &|_: usize| 0;
+                        $run
+                    }
+                    Some(b) => {
+                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
+                        $run
+                    }
+                }
+            }
+            (Leak::PerNeuron(ls), b) => {
+                let $decay = &|i: usize, v: i32| {
+                    let q = leak_q(ls.get(i).unwrap_or(0));
+                    decay_q(v, q, q >> 31)
+                };
+                match b {
+                    None => {
+                        let $bias = &|_: usize| 0;
+                        $run
+                    }
+                    Some(b) => {
+                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
+                        $run
+                    }
+                }
+            }
+        }
+    };
+}
+
 /// Leak, integrate, fire and reset every neuron of a layer from the accumulated `cur`; writes
-/// spike indices to `out`. The leak/bias variants are resolved once per layer, not per neuron.
+/// spike indices to `out`.
 #[inline]
 fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
     let fire = Fire::of(layer);
     let mut count = 0;
     let c = &mut count;
-    match (&layer.leak, &layer.bias) {
-        (Leak::Shared(l), None) => {
-            let q = leak_q(*l);
-            lif(v, 0, cur, fire, &|_| q, &|_| 0, out, c)
-        }
-        (Leak::Shared(l), Some(b)) => {
-            let q = leak_q(*l);
-            lif(v, 0, cur, fire, &|_| q, &|i| b.get(i).unwrap_or(0), out, c)
-        }
-        (Leak::PerNeuron(ls), None) => {
-            let q = |i| leak_q(ls.get(i).unwrap_or(0));
-            lif(v, 0, cur, fire, &q, &|_| 0, out, c)
-        }
-        (Leak::PerNeuron(ls), Some(b)) => {
-            let q = |i| leak_q(ls.get(i).unwrap_or(0));
-            lif(v, 0, cur, fire, &q, &|i| b.get(i).unwrap_or(0), out, c)
-        }
-    }
+    with_leak_bias!(layer, |decay, bias| lif(
+        v,
+        0,
+        cur.iter().copied(),
+        fire,
+        decay,
+        bias,
+        out,
+        c
+    ));
     count
 }
 
 /// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
-/// [`step_dense`] applies: no sparse weights, and every index in `pre` (all below `pre_bound`)
-/// and in `prev` (last step's spikes of this layer) is an existing row. Otherwise `None`, and the
-/// layer takes the general path (`fan_out` into `current`, then `update`).
+/// [`step_dense`] applies: no sparse weights, at most [`BATCH`] rows to add (`pre` and `prev`,
+/// last step's spikes of this layer, together) so the 16-bit lanes cannot overflow, and every
+/// index in `pre` (all below `pre_bound`) and `prev` names an existing row. Otherwise `None`,
+/// and the layer takes the general path (`fan_out` into `current`, then `update`).
 fn dense_weights<'a>(
     layer: &Layer<'a>,
     pre: &[u16],
@@ -517,7 +559,7 @@ fn dense_weights<'a>(
     prev: &[u16],
 ) -> Option<(&'a [u8], Option<&'a [u8]>)> {
     let n = usize::from(layer.neurons);
-    if n == 0 {
+    if n == 0 || pre.len() + prev.len() > BATCH {
         return None;
     }
     let covers = |values: &[u8], spikes: &[u16], bound: usize| {
@@ -539,10 +581,11 @@ fn dense_weights<'a>(
 }
 
 /// One fused step of a dense layer: for each block of [`BLOCK`] neurons the packed sums of the
-/// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`lane_sums`]) go straight
+/// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`add_rows`]) go straight
 /// into the leak/integrate/fire step of those neurons ([`lif`]), so no accumulator is zeroed,
-/// stored or reloaded. Every index must be an existing row ([`dense_weights`]). Returns the
-/// number of spikes written to `out`.
+/// stored or reloaded. Needs what [`dense_weights`] checks. Returns the number of spikes
+/// written to `out`.
+#[inline(never)] // its own register allocation, apart from the step's bookkeeping
 fn step_dense(
     layer: &Layer<'_>,
     ff: &[u8],
@@ -554,24 +597,7 @@ fn step_dense(
 ) -> usize {
     let fire = Fire::of(layer);
     let w = Dense { ff, rec, pre, prev };
-    match (&layer.leak, &layer.bias) {
-        (Leak::Shared(l), None) => {
-            let q = leak_q(*l);
-            w.run(v, fire, &|_| q, &|_| 0, out)
-        }
-        (Leak::Shared(l), Some(b)) => {
-            let q = leak_q(*l);
-            w.run(v, fire, &|_| q, &|i| b.get(i).unwrap_or(0), out)
-        }
-        (Leak::PerNeuron(ls), None) => {
-            let q = |i| leak_q(ls.get(i).unwrap_or(0));
-            w.run(v, fire, &q, &|_| 0, out)
-        }
-        (Leak::PerNeuron(ls), Some(b)) => {
-            let q = |i| leak_q(ls.get(i).unwrap_or(0));
-            w.run(v, fire, &q, &|i| b.get(i).unwrap_or(0), out)
-        }
-    }
+    with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
 }
 
 /// The synaptic input of one dense step: weights and the spiking rows of each.
@@ -583,13 +609,15 @@ struct Dense<'a> {
 }
 
 impl Dense<'_> {
-    /// Adds the biased weights `w + 128` of columns `off..off + B` of every spiking row to `syn`.
+    /// The packed sums of columns `off..off + B` over every spiking row (see [`add_rows`]).
     #[inline(always)]
-    fn sums<const B: usize, const W: usize>(&self, n: usize, off: usize, syn: &mut [i32; B]) {
-        lane_sums::<B, W, u16>(self.ff, n, off, self.pre, syn);
+    fn lanes<const B: usize, const W: usize>(&self, n: usize, off: usize) -> [u32; W] {
+        let mut acc = [0u32; W];
+        add_rows::<B, W, u16>(self.ff, n, off, self.pre, &mut acc);
         if !self.prev.is_empty() {
-            lane_sums::<B, W, i32>(self.rec, n, off, self.prev, syn);
+            add_rows::<B, W, i32>(self.rec, n, off, self.prev, &mut acc);
         }
+        acc
     }
 
     #[inline(always)]
@@ -597,20 +625,21 @@ impl Dense<'_> {
         &self,
         v: &mut [i32],
         fire: Fire,
-        leak: &impl Fn(usize) -> i32,
+        decay: &impl Fn(usize, i32) -> i32,
         bias: &impl Fn(usize) -> i32,
         out: &mut [u16],
     ) -> usize {
         let n = v.len();
-        // Every weight enters the sums as `w + 128`: each sum starts at -128 per row added.
-        let start = ((self.pre.len() + self.prev.len()) as i32).wrapping_mul(-128);
+        // Every weight entered the lanes as `w + 128`: `sum(w) = lane - 128 * rows`.
+        let rows = (self.pre.len() + self.prev.len()) as i32;
+        let minus = rows.wrapping_mul(-128);
         let mut count = 0;
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
         for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
             let off = b * BLOCK;
-            let mut syn = [start; BLOCK];
-            self.sums::<BLOCK, { BLOCK / 2 }>(n, off, &mut syn);
-            lif(vb, off, &syn, fire, leak, bias, out, &mut count);
+            let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
+            let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
+            lif(vb, off, syn.into_iter(), fire, decay, bias, out, &mut count);
         }
         // The last `n % 8` neurons: a block of four, then the rest from the block of four that
         // ends at `n` (its first columns are neurons already updated, their sums are dropped);
@@ -619,29 +648,49 @@ impl Dense<'_> {
         let mut rest = rest;
         if rest.len() >= 4 {
             let (vb, r) = rest.split_at_mut(4);
-            let mut syn = [start; 4];
-            self.sums::<4, 2>(n, done, &mut syn);
-            lif(vb, done, &syn, fire, leak, bias, out, &mut count);
+            let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, done), minus);
+            lif(
+                vb,
+                done,
+                syn.into_iter(),
+                fire,
+                decay,
+                bias,
+                out,
+                &mut count,
+            );
             done += 4;
             rest = r;
         }
         if !rest.is_empty() {
-            let mut syn = [start; 4];
-            let first = if n >= 4 {
-                self.sums::<4, 2>(n, n - 4, &mut syn);
-                4 - rest.len()
+            if n >= 4 {
+                let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, n - 4), minus);
+                let syn = syn.get(4 - rest.len()..).unwrap_or(&[]).iter().copied();
+                lif(rest, done, syn, fire, decay, bias, out, &mut count);
             } else {
-                for (k, s) in syn.iter_mut().enumerate().take(rest.len()) {
-                    *s += column_sum(self.ff, n, done + k, self.pre)
-                        + column_sum(self.rec, n, done + k, self.prev);
-                }
-                0
-            };
-            let syn = syn.get(first..).unwrap_or(&[]);
-            lif(rest, done, syn, fire, leak, bias, out, &mut count);
+                let syn = (done..n).map(|c| {
+                    column_sum(self.ff, n, c, self.pre) + column_sum(self.rec, n, c, self.prev)
+                });
+                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+            }
         }
         count
     }
+}
+
+/// The lane values of packed sums in neuron order, plus `minus`: `acc[2q]` holds neurons `4q`
+/// (low half) and `4q + 2` (high half), `acc[2q + 1]` neurons `4q + 1` and `4q + 3`.
+#[inline(always)]
+fn lane_values<const B: usize, const W: usize>(acc: &[u32; W], minus: i32) -> [i32; B] {
+    let mut syn = [minus; B];
+    for q in 0..B / 4 {
+        let (e, d) = (acc[2 * q], acc[2 * q + 1]);
+        syn[4 * q] += (e & 0xFFFF) as i32;
+        syn[4 * q + 1] += (d & 0xFFFF) as i32;
+        syn[4 * q + 2] += (e >> 16) as i32;
+        syn[4 * q + 3] += (d >> 16) as i32;
+    }
+    syn
 }
 
 /// A spike index as stored in a spike list.
@@ -663,52 +712,40 @@ impl Index for i32 {
     }
 }
 
-/// `sum over j in spikes of (values[j * n + col] as i8 + 128)`, rows that exist only.
+/// `sum over j in spikes of (values[j * n + col] as i8)`, rows that exist only.
 fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i32 {
     spikes
         .iter()
         .filter_map(|&j| values.get(j.index() * n + col))
-        .map(|&b| i32::from(b ^ 0x80))
+        .map(|&b| i32::from(b as i8))
         .sum()
 }
 
-/// Adds `sum over j in spikes of (values[j * n + off + c] as i8 + 128)` to `syn[c]` for the `B`
-/// columns `c` from `off` (`off + B <= n`), with `W = B / 2` packed accumulator words held in
-/// registers: per batch of at most [`BATCH`] rows, each weight byte `w` becomes `w ^ 0x80 = w +
-/// 128` in `0..=255` (one XOR per four weights), even and odd bytes are spread into the 16-bit
-/// lanes of two words (`uxtb16`) and one add sums two weights without carries between lanes;
-/// the lanes are then added to `syn`. All rows must exist (a missing one is skipped here but its
-/// `-128` is already in `syn`: the caller checks, see [`dense_weights`]).
+/// Adds the weights of columns `off..off + B` (`off + B <= n`) of every row `j` in `spikes`
+/// (at most [`BATCH`] of them, all existing rows) into the `W = B / 2` packed words `acc`, held in
+/// registers: each weight byte `w` becomes `w ^ 0x80 = w + 128` in `0..=255` (one XOR per four
+/// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
+/// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
+/// Lane layout as in [`lane_values`].
 #[inline(always)]
-fn lane_sums<const B: usize, const W: usize, S: Index>(
+fn add_rows<const B: usize, const W: usize, S: Index>(
     values: &[u8],
     n: usize,
     off: usize,
     spikes: &[S],
-    syn: &mut [i32; B],
+    acc: &mut [u32; W],
 ) {
     let cols = values.get(off..).unwrap_or(&[]);
-    for batch in spikes.chunks(BATCH) {
-        let mut acc = [0u32; W];
-        for &j in batch {
-            let start = j.index() * n;
-            let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
-                continue;
-            };
-            for q in 0..B / 4 {
-                let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
-                    ^ BIAS_BYTES;
-                acc[2 * q] += x & LANES;
-                acc[2 * q + 1] += (x >> 8) & LANES;
-            }
-        }
-        // Lanes: acc[2q] = (post 4q, post 4q + 2), acc[2q + 1] = (post 4q + 1, post 4q + 3).
+    for &j in spikes {
+        let start = j.index() * n;
+        let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
+            continue; // unreachable for existing rows
+        };
         for q in 0..B / 4 {
-            let (e, d) = (acc[2 * q], acc[2 * q + 1]);
-            syn[4 * q] += (e & 0xFFFF) as i32;
-            syn[4 * q + 1] += (d & 0xFFFF) as i32;
-            syn[4 * q + 2] += (e >> 16) as i32;
-            syn[4 * q + 3] += (d >> 16) as i32;
+            let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
+                ^ BIAS_BYTES;
+            acc[2 * q] += x & LANES;
+            acc[2 * q + 1] += (x >> 8) & LANES;
         }
     }
 }

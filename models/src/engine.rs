@@ -634,6 +634,20 @@ impl Dense<'_> {
         let rows = (self.pre.len() + self.prev.len()) as i32;
         let minus = rows.wrapping_mul(-128);
         let mut count = 0;
+        if rows == 0 {
+            // No synaptic input: every neuron only leaks (and its bias adds).
+            lif(
+                v,
+                0,
+                core::iter::repeat(0),
+                fire,
+                decay,
+                bias,
+                out,
+                &mut count,
+            );
+            return count;
+        }
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
         for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
             let off = b * BLOCK;
@@ -752,7 +766,8 @@ fn add_rows<const B: usize, const W: usize, S: Index>(
 
 #[cfg(test)]
 mod fast_path_tests {
-    //! The optimised `fan_out` / `update` against the plain loops that define them.
+    //! The optimised `fan_out` / `update` / fused `step_dense` against the plain loops that
+    //! define them.
     extern crate std;
     use super::*;
     use crate::encode::Rng;
@@ -867,6 +882,313 @@ mod fast_path_tests {
             let c1 = update(&layer, &mut v, &cur, &mut o1);
             let c2 = reference_update(&layer, &mut v2, &cur, &mut o2);
             assert_eq!((c1, &v, &o1), (c2, &v2, &o2), "case {case}");
+        }
+    }
+
+    /// Edge values first, then random ones.
+    fn pick(rng: &mut Rng, edge: &[u32]) -> u32 {
+        let r = rng.next_u32();
+        match edge.get((r % (2 * edge.len() as u32)) as usize) {
+            Some(&e) => e,
+            None => rng.next_u32(),
+        }
+    }
+
+    const LEAK_EDGES: [u32; 7] = [0, 1, 32767, 32768, 57344, 65534, 65535];
+    const I32_EDGES: [u32; 6] = [
+        i32::MIN as u32,
+        i32::MAX as u32,
+        (-1i32) as u32,
+        0,
+        1,
+        (i32::MAX - 200) as u32,
+    ];
+
+    fn random_bytes(rng: &mut Rng, len: usize, case: u32) -> Vec<u8> {
+        (0..len)
+            .map(|_| match case % 4 {
+                0 => 0x80,
+                1 => 0x7F,
+                _ => rng.next_u32() as u8,
+            })
+            .collect()
+    }
+
+    /// A layer with random leak (shared or per neuron), bias, threshold and reset over `ff`/`rec`.
+    #[allow(clippy::too_many_arguments)] // a test builder: every part of the layer
+    fn random_layer<'a>(
+        rng: &mut Rng,
+        case: u32,
+        inputs: usize,
+        n: usize,
+        ff: &'a [u8],
+        rec: Option<&'a [u8]>,
+        leaks: &'a [u8],
+        biases: &'a [u8],
+    ) -> Layer<'a> {
+        Layer {
+            inputs: inputs as u16,
+            neurons: n as u16,
+            weight_bits: 8,
+            shift: 0,
+            feedforward: Weights::Dense { values: Bytes(ff) },
+            recurrent: rec.map(|r| Weights::Dense { values: Bytes(r) }),
+            bias: (case % 2 == 0).then_some(LeI32s::new(biases)),
+            leak: if case % 5 < 2 {
+                Leak::PerNeuron(LeU16s::new(leaks))
+            } else {
+                Leak::Shared(pick(rng, &LEAK_EDGES) as u16)
+            },
+            threshold: match case % 7 {
+                0 => pick(rng, &I32_EDGES) as i32,
+                _ => 1 + (rng.next_u32() % 3000) as i32,
+            },
+            reset: [Reset::Subtract, Reset::Zero, Reset::None][(case % 3) as usize],
+            budget: RateBudget::UNBOUNDED,
+        }
+    }
+
+    fn leaks_and_biases(rng: &mut Rng, n: usize) -> (Vec<u8>, Vec<u8>) {
+        let leaks = (0..n)
+            .flat_map(|_| (pick(rng, &LEAK_EDGES) as u16).to_le_bytes())
+            .collect();
+        let biases = (0..n)
+            .flat_map(|_| {
+                let b = pick(rng, &I32_EDGES) as i32;
+                (b >> (rng.next_u32() % 32)).to_le_bytes()
+            })
+            .collect();
+        (leaks, biases)
+    }
+
+    /// One layer step by the plain loops: `(events, spikes)`, spike indices in `out`.
+    fn reference_layer(
+        layer: &Layer<'_>,
+        pre: &[u16],
+        prev: &[u16],
+        v: &mut [i32],
+        out: &mut [u16],
+    ) -> (u64, usize) {
+        let n = v.len();
+        let mut cur = vec![0i32; n];
+        fn dense<'a>(w: &Weights<'a>) -> &'a [u8] {
+            match w {
+                Weights::Dense { values } => values.0,
+                Weights::Sparse { .. } => unreachable!("dense layers only"),
+            }
+        }
+        let mut events = reference_dense(dense(&layer.feedforward), n, pre, &mut cur);
+        if let Some(rec) = &layer.recurrent {
+            events += reference_dense(dense(rec), n, prev, &mut cur);
+        }
+        (events, reference_update(layer, v, &cur, out))
+    }
+
+    #[test]
+    fn fused_dense_step_equals_the_plain_loops() {
+        let mut rng = Rng::new(5, 6);
+        for case in 0..2000u32 {
+            // Sizes around every block shape: < 4, 4..8, tails of 1..7, several blocks.
+            let n = 1 + (rng.next_u32() % 70) as usize;
+            let inputs = 1 + (rng.next_u32() % 40) as usize;
+            let ff = random_bytes(&mut rng, inputs * n, case);
+            let rec = random_bytes(&mut rng, n * n, case / 4);
+            let (leaks, biases) = leaks_and_biases(&mut rng, n);
+            let recurrent = case % 3 != 1;
+            let layer = random_layer(
+                &mut rng,
+                case,
+                inputs,
+                n,
+                &ff,
+                recurrent.then_some(&rec[..]),
+                &leaks,
+                &biases,
+            );
+            // Up to 256 rows in all (the most the fused step takes), repeats allowed; some cases
+            // exactly 256.
+            let k_prev = if recurrent {
+                (rng.next_u32() % (n as u32 + 1)) as usize
+            } else {
+                0
+            };
+            let k = if case % 11 == 0 {
+                BATCH - k_prev
+            } else {
+                (rng.next_u32() % (BATCH - k_prev + 1) as u32) as usize % 300
+            };
+            let pre: Vec<u16> = (0..k)
+                .map(|_| (rng.next_u32() % inputs as u32) as u16)
+                .collect();
+            let prev: Vec<u16> = (0..k_prev)
+                .map(|_| (rng.next_u32() % n as u32) as u16)
+                .collect();
+            let mut v: Vec<i32> = (0..n)
+                .map(|_| {
+                    let x = pick(&mut rng, &I32_EDGES) as i32;
+                    x >> (rng.next_u32() % 32)
+                })
+                .collect();
+            let mut v_ref = v.clone();
+            let (mut out, mut out_ref) = (vec![0u16; n], vec![0u16; n]);
+
+            let (ff_w, rec_w) =
+                dense_weights(&layer, &pre, inputs, &prev).expect("the fused step applies");
+            assert_eq!(rec_w.is_some(), recurrent);
+            let prev32: Vec<i32> = prev.iter().map(|&k| i32::from(k)).collect();
+            let count = step_dense(
+                &layer,
+                ff_w,
+                rec_w.unwrap_or(&[]),
+                &pre,
+                &prev32,
+                &mut v,
+                &mut out,
+            );
+            let (_, count_ref) = reference_layer(&layer, &pre, &prev, &mut v_ref, &mut out_ref);
+            assert_eq!(
+                (count, &v, &out[..count]),
+                (count_ref, &v_ref, &out_ref[..count_ref]),
+                "case {case}: n {n}, inputs {inputs}, k {k}, prev {k_prev}, {layer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fused_step_declines_what_it_cannot_take() {
+        let (ff, rec) = ([1u8; 4 * 8], [1u8; 8 * 8]);
+        let mut layer = random_layer(&mut Rng::new(1, 1), 3, 4, 8, &ff, Some(&rec), &[], &[]);
+        assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_some());
+        // More than 256 rows in one step: the lanes could overflow.
+        assert!(dense_weights(&layer, &[0; 200], 4, &[1; 57]).is_none());
+        assert!(dense_weights(&layer, &[0; 200], 4, &[1; 56]).is_some());
+        // A row that does not exist (short weights), feed-forward or recurrent.
+        layer.feedforward = Weights::Dense {
+            values: Bytes(&ff[..3 * 8 + 5]),
+        };
+        assert!(dense_weights(&layer, &[0, 2], 4, &[]).is_some());
+        assert!(dense_weights(&layer, &[0, 3], 4, &[]).is_none());
+        layer.recurrent = Some(Weights::Dense {
+            values: Bytes(&rec[..7 * 8]),
+        });
+        assert!(dense_weights(&layer, &[0], 4, &[6]).is_some());
+        assert!(dense_weights(&layer, &[0], 4, &[7]).is_none());
+        // Sparse weights, and an empty layer.
+        let sparse = Weights::Sparse {
+            row_ptr: crate::format::LeU32s::new(&[0; 36]),
+            post: LeU16s::new(&[]),
+            values: Bytes(&[]),
+        };
+        layer.recurrent = Some(sparse);
+        assert!(dense_weights(&layer, &[0], 4, &[]).is_none());
+        layer.feedforward = sparse;
+        layer.recurrent = None;
+        assert!(dense_weights(&layer, &[0], 4, &[]).is_none());
+        layer.neurons = 0;
+        assert!(dense_weights(&layer, &[], 4, &[]).is_none());
+    }
+
+    /// Whole steps of random dense models (recurrent layers, >256-spike steps, layers whose
+    /// weights lack rows) against a plain engine built from the reference loops: membranes,
+    /// spike lists, events and output counts after every step.
+    #[test]
+    fn engine_steps_equal_a_plain_engine() {
+        let mut rng = Rng::new(7, 8);
+        for case in 0..60u32 {
+            let input_size = 1 + (rng.next_u32() % 320) as usize;
+            let depth = 1 + (rng.next_u32() % 3) as usize;
+            let sizes: Vec<usize> = (0..depth)
+                .map(|_| 1 + (rng.next_u32() % 40) as usize)
+                .collect();
+            let mut store = Vec::new();
+            let mut inputs = input_size;
+            for (l, &n) in sizes.iter().enumerate() {
+                // Every fifth layer lacks its last feed-forward rows (or part of one).
+                let short = (case + l as u32) % 5 == 0;
+                let rows = if short { inputs / 2 } else { inputs };
+                let extra = if short { n / 2 } else { 0 };
+                let ff = random_bytes(&mut rng, rows * n + extra, case + 2);
+                // Small positive weights too, so deep layers spike.
+                let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
+                let rec = random_bytes(&mut rng, n * n, case + 3);
+                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                store.push((inputs, n, ff, rec, leaks, biases));
+                inputs = n;
+            }
+            let mut layers = heapless::Vec::new();
+            for (l, (inputs, n, ff, rec, leaks, biases)) in store.iter().enumerate() {
+                let c = case.wrapping_mul(7) + l as u32;
+                let with_rec = c % 2 == 0;
+                let layer = random_layer(
+                    &mut rng,
+                    c,
+                    *inputs,
+                    *n,
+                    ff,
+                    with_rec.then_some(&rec[..]),
+                    leaks,
+                    biases,
+                );
+                assert!(layers.push(layer).is_ok());
+            }
+            let outputs = *sizes.last().unwrap();
+            let model = Model {
+                header: crate::format::Header {
+                    name: "fused",
+                    input_size: input_size as u16,
+                    time_steps: 6,
+                    encoding: crate::format::Encoding::Events,
+                    num_classes: outputs as u16,
+                    neurons_per_class: 1,
+                },
+                layers,
+            };
+            let r = Requirements::of(&model);
+            let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);
+            let (mut spikes, mut counts) = (vec![0u16; r.spikes], vec![0u16; r.out_counts]);
+            let mut e = Engine::new(&model, &mut mem, &mut cur, &mut spikes, &mut counts).unwrap();
+
+            let mut v_ref: Vec<Vec<i32>> = sizes.iter().map(|&n| vec![0; n]).collect();
+            let mut prev_ref: Vec<Vec<u16>> = sizes.iter().map(|_| Vec::new()).collect();
+            let mut counts_ref = vec![0u16; outputs];
+            let mut events_ref = 0u64;
+            for t in 0..6 {
+                // Up to `input_size` spikes (repeats allowed): beyond 256 in some steps.
+                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
+                let input: Vec<u16> = (0..k)
+                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
+                    .collect();
+                e.step(&input).unwrap();
+                let mut pre = input;
+                for (l, layer) in model.layers.iter().enumerate() {
+                    let mut out = vec![0u16; sizes[l]];
+                    let (ev, c) =
+                        reference_layer(layer, &pre, &prev_ref[l], &mut v_ref[l], &mut out);
+                    events_ref += ev;
+                    out.truncate(c);
+                    prev_ref[l] = out.clone();
+                    pre = out;
+                    assert_eq!(
+                        e.membranes(l),
+                        &v_ref[l][..],
+                        "case {case} step {t} layer {l}"
+                    );
+                    assert_eq!(
+                        e.layer_spikes(l),
+                        &pre[..],
+                        "case {case} step {t} layer {l}"
+                    );
+                }
+                for &i in &pre {
+                    counts_ref[usize::from(i)] += 1;
+                }
+                assert_eq!(
+                    e.stats().synaptic_events,
+                    events_ref,
+                    "case {case} step {t}"
+                );
+                assert_eq!(e.output_counts(), &counts_ref[..], "case {case} step {t}");
+            }
         }
     }
 }

@@ -5,6 +5,14 @@
 //! `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)`, spike `s_i = u_i >= threshold`,
 //! then `v_i = u_i - threshold` (subtract), `0` (zero) or `u_i` (none) when `s_i`, else `u_i`.
 //! Only neurons that spiked cost synaptic work: a silent neuron's fan-out is never read.
+//!
+//! Two paths compute exactly that. A dense layer whose step adds at most 256 rows (feed-forward
+//! spikes plus last step's recurrent spikes) takes the fused `step_dense`: per block of 8
+//! neurons, one pass over the spiking rows sums `w + 128` in packed 16-bit lanes
+//! (`add_rows`), and `syn_i = lane_i - 128 * rows` goes straight into the update (`lif`),
+//! so `syn` never touches memory. Anything else (sparse weights, more rows, weights lacking a
+//! named row) takes the general path: zero the `current` buffer, add every fan-out into it
+//! (`fan_out`), then update. Both are bit-identical to the plain loops in the tests.
 use crate::encode::Encoder;
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
@@ -15,7 +23,8 @@ use crate::format::{Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
 pub struct Requirements {
     /// `i32` membranes: every neuron of every layer.
     pub membrane: usize,
-    /// `i32` synaptic accumulators: the largest layer.
+    /// `i32` synaptic accumulators of the general path (on the fused dense path, last step's
+    /// spikes of a recurrent layer): the largest layer.
     pub current: usize,
     /// `u16` spike lists: the input plus every layer.
     pub spikes: usize,
@@ -326,7 +335,8 @@ const BIAS_BYTES: u32 = 0x8080_8080;
 /// Selects bytes 0 and 2 of a word as two 16-bit lanes.
 const LANES: u32 = 0x00FF_00FF;
 
-/// Dense fan-out, exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
+/// Dense fan-out of the general path (the fused [`step_dense`] sums the same way, in one batch),
+/// exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
 /// row `j` that exists, computed as packed integer sums (SWAR) so a 32-bit core adds two
 /// weights per instruction:
 /// for each block of [`BLOCK`] (then 4) neurons and each batch of at most [`BATCH`] spikes,

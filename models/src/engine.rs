@@ -5,6 +5,14 @@
 //! `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)`, spike `s_i = u_i >= threshold`,
 //! then `v_i = u_i - threshold` (subtract), `0` (zero) or `u_i` (none) when `s_i`, else `u_i`.
 //! Only neurons that spiked cost synaptic work: a silent neuron's fan-out is never read.
+//!
+//! Two paths compute exactly that. A dense layer whose step adds at most 256 rows (feed-forward
+//! spikes plus last step's recurrent spikes) takes the fused `step_dense`: per block of 8
+//! neurons, one pass over the spiking rows sums `w + 128` in packed 16-bit lanes
+//! (`add_rows`), and `syn_i = lane_i - 128 * rows` goes straight into the update (`lif`),
+//! so `syn` never touches memory. Anything else (sparse weights, more rows, weights lacking a
+//! named row) takes the general path: zero the `current` buffer, add every fan-out into it
+//! (`fan_out`), then update. Both are bit-identical to the plain loops in the tests.
 use crate::encode::Encoder;
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
@@ -15,7 +23,8 @@ use crate::format::{Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
 pub struct Requirements {
     /// `i32` membranes: every neuron of every layer.
     pub membrane: usize,
-    /// `i32` synaptic accumulators: the largest layer.
+    /// `i32` synaptic accumulators of the general path (on the fused dense path, last step's
+    /// spikes of a recurrent layer): the largest layer.
     pub current: usize,
     /// `u16` spike lists: the input plus every layer.
     pub spikes: usize,
@@ -182,20 +191,44 @@ impl<'m, 's> Engine<'m, 's> {
         let mut pre: &[u16] = &in_buf[..k];
         self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
         let mut mem_off = 0usize;
+        // Every index in `pre` is below `pre_bound`: the input was checked by `step` (or written
+        // by the encoder), and a layer's spike list only names its own neurons.
+        let mut pre_bound = input_size;
         let last = self.model.layers.len().saturating_sub(1);
         for (l, layer) in self.model.layers.iter().enumerate() {
             let n = usize::from(layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
             layer_bufs = rest;
+            let v = &mut self.membrane[mem_off..mem_off + n];
             let cur = &mut self.current[..n];
-            cur.iter_mut().for_each(|c| *c = 0);
-            let mut events = fan_out(&layer.feedforward, n, pre, cur);
-            if let Some(rec) = &layer.recurrent {
-                let prev = &own[..usize::from(self.spike_len[l])];
-                events += fan_out(rec, n, prev, cur);
-            }
+            let prev_len = usize::from(self.spike_len[l]);
+            let (events, count) = match dense_weights(layer, pre, pre_bound, &own[..prev_len]) {
+                Some((ff, rec)) => {
+                    // The fused step rewrites `own` block by block while every block still
+                    // reads last step's spikes, so those move to the accumulator buffer first.
+                    let prev: &[i32] = match rec {
+                        Some(_) => {
+                            for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
+                                *c = i32::from(k);
+                            }
+                            &cur[..prev_len]
+                        }
+                        None => &[],
+                    };
+                    let rec = rec.unwrap_or(&[]);
+                    let events = ((pre.len() + prev.len()) * n) as u64;
+                    (events, step_dense(layer, ff, rec, pre, prev, v, own))
+                }
+                None => {
+                    cur.iter_mut().for_each(|c| *c = 0);
+                    let mut events = fan_out(&layer.feedforward, n, pre, cur);
+                    if let Some(rec) = &layer.recurrent {
+                        events += fan_out(rec, n, &own[..prev_len], cur);
+                    }
+                    (events, update(layer, v, cur, own))
+                }
+            };
             self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
-            let count = update(layer, &mut self.membrane[mem_off..mem_off + n], cur, own);
             self.spike_len[l] = count as u16;
             self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
             if l == last {
@@ -206,6 +239,7 @@ impl<'m, 's> Engine<'m, 's> {
             }
             mem_off += n;
             pre = &own[..count];
+            pre_bound = n;
         }
         self.stats.steps += 1;
         Ok(())
@@ -301,7 +335,8 @@ const BIAS_BYTES: u32 = 0x8080_8080;
 /// Selects bytes 0 and 2 of a word as two 16-bit lanes.
 const LANES: u32 = 0x00FF_00FF;
 
-/// Dense fan-out, exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
+/// Dense fan-out of the general path (the fused [`step_dense`] sums the same way, in one batch),
+/// exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
 /// row `j` that exists, computed as packed integer sums (SWAR) so a 32-bit core adds two
 /// weights per instruction:
 /// for each block of [`BLOCK`] (then 4) neurons and each batch of at most [`BATCH`] spikes,
@@ -385,68 +420,364 @@ fn dense_block<const B: usize, const W: usize>(
     }
 }
 
-/// Leak, integrate, fire and reset every neuron of a layer; writes spike indices to `out`.
-/// The leak/bias variants are resolved once per layer, not per neuron.
-#[inline]
-fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
-    match (&layer.leak, &layer.bias) {
-        (Leak::Shared(l), None) => update_with(layer, v, cur, out, |_| *l, |_| 0),
-        (Leak::Shared(l), Some(b)) => {
-            update_with(layer, v, cur, out, |_| *l, |i| b.get(i).unwrap_or(0))
+/// The per-layer constants of the fire-and-reset step. A spiking neuron's membrane becomes
+/// `sat(u - sub) & keep`: `sub = threshold, keep = !0` subtracts, `sub = 0, keep = 0` zeroes and
+/// `sub = 0, keep = !0` keeps `u`, with no branch on the reset mode.
+#[derive(Clone, Copy)]
+struct Fire {
+    threshold: i32,
+    sub: i32,
+    keep: i32,
+}
+
+impl Fire {
+    fn of(layer: &Layer<'_>) -> Self {
+        let threshold = layer.threshold;
+        let (sub, keep) = match layer.reset {
+            Reset::Subtract => (threshold, !0),
+            Reset::Zero => (0, 0),
+            Reset::None => (0, !0),
+        };
+        Self {
+            threshold,
+            sub,
+            keep,
         }
-        (Leak::PerNeuron(ls), None) => {
-            update_with(layer, v, cur, out, |i| ls.get(i).unwrap_or(0), |_| 0)
-        }
-        (Leak::PerNeuron(ls), Some(b)) => update_with(
-            layer,
-            v,
-            cur,
-            out,
-            |i| ls.get(i).unwrap_or(0),
-            |i| b.get(i).unwrap_or(0),
-        ),
     }
 }
 
-/// `u_i = sat(sat(decay(v_i, leak_i) + cur_i) + bias_i)`, spike when `u_i >= threshold`, reset.
-/// `decay` is written out as `(v * leak + 2^15) >> 16`: identical to [`crate::fixed::decay`],
-/// whose clamp never binds for a `u16` leak (`|v * leak + 2^15| < 2^47`, so the shifted value
-/// lies in `i32`), and without the clamp the compiler keeps it to a multiply-accumulate.
+/// `leak` as the multiplier of [`decay_q`]: `leak << 16` as an `i32`, i.e. `(leak as i16) * 2^16`.
 #[inline(always)]
-fn update_with(
-    layer: &Layer<'_>,
+fn leak_q(leak: u16) -> i32 {
+    (u32::from(leak) << 16) as i32
+}
+
+/// [`crate::fixed::decay`]`(v, leak)` from `q = leak_q(leak)` and `hi = q >> 31`, in two
+/// Cortex-M4 instructions (`and`, `smmlar`). With `s = leak as i16` (so `q = s * 2^16`),
+/// `(v * q + 2^31) >> 32 = (v * s + 2^15) >> 16`. For `leak < 2^15`, `s = leak` and that is the
+/// decay; otherwise `s = leak - 2^16` and `v * leak = v * s + v * 2^16`, so adding `v & hi = v`
+/// gives `(v * leak + 2^15) >> 16` exactly. Both parts and the result lie in `i32` (`|s| <=
+/// 2^15`, `|decay| <= |v|`), so the wrapping add is exact; `decay`'s clamp never binds for a
+/// `u16` leak.
+#[inline(always)]
+fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
+    let r = ((i64::from(v) * i64::from(q) + (1 << 31)) >> 32) as i32;
+    r.wrapping_add(v & hi)
+}
+
+/// `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` for the neurons `base..base + v.len()`
+/// (`decay(i, v)` is the decay of neuron `i`); spike when `u_i >= threshold`, appending `i` to
+/// `out` at `count`, and reset.
+#[allow(clippy::too_many_arguments)] // one inlined step; the arguments are its registers
+#[inline(always)]
+fn lif(
     v: &mut [i32],
-    cur: &[i32],
+    base: usize,
+    syn: impl Iterator<Item = i32>,
+    fire: Fire,
+    decay: &impl Fn(usize, i32) -> i32,
+    bias: &impl Fn(usize) -> i32,
     out: &mut [u16],
-    leak: impl Fn(usize) -> u16,
-    bias: impl Fn(usize) -> i32,
-) -> usize {
-    let thr = layer.threshold;
-    let reset = layer.reset;
-    let mut count = 0;
-    for (i, (vi, &ci)) in v.iter_mut().zip(cur).enumerate() {
-        let d = ((i64::from(*vi) * i64::from(leak(i)) + (1 << 15)) >> 16) as i32;
-        let u = sat_add(sat_add(d, ci), bias(i));
-        if u >= thr {
-            if let Some(o) = out.get_mut(count) {
+    count: &mut usize,
+) {
+    for (k, (vi, s)) in v.iter_mut().zip(syn).enumerate() {
+        let i = base + k;
+        let u = sat_add(sat_add(decay(i, *vi), s), bias(i));
+        if u >= fire.threshold {
+            if let Some(o) = out.get_mut(*count) {
                 *o = i as u16;
             }
-            count += 1;
-            *vi = match reset {
-                Reset::Subtract => sat_sub(u, thr),
-                Reset::Zero => 0,
-                Reset::None => u,
-            };
+            *count += 1;
+            *vi = sat_sub(u, fire.sub) & fire.keep;
         } else {
             *vi = u;
         }
     }
+}
+
+/// Calls `$run` with the layer's decay and bias closures, one monomorphic copy per leak/bias
+/// variant, so the variants are resolved once per layer, not per neuron.
+macro_rules! with_leak_bias {
+    ($layer:expr, |$decay:ident, $bias:ident| $run:expr) => {
+        match (&$layer.leak, &$layer.bias) {
+            (Leak::Shared(l), b) => {
+                let q = leak_q(*l);
+                // Opaque to the optimiser, which would otherwise turn `v & hi` back into a
+                // per-neuron test of the sign of `q`.
+                let hi = core::hint::black_box(q >> 31);
+                let $decay = &|_: usize, v: i32| decay_q(v, q, hi);
+                match b {
+                    None => {
+                        let $bias = &|_: usize| 0;
+                        $run
+                    }
+                    Some(b) => {
+                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
+                        $run
+                    }
+                }
+            }
+            (Leak::PerNeuron(ls), b) => {
+                let $decay = &|i: usize, v: i32| {
+                    let q = leak_q(ls.get(i).unwrap_or(0));
+                    decay_q(v, q, q >> 31)
+                };
+                match b {
+                    None => {
+                        let $bias = &|_: usize| 0;
+                        $run
+                    }
+                    Some(b) => {
+                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
+                        $run
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// Leak, integrate, fire and reset every neuron of a layer from the accumulated `cur`; writes
+/// spike indices to `out`.
+#[inline]
+fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usize {
+    let fire = Fire::of(layer);
+    let mut count = 0;
+    let c = &mut count;
+    with_leak_bias!(layer, |decay, bias| lif(
+        v,
+        0,
+        cur.iter().copied(),
+        fire,
+        decay,
+        bias,
+        out,
+        c
+    ));
     count
+}
+
+/// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
+/// [`step_dense`] applies: no sparse weights, at most [`BATCH`] rows to add (`pre` and `prev`,
+/// last step's spikes of this layer, together) so the 16-bit lanes cannot overflow, and every
+/// index in `pre` (all below `pre_bound`) and `prev` names an existing row. Otherwise `None`,
+/// and the layer takes the general path (`fan_out` into `current`, then `update`).
+fn dense_weights<'a>(
+    layer: &Layer<'a>,
+    pre: &[u16],
+    pre_bound: usize,
+    prev: &[u16],
+) -> Option<(&'a [u8], Option<&'a [u8]>)> {
+    let n = usize::from(layer.neurons);
+    if n == 0 || pre.len() + prev.len() > BATCH {
+        return None;
+    }
+    let covers = |values: &[u8], spikes: &[u16], bound: usize| {
+        let rows = values.len() / n;
+        rows >= bound || spikes.iter().all(|&j| usize::from(j) < rows)
+    };
+    let Weights::Dense { values } = &layer.feedforward else {
+        return None;
+    };
+    let ff = values.0;
+    if !covers(ff, pre, pre_bound) {
+        return None;
+    }
+    match &layer.recurrent {
+        None => Some((ff, None)),
+        Some(Weights::Dense { values }) if covers(values.0, prev, n) => Some((ff, Some(values.0))),
+        Some(_) => None,
+    }
+}
+
+/// One fused step of a dense layer: for each block of [`BLOCK`] neurons the packed sums of the
+/// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`add_rows`]) go straight
+/// into the leak/integrate/fire step of those neurons ([`lif`]), so no accumulator is zeroed,
+/// stored or reloaded. Needs what [`dense_weights`] checks. Returns the number of spikes
+/// written to `out`.
+#[inline(never)] // its own register allocation, apart from the step's bookkeeping
+fn step_dense(
+    layer: &Layer<'_>,
+    ff: &[u8],
+    rec: &[u8],
+    pre: &[u16],
+    prev: &[i32],
+    v: &mut [i32],
+    out: &mut [u16],
+) -> usize {
+    let fire = Fire::of(layer);
+    let w = Dense { ff, rec, pre, prev };
+    with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
+}
+
+/// The synaptic input of one dense step: weights and the spiking rows of each.
+struct Dense<'a> {
+    ff: &'a [u8],
+    rec: &'a [u8],
+    pre: &'a [u16],
+    prev: &'a [i32],
+}
+
+impl Dense<'_> {
+    /// The packed sums of columns `off..off + B` over every spiking row (see [`add_rows`]).
+    #[inline(always)]
+    fn lanes<const B: usize, const W: usize>(&self, n: usize, off: usize) -> [u32; W] {
+        let mut acc = [0u32; W];
+        add_rows::<B, W, u16>(self.ff, n, off, self.pre, &mut acc);
+        if !self.prev.is_empty() {
+            add_rows::<B, W, i32>(self.rec, n, off, self.prev, &mut acc);
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn run(
+        &self,
+        v: &mut [i32],
+        fire: Fire,
+        decay: &impl Fn(usize, i32) -> i32,
+        bias: &impl Fn(usize) -> i32,
+        out: &mut [u16],
+    ) -> usize {
+        let n = v.len();
+        // Every weight entered the lanes as `w + 128`: `sum(w) = lane - 128 * rows`.
+        let rows = (self.pre.len() + self.prev.len()) as i32;
+        let minus = rows.wrapping_mul(-128);
+        let mut count = 0;
+        if rows == 0 {
+            // No synaptic input: every neuron only leaks (and its bias adds).
+            lif(
+                v,
+                0,
+                core::iter::repeat(0),
+                fire,
+                decay,
+                bias,
+                out,
+                &mut count,
+            );
+            return count;
+        }
+        let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
+        for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+            let off = b * BLOCK;
+            let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
+            let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
+            lif(vb, off, syn.into_iter(), fire, decay, bias, out, &mut count);
+        }
+        // The last `n % 8` neurons: a block of four, then the rest from the block of four that
+        // ends at `n` (its first columns are neurons already updated, their sums are dropped);
+        // a layer of fewer than four neurons adds its columns one by one.
+        let mut done = n - rest.len();
+        let mut rest = rest;
+        if rest.len() >= 4 {
+            let (vb, r) = rest.split_at_mut(4);
+            let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, done), minus);
+            lif(
+                vb,
+                done,
+                syn.into_iter(),
+                fire,
+                decay,
+                bias,
+                out,
+                &mut count,
+            );
+            done += 4;
+            rest = r;
+        }
+        if !rest.is_empty() {
+            if n >= 4 {
+                let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, n - 4), minus);
+                let syn = syn.get(4 - rest.len()..).unwrap_or(&[]).iter().copied();
+                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+            } else {
+                let syn = (done..n).map(|c| {
+                    column_sum(self.ff, n, c, self.pre) + column_sum(self.rec, n, c, self.prev)
+                });
+                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+            }
+        }
+        count
+    }
+}
+
+/// The lane values of packed sums in neuron order, plus `minus`: `acc[2q]` holds neurons `4q`
+/// (low half) and `4q + 2` (high half), `acc[2q + 1]` neurons `4q + 1` and `4q + 3`.
+#[inline(always)]
+fn lane_values<const B: usize, const W: usize>(acc: &[u32; W], minus: i32) -> [i32; B] {
+    let mut syn = [minus; B];
+    for q in 0..B / 4 {
+        let (e, d) = (acc[2 * q], acc[2 * q + 1]);
+        syn[4 * q] += (e & 0xFFFF) as i32;
+        syn[4 * q + 1] += (d & 0xFFFF) as i32;
+        syn[4 * q + 2] += (e >> 16) as i32;
+        syn[4 * q + 3] += (d >> 16) as i32;
+    }
+    syn
+}
+
+/// A spike index as stored in a spike list.
+trait Index: Copy {
+    fn index(self) -> usize;
+}
+
+impl Index for u16 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl Index for i32 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as u32 as usize
+    }
+}
+
+/// `sum over j in spikes of (values[j * n + col] as i8)`, rows that exist only.
+fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i32 {
+    spikes
+        .iter()
+        .filter_map(|&j| values.get(j.index() * n + col))
+        .map(|&b| i32::from(b as i8))
+        .sum()
+}
+
+/// Adds the weights of columns `off..off + B` (`off + B <= n`) of every row `j` in `spikes`
+/// (at most [`BATCH`] of them, all existing rows) into the `W = B / 2` packed words `acc`, held in
+/// registers: each weight byte `w` becomes `w ^ 0x80 = w + 128` in `0..=255` (one XOR per four
+/// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
+/// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
+/// Lane layout as in [`lane_values`].
+#[inline(always)]
+fn add_rows<const B: usize, const W: usize, S: Index>(
+    values: &[u8],
+    n: usize,
+    off: usize,
+    spikes: &[S],
+    acc: &mut [u32; W],
+) {
+    let cols = values.get(off..).unwrap_or(&[]);
+    for &j in spikes {
+        let start = j.index() * n;
+        let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
+            continue; // unreachable for existing rows
+        };
+        for q in 0..B / 4 {
+            let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
+                ^ BIAS_BYTES;
+            acc[2 * q] += x & LANES;
+            acc[2 * q + 1] += (x >> 8) & LANES;
+        }
+    }
 }
 
 #[cfg(test)]
 mod fast_path_tests {
-    //! The optimised `fan_out` / `update` against the plain loops that define them.
+    //! The optimised `fan_out` / `update` / fused `step_dense` against the plain loops that
+    //! define them.
     extern crate std;
     use super::*;
     use crate::encode::Rng;
@@ -561,6 +892,313 @@ mod fast_path_tests {
             let c1 = update(&layer, &mut v, &cur, &mut o1);
             let c2 = reference_update(&layer, &mut v2, &cur, &mut o2);
             assert_eq!((c1, &v, &o1), (c2, &v2, &o2), "case {case}");
+        }
+    }
+
+    /// Edge values first, then random ones.
+    fn pick(rng: &mut Rng, edge: &[u32]) -> u32 {
+        let r = rng.next_u32();
+        match edge.get((r % (2 * edge.len() as u32)) as usize) {
+            Some(&e) => e,
+            None => rng.next_u32(),
+        }
+    }
+
+    const LEAK_EDGES: [u32; 7] = [0, 1, 32767, 32768, 57344, 65534, 65535];
+    const I32_EDGES: [u32; 6] = [
+        i32::MIN as u32,
+        i32::MAX as u32,
+        (-1i32) as u32,
+        0,
+        1,
+        (i32::MAX - 200) as u32,
+    ];
+
+    fn random_bytes(rng: &mut Rng, len: usize, case: u32) -> Vec<u8> {
+        (0..len)
+            .map(|_| match case % 4 {
+                0 => 0x80,
+                1 => 0x7F,
+                _ => rng.next_u32() as u8,
+            })
+            .collect()
+    }
+
+    /// A layer with random leak (shared or per neuron), bias, threshold and reset over `ff`/`rec`.
+    #[allow(clippy::too_many_arguments)] // a test builder: every part of the layer
+    fn random_layer<'a>(
+        rng: &mut Rng,
+        case: u32,
+        inputs: usize,
+        n: usize,
+        ff: &'a [u8],
+        rec: Option<&'a [u8]>,
+        leaks: &'a [u8],
+        biases: &'a [u8],
+    ) -> Layer<'a> {
+        Layer {
+            inputs: inputs as u16,
+            neurons: n as u16,
+            weight_bits: 8,
+            shift: 0,
+            feedforward: Weights::Dense { values: Bytes(ff) },
+            recurrent: rec.map(|r| Weights::Dense { values: Bytes(r) }),
+            bias: (case % 2 == 0).then_some(LeI32s::new(biases)),
+            leak: if case % 5 < 2 {
+                Leak::PerNeuron(LeU16s::new(leaks))
+            } else {
+                Leak::Shared(pick(rng, &LEAK_EDGES) as u16)
+            },
+            threshold: match case % 7 {
+                0 => pick(rng, &I32_EDGES) as i32,
+                _ => 1 + (rng.next_u32() % 3000) as i32,
+            },
+            reset: [Reset::Subtract, Reset::Zero, Reset::None][(case % 3) as usize],
+            budget: RateBudget::UNBOUNDED,
+        }
+    }
+
+    fn leaks_and_biases(rng: &mut Rng, n: usize) -> (Vec<u8>, Vec<u8>) {
+        let leaks = (0..n)
+            .flat_map(|_| (pick(rng, &LEAK_EDGES) as u16).to_le_bytes())
+            .collect();
+        let biases = (0..n)
+            .flat_map(|_| {
+                let b = pick(rng, &I32_EDGES) as i32;
+                (b >> (rng.next_u32() % 32)).to_le_bytes()
+            })
+            .collect();
+        (leaks, biases)
+    }
+
+    /// One layer step by the plain loops: `(events, spikes)`, spike indices in `out`.
+    fn reference_layer(
+        layer: &Layer<'_>,
+        pre: &[u16],
+        prev: &[u16],
+        v: &mut [i32],
+        out: &mut [u16],
+    ) -> (u64, usize) {
+        let n = v.len();
+        let mut cur = vec![0i32; n];
+        fn dense<'a>(w: &Weights<'a>) -> &'a [u8] {
+            match w {
+                Weights::Dense { values } => values.0,
+                Weights::Sparse { .. } => unreachable!("dense layers only"),
+            }
+        }
+        let mut events = reference_dense(dense(&layer.feedforward), n, pre, &mut cur);
+        if let Some(rec) = &layer.recurrent {
+            events += reference_dense(dense(rec), n, prev, &mut cur);
+        }
+        (events, reference_update(layer, v, &cur, out))
+    }
+
+    #[test]
+    fn fused_dense_step_equals_the_plain_loops() {
+        let mut rng = Rng::new(5, 6);
+        for case in 0..2000u32 {
+            // Sizes around every block shape: < 4, 4..8, tails of 1..7, several blocks.
+            let n = 1 + (rng.next_u32() % 70) as usize;
+            let inputs = 1 + (rng.next_u32() % 40) as usize;
+            let ff = random_bytes(&mut rng, inputs * n, case);
+            let rec = random_bytes(&mut rng, n * n, case / 4);
+            let (leaks, biases) = leaks_and_biases(&mut rng, n);
+            let recurrent = case % 3 != 1;
+            let layer = random_layer(
+                &mut rng,
+                case,
+                inputs,
+                n,
+                &ff,
+                recurrent.then_some(&rec[..]),
+                &leaks,
+                &biases,
+            );
+            // Up to 256 rows in all (the most the fused step takes), repeats allowed; some cases
+            // exactly 256.
+            let k_prev = if recurrent {
+                (rng.next_u32() % (n as u32 + 1)) as usize
+            } else {
+                0
+            };
+            let k = if case % 11 == 0 {
+                BATCH - k_prev
+            } else {
+                (rng.next_u32() % (BATCH - k_prev + 1) as u32) as usize % 300
+            };
+            let pre: Vec<u16> = (0..k)
+                .map(|_| (rng.next_u32() % inputs as u32) as u16)
+                .collect();
+            let prev: Vec<u16> = (0..k_prev)
+                .map(|_| (rng.next_u32() % n as u32) as u16)
+                .collect();
+            let mut v: Vec<i32> = (0..n)
+                .map(|_| {
+                    let x = pick(&mut rng, &I32_EDGES) as i32;
+                    x >> (rng.next_u32() % 32)
+                })
+                .collect();
+            let mut v_ref = v.clone();
+            let (mut out, mut out_ref) = (vec![0u16; n], vec![0u16; n]);
+
+            let (ff_w, rec_w) =
+                dense_weights(&layer, &pre, inputs, &prev).expect("the fused step applies");
+            assert_eq!(rec_w.is_some(), recurrent);
+            let prev32: Vec<i32> = prev.iter().map(|&k| i32::from(k)).collect();
+            let count = step_dense(
+                &layer,
+                ff_w,
+                rec_w.unwrap_or(&[]),
+                &pre,
+                &prev32,
+                &mut v,
+                &mut out,
+            );
+            let (_, count_ref) = reference_layer(&layer, &pre, &prev, &mut v_ref, &mut out_ref);
+            assert_eq!(
+                (count, &v, &out[..count]),
+                (count_ref, &v_ref, &out_ref[..count_ref]),
+                "case {case}: n {n}, inputs {inputs}, k {k}, prev {k_prev}, {layer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fused_step_declines_what_it_cannot_take() {
+        let (ff, rec) = ([1u8; 4 * 8], [1u8; 8 * 8]);
+        let mut layer = random_layer(&mut Rng::new(1, 1), 3, 4, 8, &ff, Some(&rec), &[], &[]);
+        assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_some());
+        // More than 256 rows in one step: the lanes could overflow.
+        assert!(dense_weights(&layer, &[0; 200], 4, &[1; 57]).is_none());
+        assert!(dense_weights(&layer, &[0; 200], 4, &[1; 56]).is_some());
+        // A row that does not exist (short weights), feed-forward or recurrent.
+        layer.feedforward = Weights::Dense {
+            values: Bytes(&ff[..3 * 8 + 5]),
+        };
+        assert!(dense_weights(&layer, &[0, 2], 4, &[]).is_some());
+        assert!(dense_weights(&layer, &[0, 3], 4, &[]).is_none());
+        layer.recurrent = Some(Weights::Dense {
+            values: Bytes(&rec[..7 * 8]),
+        });
+        assert!(dense_weights(&layer, &[0], 4, &[6]).is_some());
+        assert!(dense_weights(&layer, &[0], 4, &[7]).is_none());
+        // Sparse weights, and an empty layer.
+        let sparse = Weights::Sparse {
+            row_ptr: crate::format::LeU32s::new(&[0; 36]),
+            post: LeU16s::new(&[]),
+            values: Bytes(&[]),
+        };
+        layer.recurrent = Some(sparse);
+        assert!(dense_weights(&layer, &[0], 4, &[]).is_none());
+        layer.feedforward = sparse;
+        layer.recurrent = None;
+        assert!(dense_weights(&layer, &[0], 4, &[]).is_none());
+        layer.neurons = 0;
+        assert!(dense_weights(&layer, &[], 4, &[]).is_none());
+    }
+
+    /// Whole steps of random dense models (recurrent layers, >256-spike steps, layers whose
+    /// weights lack rows) against a plain engine built from the reference loops: membranes,
+    /// spike lists, events and output counts after every step.
+    #[test]
+    fn engine_steps_equal_a_plain_engine() {
+        let mut rng = Rng::new(7, 8);
+        for case in 0..60u32 {
+            let input_size = 1 + (rng.next_u32() % 320) as usize;
+            let depth = 1 + (rng.next_u32() % 3) as usize;
+            let sizes: Vec<usize> = (0..depth)
+                .map(|_| 1 + (rng.next_u32() % 40) as usize)
+                .collect();
+            let mut store = Vec::new();
+            let mut inputs = input_size;
+            for (l, &n) in sizes.iter().enumerate() {
+                // Every fifth layer lacks its last feed-forward rows (or part of one).
+                let short = (case + l as u32) % 5 == 0;
+                let rows = if short { inputs / 2 } else { inputs };
+                let extra = if short { n / 2 } else { 0 };
+                let ff = random_bytes(&mut rng, rows * n + extra, case + 2);
+                // Small positive weights too, so deep layers spike.
+                let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
+                let rec = random_bytes(&mut rng, n * n, case + 3);
+                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                store.push((inputs, n, ff, rec, leaks, biases));
+                inputs = n;
+            }
+            let mut layers = heapless::Vec::new();
+            for (l, (inputs, n, ff, rec, leaks, biases)) in store.iter().enumerate() {
+                let c = case.wrapping_mul(7) + l as u32;
+                let with_rec = c % 2 == 0;
+                let layer = random_layer(
+                    &mut rng,
+                    c,
+                    *inputs,
+                    *n,
+                    ff,
+                    with_rec.then_some(&rec[..]),
+                    leaks,
+                    biases,
+                );
+                assert!(layers.push(layer).is_ok());
+            }
+            let outputs = *sizes.last().unwrap();
+            let model = Model {
+                header: crate::format::Header {
+                    name: "fused",
+                    input_size: input_size as u16,
+                    time_steps: 6,
+                    encoding: crate::format::Encoding::Events,
+                    num_classes: outputs as u16,
+                    neurons_per_class: 1,
+                },
+                layers,
+            };
+            let r = Requirements::of(&model);
+            let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);
+            let (mut spikes, mut counts) = (vec![0u16; r.spikes], vec![0u16; r.out_counts]);
+            let mut e = Engine::new(&model, &mut mem, &mut cur, &mut spikes, &mut counts).unwrap();
+
+            let mut v_ref: Vec<Vec<i32>> = sizes.iter().map(|&n| vec![0; n]).collect();
+            let mut prev_ref: Vec<Vec<u16>> = sizes.iter().map(|_| Vec::new()).collect();
+            let mut counts_ref = vec![0u16; outputs];
+            let mut events_ref = 0u64;
+            for t in 0..6 {
+                // Up to `input_size` spikes (repeats allowed): beyond 256 in some steps.
+                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
+                let input: Vec<u16> = (0..k)
+                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
+                    .collect();
+                e.step(&input).unwrap();
+                let mut pre = input;
+                for (l, layer) in model.layers.iter().enumerate() {
+                    let mut out = vec![0u16; sizes[l]];
+                    let (ev, c) =
+                        reference_layer(layer, &pre, &prev_ref[l], &mut v_ref[l], &mut out);
+                    events_ref += ev;
+                    out.truncate(c);
+                    prev_ref[l] = out.clone();
+                    pre = out;
+                    assert_eq!(
+                        e.membranes(l),
+                        &v_ref[l][..],
+                        "case {case} step {t} layer {l}"
+                    );
+                    assert_eq!(
+                        e.layer_spikes(l),
+                        &pre[..],
+                        "case {case} step {t} layer {l}"
+                    );
+                }
+                for &i in &pre {
+                    counts_ref[usize::from(i)] += 1;
+                }
+                assert_eq!(
+                    e.stats().synaptic_events,
+                    events_ref,
+                    "case {case} step {t}"
+                );
+                assert_eq!(e.output_counts(), &counts_ref[..], "case {case} step {t}");
+            }
         }
     }
 }

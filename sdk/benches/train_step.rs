@@ -129,6 +129,8 @@ fn shd_task() -> Task {
 }
 
 fn bench(c: &mut Criterion, name: &str, batch: usize, make: fn() -> Task) {
+    // the process settings of the `snn` binary (short candle pool spinning), before any tensor op
+    snn_sdk::runtime::configure(None);
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(batch as u64))
         .sample_size(10)

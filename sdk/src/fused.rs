@@ -310,14 +310,27 @@ impl Config {
     /// `events` has the chunks of `x`.
     fn currents(&self, d: Dims, x: &[f32], pk: &Pack, events: &[Events]) -> Result<Vec<f32>> {
         let (n, inp) = (d.n, d.inp);
+        let add_bias = |c: &mut [f32]| {
+            if let Some(b) = &pk.bias {
+                for row in c.chunks_mut(n) {
+                    for (a, bb) in row.iter_mut().zip(b) {
+                        *a += bb;
+                    }
+                }
+            }
+        };
         let mut cur = match &pk.w_ff_t {
             None => x.to_vec(),
             Some(wt) if !events.is_empty() => {
+                // rows start at the bias (or zero), then the events add in; one pass
                 let mut cur = vec![0f32; d.rows() * n];
                 cur.par_chunks_mut(ROWS_PER_TASK * n)
                     .zip(events.par_iter())
-                    .for_each(|(yc, ev)| project_rows(yc, ev, wt, n));
-                cur
+                    .for_each(|(yc, ev)| {
+                        add_bias(yc);
+                        project_rows(yc, ev, wt, n)
+                    });
+                return Ok(cur);
             }
             Some(wt) => {
                 let xt = Tensor::from_slice(x, (d.rows(), inp), &Device::Cpu)?;
@@ -325,14 +338,8 @@ impl Config {
                 xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?
             }
         };
-        if let Some(b) = &pk.bias {
-            cur.par_chunks_mut(ROWS_PER_TASK * n).for_each(|c| {
-                for row in c.chunks_mut(n) {
-                    for (a, bb) in row.iter_mut().zip(b) {
-                        *a += bb;
-                    }
-                }
-            });
+        if pk.bias.is_some() {
+            cur.par_chunks_mut(ROWS_PER_TASK * n).for_each(add_bias);
         }
         Ok(cur)
     }
@@ -416,6 +423,8 @@ struct Bwd<'a> {
 struct Bptt {
     g_cur: Vec<f32>,
     g_par: Vec<f64>,
+    /// `sum over samples and steps of gi`: the bias gradient.
+    g_bias: Vec<f64>,
 }
 
 fn add_f64(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
@@ -470,13 +479,14 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
             .par_chunks_mut(ps)
             .enumerate()
             .fold(
-                || vec![0f64; 3 * n],
+                || vec![0f64; 4 * n],
                 |mut acc, (bi, gc)| {
                     let mut gu_next = vec![0f32; n];
                     let mut gi_next = vec![0f32; n];
                     // gradient into s[t-1] through R: gs_rec = gi[t] R (zeros without R)
                     let mut gs_rec = vec![0f32; n];
-                    let mut acc32 = vec![0f32; 3 * n];
+                    // beta, threshold, alpha (step_backward), then the bias: sum_t gi[t]
+                    let mut acc32 = vec![0f32; 4 * n];
                     for t in (0..t_steps).rev() {
                         step_backward(
                             sur,
@@ -489,8 +499,9 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
                             &mut gu_next,
                             &mut gi_next,
                             &mut gc[t * n..(t + 1) * n],
-                            &mut acc32,
+                            &mut acc32[..3 * n],
                         );
+                        axpy(&mut acc32[3 * n..], 1.0, &gc[t * n..(t + 1) * n]);
                         if let (Some(r), true) = (self.rec, t > 0) {
                             vec_mat(&mut gs_rec, &gi_next, r);
                         }
@@ -501,8 +512,14 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
                     acc
                 },
             )
-            .reduce(|| vec![0f64; 3 * n], add_f64);
-        Ok(Bptt { g_cur, g_par })
+            .reduce(|| vec![0f64; 4 * n], add_f64);
+        let g_bias = g_par[3 * n..].to_vec();
+        let g_par = g_par[..3 * n].to_vec();
+        Ok(Bptt {
+            g_cur,
+            g_par,
+            g_bias,
+        })
     }
 }
 
@@ -678,22 +695,8 @@ impl FusedOp {
                 off += inp;
             }
             if cfg.bias {
-                let gb = g
-                    .par_chunks(ROWS_PER_TASK * n)
-                    .fold(
-                        || vec![0f64; n],
-                        |mut acc, gc| {
-                            for gr in gc.chunks(n) {
-                                for (a, &v) in acc.iter_mut().zip(gr) {
-                                    *a += v as f64;
-                                }
-                            }
-                            acc
-                        },
-                    )
-                    .reduce(|| vec![0f64; n], add_f64);
                 for row in 0..n {
-                    gp[row * cols + off] = gb[row] as f32;
+                    gp[row * cols + off] = bptt.g_bias[row] as f32;
                 }
                 off += 1;
             }

@@ -55,6 +55,7 @@ pub mod plot;
 pub mod progress;
 pub mod qat;
 pub mod quant;
+pub mod runtime;
 pub mod schedule;
 pub mod simulate;
 pub mod spike;

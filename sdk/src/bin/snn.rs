@@ -16,6 +16,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "snn", version, about, after_help = cli::EXIT_CODES_HELP)]
 struct Cli {
     /// Worker threads for the tensor kernels (sets RAYON_NUM_THREADS; default: all cores).
+    /// candle's worker pool spins 5,000 iterations between ops unless CANDLE_BARRIER_POOL_SPIN_LIMIT
+    /// says otherwise (see snn_sdk::runtime).
     /// Results are reproducible for a given thread count; on a busy machine 1 is often fastest.
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -44,14 +46,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            eprintln!("error: --threads must be at least 1, got 0");
-            return ExitCode::from(2);
-        }
-        // Before any kernel runs: candle and rayon read this when they size their thread pools.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    if cli.threads == Some(0) {
+        eprintln!("error: --threads must be at least 1, got 0");
+        return ExitCode::from(2);
     }
+    // Before any kernel runs: candle and rayon read these when they size their thread pools.
+    snn_sdk::runtime::configure(cli.threads);
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),

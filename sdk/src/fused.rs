@@ -475,7 +475,7 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
         let mut g_cur = vec![0f32; total];
         // independent samples: one task per sample, all steps inside; parameter gradients in
         // f32 within a sample (T terms), f64 across samples
-        let g_par = g_cur
+        let mut g_par = g_cur
             .par_chunks_mut(ps)
             .enumerate()
             .fold(
@@ -513,8 +513,7 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
                 },
             )
             .reduce(|| vec![0f64; 4 * n], add_f64);
-        let g_bias = g_par[3 * n..].to_vec();
-        let g_par = g_par[..3 * n].to_vec();
+        let g_bias = g_par.split_off(3 * n);
         Ok(Bptt {
             g_cur,
             g_par,

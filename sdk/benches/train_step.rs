@@ -19,9 +19,9 @@ use std::time::Duration;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use snn_sdk::init::SplitMix64;
-use snn_sdk::layer::{LayerConfig, LayerKind, Reset};
-use snn_sdk::network::{Network, NetworkConfig};
+use snn_sdk::net::layer::{LayerConfig, LayerKind, Reset};
+use snn_sdk::net::network::{Network, NetworkConfig};
+use snn_sdk::rng::SplitMix64;
 
 /// The allocator of the `snn` binary (feature `mimalloc`, default), so the bench measures what
 /// `snn train` runs; `--no-default-features` measures glibc's malloc.

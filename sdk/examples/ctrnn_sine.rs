@@ -6,7 +6,7 @@
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::ctrnn::{Ctrnn, CtrnnConfig};
+use snn_sdk::structure::ctrnn::{Ctrnn, CtrnnConfig};
 
 /// Cue amplitudes (one batch row each).
 const AMPS: [f32; 4] = [0.5, 0.8, 1.1, 1.4];

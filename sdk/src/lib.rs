@@ -1,71 +1,56 @@
 //! Host SDK: train spiking neural networks on candle, quantise them and export them to the
 //! integer engine.
 //!
-//! Network side (snnTorch names and defaults):
-//! - [`network`]: `NetworkConfig` (TOML) and `Network` (parameters in a candle `VarMap`,
-//!   `forward` over `[batch, time, inputs]`, `layer_params` for export);
-//! - [`layer`]: one layer's configuration (`leaky`, `recurrent`, `synaptic`, reset, leak,
-//!   threshold, learnable flags);
-//! - [`surrogate`]: surrogate gradients of the spike (built-ins and a user trait);
-//! - [`lif`]: the LIF recurrence, with the per-step autograd reference [`lif::lif_slow`];
-//! - [`fused`]: the same recurrence as one candle op with a hand-written backward through time
-//!   (what `Network::forward` runs; CPU, f32);
-//! - [`spike`]: Heaviside-with-surrogate as a candle op; [`init`]: seeded initialisation.
+//! One folder per subsystem; imports point one way, from the top of this list down:
 //!
-//! Training side:
-//! - [`data`] (bundled digits, stratified split, `u8` scaling, batches) and [`csv`] (CSV tables);
-//! - [`encode`]: spike tensors through the device's own encoder (`snn_models::encode`);
-//! - [`config`]: the TOML training config; [`train`]: the `Trainer` loop; [`optim`] (Adam/AdamW),
-//!   [`schedule`] (learning-rate schedules), [`checkpoint`], [`metrics`], [`progress`],
-//!   [`atomic`] (atomic file writes), [`error`];
-//! - [`loss`] (losses) and [`budget`] (firing-rate budgets).
+//! - [`cli`]: the `snn` subcommands, one module each (uses everything below);
+//! - [`plot`]: figures of a run (plotters, vendored font; imports nothing from the crate);
+//! - [`deploy`]: quantisation, QAT, export, the model card, the host simulation, `inspect`;
+//! - [`train`]: `TrainConfig`, the `Trainer` loop, optimiser, schedules, checkpoints, metrics;
+//! - [`net`]: layers, LIF dynamics, spikes and surrogate gradients, the fused BPTT op;
+//! - [`structure`]: connectivity masks, topology generators, the CTRNN;
+//! - [`data`], [`loss`] and [`budget`]: data sets and spike encoders, losses, firing-rate
+//!   budgets (`net` uses `structure`'s masks, `structure` hands recordings to `loss`; `data`,
+//!   `loss` and `budget` import no other subsystem);
+//! - shared leaves that import nothing from the crate: [`rng`] (the seeded generator) and
+//!   [`runtime`] (process settings for a `main`).
 //!
-//! Device side (`snn export` / `simulate` / `inspect`):
-//! - [`quant`]: post-training quantisation (per-layer power-of-two shift, i8/i4, Q0.16 leak);
-//! - [`qat`]: quantisation-aware fine-tuning (fake quantisation, straight-through estimator);
-//! - [`export`]: calibration, model layout (dense or CSR), evaluation, atomic writes;
-//! - [`card`]: the JSON model card; [`simulate`]: the integer engine and the float reference
-//!   on the host; [`inspect`]: a model file's header and layer table.
+//! Each subsystem raises its own error type; all of them are re-exported below. [`Error`]
+//! (`train`'s error) wraps the errors of the subsystems below `train`, so `?` turns any of them
+//! into it.
+//!
+//! A user starts from [`Network`], [`TrainConfig`], [`Trainer`], the data sets ([`Digits`],
+//! [`Dataset`]) and [`Error`], all re-exported here.
 #![deny(missing_docs)]
 
-pub mod atomic;
 pub mod budget;
-pub mod card;
-pub mod checkpoint;
 pub mod cli;
-pub mod config;
-pub mod csv;
-pub mod ctrnn;
 pub mod data;
-pub mod encode;
-pub mod error;
-pub mod export;
-pub mod fused;
-pub mod init;
-pub mod inspect;
-mod kernels;
-pub mod layer;
-pub mod lif;
+pub mod deploy;
 pub mod loss;
-pub mod mask;
-pub mod metrics;
-pub mod network;
-pub mod optim;
+pub mod net;
 pub mod plot;
-pub mod progress;
-pub mod qat;
-pub mod quant;
+pub mod rng;
 pub mod runtime;
-pub mod schedule;
-pub mod simulate;
-pub mod spike;
 pub mod structure;
-pub mod surrogate;
-pub mod synthetic;
 pub mod train;
 
-pub use config::TrainConfig;
 pub use data::{Dataset, Digits};
-pub use error::{Error, Result};
-pub use network::Network;
-pub use train::{Report, Trainer};
+pub use net::Network;
+pub use train::{Error, Report, Result, TrainConfig, Trainer};
+
+// Every subsystem's error type, gathered.
+pub use budget::BudgetError;
+pub use cli::CliError;
+pub use data::csv::CsvError;
+pub use data::DataError;
+pub use deploy::export::ExportError;
+pub use deploy::inspect::InspectError;
+pub use deploy::quant::QuantError;
+pub use deploy::simulate::SimError;
+pub use loss::LossError;
+pub use net::NetworkError;
+pub use plot::PlotError;
+pub use structure::ctrnn::CtrnnError;
+pub use structure::mask::MaskError;
+pub use train::ConfigError;

@@ -2,7 +2,7 @@
 
 use candle_core::Device;
 use snn_sdk::budget::{export_budgets, BudgetMethod};
-use snn_sdk::network::Network;
+use snn_sdk::net::network::Network;
 use snn_sdk::train::Trainer;
 use snn_sdk::{Digits, TrainConfig};
 

@@ -2,8 +2,8 @@
 //! activation, with explicit weights and biases on all three layers.
 
 use candle_core::{Device, Tensor};
-use snn_sdk::ctrnn::{Activation, BiasInit, Ctrnn, CtrnnConfig, WeightInit};
-use snn_sdk::mask::PerLayer;
+use snn_sdk::structure::ctrnn::{Activation, BiasInit, Ctrnn, CtrnnConfig, WeightInit};
+use snn_sdk::structure::mask::PerLayer;
 
 const W_IN: [[f64; 2]; 3] = [[0.5, -0.3], [0.2, 0.8], [-0.7, 0.1]];
 const W_HID: [[f64; 3]; 3] = [[0.1, -0.4, 0.3], [0.6, 0.0, -0.2], [-0.5, 0.9, 0.2]];

@@ -3,10 +3,10 @@
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig};
 use snn_sdk::loss::rnn::RNNLoss;
-use snn_sdk::mask::PerLayer;
-use snn_sdk::structure::{MultiArea, MultiAreaEi, Structure};
+use snn_sdk::structure::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig};
+use snn_sdk::structure::generators::{MultiArea, MultiAreaEi, Structure};
+use snn_sdk::structure::mask::PerLayer;
 
 fn scalar(t: &Tensor) -> f64 {
     t.to_dtype(candle_core::DType::F64)

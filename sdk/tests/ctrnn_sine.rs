@@ -3,9 +3,9 @@
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig, InitState};
-use snn_sdk::mask::{MaskValue, PerLayer};
-use snn_sdk::structure::{RandomInput, Structure};
+use snn_sdk::structure::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig, InitState};
+use snn_sdk::structure::generators::{RandomInput, Structure};
+use snn_sdk::structure::mask::{MaskValue, PerLayer};
 
 const AMPS: [f32; 4] = [0.5, 0.8, 1.1, 1.4];
 const T: usize = 60;

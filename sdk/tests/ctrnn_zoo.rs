@@ -2,7 +2,7 @@
 //! comments say.
 
 use candle_core::Device;
-use snn_sdk::ctrnn::{Ctrnn, CtrnnConfig};
+use snn_sdk::structure::ctrnn::{Ctrnn, CtrnnConfig};
 
 fn load(name: &str) -> Ctrnn {
     let path = format!("{}/../models/zoo/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -1,9 +1,9 @@
 //! CSV loading, malformed files (file:line:column errors), scaling and the embedded digits.
 use std::path::PathBuf;
 
-use snn_sdk::csv::CsvOptions;
+use snn_sdk::data::csv::CsvOptions;
+use snn_sdk::data::DataError;
 use snn_sdk::data::{Dataset, Digits, Scaling};
-use snn_sdk::Error;
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("snn-data-test-{}", std::process::id()));
@@ -16,7 +16,7 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
 fn csv_err(name: &str, text: &str, opts: &CsvOptions) -> String {
     let p = temp_file(name, text);
     match Dataset::from_csv(&p, opts) {
-        Err(Error::Csv(e)) => {
+        Err(DataError::Csv(e)) => {
             assert!(e.file.ends_with(name), "{e}");
             e.to_string()
         }

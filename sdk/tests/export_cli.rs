@@ -60,7 +60,7 @@ fn export_inspect_simulate_round_trip() {
     let bytes = std::fs::read(&model).unwrap();
     assert_eq!(summary["bytes"], bytes.len());
     assert!(dir.join("small.card.json").exists(), "card not written");
-    let card: snn_sdk::card::ModelCard =
+    let card: snn_sdk::deploy::card::ModelCard =
         serde_json::from_str(&std::fs::read_to_string(dir.join("small.card.json")).unwrap())
             .unwrap();
     assert_eq!(card.resources.flash_bytes, bytes.len());
@@ -129,7 +129,7 @@ fn max_ram_and_corrupt_files_are_refused_clearly() {
         "0",
     ]);
     assert!(o.status.success(), "export failed: {:?}", text(&o));
-    let card: snn_sdk::card::ModelCard =
+    let card: snn_sdk::deploy::card::ModelCard =
         serde_json::from_str(&std::fs::read_to_string(dir.join("m.card.json")).unwrap()).unwrap();
     let ram = card.resources.ram_bytes;
 

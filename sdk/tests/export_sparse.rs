@@ -2,9 +2,9 @@
 //! mask's zero pattern and Dale signs survive quantisation exactly.
 use snn_models::owned::OwnedHeader;
 use snn_models::{Encoding, Weights};
-use snn_sdk::export::{export, Exported};
-use snn_sdk::quant::{FloatLayer, QuantConfig};
-use snn_sdk::simulate::{run_engine, Sample};
+use snn_sdk::deploy::export::{export, Exported};
+use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
+use snn_sdk::deploy::simulate::{run_engine, Sample};
 
 /// Deterministic pseudo-random values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {

@@ -3,9 +3,9 @@
 
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::init::SplitMix64;
-use snn_sdk::layer::{LayerConfig, LayerKind, Reset};
-use snn_sdk::network::{Network, NetworkConfig};
+use snn_sdk::net::layer::{LayerConfig, LayerKind, Reset};
+use snn_sdk::net::network::{Network, NetworkConfig};
+use snn_sdk::rng::SplitMix64;
 
 /// Two classes of rate-coded inputs: class c fires the first or the second half of the inputs
 /// more often.

@@ -3,11 +3,12 @@
 //! surrogate, including learnable decays and thresholds.
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use snn_sdk::init::SplitMix64;
-use snn_sdk::layer::{LayerConfig, LayerKind, Reset};
-use snn_sdk::lif::{lif, lif_slow, LifParams};
-use snn_sdk::network::{LayerOutput, Network, NetworkConfig};
-use snn_sdk::surrogate::{Surrogate, SurrogateConfig, SurrogateGradient, SurrogateKind};
+use snn_sdk::net::fused::lif_fused as lif;
+use snn_sdk::net::layer::{LayerConfig, LayerKind, Reset};
+use snn_sdk::net::lif::{lif_slow, LifParams};
+use snn_sdk::net::network::{LayerOutput, Network, NetworkConfig};
+use snn_sdk::net::surrogate::{Surrogate, SurrogateConfig, SurrogateGradient, SurrogateKind};
+use snn_sdk::rng::SplitMix64;
 
 const TOL: f32 = 1e-5;
 

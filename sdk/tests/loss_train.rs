@@ -1,7 +1,7 @@
 //! `[[extra_loss]]` composite terms inside the real training loop.
 
 use candle_core::Device;
-use snn_sdk::network::Network;
+use snn_sdk::net::network::Network;
 use snn_sdk::train::Trainer;
 use snn_sdk::{Digits, TrainConfig};
 

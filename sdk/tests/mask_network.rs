@@ -3,8 +3,8 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::mask::SeedRng;
-use snn_sdk::network::{Network, NetworkConfig};
+use snn_sdk::net::network::{Network, NetworkConfig};
+use snn_sdk::structure::mask::SeedRng;
 
 const CONFIG: &str = r#"
 input_size = 20

@@ -4,8 +4,8 @@
 use candle_core::Device;
 use snn_models::owned::OwnedHeader;
 use snn_models::{decode, Encoding, Weights};
-use snn_sdk::export::export;
-use snn_sdk::quant::{FloatLayer, QuantConfig};
+use snn_sdk::deploy::export::export;
+use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
 use snn_sdk::{Digits, Network, TrainConfig, Trainer};
 
 const CONFIG: &str = r#"

@@ -4,8 +4,8 @@
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use snn_sdk::ctrnn::{Activation, Ctrnn, CtrnnConfig};
-use snn_sdk::mask::{LayerMasks, MaskSet, MaskValue, PerLayer, SeedRng};
+use snn_sdk::structure::ctrnn::{Activation, Ctrnn, CtrnnConfig};
+use snn_sdk::structure::mask::{LayerMasks, MaskSet, MaskValue, PerLayer, SeedRng};
 
 const DIMS: [usize; 3] = [3, 24, 2];
 
@@ -66,8 +66,8 @@ fn masked_zeros_signs_and_frozen_synapses_hold_through_training() {
     let cfg = CtrnnConfig {
         dims: DIMS,
         activation: Activation::Relu,
-        weights: PerLayer::All(snn_sdk::ctrnn::WeightInit::Named(
-            snn_sdk::ctrnn::WeightKind::Normal,
+        weights: PerLayer::All(snn_sdk::structure::ctrnn::WeightInit::Named(
+            snn_sdk::structure::ctrnn::WeightKind::Normal,
         )),
         sparsity_masks: PerLayer::Each(
             (0..3)

@@ -4,13 +4,13 @@
 use candle_core::{Device, Tensor};
 use snn_models::owned::OwnedHeader;
 use snn_models::Encoding;
+use snn_sdk::data::encode::{eval_seed, train_seed, EncodingConfig, SpikeEncoder};
 use snn_sdk::data::{Samples, Split};
-use snn_sdk::encode::{eval_seed, train_seed, EncodingConfig, SpikeEncoder};
-use snn_sdk::export::export;
-use snn_sdk::network::{Network, NetworkConfig};
-use snn_sdk::optim::{Adam, AdamConfig};
-use snn_sdk::quant::{FloatLayer, QuantConfig};
-use snn_sdk::simulate::{run_float, Sample};
+use snn_sdk::deploy::export::export;
+use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
+use snn_sdk::deploy::simulate::{run_float, Sample};
+use snn_sdk::net::network::{Network, NetworkConfig};
+use snn_sdk::train::optim::{Adam, AdamConfig};
 use snn_sdk::Digits;
 
 const T: usize = 25;
@@ -167,7 +167,7 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
         .zip(&ours)
         .filter(|(c, &p)| {
             let c: Vec<u32> = c.iter().map(|&v| v as u32).collect();
-            snn_sdk::simulate::predict_counts(&hdr.as_header(), &c) == p
+            snn_sdk::deploy::simulate::predict_counts(&hdr.as_header(), &c) == p
         })
         .count();
     let agree = same as f64 / ours.len() as f64;

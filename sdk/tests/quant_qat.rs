@@ -3,14 +3,14 @@
 use candle_core::Device;
 use snn_models::owned::OwnedHeader;
 use snn_models::Encoding;
-use snn_sdk::config::LossConfig;
+use snn_sdk::data::encode::{eval_seed, EncodingConfig, SpikeEncoder};
 use snn_sdk::data::Samples;
-use snn_sdk::encode::{eval_seed, EncodingConfig, SpikeEncoder};
-use snn_sdk::export::export;
-use snn_sdk::network::{Network, NetworkConfig};
-use snn_sdk::qat::{finetune, QatConfig};
-use snn_sdk::quant::{FloatLayer, QuantConfig};
-use snn_sdk::simulate::Sample;
+use snn_sdk::deploy::export::export;
+use snn_sdk::deploy::qat::{finetune, QatConfig};
+use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
+use snn_sdk::deploy::simulate::Sample;
+use snn_sdk::net::network::{Network, NetworkConfig};
+use snn_sdk::train::config::LossConfig;
 use snn_sdk::Digits;
 
 const T: usize = 20;

@@ -1,7 +1,7 @@
 //! Host simulation over the integer engine: accuracy, rates against budgets, events, RAM refusal.
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
 use snn_models::{Encoding, RateBudget};
-use snn_sdk::simulate::{check_ram, run_engine, run_float, Sample, SimError};
+use snn_sdk::deploy::simulate::{check_ram, run_engine, run_float, Sample, SimError};
 
 /// Two inputs, two output neurons (one per class): input j drives neuron j only (weight 10,
 /// threshold 10, no leak memory), so a sample whose feature j is 255 (always spiking under
@@ -56,9 +56,9 @@ fn accuracy_rates_and_events_are_counted() {
     assert!(r.rates[0].within_budget);
     assert_eq!(r.rates[0].max_rate, 0.25);
     // The float reference on the dequantised parameters predicts the same.
-    let float: Vec<_> = vec![snn_sdk::quant::FloatLayer {
+    let float: Vec<_> = vec![snn_sdk::deploy::quant::FloatLayer {
         beta: vec![0.0; 2],
-        ..snn_sdk::quant::FloatLayer::dense(2, 2, vec![10.0, 0.0, 0.0, 10.0], 0.0, 10.0)
+        ..snn_sdk::deploy::quant::FloatLayer::dense(2, 2, vec![10.0, 0.0, 0.0, 10.0], 0.0, 10.0)
     }];
     assert_eq!(
         run_float(&float, &model.header, &samples).unwrap(),

@@ -1,10 +1,10 @@
 //! The shipped `models/zoo/digits.snn`: it decodes, its card matches its bytes, a layout round trip
 //! is exact, and the integer engine agrees with the float network run with the model's own
 //! (dequantised) parameters on >= 99 % of all 1797 digits rows (seed = row index, as on the device).
-use snn_sdk::card::ModelCard;
-use snn_sdk::export::{build_model, quant_layer};
-use snn_sdk::quant::QuantLayer;
-use snn_sdk::simulate::{agreement, all_rows, run_engine, run_float};
+use snn_sdk::deploy::card::ModelCard;
+use snn_sdk::deploy::export::{build_model, quant_layer};
+use snn_sdk::deploy::quant::QuantLayer;
+use snn_sdk::deploy::simulate::{agreement, all_rows, run_engine, run_float};
 
 fn zoo() -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/zoo/digits.snn");
@@ -40,7 +40,7 @@ fn zoo_digits_engine_agrees_with_its_float_network() {
 
     let data = snn_sdk::Digits::load().unwrap();
     let rows = all_rows(&data);
-    let samples = snn_sdk::export::samples_of(&rows);
+    let samples = snn_sdk::deploy::export::samples_of(&rows);
     let sim = run_engine(&model, &samples).unwrap();
     let float: Vec<_> = quant.iter().map(QuantLayer::dequantize).collect();
     let float_pred = run_float(&float, &model.header, &samples).unwrap();
@@ -59,7 +59,7 @@ fn zoo_digits_engine_agrees_with_its_float_network() {
     // float network's accuracy recorded in the card at export time.
     let acc = card.accuracy.expect("the zoo card records accuracies");
     let split = data.split(0.2, 0, snn_sdk::Digits::scaling()).unwrap();
-    let test = snn_sdk::export::samples_of(&split.test);
+    let test = snn_sdk::deploy::export::samples_of(&split.test);
     let int_test = run_engine(&model, &test).unwrap().accuracy;
     eprintln!(
         "zoo digits, test split: float {:.4}, int8 {int_test:.4}",

@@ -1,6 +1,6 @@
 //! Config errors: unknown keys with the nearest valid one, wrong types, bad values, all naming
 //! the file, line and field.
-use snn_sdk::config::ConfigError;
+use snn_sdk::train::config::ConfigError;
 use snn_sdk::TrainConfig;
 
 const NET: &str = "[network]\ninput_size = 64\n[[network.layers]]\nsize = 10\n";

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use candle_core::Device;
-use snn_sdk::checkpoint::{self, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE};
-use snn_sdk::metrics::MetricsLog;
+use snn_sdk::train::checkpoint::{self, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE};
+use snn_sdk::train::metrics::MetricsLog;
 use snn_sdk::{Digits, Error, Network, TrainConfig, Trainer};
 
 fn config(epochs: usize, hidden: usize, extra: &str) -> TrainConfig {
@@ -201,7 +201,7 @@ fn a_csv_data_source_trains_with_paths_relative_to_the_config() {
     }
     std::fs::write(dir.join("digits.csv"), text).unwrap();
     let mut cfg = config(2, 32, "");
-    cfg.data.source = snn_sdk::config::DataSource::Csv;
+    cfg.data.source = snn_sdk::train::config::DataSource::Csv;
     cfg.data.path = Some("digits.csv".into());
     cfg.data.header = true;
     cfg.data.delimiter = ';';

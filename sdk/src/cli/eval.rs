@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::run::{self, SplitChoice};
 use super::CliResult;
-use crate::Trainer;
+use crate::train::Trainer;
 
 /// Options of `snn eval`.
 #[derive(Args, Debug)]

@@ -1,16 +1,16 @@
 //! `snn export CHECKPOINT [-o MODEL.snn] [--bits 8|4] [--calibration N] [--clip-shifts N]
 //! [--qat-epochs N] [--json]` (or `--train CONFIG` to train first): quantises a trained run and
-//! writes the model and its card (the library's [`crate::export::export_run`]).
+//! writes the model and its card (the library's [`crate::deploy::export::export_run`]).
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::train::TrainArgs;
 use super::{CliError, CliResult};
-use crate::export::{export_run, load_run, write_exported, ExportOptions};
-use crate::qat::QatConfig;
-use crate::quant::QuantConfig;
-use crate::TrainConfig;
+use crate::deploy::export::{export_run, load_run, write_exported, ExportOptions};
+use crate::deploy::qat::QatConfig;
+use crate::deploy::quant::QuantConfig;
+use crate::train::TrainConfig;
 
 /// Options of `snn export`.
 #[derive(Args, Debug)]
@@ -109,7 +109,7 @@ pub fn run(args: ExportArgs) -> CliResult {
     if args.json {
         let v = serde_json::json!({
             "model": path,
-            "card": crate::card::ModelCard::path_for(&path),
+            "card": crate::deploy::card::ModelCard::path_for(&path),
             "bytes": out.bytes.len(),
             "crc32": card.crc32,
             "ram_bytes": card.resources.ram_bytes,
@@ -126,7 +126,7 @@ pub fn run(args: ExportArgs) -> CliResult {
             path.display(),
             out.bytes.len(),
             card.crc32,
-            crate::card::ModelCard::path_for(&path).display()
+            crate::deploy::card::ModelCard::path_for(&path).display()
         );
         if let Some(a) = acc {
             println!(

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::csv::CsvOptions;
+use crate::data::csv::CsvOptions;
 use crate::data::Dataset;
-use crate::TrainConfig;
+use crate::train::TrainConfig;
 
 /// Options of `snn init`.
 #[derive(Args, Debug)]
@@ -197,7 +197,7 @@ pub fn run(args: InitArgs) -> CliResult {
     let text = template(&name, &part.table, part.input_size, part.classes);
     // Never write a config `snn train` would refuse.
     TrainConfig::from_toml_str(&text, &path.display().to_string())?;
-    crate::atomic::write(path, text.as_bytes())
+    crate::train::atomic::write(path, text.as_bytes())
         .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
     println!(
         "wrote {} ({} inputs -> 128 LIF -> {} LIF); train it with: snn train --config {}",

@@ -1,5 +1,5 @@
 //! `snn inspect MODEL [--json]`: a model file's header and layer table (the library's
-//! [`crate::inspect`]); a corrupt file is refused with the decoder's reason.
+//! [`crate::deploy::inspect`]); a corrupt file is refused with the decoder's reason.
 use std::path::PathBuf;
 
 use clap::Args;
@@ -18,13 +18,13 @@ pub struct InspectArgs {
 
 /// Runs `snn inspect`.
 pub fn run(args: InspectArgs) -> CliResult {
-    let card = crate::inspect::card_of(&args.model)?;
+    let card = crate::deploy::inspect::card_of(&args.model)?;
     if args.json {
         let v = serde_json::to_string(&card)
             .map_err(|e| super::CliError::runtime(format!("cannot serialise the card: {e}")))?;
         println!("{v}");
     } else {
-        print!("{}", crate::inspect::render(&card));
+        print!("{}", crate::deploy::inspect::render(&card));
     }
     Ok(())
 }

@@ -91,9 +91,9 @@ impl CliError {
 /// Result of a command.
 pub type CliResult<T = ()> = Result<T, CliError>;
 
-impl From<crate::Error> for CliError {
-    fn from(e: crate::Error) -> Self {
-        use crate::Error as E;
+impl From<crate::train::Error> for CliError {
+    fn from(e: crate::train::Error) -> Self {
+        use crate::train::Error as E;
         let kind = match &e {
             E::Csv(_)
             | E::Config(_)
@@ -111,8 +111,14 @@ impl From<crate::Error> for CliError {
     }
 }
 
-impl From<crate::config::ConfigError> for CliError {
-    fn from(e: crate::config::ConfigError) -> Self {
+impl From<crate::data::DataError> for CliError {
+    fn from(e: crate::data::DataError) -> Self {
+        crate::train::Error::from(e).into()
+    }
+}
+
+impl From<crate::train::config::ConfigError> for CliError {
+    fn from(e: crate::train::config::ConfigError) -> Self {
         Self::input(e.to_string())
     }
 }
@@ -131,30 +137,30 @@ impl From<crate::plot::PlotError> for CliError {
     }
 }
 
-impl From<crate::inspect::InspectError> for CliError {
-    fn from(e: crate::inspect::InspectError) -> Self {
+impl From<crate::deploy::inspect::InspectError> for CliError {
+    fn from(e: crate::deploy::inspect::InspectError) -> Self {
         Self::input(e.to_string())
     }
 }
 
-impl From<crate::simulate::SimError> for CliError {
-    fn from(e: crate::simulate::SimError) -> Self {
+impl From<crate::deploy::simulate::SimError> for CliError {
+    fn from(e: crate::deploy::simulate::SimError) -> Self {
         Self::input(e.to_string())
     }
 }
 
-impl From<crate::export::ExportError> for CliError {
-    fn from(e: crate::export::ExportError) -> Self {
+impl From<crate::deploy::export::ExportError> for CliError {
+    fn from(e: crate::deploy::export::ExportError) -> Self {
         match e {
-            crate::export::ExportError::Sdk(e) => e.into(),
+            crate::deploy::export::ExportError::Sdk(e) => e.into(),
             other => Self::input(other.to_string()),
         }
     }
 }
 
-impl From<crate::network::NetworkError> for CliError {
-    fn from(e: crate::network::NetworkError) -> Self {
-        crate::Error::from(e).into()
+impl From<crate::net::NetworkError> for CliError {
+    fn from(e: crate::net::NetworkError) -> Self {
+        crate::train::Error::from(e).into()
     }
 }
 

@@ -17,10 +17,10 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::run::{self, LoadedRun, SplitChoice};
 use super::{CliError, CliResult};
-use crate::checkpoint::METRICS_FILE;
-use crate::encode::{eval_seed, SpikeEncoder};
-use crate::network::LayerOutput;
+use crate::data::encode::{eval_seed, SpikeEncoder};
+use crate::net::network::LayerOutput;
 use crate::plot::{self, PlotOptions};
+use crate::train::checkpoint::METRICS_FILE;
 
 /// `snn plot` and its kinds of plot.
 #[derive(Args, Debug)]

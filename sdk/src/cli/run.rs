@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 use super::{CliError, CliResult};
-use crate::checkpoint::{self, CHECKPOINT_FILE, METRICS_FILE};
-use crate::config::{DataSource, TrainConfig};
 use crate::data::{Dataset, Samples, Split};
-use crate::{Network, Trainer};
+use crate::net::Network;
+use crate::train::checkpoint::{self, CHECKPOINT_FILE, METRICS_FILE};
+use crate::train::config::{DataSource, TrainConfig};
+use crate::train::Trainer;
 
 /// A trained run: where it is, its config and the network holding the checkpoint's weights.
 #[derive(Debug)]
@@ -131,7 +132,7 @@ impl LoadedRun {
             )));
         }
         let data = match self.cfg.data.source {
-            DataSource::Digits => crate::Digits::load_path(path)?,
+            DataSource::Digits => crate::data::Digits::load_path(path)?,
             DataSource::Csv | DataSource::Synthetic => {
                 Dataset::from_csv(path, &self.cfg.data.csv_options())?
             }

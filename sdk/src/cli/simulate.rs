@@ -1,12 +1,12 @@
 //! `snn simulate MODEL [--checkpoint RUN] [--data digits|FILE.csv] [--max-ram BYTES] [--json]`:
 //! the integer engine (the device's code) on the host over a data set (the library's
-//! [`crate::simulate`]).
+//! [`crate::deploy::simulate`]).
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::simulate::{agreement, all_rows, check_ram, run_engine, run_float};
+use crate::deploy::simulate::{agreement, all_rows, check_ram, run_engine, run_float};
 
 /// Options of `snn simulate`.
 #[derive(Args, Debug)]
@@ -31,7 +31,7 @@ pub struct SimulateArgs {
 
 /// Runs `snn simulate`.
 pub fn run(args: SimulateArgs) -> CliResult {
-    let bytes = crate::inspect::read_model(&args.model)?;
+    let bytes = crate::deploy::inspect::read_model(&args.model)?;
     let model = snn_models::decode(&bytes).map_err(|e| {
         CliError::input(format!(
             "{} is not a valid model: {e}",
@@ -43,8 +43,9 @@ pub fn run(args: SimulateArgs) -> CliResult {
             .map_err(|e| CliError::input(format!("refusing {}: {e}", args.model.display())))?;
     }
     let from_card = || -> Option<PathBuf> {
-        let card = std::fs::read_to_string(crate::card::ModelCard::path_for(&args.model)).ok()?;
-        let card: crate::card::ModelCard = serde_json::from_str(&card).ok()?;
+        let card =
+            std::fs::read_to_string(crate::deploy::card::ModelCard::path_for(&args.model)).ok()?;
+        let card: crate::deploy::card::ModelCard = serde_json::from_str(&card).ok()?;
         let p = PathBuf::from(card.provenance?.checkpoint);
         p.exists().then_some(p)
     };
@@ -57,7 +58,7 @@ pub fn run(args: SimulateArgs) -> CliResult {
     }
     let run = checkpoint
         .as_deref()
-        .map(crate::export::load_run)
+        .map(crate::deploy::export::load_run)
         .transpose()?;
     let owned_rows;
     let (rows, source) = match &run {
@@ -67,9 +68,9 @@ pub fn run(args: SimulateArgs) -> CliResult {
         ),
         None => {
             let data = if args.data == "digits" {
-                crate::Digits::load()?
+                crate::data::Digits::load()?
             } else {
-                crate::Dataset::from_csv(Path::new(&args.data), &Default::default())?
+                crate::data::Dataset::from_csv(Path::new(&args.data), &Default::default())?
             };
             owned_rows = all_rows(&data);
             (
@@ -85,7 +86,7 @@ pub fn run(args: SimulateArgs) -> CliResult {
             rows.num_features
         )));
     }
-    let samples = crate::export::samples_of(rows);
+    let samples = crate::deploy::export::samples_of(rows);
     let report = run_engine(&model, &samples)?;
     let float_accuracy = match &run {
         Some(r) => {

@@ -1,13 +1,14 @@
 //! `snn train --config FILE.toml [--out DIR] [--resume | --overwrite] [--epochs N] [--json]`.
-//! (The training logic is the library's [`crate::Trainer`]; this only reads options.)
+//! (The training logic is the library's [`crate::train::Trainer`]; this only reads options.)
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::checkpoint::{CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE};
-use crate::progress::ProgressMode;
-use crate::{Network, TrainConfig, Trainer};
+use crate::net::Network;
+use crate::train::checkpoint::{CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE};
+use crate::train::progress::ProgressMode;
+use crate::train::{TrainConfig, Trainer};
 
 /// Options of `snn train`.
 #[derive(Args, Debug)]

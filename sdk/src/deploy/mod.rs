@@ -1,0 +1,19 @@
+//! Deployment: from a trained float network to the integer engine's model file, and back to
+//! check it (`snn export` / `simulate` / `inspect`).
+//!
+//! Owns: [`quant`] (post-training quantisation: per-layer power-of-two shift, i8/i4, Q0.16 leak,
+//! every fixed-point rule of the export), [`qat`] (quantisation-aware fine-tuning, fake
+//! quantisation with a straight-through estimator), [`export`] (calibration, dense or CSR layout,
+//! evaluation, the model file written atomically), [`card`] (the JSON model card),
+//! [`simulate`] (the `snn_models` engine over a data set, and the float reference on the same
+//! spikes) and [`inspect`] (a model file's header and layer table).
+//!
+//! May import: [`crate::train`] and everything below it; never `plot` or `cli`. Integer
+//! semantics are never re-implemented here: they come from `snn_models`.
+
+pub mod card;
+pub mod export;
+pub mod inspect;
+pub mod qat;
+pub mod quant;
+pub mod simulate;

@@ -49,7 +49,8 @@ enum snn_status_t
   SNN_ERR_CRC_MISMATCH = 6,
   // The model is malformed or inconsistent (details: `snn_model_error_text`).
   SNN_ERR_INVALID_MODEL = 7,
-  // The RAM given to `snn_engine_open` is not 4-byte aligned.
+  // The RAM given to `snn_engine_open` is not 4-byte aligned, or a handle or buffer pointer
+  // is not aligned for its type.
   SNN_ERR_MISALIGNED = 8,
   // The RAM given to `snn_engine_open` is smaller than `ram_bytes`.
   SNN_ERR_RAM_TOO_SMALL = 9,

@@ -26,7 +26,8 @@ pub enum SnnStatus {
     SnnErrCrcMismatch = 6,
     /// The model is malformed or inconsistent (details: `snn_model_error_text`).
     SnnErrInvalidModel = 7,
-    /// The RAM given to `snn_engine_open` is not 4-byte aligned.
+    /// The RAM given to `snn_engine_open` is not 4-byte aligned, or a handle or buffer pointer
+    /// is not aligned for its type.
     SnnErrMisaligned = 8,
     /// The RAM given to `snn_engine_open` is smaller than `ram_bytes`.
     SnnErrRamTooSmall = 9,
@@ -84,7 +85,9 @@ impl SnnStatus {
             }
             Self::SnnErrCrcMismatch => "model is corrupt (CRC-32 mismatch)\0",
             Self::SnnErrInvalidModel => "model is malformed or inconsistent\0",
-            Self::SnnErrMisaligned => "engine RAM is not 4-byte aligned\0",
+            Self::SnnErrMisaligned => {
+                "engine RAM is not 4-byte aligned (or a pointer is misaligned for its type)\0"
+            }
             Self::SnnErrRamTooSmall => "engine RAM is smaller than the model's ram_bytes\0",
             Self::SnnErrBufferTooSmall => "output buffer is too small\0",
             Self::SnnErrInputIndex => "input spike index is not below input_size\0",

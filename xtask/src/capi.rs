@@ -363,5 +363,15 @@ pub fn firmware_run(elf: &Path, model: &[u8], samples: usize) -> Result<usize> {
         .iter()
         .map(|(seed, f)| expected_line(model, f, *seed))
         .collect::<Result<_>>()?;
-    compare("C firmware", &lines, &want, &["F"])
+    let n = compare("C firmware", &lines, &want, &["F"])?;
+    // The classes the board printed (4th field), against the labels: for information, the
+    // equality with the host above is the test.
+    let labels = crate::digits::last(samples)?;
+    let correct = lines
+        .iter()
+        .zip(&labels)
+        .filter(|(l, s)| l.split(';').nth(3).map(str::trim) == Some(&s.label.to_string()))
+        .count();
+    println!("xtask capi: board classified {correct} of {n} digits correctly");
+    Ok(n)
 }

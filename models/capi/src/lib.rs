@@ -15,6 +15,7 @@
 //! library links into C firmware as it is.
 #![no_std]
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
 #[cfg(not(target_os = "none"))]

@@ -5,6 +5,7 @@
 mod args;
 mod bench_fw;
 mod bench_snntorch;
+mod capi;
 mod defmt_log;
 mod demo;
 mod digits;
@@ -51,6 +52,10 @@ Commands:
   bench-fw [--samples N]
                        instructions per inference on the emulated Cortex-M4 for hidden sizes
                        64, 128, 256, 512, split into per-synaptic-event and per-neuron costs
+  capi-header          regenerate models/capi/include/snn.h (the C API header) with cbindgen
+  capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
+                       C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
+                       200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
   help                 this text
 ";
 
@@ -76,6 +81,8 @@ fn main() -> Result<()> {
         "bench" => bench(&rest),
         "bench-snntorch" => bench_snntorch::run_cmd(&rest),
         "demo" => demo::run_cmd(&rest),
+        "capi-header" => capi::write_header(),
+        "capi" => capi::run_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }
 }

@@ -7,8 +7,8 @@ use anyhow::Result;
 const HIL_SAMPLES: usize = 300;
 
 /// Runs formatting and lint checks, every host test of the workspace, then builds the firmware
-/// for every board, runs the hardware-in-the-loop comparison and the link robustness test on
-/// the emulated board.
+/// for every board, runs the hardware-in-the-loop comparison, the C API checks (`capi.rs`) and
+/// the link robustness test on the emulated board.
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
@@ -63,6 +63,11 @@ pub fn run(_args: &[String]) -> Result<()> {
     let model = std::fs::read(crate::hil::synthetic_rich_model()?)?;
     let rep = crate::hil::on_qemu(&model, HIL_SAMPLES)?;
     crate::hil::judge(&rep)?;
+    println!(
+        "xtask test: C API (header, host C program, C firmware under QEMU), {} samples",
+        crate::capi::SAMPLES
+    );
+    crate::capi::run_all(crate::capi::SAMPLES)?;
     println!("xtask test: link robustness against the firmware under QEMU");
     sh(cargo()
         .args([

@@ -3,7 +3,7 @@
 //! split and prints float and integer accuracy, spikes per inference, per-layer rates and
 //! training speed per seed:
 //!
-//! `cargo run --release -p snn-sdk --example series_zoo -- [jv|bm] [SEEDS] [EPOCHS] [HIDDEN]`
+//! `cargo run -p snn-sdk --example series_zoo -- [jv|bm] [SEEDS] [EPOCHS] [HIDDEN] [BATCH] [LR]`
 use std::path::Path;
 
 use candle_core::Device;
@@ -19,9 +19,11 @@ fn main() -> anyhow::Result<()> {
     let seeds: u64 = args.get(2).map_or(Ok(3), |s| s.parse())?;
     let epochs: usize = args.get(3).map_or(Ok(60), |s| s.parse())?;
     let hidden: usize = args.get(4).map_or(Ok(128), |s| s.parse())?;
-    let (name, lr) = match task {
-        "jv" => ("JapaneseVowels", 0.005),
-        "bm" => ("BasicMotions", 0.005),
+    let batch_size: usize = args.get(5).map_or(Ok(32), |s| s.parse())?;
+    let lr: f64 = args.get(6).map_or(Ok(0.005), |s| s.parse())?;
+    let name = match task {
+        "jv" => "JapaneseVowels",
+        "bm" => "BasicMotions",
         other => anyhow::bail!("unknown task `{other}` (jv or bm)"),
     };
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
@@ -47,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         let mut net = Network::new(&cfg, seed, &Device::Cpu)?;
         let opts = SeriesTrainOptions {
             epochs,
-            batch_size: 32,
+            batch_size,
             lr,
             seed,
             grad_clip: Some(5.0),

@@ -30,7 +30,7 @@ pub fn encode_record(x: u8, y: u8, on: bool, time_us: u32) -> [u8; RECORD] {
 /// Parses the bytes of one file of a `width x height` sensor; the channel of pixel `(x, y)` is
 /// `y * width + x`. Refuses a partial record and a pixel outside the sensor, naming the record.
 pub fn parse(path: &Path, bytes: &[u8], width: u8, height: u8) -> Result<EventStream, SeriesError> {
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(SeriesError::record(
             path,
             bytes.len() / RECORD,
@@ -83,13 +83,20 @@ pub fn read(path: &Path, width: u8, height: u8) -> Result<EventStream, SeriesErr
     parse(path, &bytes, width, height)
 }
 
-/// Reads a directory of class sub-directories: `(class names sorted, streams, labels)`; files
-/// within a class are taken in name order.
-pub fn read_dir(
-    dir: &Path,
-    width: u8,
-    height: u8,
-) -> Result<(Vec<String>, Vec<EventStream>, Vec<usize>), SeriesError> {
+/// A labelled set of event streams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventSet {
+    /// Class names, sorted; label `k` is `classes[k]`.
+    pub classes: Vec<String>,
+    /// The streams.
+    pub streams: Vec<EventStream>,
+    /// One label per stream.
+    pub labels: Vec<usize>,
+}
+
+/// Reads a directory of class sub-directories (class names sorted); files within a class are
+/// taken in name order.
+pub fn read_dir(dir: &Path, width: u8, height: u8) -> Result<EventSet, SeriesError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| SeriesError::Io { path: p, source }
@@ -122,7 +129,11 @@ pub fn read_dir(
             labels.push(k);
         }
     }
-    Ok((classes, streams, labels))
+    Ok(EventSet {
+        classes,
+        streams,
+        labels,
+    })
 }
 
 #[cfg(test)]
@@ -156,7 +167,11 @@ mod tests {
         a.extend(encode_record(0, 0, false, 10));
         std::fs::write(dir.join("0/00001.bin"), &a).unwrap();
         std::fs::write(dir.join("1/00002.bin"), encode_record(33, 33, true, 5)).unwrap();
-        let (classes, streams, labels) = read_dir(&dir, 34, 34).unwrap();
+        let EventSet {
+            classes,
+            streams,
+            labels,
+        } = read_dir(&dir, 34, 34).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(classes, ["0", "1"]);
         assert_eq!(labels, [0, 1]);

@@ -66,7 +66,7 @@ impl<'a> CpuBackend<'a> {
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
     /// `finish_load` and have not changed since, so a version-1 file (whose body is exactly
-    /// `postcard(Model)`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
+    /// `postcard((Header, layers))`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
     /// CRC over the file would cost more than a small inference. Other versions take the full
     /// `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
@@ -77,7 +77,17 @@ impl<'a> CpuBackend<'a> {
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
-        postcard::from_bytes(body).map_err(|_| no_model())
+        // A version-1 body is the header and the layers; the channel section came in version 2.
+        type V1<'b> = (
+            snn_models::Header<'b>,
+            heapless::Vec<snn_models::Layer<'b>, { snn_models::MAX_LAYERS }>,
+        );
+        let (header, layers) = postcard::from_bytes::<V1<'_>>(body).map_err(|_| no_model())?;
+        Ok(Model {
+            header,
+            layers,
+            channels: snn_models::Channels::default(),
+        })
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {

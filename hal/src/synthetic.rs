@@ -62,6 +62,7 @@ pub fn digits_model(hidden: u16, seed: u32) -> Result<Vec<u8>, FormatError> {
             neurons_per_class: 1,
         },
         layers,
+        channels: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -174,6 +175,7 @@ pub fn digits_model_rich(seed: u32) -> Result<Vec<u8>, FormatError> {
             neurons_per_class: 2,
         },
         layers,
+        channels: Default::default(),
     };
     encode_to_vec(&model)
 }

@@ -35,4 +35,6 @@ pub use engine::{Engine, Requirements, Stats};
 pub use error::{EngineError, FormatError};
 pub use format::*;
 #[cfg(feature = "alloc")]
-pub use owned::{LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+pub use owned::{
+    LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights,
+};

@@ -16,4 +16,5 @@ pub mod export;
 pub mod inspect;
 pub mod qat;
 pub mod quant;
+pub mod series;
 pub mod simulate;

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::data::csv::CsvOptions;
@@ -134,6 +135,56 @@ pub enum LossConfig {
         #[serde(default = "default_incorrect_rate")]
         incorrect_rate: f64,
     },
+}
+
+impl LossConfig {
+    /// This loss on the output layer's recording `[batch, time, neurons]` for class targets `y`,
+    /// with `neurons_per_class` output neurons per class: the classification losses see each
+    /// class's population pooled ([`pool_classes`]); balanced population MSE gives every neuron
+    /// its own target. The training loop and quantisation-aware fine-tuning both call this.
+    pub fn classification_loss(
+        &self,
+        spikes: &Tensor,
+        mem: &Tensor,
+        y: &Tensor,
+        neurons_per_class: usize,
+    ) -> crate::train::Result<Tensor> {
+        use crate::loss::snntorch as l;
+        let per = neurons_per_class;
+        Ok(match *self {
+            LossConfig::CeCount => l::ce_count(&pool_classes(spikes, per)?, y)?,
+            LossConfig::CeRate => l::ce_rate(&pool_classes(spikes, per)?, y)?,
+            LossConfig::MseCount {
+                correct_rate,
+                incorrect_rate,
+            } => l::mse_count(&pool_classes(spikes, per)?, y, correct_rate, incorrect_rate)?,
+            LossConfig::CeMaxMembrane => l::ce_max_membrane(&pool_classes(mem, per)?, y)?,
+            LossConfig::BalancedPopulationMse {
+                correct_rate,
+                incorrect_rate,
+            } => {
+                let classes = spikes.dim(2)? / per.max(1);
+                crate::loss::hardware::balanced_population_mse(
+                    spikes,
+                    y,
+                    classes,
+                    per,
+                    correct_rate,
+                    incorrect_rate,
+                )?
+            }
+        })
+    }
+}
+
+/// The mean over each class's block of `per` neurons, `[B, T, N]` -> `[B, T, N / per]`
+/// (unchanged for `per <= 1`).
+pub fn pool_classes(x: &Tensor, per: usize) -> candle_core::Result<Tensor> {
+    if per <= 1 {
+        return Ok(x.clone());
+    }
+    let (b, t, n) = x.dims3()?;
+    x.reshape((b, t, n / per, per))?.mean(3)
 }
 
 fn default_correct_rate() -> f64 {

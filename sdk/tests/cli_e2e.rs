@@ -331,6 +331,22 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
         &["bad.csv:21:", "abc"],
     );
 
+    // `snn init --csv` on a file with a header line: the error says to pass --header.
+    write(
+        "header.csv",
+        &format!("x,y,label\n{csv}").replace("3,abc,1\n", ""),
+    );
+    fails(
+        d,
+        &["init", "header.toml", "--csv", "header.csv"],
+        2,
+        &["header.csv:1:", "column 1", "pass --header"],
+    );
+    ok(
+        d,
+        &["init", "header.toml", "--csv", "header.csv", "--header"],
+    );
+
     // A corrupt model file.
     write("corrupt.snn", "SNNM this is not a model");
     fails(d, &["inspect", "corrupt.snn"], 2, &["corrupt.snn"]);

@@ -10,6 +10,7 @@ mod defmt_log;
 mod demo;
 mod digits;
 mod elf;
+mod features;
 mod firmware;
 mod hil;
 mod setup;

@@ -6,12 +6,15 @@ use anyhow::Result;
 /// Samples streamed through the emulated board by the hardware-in-the-loop step.
 const HIL_SAMPLES: usize = 300;
 
-/// Runs formatting and lint checks, every host test of the workspace, then builds the firmware
-/// for every board, runs the hardware-in-the-loop comparison, the C API checks (`capi.rs`) and
-/// the link robustness test on the emulated board.
+/// Checks that the demo and the tests compile candle with the same features, runs formatting
+/// and lint checks, every host test of the workspace, then builds the firmware for every board,
+/// runs the hardware-in-the-loop comparison, the C API checks (`capi.rs`) and the link
+/// robustness test on the emulated board.
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
+    println!("xtask test: one feature set for candle (demo build == test build)");
+    crate::features::check()?;
     println!("xtask test: cargo fmt --all --check");
     sh(cargo().args(["fmt", "--all", "--check"]))?;
     println!("xtask test: cargo clippy --workspace --all-targets -- -D warnings");

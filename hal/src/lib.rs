@@ -16,11 +16,14 @@ pub mod frame;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod link;
+#[cfg(feature = "std")]
+pub mod noise;
 pub mod protocol;
 pub mod server;
 pub mod spike_out;
 #[cfg(feature = "std")]
 pub mod synthetic;
+pub mod wire;
 
 pub use backend::{Backend, Limits};
 pub use counter::{CycleCounter, NoCounter};

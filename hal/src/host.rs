@@ -225,7 +225,8 @@ impl Client {
 
     /// Sends a request and waits for the reply carrying its sequence number (device errors are
     /// returned as `Ok(Reply::Error)`). A damaged reply, a link error from the device (it got a
-    /// damaged frame) or a timeout sends the same frame again (after a lone `0x00` that ends
+    /// damaged frame, whatever sequence number it could read) or a timeout sends the same frame
+    /// again (after a lone `0x00` that ends
     /// any partial frame on the device), up to [`Client::tries`] times; the device answers a
     /// repeat from its cache, so nothing runs twice. Replies to older requests are skipped.
     pub fn call(&mut self, req: &Request<'_>) -> Result<Reply, ClientError> {
@@ -254,6 +255,16 @@ impl Client {
                             return Ok(reply);
                         }
                     },
+                    // The device got a damaged frame it cannot attribute (its sequence number
+                    // may be damaged too): most likely ours, so send it again at once.
+                    Ok(Received::Reply {
+                        reply: Reply::Error(e),
+                        ..
+                    }) if e.code.is_link() => {
+                        self.stats.device_link_errors += 1;
+                        last = ClientError::Device(e);
+                        break;
+                    }
                     Ok(Received::Reply { .. }) => self.stats.stale_replies += 1,
                     Ok(Received::Damaged(n)) => {
                         self.stats.corrupt_replies += 1;

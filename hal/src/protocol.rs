@@ -207,6 +207,8 @@ pub enum ErrorCode {
     BadInput,
     /// The frame's CRC does not match: it was damaged on the link (the host retries).
     BadCrc,
+    /// Storing the model in flash failed (the model may be loaded but will not survive reset).
+    Storage,
 }
 
 impl ErrorCode {

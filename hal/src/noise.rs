@@ -196,16 +196,26 @@ mod tests {
 
     #[test]
     fn rates_are_met_and_runs_repeat() {
-        let input: Vec<u8> = (0..200_000u32).map(|i| (i % 255 + 1) as u8).collect();
+        // Frames of 100 bytes.
+        let input: Vec<u8> = (0..200_000u32)
+            .map(|i| if i % 100 == 99 { 0 } else { (i % 255 + 1) as u8 })
+            .collect();
         let (a, st) = run(Noise::rate(1e-3, 5), &input);
         let (b, _) = run(Noise::rate(1e-3, 5), &input);
         assert_eq!(a, b, "same seed, same faults");
-        let bits = 8.0 * input.len() as f64;
-        let flips = st.flipped_bits as f64 / bits;
-        assert!((0.8e-3..1.2e-3).contains(&flips), "flip rate {flips}");
-        assert!(st.dropped > 0 && st.duplicated > 0, "{st:?}");
-        // No terminator in this input, so the first truncation cuts everything after it.
-        assert_eq!(st.truncated, 1);
+        assert!(st.dropped > 0 && st.duplicated > 0 && st.truncated > 0, "{st:?}");
+        let flips_only = Noise {
+            drop: 0.0,
+            duplicate: 0.0,
+            truncate: 0.0,
+            ..Noise::rate(1e-3, 6)
+        };
+        let (c, st) = run(flips_only, &input);
+        assert_eq!(c.len(), input.len());
+        let rate = st.flipped_bits as f64 / (8.0 * input.len() as f64);
+        assert!((0.8e-3..1.2e-3).contains(&rate), "flip rate {rate}");
+        let differing: u32 = c.iter().zip(&input).map(|(x, y)| (x ^ y).count_ones()).sum();
+        assert_eq!(u64::from(differing), st.flipped_bits);
         let clean = run(Noise::rate(0.0, 5), &input).0;
         assert_eq!(clean, input);
     }

@@ -130,6 +130,12 @@ pub struct Info {
     pub max_inputs: u32,
     /// What [`InferResult::cost`] counts.
     pub cost_unit: CostUnit,
+    /// Whether the device refuses models without a valid Ed25519 signature (built with a key).
+    pub signatures_required: bool,
+    /// Deepest stack use since boot, bytes (stack painting; 0 when not measured).
+    pub stack_peak: u32,
+    /// Stack size available, bytes (0 when not measured).
+    pub stack_size: u32,
 }
 
 /// The loaded model.
@@ -209,6 +215,10 @@ pub enum ErrorCode {
     BadCrc,
     /// Storing the model in flash failed (the model may be loaded but will not survive reset).
     Storage,
+    /// The device requires signed models and this one carries no signature.
+    Unsigned,
+    /// The model's signature does not verify with the device's public key.
+    BadSignature,
 }
 
 impl ErrorCode {

@@ -28,6 +28,9 @@ pub struct Device {
     pub board: &'static str,
     /// RAM left for the stack and unused, bytes.
     pub free_ram: u32,
+    /// `(deepest stack use since boot, stack size)` in bytes, measured by the board (stack
+    /// painting); `None` when the board does not measure it.
+    pub stack: Option<fn() -> (u32, u32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +258,7 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
 
     fn info(&self) -> Info {
         let limits = self.backend.limits();
+        let stack = self.device.stack.map_or((0, 0), |f| f());
         Info {
             firmware: crate::protocol::truncated(self.device.firmware),
             board: crate::protocol::truncated(self.device.board),
@@ -266,6 +270,9 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
             max_neurons: limits.max_neurons,
             max_inputs: limits.max_inputs,
             cost_unit: self.counter.unit(),
+            signatures_required: limits.signatures_required,
+            stack_peak: stack.0,
+            stack_size: stack.1,
         }
     }
 }

@@ -55,6 +55,7 @@ fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
             firmware: "test",
             board: "host",
             free_ram: 0,
+            stack: None,
         };
         let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
         let _ = s.serve(&mut IoLink(Std(dev)));

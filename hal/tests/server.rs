@@ -43,6 +43,7 @@ impl Store {
             firmware: "test",
             board: "host",
             free_ram: 0,
+            stack: None,
         };
         Server::new(backend, NoCounter, NoSpikeOutput, device)
     }
@@ -503,4 +504,74 @@ fn replies_echo_the_sequence_number_and_a_repeat_is_not_run_twice() {
     }
     assert!(matches!(call(&mut s, &Request::LoadEnd), Reply::Loaded(_)));
     infer_ok(&mut s, &model, 4);
+}
+
+#[test]
+fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
+    use snn_models::signed::{public_key, sign};
+    let model = digits_model(128, 7).unwrap();
+    let seed = [42u8; 32];
+    let signed = sign(&model, &seed);
+    let mut st = Store::new(64 * 1024, 1024);
+    // Without a key: signatures are not required, and a signed model loads like a plain one.
+    {
+        let mut s = st.server();
+        let Reply::Info(info) = call(&mut s, &Request::Info) else {
+            panic!()
+        };
+        assert!(!info.signatures_required);
+        assert!(matches!(upload(&mut s, &signed, crc32(&signed)), Reply::Loaded(_)));
+        infer_ok(&mut s, &model, 1);
+    }
+    let mut backend = CpuBackend::new(CpuBuffers {
+        model: &mut st.model,
+        membrane: &mut st.membrane,
+        current: &mut st.current,
+        spikes: &mut st.spikes,
+        out_counts: &mut st.out,
+        step: &mut st.step,
+    });
+    backend.require_signatures(public_key(&seed));
+    let device = Device {
+        firmware: "test",
+        board: "host",
+        free_ram: 0,
+        stack: Some(|| (100, 2000)),
+    };
+    let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+    let Reply::Info(info) = call(&mut s, &Request::Info) else {
+        panic!()
+    };
+    assert!(info.signatures_required);
+    assert_eq!((info.stack_peak, info.stack_size), (100, 2000));
+    let refused = |s: &mut Srv<'_>, file: &[u8]| {
+        let r = upload(s, file, crc32(file));
+        let Reply::Error(e) = r else {
+            panic!("expected a refusal, got {r:?}")
+        };
+        let Reply::Info(info) = call(s, &Request::Info) else {
+            panic!()
+        };
+        assert_eq!(info.model, None, "a refused model is not loaded");
+        e
+    };
+    let e = refused(&mut s, &model);
+    assert_eq!(e.code, ErrorCode::Unsigned);
+    assert!(e.reason.contains("not signed"), "{}", e.reason);
+    let other = sign(&model, &[43u8; 32]);
+    let e = refused(&mut s, &other);
+    assert_eq!(e.code, ErrorCode::BadSignature);
+    assert!(e.reason.contains("does not verify"), "{}", e.reason);
+    // One changed byte of the model, of the CRC, or of the signature: refused.
+    for i in [10, model.len() - 1, model.len() + 3] {
+        let mut bad = signed.clone();
+        bad[i] ^= 0x20;
+        assert_eq!(refused(&mut s, &bad).code, ErrorCode::BadSignature, "byte {i}");
+    }
+    // Signed with the device's key: loaded and run.
+    let Reply::Loaded(m) = upload(&mut s, &signed, crc32(&signed)) else {
+        panic!()
+    };
+    assert_eq!(m.bytes as usize, signed.len());
+    infer_ok(&mut s, &model, 2);
 }

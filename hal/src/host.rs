@@ -5,10 +5,10 @@ use crate::protocol::{
 };
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why a client call failed.
@@ -114,6 +114,7 @@ fn kind(req: &Request<'_>) -> &'static str {
         Request::LoadChunk { .. } => "LoadChunk",
         Request::LoadEnd => "LoadEnd",
         Request::Infer { .. } => "Infer",
+        Request::Reset => "Reset",
     }
 }
 
@@ -170,8 +171,8 @@ impl Client {
     pub fn frame(seq: u16, req: &Request<'_>) -> Result<Vec<u8>, ClientError> {
         let mut raw = vec![0u8; MAX_REQUEST + crate::wire::OVERHEAD];
         let mut out = vec![0u8; crate::protocol::MAX_FRAME];
-        let n = crate::wire::encode(seq, req, &mut raw, &mut out)
-            .map_err(|_| ClientError::TooLarge)?;
+        let n =
+            crate::wire::encode(seq, req, &mut raw, &mut out).map_err(|_| ClientError::TooLarge)?;
         out.truncate(n);
         Ok(out)
     }
@@ -325,6 +326,15 @@ impl Client {
         let r = self.call(&Request::LoadEnd)?;
         Self::expect(r, |r| match r {
             Reply::Loaded(m) => Ok(m),
+            o => Err(Box::new(o)),
+        })
+    }
+
+    /// Resets the board (it answers first; give it a moment to boot before the next request).
+    pub fn reset(&mut self) -> Result<(), ClientError> {
+        let r = self.call(&Request::Reset)?;
+        Self::expect(r, |r| match r {
+            Reply::Ack { .. } => Ok(()),
             o => Err(Box::new(o)),
         })
     }

@@ -33,6 +33,6 @@ pub use counter::{CycleCounter, NoCounter};
 pub use cpu::{CpuBackend, CpuBuffers};
 pub use link::{IoLink, Link, NbLink};
 pub use persist::Persistent;
-pub use slots::Slots;
 pub use server::{Device, Server};
+pub use slots::Slots;
 pub use spike_out::{NoSpikeOutput, PinSpikeOutput, SpikeOutput};

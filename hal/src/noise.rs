@@ -198,12 +198,21 @@ mod tests {
     fn rates_are_met_and_runs_repeat() {
         // Frames of 100 bytes.
         let input: Vec<u8> = (0..200_000u32)
-            .map(|i| if i % 100 == 99 { 0 } else { (i % 255 + 1) as u8 })
+            .map(|i| {
+                if i % 100 == 99 {
+                    0
+                } else {
+                    (i % 255 + 1) as u8
+                }
+            })
             .collect();
         let (a, st) = run(Noise::rate(1e-3, 5), &input);
         let (b, _) = run(Noise::rate(1e-3, 5), &input);
         assert_eq!(a, b, "same seed, same faults");
-        assert!(st.dropped > 0 && st.duplicated > 0 && st.truncated > 0, "{st:?}");
+        assert!(
+            st.dropped > 0 && st.duplicated > 0 && st.truncated > 0,
+            "{st:?}"
+        );
         let flips_only = Noise {
             drop: 0.0,
             duplicate: 0.0,
@@ -214,7 +223,11 @@ mod tests {
         assert_eq!(c.len(), input.len());
         let rate = st.flipped_bits as f64 / (8.0 * input.len() as f64);
         assert!((0.8e-3..1.2e-3).contains(&rate), "flip rate {rate}");
-        let differing: u32 = c.iter().zip(&input).map(|(x, y)| (x ^ y).count_ones()).sum();
+        let differing: u32 = c
+            .iter()
+            .zip(&input)
+            .map(|(x, y)| (x ^ y).count_ones())
+            .sum();
         assert_eq!(u64::from(differing), st.flipped_bits);
         let clean = run(Noise::rate(0.0, 5), &input).0;
         assert_eq!(clean, input);

@@ -26,18 +26,19 @@ fn storage(what: &str, e: SlotError) -> ErrorReply {
     r
 }
 
-/// `inner`, with every accepted upload stored in `slots`.
+/// `inner`, with every accepted upload stored in `slots` (a board without flash slots passes
+/// `None`: then this is `inner` alone).
 #[derive(Debug)]
 pub struct Persistent<B, F> {
     inner: B,
-    slots: Slots<F>,
+    slots: Option<Slots<F>>,
     /// Whether the current upload is also going to flash (false once a flash step failed).
     storing: bool,
 }
 
 impl<B: Backend, F: NorFlash> Persistent<B, F> {
     /// Wraps `inner`; nothing is read from flash until [`Persistent::restore`].
-    pub fn new(inner: B, slots: Slots<F>) -> Self {
+    pub fn new(inner: B, slots: Option<Slots<F>>) -> Self {
         Self {
             inner,
             slots,
@@ -46,14 +47,21 @@ impl<B: Backend, F: NorFlash> Persistent<B, F> {
     }
 
     /// The slots (e.g. to inspect them in a test).
-    pub fn slots_mut(&mut self) -> &mut Slots<F> {
-        &mut self.slots
+    pub fn slots_mut(&mut self) -> Option<&mut Slots<F>> {
+        self.slots.as_mut()
+    }
+
+    /// The inner backend (e.g. to load a built-in model, which is not stored).
+    pub fn inner_mut(&mut self) -> &mut B {
+        &mut self.inner
     }
 
     /// Loads the newest valid stored model into the inner backend. `Ok(None)`: no valid slot.
     pub fn restore(&mut self) -> Result<Option<(SlotInfo, ModelInfo)>, ErrorReply> {
-        let Some(slot) = self
-            .slots
+        let Some(slots) = self.slots.as_mut() else {
+            return Ok(None);
+        };
+        let Some(slot) = slots
             .newest()
             .map_err(|e| storage("reading the slots", e))?
         else {
@@ -65,7 +73,7 @@ impl<B: Backend, F: NorFlash> Persistent<B, F> {
         while off < slot.len {
             let n = (slot.len - off).min(RESTORE_CHUNK as u32) as usize;
             let piece = buf.get_mut(..n).unwrap_or(&mut []);
-            self.slots
+            slots
                 .read(&slot, off, piece)
                 .map_err(|e| storage("reading the stored model", e))?;
             self.inner.write_chunk(off, piece)?;
@@ -79,16 +87,19 @@ impl<B: Backend, F: NorFlash> Persistent<B, F> {
 impl<B: Backend, F: NorFlash> Backend for Persistent<B, F> {
     fn limits(&self) -> Limits {
         let mut l = self.inner.limits();
-        l.max_model_bytes = l.max_model_bytes.min(self.slots.capacity());
+        if let Some(s) = &self.slots {
+            l.max_model_bytes = l.max_model_bytes.min(s.capacity());
+        }
         l
     }
 
     fn begin_load(&mut self, len: u32) -> Result<(), ErrorReply> {
         self.storing = false;
         self.inner.begin_load(len)?;
-        self.slots
-            .begin(len)
-            .map_err(|e| storage("preparing a flash slot", e))?;
+        if let Some(s) = self.slots.as_mut() {
+            s.begin(len)
+                .map_err(|e| storage("preparing a flash slot", e))?;
+        }
         self.storing = true;
         Ok(())
     }
@@ -101,7 +112,10 @@ impl<B: Backend, F: NorFlash> Backend for Persistent<B, F> {
             ));
         }
         self.inner.write_chunk(offset, bytes)?;
-        self.slots.write(offset, bytes).map_err(|e| {
+        let Some(s) = self.slots.as_mut() else {
+            return Ok(());
+        };
+        s.write(offset, bytes).map_err(|e| {
             self.storing = false;
             storage("writing the flash slot", e)
         })
@@ -115,9 +129,10 @@ impl<B: Backend, F: NorFlash> Backend for Persistent<B, F> {
             ));
         }
         let info = self.inner.finish_load(crc)?;
-        self.slots
-            .commit(crc)
-            .map_err(|e| storage("committing the flash slot", e))?;
+        if let Some(s) = self.slots.as_mut() {
+            s.commit(crc)
+                .map_err(|e| storage("committing the flash slot", e))?;
+        }
         Ok(info)
     }
 

@@ -63,6 +63,9 @@ pub enum Request<'a> {
         #[serde(borrow)]
         input: Input<'a>,
     },
+    /// Reset the board (answered with `Ack { received: 0 }` first): a model stored in flash
+    /// comes back, one only in RAM is gone.
+    Reset,
 }
 
 /// One sample's input.

@@ -52,6 +52,8 @@ struct Core<B, C, S> {
     tx: [u8; MAX_REPLY_FRAME],
     /// `(seq, crc, frame length)` of the request `tx` answers.
     last: Option<(u16, u32, usize)>,
+    /// A `Reset` was answered; the board should reset now.
+    reset: bool,
     /// Scratch for a reply before COBS.
     raw: [u8; MAX_REPLY + wire::OVERHEAD],
     /// Replies to damaged frames.
@@ -91,10 +93,17 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
                 },
                 tx: [0; MAX_REPLY_FRAME],
                 last: None,
+                reset: false,
                 raw: [0; MAX_REPLY + wire::OVERHEAD],
                 err_tx: [0; MAX_ERROR_FRAME],
             },
         }
+    }
+
+    /// Whether a [`Request::Reset`] was answered since the last call: the board should reset
+    /// now (its reply has been written).
+    pub fn take_reset(&mut self) -> bool {
+        core::mem::take(&mut self.core.reset)
     }
 
     /// The backend (e.g. to load a built-in model before serving).
@@ -140,7 +149,10 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
         let checked = match wire::decode(frame) {
             Ok(c) => c,
             Err(WireError::Crc { seq }) => {
-                let e = error(ErrorCode::BadCrc, "frame CRC does not match: damaged on the link");
+                let e = error(
+                    ErrorCode::BadCrc,
+                    "frame CRC does not match: damaged on the link",
+                );
                 return Some(self.core.encode_error(seq, &e));
             }
             Err(_) => {
@@ -190,6 +202,10 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
     fn handle(&mut self, req: Request<'_>) -> Reply {
         match req {
             Request::Info => Reply::Info(self.info()),
+            Request::Reset => {
+                self.reset = true;
+                Reply::Ack { received: 0 }
+            }
             Request::LoadBegin { len, crc } => {
                 self.upload = Upload::Idle;
                 match self.backend.begin_load(len) {

@@ -93,13 +93,20 @@ fn at_a_bit_error_rate_of_1e_3_no_wrong_answer_is_accepted() {
     for i in 0..300u32 {
         let f: Vec<u8> = (0..64).map(|k| ((k * 29 + i * 13) % 256) as u8).collect();
         let r = client.infer(Input::Features(&f), i).unwrap();
-        assert_eq!(r.counts.as_slice(), host_counts(&model, &f, i), "sample {i}");
+        assert_eq!(
+            r.counts.as_slice(),
+            host_counts(&model, &f, i),
+            "sample {i}"
+        );
     }
     let st = *stats.lock().unwrap();
     let link = client.stats();
     assert!(st.flipped_bits > 100, "noise was injected: {st:?}");
     assert!(link.retries > 50, "the link retried: {link:?}");
-    assert!(link.corrupt_replies + link.device_link_errors > 0, "{link:?}");
+    assert!(
+        link.corrupt_replies + link.device_link_errors > 0,
+        "{link:?}"
+    );
 }
 
 #[test]
@@ -115,7 +122,14 @@ fn a_dead_link_gives_up_after_the_set_tries_with_a_clear_error() {
     client.tries = 3;
     let e = client.info().unwrap_err();
     assert!(
-        matches!(e, ClientError::GaveUp { tries: 3, what: "Info", .. }),
+        matches!(
+            e,
+            ClientError::GaveUp {
+                tries: 3,
+                what: "Info",
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("3 tries of Info"), "{e}");

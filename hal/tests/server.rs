@@ -2,11 +2,11 @@
 //! request gets an `Error` reply, the server keeps serving, and results equal the engine's.
 use snn_hal::host::Client;
 use snn_hal::protocol::{ErrorCode, Input, Reply, Request, CHUNK, MAX_FRAME};
-use snn_hal::wire;
-use std::sync::atomic::{AtomicU16, Ordering};
 use snn_hal::synthetic::digits_model;
+use snn_hal::wire;
 use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
 use snn_models::{crc::crc32, decode, Engine, Requirements};
+use std::sync::atomic::{AtomicU16, Ordering};
 
 type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
 
@@ -488,8 +488,15 @@ fn replies_echo_the_sequence_number_and_a_repeat_is_not_run_twice() {
         // and leaves the cached reply alone.
         let mut bad = chunk.clone();
         bad[40] ^= 0x10;
-        let r: Vec<_> = bad.iter().filter_map(|&b| s.push(b).map(reply_of)).collect();
-        assert_eq!(bad.iter().filter(|&&b| b == 0).count(), 1, "the flip made no terminator");
+        let r: Vec<_> = bad
+            .iter()
+            .filter_map(|&b| s.push(b).map(reply_of))
+            .collect();
+        assert_eq!(
+            bad.iter().filter(|&&b| b == 0).count(),
+            1,
+            "the flip made no terminator"
+        );
         let (seq, r) = r.into_iter().next().expect("a reply to the damaged frame");
         assert!(code(&r).is_link());
         if code(&r) == ErrorCode::BadCrc {
@@ -520,7 +527,10 @@ fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
             panic!()
         };
         assert!(!info.signatures_required);
-        assert!(matches!(upload(&mut s, &signed, crc32(&signed)), Reply::Loaded(_)));
+        assert!(matches!(
+            upload(&mut s, &signed, crc32(&signed)),
+            Reply::Loaded(_)
+        ));
         infer_ok(&mut s, &model, 1);
     }
     let mut backend = CpuBackend::new(CpuBuffers {
@@ -566,7 +576,11 @@ fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
     for i in [10, model.len() - 1, model.len() + 3] {
         let mut bad = signed.clone();
         bad[i] ^= 0x20;
-        assert_eq!(refused(&mut s, &bad).code, ErrorCode::BadSignature, "byte {i}");
+        assert_eq!(
+            refused(&mut s, &bad).code,
+            ErrorCode::BadSignature,
+            "byte {i}"
+        );
     }
     // Signed with the device's key: loaded and run.
     let Reply::Loaded(m) = upload(&mut s, &signed, crc32(&signed)) else {

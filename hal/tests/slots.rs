@@ -118,7 +118,7 @@ fn upload(mem: &mut [u8], model: &[u8], fail_at: Option<usize>) -> (bool, usize)
         ops: 0,
         fail_at,
     };
-    let mut p = Persistent::new(ram.backend(), Slots::new(flash, 0, SLOT).unwrap());
+    let mut p = Persistent::new(ram.backend(), Some(Slots::new(flash, 0, SLOT).unwrap()));
     let ok = (|| {
         p.begin_load(model.len() as u32)?;
         for (i, c) in model.chunks(CHUNK).enumerate() {
@@ -129,7 +129,7 @@ fn upload(mem: &mut [u8], model: &[u8], fail_at: Option<usize>) -> (bool, usize)
     if let Err(e) = &ok {
         assert_eq!(e.code, ErrorCode::Storage, "{e:?}");
     }
-    let ops = p.slots_mut().flash_mut().ops;
+    let ops = p.slots_mut().unwrap().flash_mut().ops;
     (ok.is_ok(), ops)
 }
 
@@ -137,7 +137,7 @@ fn upload(mem: &mut [u8], model: &[u8], fail_at: Option<usize>) -> (bool, usize)
 fn boot(mem: &mut [u8]) -> Option<u32> {
     let mut ram = Ram::new();
     let slots = Slots::new(RamFlash::new(mem), 0, SLOT).unwrap();
-    let mut p = Persistent::new(ram.backend(), slots);
+    let mut p = Persistent::new(ram.backend(), Some(slots));
     let r = p.restore().expect("a valid slot always loads");
     let crc = r.map(|(_, info)| info.crc);
     assert_eq!(p.model().map(|m| m.crc), crc);
@@ -172,7 +172,11 @@ fn power_lost_at_every_flash_operation_of_an_upload_keeps_the_old_model() {
         for k in 0..ops {
             let mut m = mem.clone();
             assert!(!upload(&mut m, new, Some(k)).0);
-            assert_eq!(boot(&mut m), Some(crc32(old)), "upload cut at op {k} of {ops}");
+            assert_eq!(
+                boot(&mut m),
+                Some(crc32(old)),
+                "upload cut at op {k} of {ops}"
+            );
             tried += 1;
         }
         assert!(upload(&mut mem, new, None).0);
@@ -191,10 +195,13 @@ fn a_refused_upload_does_not_replace_the_stored_model() {
     bad[20] ^= 0x40;
     let mut ram = Ram::new();
     let slots = Slots::new(RamFlash::new(&mut mem), 0, SLOT).unwrap();
-    let mut p = Persistent::new(ram.backend(), slots);
+    let mut p = Persistent::new(ram.backend(), Some(slots));
     p.begin_load(bad.len() as u32).unwrap();
     p.write_chunk(0, &bad).unwrap();
-    assert_eq!(p.finish_load(crc32(&bad)).unwrap_err().code, ErrorCode::BadModel);
+    assert_eq!(
+        p.finish_load(crc32(&bad)).unwrap_err().code,
+        ErrorCode::BadModel
+    );
     drop(p);
     assert_eq!(boot(&mut mem), Some(crc32(&good)));
     // Twice the same model alternates slots and still boots it.

@@ -46,7 +46,10 @@ mod tests {
     fn check_value() {
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(super::crc32(b""), 0);
-        let pieces = super::Crc32::new().update(b"1234").update(b"56789").finish();
+        let pieces = super::Crc32::new()
+            .update(b"1234")
+            .update(b"56789")
+            .finish();
         assert_eq!(pieces, 0xCBF4_3926);
     }
 }

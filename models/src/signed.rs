@@ -61,8 +61,8 @@ pub fn verify<'a>(
 ) -> Result<&'a [u8], SignatureError> {
     let (model, sig) = split(file);
     let sig = sig.ok_or(SignatureError::Unsigned)?;
-    let pk = ed25519_compact::PublicKey::from_slice(public_key)
-        .map_err(|_| SignatureError::BadKey)?;
+    let pk =
+        ed25519_compact::PublicKey::from_slice(public_key).map_err(|_| SignatureError::BadKey)?;
     let sig = ed25519_compact::Signature::from_slice(sig).map_err(|_| SignatureError::Mismatch)?;
     pk.verify(model, &sig)
         .map_err(|_| SignatureError::Mismatch)?;
@@ -98,7 +98,13 @@ mod tests {
         let seed = [7u8; 32];
         let pk = public_key(&seed);
         let signed = sign(&model, &seed);
-        assert_eq!(split(&signed), (&model[..], Some(signed[model.len()..][..64].try_into().unwrap())));
+        assert_eq!(
+            split(&signed),
+            (
+                &model[..],
+                Some(signed[model.len()..][..64].try_into().unwrap())
+            )
+        );
         assert_eq!(verify(&signed, &pk), Ok(&model[..]));
         assert_eq!(verify(&model, &pk), Err(SignatureError::Unsigned));
         let other = public_key(&[8u8; 32]);

@@ -18,6 +18,8 @@ const PAINT: u32 = 0x5AC3_5AC3;
 pub const GUARD: u32 = 1024;
 
 static BOTTOM: AtomicU32 = AtomicU32::new(0);
+/// The last word of the statics (just below the guard) as it was at boot.
+static BELOW: AtomicU32 = AtomicU32::new(0);
 static TOP: AtomicU32 = AtomicU32::new(0);
 
 fn bounds() -> (u32, u32) {
@@ -53,6 +55,11 @@ pub fn init(mpu: &mut MPU) {
         cortex_m::asm::isb();
     }
     let bottom = guard + GUARD;
+    // SAFETY: `guard - 4` is RAM: the last word at or below the end of the statics.
+    BELOW.store(
+        unsafe { core::ptr::read_volatile((guard - 4) as *const u32) },
+        Ordering::Relaxed,
+    );
     let sp = cortex_m::register::msp::read();
     // Leave what the caller already uses alone (and some margin for this function).
     let end = sp.saturating_sub(256) & !3;
@@ -82,13 +89,24 @@ pub fn usage() -> (u32, u32) {
 extern "C" fn snn_fault(cfsr: u32, mmfar: u32) -> ! {
     let guard_lo = BOTTOM.load(Ordering::Relaxed).saturating_sub(GUARD);
     let in_guard = (guard_lo..guard_lo + GUARD).contains(&mmfar) && cfsr & (1 << 7) != 0;
+    // SAFETY: as in `init`: the last word below the guard is RAM.
+    let below = unsafe { core::ptr::read_volatile((guard_lo - 4) as *const u32) };
+    let intact = below == BELOW.load(Ordering::Relaxed);
     // MSTKERR (bit 4): the exception entry itself hit the guard.
     if in_guard || cfsr & (1 << 4) != 0 {
-        defmt::error!(
-            "stack overflow: hit the guard at {=u32:#x} (CFSR {=u32:#x}); statics intact",
-            mmfar,
-            cfsr
-        );
+        if intact {
+            defmt::error!(
+                "stack overflow: hit the guard at {=u32:#x} (CFSR {=u32:#x}); statics intact",
+                mmfar,
+                cfsr
+            );
+        } else {
+            defmt::error!(
+                "stack overflow: hit the guard at {=u32:#x} (CFSR {=u32:#x}); statics CHANGED",
+                mmfar,
+                cfsr
+            );
+        }
     } else {
         defmt::error!("hard fault: CFSR {=u32:#x}, MMFAR {=u32:#x}", cfsr, mmfar);
     }
@@ -117,6 +135,9 @@ core::arch::global_asm!(
 #[cfg(feature = "stack-overflow-test")]
 /// Recurses until the stack overflows (feature `stack-overflow-test`: proves the guard).
 pub fn overflow(depth: u32) -> u32 {
+    if depth == u32::MAX {
+        return 0;
+    }
     let mut frame = [depth; 64];
     let frame = core::hint::black_box(&mut frame);
     frame[0] = overflow(depth + 1);

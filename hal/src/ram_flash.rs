@@ -36,7 +36,7 @@ impl<'a> RamFlash<'a> {
 
     fn range(&mut self, from: u32, len: usize, align: usize) -> Result<&mut [u8], RamFlashError> {
         let from = from as usize;
-        if from % align != 0 || len % align != 0 {
+        if !from.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(RamFlashError(NorFlashErrorKind::NotAligned));
         }
         from.checked_add(len)

@@ -75,11 +75,11 @@ impl<F: NorFlash> Slots<F> {
         let erase = F::ERASE_SIZE as u64;
         let fits = u64::from(base) + 2 * u64::from(slot_size) <= flash.capacity() as u64;
         let aligned = erase > 0
-            && u64::from(base) % erase == 0
-            && u64::from(slot_size) % erase == 0
-            && MAX_WRITE % F::WRITE_SIZE.max(1) == 0
-            && HEADER % F::READ_SIZE.max(1) == 0
-            && READ_CHUNK % F::READ_SIZE.max(1) == 0;
+            && u64::from(base).is_multiple_of(erase)
+            && u64::from(slot_size).is_multiple_of(erase)
+            && MAX_WRITE.is_multiple_of(F::WRITE_SIZE.max(1))
+            && HEADER.is_multiple_of(F::READ_SIZE.max(1))
+            && READ_CHUNK.is_multiple_of(F::READ_SIZE.max(1));
         if !fits || !aligned || (slot_size as usize) <= HEADER {
             return Err(SlotError::Layout);
         }

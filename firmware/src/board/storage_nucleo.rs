@@ -21,10 +21,10 @@ impl ErrorType for Flash {
 impl ReadNorFlash for Flash {
     const READ_SIZE: usize = 1;
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
-        self.0.read(offset, bytes)
+        ReadNorFlash::read(&mut self.0, offset, bytes)
     }
     fn capacity(&self) -> usize {
-        self.0.capacity()
+        ReadNorFlash::capacity(&self.0)
     }
 }
 
@@ -32,10 +32,10 @@ impl NorFlash for Flash {
     const WRITE_SIZE: usize = 1;
     const ERASE_SIZE: usize = 128 * 1024;
     fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
-        self.0.unlocked().erase(from, to)
+        NorFlash::erase(&mut self.0.unlocked(), from, to)
     }
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
-        self.0.unlocked().write(offset, bytes)
+        NorFlash::write(&mut self.0.unlocked(), offset, bytes)
     }
 }
 

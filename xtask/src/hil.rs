@@ -170,6 +170,13 @@ pub fn compare(client: &mut Client, model: &[u8], samples: usize) -> Result<HilR
     }
     rep.seconds = start.elapsed().as_secs_f64();
     rep.link = client.stats();
+    let after = client.info().context("Info after the run")?;
+    if after.stack_size > 0 {
+        println!(
+            "xtask hil: stack peak {} of {} bytes (painted stack, since boot)",
+            after.stack_peak, after.stack_size
+        );
+    }
     Ok(rep)
 }
 

@@ -511,6 +511,11 @@ fn replies_echo_the_sequence_number_and_a_repeat_is_not_run_twice() {
     }
     assert!(matches!(call(&mut s, &Request::LoadEnd), Reply::Loaded(_)));
     infer_ok(&mut s, &model, 4);
+    // Reset is answered first; the board learns of it once.
+    assert!(!s.take_reset());
+    assert!(matches!(call(&mut s, &Request::Reset), Reply::Ack { .. }));
+    assert!(s.take_reset());
+    assert!(!s.take_reset());
 }
 
 #[test]

@@ -10,13 +10,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod board;
+mod stack;
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
 use cortex_m_rt::entry;
-use snn_hal::{CpuBackend, CpuBuffers, Device, Server};
+use snn_hal::{Backend, CpuBackend, CpuBuffers, Device, Persistent, Server};
 
 /// A model built in at compile time (`SNN_FW_MODEL`, see build.rs); empty when none.
 static BUILTIN_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_model.bin"));
+
+// `PUBLIC_KEY`: the Ed25519 key uploads must be signed with (`SNN_FW_PUBKEY`, see build.rs).
+#[cfg(feature = "signed-models")]
+include!(concat!(env!("OUT_DIR"), "/public_key.rs"));
 
 #[entry]
 fn main() -> ! {
@@ -28,11 +33,18 @@ fn main() -> ! {
     static mut OUT_COUNTS: [u16; MAX_OUTPUTS] = [0; MAX_OUTPUTS];
     static mut STEP: [u16; MAX_INPUTS] = [0; MAX_INPUTS];
 
-    let b = board::init();
+    let mut b = board::init();
+    stack::init(&mut b.mpu);
+    #[cfg(feature = "stack-overflow-test")]
+    {
+        defmt::info!("stack-overflow-test: recursing until the guard");
+        let _ = stack::overflow(0);
+    }
     let device = Device {
         firmware: env!("CARGO_PKG_VERSION"),
         board: board::NAME,
         free_ram: board::free_ram(),
+        stack: Some(stack::usage),
     };
     defmt::info!(
         "snn-firmware {} on {}: models up to {} bytes, {} neurons ({} per layer), {} inputs; {} bytes RAM free",
@@ -44,7 +56,8 @@ fn main() -> ! {
         MAX_INPUTS,
         device.free_ram
     );
-    let backend = CpuBackend::new(CpuBuffers {
+    #[cfg_attr(not(feature = "signed-models"), allow(unused_mut))]
+    let mut cpu = CpuBackend::new(CpuBuffers {
         model: MODEL,
         membrane: MEMBRANE,
         current: CURRENT,
@@ -52,9 +65,33 @@ fn main() -> ! {
         out_counts: OUT_COUNTS,
         step: STEP,
     });
+    #[cfg(feature = "signed-models")]
+    if let Some(key) = PUBLIC_KEY {
+        cpu.require_signatures(key);
+        defmt::info!("models must be signed (Ed25519)");
+    }
+    let mut backend = Persistent::new(cpu, b.slots);
+    // The newest valid stored model comes first; a built-in model only when none is stored.
+    let restored = match backend.restore() {
+        Ok(Some((slot, m))) => {
+            defmt::info!(
+                "stored model {=str} restored from slot {} (generation {}): {} bytes",
+                m.name.as_str(),
+                slot.index,
+                slot.generation,
+                m.bytes
+            );
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            defmt::error!("stored model refused: {=str}", e.reason.as_str());
+            false
+        }
+    };
     let mut server = Server::new(backend, b.counter, b.spikes, device);
-    if !BUILTIN_MODEL.is_empty() {
-        match server.backend_mut().load(BUILTIN_MODEL) {
+    if !BUILTIN_MODEL.is_empty() && server.backend_mut().model().is_none() && !restored {
+        match server.backend_mut().inner_mut().load(BUILTIN_MODEL) {
             Ok(m) => defmt::info!(
                 "built-in model {=str} loaded: {} bytes, {} neurons",
                 m.name.as_str(),
@@ -67,8 +104,12 @@ fn main() -> ! {
     let mut link = b.link;
     loop {
         // A link error (e.g. a UART overrun on real hardware) is logged and serving goes on.
-        if let Err(e) = server.serve(&mut link) {
+        if let Err(e) = server.poll(&mut link) {
             defmt::warn!("link error: {}", defmt::Debug2Format(&e));
+        }
+        if server.take_reset() {
+            defmt::info!("reset requested over the link");
+            cortex_m::peripheral::SCB::sys_reset();
         }
     }
 }

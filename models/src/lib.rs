@@ -26,6 +26,7 @@ pub mod fixed;
 pub mod format;
 #[cfg(feature = "alloc")]
 pub mod owned;
+pub mod signed;
 pub mod validate;
 
 #[cfg(feature = "alloc")]

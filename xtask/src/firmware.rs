@@ -68,14 +68,58 @@ pub fn scratch() -> Result<PathBuf> {
 
 /// Builds the firmware for `board` (release), optionally with a built-in model; returns the ELF.
 pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
+    build_variant(board, model, &Variant::default())
+}
+
+/// A firmware build other than the plain one.
+#[derive(Clone, Debug, Default)]
+pub struct Variant {
+    /// Accept only models signed with this Ed25519 public key (file from `snn keygen`).
+    pub pubkey: Option<PathBuf>,
+    /// Recurse at boot until the stack guard faults (test build).
+    pub stack_overflow_test: bool,
+}
+
+impl Variant {
+    fn tag(&self) -> Option<&'static str> {
+        match (self.pubkey.is_some(), self.stack_overflow_test) {
+            (false, false) => None,
+            (true, false) => Some("signed"),
+            (false, true) => Some("stack-overflow-test"),
+            (true, true) => Some("signed-stack-overflow-test"),
+        }
+    }
+}
+
+/// Builds a firmware variant; a variant's ELF is copied to `target/xtask/snn-firmware-<board>-
+/// <variant>.elf` so a later plain build does not replace it.
+pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<PathBuf> {
     ensure_target(FW_TARGET)?;
     let mut c = cargo();
     c.current_dir(fw_dir()) // picks up firmware/.cargo/config.toml
         .args(["build", "--release", "--target-dir"])
         .arg(fw_dir().join("target").join(board.name()));
+    let mut features = Vec::new();
     if board != Board::Mps2An386 {
-        c.args(["--no-default-features", "--features"])
-            .arg(format!("board-{}", board.name()));
+        c.arg("--no-default-features");
+        features.push(format!("board-{}", board.name()));
+    }
+    match &v.pubkey {
+        Some(k) => {
+            let abs = std::fs::canonicalize(k)
+                .with_context(|| format!("public key file {} not found", k.display()))?;
+            c.env("SNN_FW_PUBKEY", abs);
+            features.push("signed-models".into());
+        }
+        None => {
+            c.env_remove("SNN_FW_PUBKEY");
+        }
+    }
+    if v.stack_overflow_test {
+        features.push("stack-overflow-test".into());
+    }
+    if !features.is_empty() {
+        c.arg("--features").arg(features.join(","));
     }
     match model {
         Some(m) => {
@@ -89,16 +133,30 @@ pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
             c.env_remove("SNN_FW_MODEL");
         }
     }
-    println!("xtask: building the firmware for {}", board.name());
+    println!(
+        "xtask: building the firmware for {}{}",
+        board.name(),
+        v.tag().map(|t| format!(" ({t})")).unwrap_or_default()
+    );
     run(&mut c)?;
-    Ok(elf_path(board))
+    let Some(tag) = v.tag() else {
+        return Ok(elf_path(board));
+    };
+    let copy = scratch()?.join(format!("snn-firmware-{}-{tag}.elf", board.name()));
+    std::fs::copy(elf_path(board), &copy)
+        .with_context(|| format!("copy the ELF to {}", copy.display()))?;
+    Ok(copy)
 }
 
-/// `cargo xtask build-fw [--board B] [--model FILE]`.
+/// `cargo xtask build-fw [--board B] [--model FILE] [--pubkey FILE]`.
 pub fn build_cmd(args: &[String]) -> Result<()> {
-    let o = Opts::parse("build-fw", args, &["board", "model"])?;
+    let o = Opts::parse("build-fw", args, &["board", "model", "pubkey"])?;
     let board = Board::parse(o.get("board").unwrap_or("mps2-an386"))?;
-    let elf = build(board, o.get("model").map(Path::new))?;
+    let v = Variant {
+        pubkey: o.get("pubkey").map(PathBuf::from),
+        stack_overflow_test: false,
+    };
+    let elf = build_variant(board, o.get("model").map(Path::new), &v)?;
     let (flash, ram) = elf::flash_ram(&std::fs::read(&elf)?)?;
     println!(
         "xtask: {} ({} bytes flash, {} bytes static RAM)",

@@ -11,6 +11,7 @@ mod demo;
 mod digits;
 mod elf;
 mod features;
+mod field;
 mod firmware;
 mod hil;
 mod setup;
@@ -26,9 +27,11 @@ Commands:
                        train on the bundled digits data, quantise, export, run on the emulated
                        board and print host vs board results in one table (files: target/demo/)
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
-  build-fw [--board B] [--model FILE]
+  build-fw [--board B] [--model FILE] [--pubkey FILE]
                        build the firmware (boards: mps2-an386 [default], nucleo-f446re);
-                       --model builds that model file into flash (loaded at boot)
+                       --model builds that model file into flash (loaded at boot when no
+                       uploaded model is stored); --pubkey: accept only models signed with
+                       that Ed25519 key (`snn keygen` writes it, `snn export --sign` signs)
   run-qemu [--model FILE] [--seconds S]
                        build the firmware, boot it on the emulated MPS2-AN386 board, print its
                        Info reply and its decoded defmt log
@@ -41,7 +44,11 @@ Commands:
                        2 neurons per class), stream the last N
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
-                       probe = flash a real board and talk over --port
+                       probe = flash a real board and talk over --port;
+                       --noise RATE [--seed S]: first a clean run, then the same samples
+                       through a fault-injection proxy on the emulated UART (bit flips at
+                       RATE per bit, drops, duplicates and truncations at RATE/8 per byte);
+                       reports retries and throughput lost, fails on any wrong result
   size [--board B] [--model FILE] [--hidden H]
                        flash and RAM of the firmware, with and without the model built in,
                        and of the model
@@ -57,6 +64,11 @@ Commands:
   capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
                        C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
                        200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
+  field                the field checks alone: link, reset, flash slots and signatures on the
+                       emulated board (plain and signed firmware), stack-overflow fault
+  soak [--count N] [--model FILE]
+                       N inferences (default 100,000) on the emulated board in one boot, every
+                       result compared with the host; free RAM and the stack peak must not move
   help                 this text
 ";
 
@@ -84,6 +96,8 @@ fn main() -> Result<()> {
         "demo" => demo::run_cmd(&rest),
         "capi-header" => capi::write_header(),
         "capi" => capi::run_cmd(&rest),
+        "soak" => field::soak_cmd(&rest),
+        "field" => field::check_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }
 }

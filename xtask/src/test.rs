@@ -5,6 +5,9 @@ use anyhow::Result;
 
 /// Samples streamed through the emulated board by the hardware-in-the-loop step.
 const HIL_SAMPLES: usize = 300;
+/// Samples of the short noisy-link run (the 1,000-sample run is `cargo xtask hil --noise 1e-3
+/// --samples 1000`, BENCHMARKS.md).
+const NOISY_SAMPLES: usize = 200;
 
 /// Checks that the demo and the tests compile candle with the same features, runs formatting
 /// and lint checks, every host test of the workspace, then builds the firmware for every board,
@@ -71,7 +74,18 @@ pub fn run(_args: &[String]) -> Result<()> {
         crate::capi::SAMPLES
     );
     crate::capi::run_all(crate::capi::SAMPLES)?;
-    println!("xtask test: link robustness against the firmware under QEMU");
+    println!(
+        "xtask test: hil through the fault-injection proxy, bit-error rate 1e-3, \
+         {NOISY_SAMPLES} samples"
+    );
+    let model = std::fs::read(crate::hil::zoo_model())?;
+    crate::hil::noisy(&model, NOISY_SAMPLES, snn_hal::noise::Noise::rate(1e-3, 1))?;
+    println!("xtask test: firmware built with the test public key (signed models only)");
+    let signed = crate::field::signed_elf()?;
+    let plain = build(Board::Mps2An386, None)?;
+    println!(
+        "xtask test: link robustness, reset, slots and signatures against the firmware under QEMU"
+    );
     sh(cargo()
         .args([
             "test",
@@ -82,7 +96,10 @@ pub fn run(_args: &[String]) -> Result<()> {
             "--",
             "--ignored",
         ])
-        .env("SNN_FW_ELF", crate::firmware::elf_path(Board::Mps2An386)))?;
+        .env("SNN_FW_ELF", plain)
+        .env("SNN_FW_SIGNED_ELF", signed))?;
+    println!("xtask test: a stack overflow faults on the guard");
+    crate::field::overflow_check()?;
     println!("xtask test: all passed");
     Ok(())
 }

@@ -7,11 +7,15 @@
 mod mps2_an386;
 #[cfg(feature = "board-mps2-an386")]
 pub use mps2_an386::*;
+#[cfg(feature = "board-mps2-an386")]
+pub mod storage_mps2;
 
 #[cfg(feature = "board-nucleo-f446re")]
 mod nucleo_f446re;
 #[cfg(feature = "board-nucleo-f446re")]
 pub use nucleo_f446re::*;
+#[cfg(feature = "board-nucleo-f446re")]
+pub mod storage_nucleo;
 
 /// Most output neurons (the protocol's limit).
 pub const MAX_OUTPUTS: usize = snn_hal::protocol::MAX_OUTPUTS;

@@ -31,6 +31,10 @@ pub struct Board {
     pub counter: SysTickCounter,
     /// Spike output (none on the emulated board).
     pub spikes: NoSpikeOutput,
+    /// Model slots (RAM that survives a reset).
+    pub slots: Option<snn_hal::Slots<super::storage_mps2::Flash>>,
+    /// The MPU (for the stack guard).
+    pub mpu: cortex_m::peripheral::MPU,
 }
 
 /// Sets up UART0 and SysTick.
@@ -50,6 +54,8 @@ pub fn init() -> Board {
         link: IoLink(Uart::init()),
         counter: SysTickCounter(()),
         spikes: NoSpikeOutput,
+        slots: super::storage_mps2::slots(),
+        mpu: p.MPU,
     }
 }
 
@@ -147,6 +153,14 @@ impl CycleCounter for SysTickCounter {
     }
     fn unit(&self) -> CostUnit {
         CostUnit::Instructions
+    }
+}
+
+/// Stops after a fault: exits QEMU with failure (the log says why).
+pub fn fault_stop() -> ! {
+    cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
     }
 }
 

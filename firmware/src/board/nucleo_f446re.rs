@@ -31,6 +31,10 @@ pub struct Board {
     pub counter: DwtCounter,
     /// Spike output.
     pub spikes: PinSpikeOutput<Pin<'A', 5, Output>>,
+    /// Model slots (flash sectors 6 and 7).
+    pub slots: Option<snn_hal::Slots<super::storage_nucleo::Flash>>,
+    /// The MPU (for the stack guard).
+    pub mpu: cortex_m::peripheral::MPU,
 }
 
 fn halt() -> ! {
@@ -66,6 +70,8 @@ pub fn init() -> Board {
         link: NbLink(serial),
         counter: DwtCounter { high: 0, last: 0 },
         spikes: PinSpikeOutput(gpioa.pa5.into_push_pull_output()),
+        slots: super::storage_nucleo::slots(dp.FLASH),
+        mpu: cp.MPU,
     }
 }
 
@@ -86,6 +92,11 @@ impl CycleCounter for DwtCounter {
     fn unit(&self) -> CostUnit {
         CostUnit::Cycles
     }
+}
+
+/// Stops after a fault (the RTT log says why).
+pub fn fault_stop() -> ! {
+    halt()
 }
 
 #[panic_handler]

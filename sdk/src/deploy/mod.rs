@@ -6,7 +6,8 @@
 //! quantisation with a straight-through estimator), [`export`] (calibration, dense or CSR layout,
 //! evaluation, the model file written atomically), [`card`] (the JSON model card),
 //! [`simulate`] (the `snn_models` engine over a data set, and the float reference on the same
-//! spikes) and [`inspect`] (a model file's header and layer table).
+//! spikes), [`inspect`] (a model file's header and layer table) and [`signing`] (Ed25519 key
+//! pairs and signed model files).
 //!
 //! May import: [`crate::train`] and everything below it; never `plot` or `cli`. Integer
 //! semantics are never re-implemented here: they come from `snn_models`.
@@ -17,4 +18,5 @@ pub mod inspect;
 pub mod qat;
 pub mod quant;
 pub mod series;
+pub mod signing;
 pub mod simulate;

@@ -18,6 +18,7 @@ pub mod init;
 pub mod inspect;
 pub mod plot;
 pub mod run;
+pub mod series;
 pub mod simulate;
 pub mod train;
 pub mod ui;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::run::{self, SplitChoice};
-use super::CliResult;
+use super::{CliError, CliResult};
 use crate::train::Trainer;
 
 /// Options of `snn eval`.
@@ -27,6 +27,14 @@ pub struct EvalArgs {
 /// Runs `snn eval`.
 pub fn run(args: EvalArgs) -> CliResult {
     let loaded = run::load(&args.run)?;
+    if loaded.cfg.series.is_some() {
+        if args.data.is_some() {
+            return Err(CliError::input(
+                "--data is not supported for a [series] run; it evaluates its own files (--split)",
+            ));
+        }
+        return super::series::eval(&loaded, args.split, args.json);
+    }
     let (what, samples) = match &args.data {
         Some(path) => loaded.external_samples(path)?,
         None => loaded.split_samples(args.split)?,

@@ -79,6 +79,10 @@ pub fn run(args: ExportArgs) -> CliResult {
             checkpoint.display()
         )));
     }
+    let loaded = super::run::load(&checkpoint)?;
+    if loaded.cfg.series.is_some() {
+        return super::series::export(&loaded, args.out.clone(), args.name.as_deref(), args.json);
+    }
     let run = load_run(&checkpoint)?;
     let opts = ExportOptions {
         quant: QuantConfig {

@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod keygen;
 pub mod plot;
 pub mod run;
+pub mod series;
 pub mod simulate;
 pub mod train;
 pub mod ui;

@@ -14,7 +14,8 @@ pub struct SimulateArgs {
     /// Model file (.snn).
     pub model: PathBuf,
     /// Data set: `digits` (bundled) or a CSV file (no header, label last, min-max scaled over
-    /// the file). Every row is run, seeded by its row index. Ignored when the checkpoint is known.
+    /// the file); for a continuous-input (series) model a `.ts` file (or, with a series
+    /// --checkpoint, a file in the run's format; default there: the run's test file). Every row is run, seeded by its row index. Ignored when the checkpoint is known.
     #[arg(long, default_value = "digits")]
     pub data: String,
     /// Training checkpoint of the model: runs its test split (as in training) and reports
@@ -41,6 +42,21 @@ pub fn run(args: SimulateArgs) -> CliResult {
     if let Some(limit) = args.max_ram {
         check_ram(&model, limit)
             .map_err(|e| CliError::input(format!("refusing {}: {e}", args.model.display())))?;
+    }
+    if model.header.encoding.is_continuous() {
+        let run = args
+            .checkpoint
+            .as_deref()
+            .map(super::run::load)
+            .transpose()?;
+        let data = (args.data != "digits").then(|| PathBuf::from(&args.data));
+        return super::series::simulate(
+            &args.model,
+            &bytes,
+            run.as_ref(),
+            data.as_deref(),
+            args.json,
+        );
     }
     let from_card = || -> Option<PathBuf> {
         let card =

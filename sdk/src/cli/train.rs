@@ -82,6 +82,9 @@ pub fn run(args: TrainArgs) -> CliResult {
             }
         }
     }
+    if cfg.series.is_some() {
+        return super::series::train(cfg, &run_dir, args.resume, args.json);
+    }
     let data = Trainer::load_data(&cfg)?;
     let device = candle_core::Device::Cpu;
     let net = Network::new(&cfg.network, cfg.seed, &device)?;

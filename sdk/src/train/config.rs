@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::csv::CsvOptions;
 use crate::data::encode::EncodingConfig;
+use crate::data::series::source::SeriesSource;
 use crate::data::Scaling;
 use crate::net::network::NetworkConfig;
 use crate::train::optim::{AdamConfig, OptimizerKind};
@@ -291,6 +292,10 @@ pub struct TrainConfig {
     /// Firing-rate budgets per layer (`[[budget]]`, see [`crate::budget`]); none by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub budget: Vec<crate::budget::LayerBudget>,
+    /// A time-series data set (`[series]`, see [`SeriesSource`]); when present it replaces
+    /// `[data]`/`[encoding]` and `train.time_steps` (each sample runs its own length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesSource>,
     /// Directory of the config file (relative data paths resolve against it); not serialised.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
@@ -417,6 +422,9 @@ impl TrainConfig {
             }
         }
         t.schedule.validate()?;
+        if let Some(s) = &self.series {
+            s.validate()?;
+        }
         self.network
             .validate()
             .map_err(|e| format!("network.{e}"))?;

@@ -21,6 +21,7 @@ pub mod error;
 pub mod input;
 pub mod nmnist;
 pub mod seqcsv;
+pub mod source;
 pub mod ts;
 
 pub use error::SeriesError;

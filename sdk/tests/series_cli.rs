@@ -1,0 +1,162 @@
+//! The time-series CLI path end to end with the `snn` binary and the vendored JapaneseVowels
+//! files: `train` of the zoo config (few epochs) → `eval` → `export` (format v2) → `simulate`
+//! (integer engine, each utterance for its own length), checking the engine's accuracy against
+//! the float network's; then config errors that name the file and field.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn snn(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run snn")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Value {
+    let o = snn(dir, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "snn {args:?} failed:\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let last = out.lines().last().expect("no stdout");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
+}
+
+fn fails(dir: &Path, args: &[&str], needles: &[&str]) {
+    let o = snn(dir, args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "snn {args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "snn {args:?}: `{n}` not in {err}");
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("snn-series-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn japanese_vowels_trains_exports_and_simulates_through_the_cli() {
+    let dir = scratch("jv");
+    let cfg = repo().join("models/zoo/japanese_vowels.toml");
+    let cfg = cfg.to_str().unwrap();
+    let train = ok(
+        &dir,
+        &[
+            "train", "--config", cfg, "--out", "run", "--epochs", "20", "--json",
+        ],
+    );
+    let float = train["test_acc"].as_f64().unwrap();
+    // 9 speakers: chance is 11 %; twenty epochs separate most of them.
+    assert!(float > 0.6, "float test accuracy {float}");
+    let eval = ok(&dir, &["eval", "run", "--json"]);
+    assert_eq!(eval["accuracy"].as_f64().unwrap(), float);
+    assert_eq!(eval["samples"].as_u64().unwrap(), 370);
+    let export = ok(&dir, &["export", "run", "-o", "jv.snn", "--json"]);
+    let bytes = std::fs::read(dir.join("jv.snn")).unwrap();
+    assert_eq!(&bytes[4..6], &2u16.to_le_bytes(), "format version 2");
+    assert_eq!(export["time_steps"].as_u64().unwrap(), 29);
+    let sim = ok(
+        &dir,
+        &["simulate", "jv.snn", "--checkpoint", "run", "--json"],
+    );
+    let int = sim["accuracy"].as_f64().unwrap();
+    assert_eq!(sim["samples"].as_u64().unwrap(), 370);
+    assert_eq!(sim["float_accuracy"].as_f64().unwrap(), float);
+    assert_eq!(export["accuracy"].as_f64().unwrap(), int);
+    assert!(
+        (int - float).abs() <= 0.03,
+        "integer engine {int} vs float {float}"
+    );
+    // The model also runs on a series file given directly (every sample its own T_i).
+    let test_file = repo().join("sdk/data/JapaneseVowels_TEST.ts.gz");
+    let direct = ok(
+        &dir,
+        &[
+            "simulate",
+            "jv.snn",
+            "--data",
+            test_file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(direct["accuracy"].as_f64().unwrap(), int);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn series_config_errors_name_the_file_and_field() {
+    let dir = scratch("bad");
+    let data = repo().join("sdk/data");
+    let jv = |f: &str| {
+        data.join(format!("JapaneseVowels_{f}.ts.gz"))
+            .display()
+            .to_string()
+    };
+    let write = |name: &str, series: &str, input: usize| {
+        std::fs::write(
+            dir.join(name),
+            format!(
+                "[series]\n{series}\n[network]\ninput_size = {input}\n[[network.layers]]\nsize = 9\n"
+            ),
+        )
+        .unwrap();
+    };
+    write(
+        "typo.toml",
+        &format!(
+            "train = {:?}\ntest = {:?}\nencodr = {{ kind = \"direct\" }}",
+            jv("TRAIN"),
+            jv("TEST")
+        ),
+        12,
+    );
+    fails(
+        &dir,
+        &["train", "--config", "typo.toml"],
+        &["typo.toml:4", "encodr", "encoder"],
+    );
+    write(
+        "size.toml",
+        &format!("train = {:?}\ntest = {:?}", jv("TRAIN"), jv("TEST")),
+        10,
+    );
+    fails(
+        &dir,
+        &["train", "--config", "size.toml"],
+        &["network.input_size = 10", "12 channels"],
+    );
+    write(
+        "thr.toml",
+        &format!(
+            "train = {:?}\ntest = {:?}\nencoder = {{ kind = \"sigma_delta\", threshold_std = 0.0 }}",
+            jv("TRAIN"),
+            jv("TEST")
+        ),
+        24,
+    );
+    fails(
+        &dir,
+        &["train", "--config", "thr.toml"],
+        &["thr.toml", "series.encoder.threshold_std"],
+    );
+    write(
+        "missing.toml",
+        "train = \"nope.ts\"\ntest = \"nope.ts\"",
+        12,
+    );
+    fails(&dir, &["train", "--config", "missing.toml"], &["nope.ts"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,8 +1,8 @@
 //! Firmware: boots the board, loads the built-in model if any, and serves the host link.
 //!
 //! Static memory only: the model bytes and every engine buffer are fixed arrays sized per board
-//! (`board::MAX_*`), handed out once by cortex-m-rt's `static mut` in `#[entry]` (safe: the
-//! entry function runs once). Every request is answered by `snn_hal::Server`; nothing on the
+//! (`board::MAX_*`), handed out once as `&'static mut` by `ConstStaticCell::take` (the entry
+//! function runs once, so no take can fail). Every request is answered by `snn_hal::Server`; nothing on the
 //! request path can panic, and a malformed frame only produces an `Error` reply.
 #![no_std]
 #![no_main]
@@ -12,22 +12,24 @@
 mod board;
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
-use cortex_m_rt::entry;
 use snn_hal::{CpuBackend, CpuBuffers, Device, Server};
+use static_cell::ConstStaticCell;
 
 /// A model built in at compile time (`SNN_FW_MODEL`, see build.rs); empty when none.
 static BUILTIN_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_model.bin"));
 
-#[entry]
-fn main() -> ! {
-    // cortex-m-rt turns these into `&'static mut` references (the entry runs exactly once).
-    static mut MODEL: [u8; MAX_MODEL_BYTES] = [0; MAX_MODEL_BYTES];
-    static mut MEMBRANE: [i32; MAX_NEURONS] = [0; MAX_NEURONS];
-    static mut CURRENT: [i32; MAX_LAYER_NEURONS] = [0; MAX_LAYER_NEURONS];
-    static mut SPIKES: [u16; MAX_INPUTS + MAX_NEURONS] = [0; MAX_INPUTS + MAX_NEURONS];
-    static mut OUT_COUNTS: [u16; MAX_OUTPUTS] = [0; MAX_OUTPUTS];
-    static mut STEP: [u16; MAX_INPUTS] = [0; MAX_INPUTS];
+static MODEL: ConstStaticCell<[u8; MAX_MODEL_BYTES]> = ConstStaticCell::new([0; MAX_MODEL_BYTES]);
+static MEMBRANE: ConstStaticCell<[i32; MAX_NEURONS]> = ConstStaticCell::new([0; MAX_NEURONS]);
+static CURRENT: ConstStaticCell<[i32; MAX_LAYER_NEURONS]> =
+    ConstStaticCell::new([0; MAX_LAYER_NEURONS]);
+static SPIKES: ConstStaticCell<[u16; MAX_INPUTS + MAX_NEURONS]> =
+    ConstStaticCell::new([0; MAX_INPUTS + MAX_NEURONS]);
+static OUT_COUNTS: ConstStaticCell<[u16; MAX_OUTPUTS]> = ConstStaticCell::new([0; MAX_OUTPUTS]);
+static STEP: ConstStaticCell<[u16; MAX_INPUTS]> = ConstStaticCell::new([0; MAX_INPUTS]);
 
+#[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
+#[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
+fn main() -> ! {
     let b = board::init();
     let device = Device {
         firmware: env!("CARGO_PKG_VERSION"),
@@ -45,12 +47,12 @@ fn main() -> ! {
         device.free_ram
     );
     let backend = CpuBackend::new(CpuBuffers {
-        model: MODEL,
-        membrane: MEMBRANE,
-        current: CURRENT,
-        spikes: SPIKES,
-        out_counts: OUT_COUNTS,
-        step: STEP,
+        model: MODEL.take(),
+        membrane: MEMBRANE.take(),
+        current: CURRENT.take(),
+        spikes: SPIKES.take(),
+        out_counts: OUT_COUNTS.take(),
+        step: STEP.take(),
     });
     let mut server = Server::new(backend, b.counter, b.spikes, device);
     if !BUILTIN_MODEL.is_empty() {

@@ -162,12 +162,13 @@ pub fn compare(client: &mut Client, model: &[u8], samples: usize) -> Result<HilR
     Ok(rep)
 }
 
-/// Runs hil on the emulated board; returns the report (the caller judges it).
-pub fn on_qemu(model: &[u8], samples: usize) -> Result<HilReport> {
-    ensure_qemu()?;
-    let elf = build(Board::Mps2An386, None)?;
-    let log = scratch()?.join("hil.defmt");
-    let (mut qemu, mut client) = Qemu::spawn(&elf, &log)?;
+/// Runs hil on the emulated `board`; returns the report (the caller judges it).
+pub fn on_qemu(board: Board, model: &[u8], samples: usize) -> Result<HilReport> {
+    let machine = board.emulated()?;
+    ensure_qemu(machine.program)?;
+    let elf = build(board, None)?;
+    let log = scratch()?.join(format!("hil-{}.defmt", board.name()));
+    let (mut qemu, mut client) = Qemu::spawn_on(&machine, &elf, &log)?;
     let rep = compare(&mut client, model, samples);
     let exited = qemu.exited();
     drop(qemu);
@@ -247,7 +248,9 @@ pub fn judge(rep: &HilReport) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask hil [--board qemu|probe] [--model FILE] [--samples N] [--port DEV]`.
+/// `cargo xtask hil [--board qemu|probe|BOARD] [--chip-board BOARD] [--model FILE] [--samples N]
+/// [--port DEV]`: `qemu` runs the emulated `--chip-board` (default mps2-an386), `probe` flashes the
+/// real one; a board (or core) name picks either by what the board is.
 pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
@@ -273,14 +276,23 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;
     decode(&model).with_context(|| format!("{} is not a valid model", model_path.display()))?;
+    let port = PathBuf::from(o.get("port").unwrap_or("/dev/ttyACM0"));
     let rep = match o.get("board").unwrap_or("qemu") {
-        "qemu" => on_qemu(&model, samples)?,
+        "qemu" => on_qemu(
+            Board::parse(o.get("chip-board").unwrap_or("mps2-an386"))?,
+            &model,
+            samples,
+        )?,
         "probe" => {
             let board = Board::parse(o.get("chip-board").unwrap_or("nucleo-f446re"))?;
-            let port = PathBuf::from(o.get("port").unwrap_or("/dev/ttyACM0"));
             on_probe(board, &port, &model, samples)?
         }
-        other => bail!("`hil`: unknown --board {other} (qemu or probe)"),
+        name => match Board::parse(name)
+            .with_context(|| format!("`hil`: --board {name} (qemu, probe or a board name)"))?
+        {
+            b if b.machine().is_some() => on_qemu(b, &model, samples)?,
+            b => on_probe(b, &port, &model, samples)?,
+        },
     };
     judge(&rep)
 }

@@ -25,21 +25,25 @@ Commands:
                        board and print host vs board results in one table (files: target/demo/)
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
   build-fw [--board B] [--model FILE]
-                       build the firmware (boards: mps2-an386 [default], nucleo-f446re);
-                       --model builds that model file into flash (loaded at boot)
-  run-qemu [--model FILE] [--seconds S]
-                       build the firmware, boot it on the emulated MPS2-AN386 board, print its
-                       Info reply and its decoded defmt log
+                       build the firmware; --model builds that model file into flash (loaded at
+                       boot). Boards, emulated (one per core; B may also be the core name):
+                       mps2-an386 (cortex-m4, default), mps2-an385 (cortex-m3), mps2-an500
+                       (cortex-m7), mps2-an505 (cortex-m33), microbit (cortex-m0), virt-rv32
+                       (rv32); real: nucleo-f446re, nrf52840-dk, rp-pico
+  run-qemu [--board B] [--model FILE] [--seconds S]
+                       build the firmware, boot it on an emulated board (default mps2-an386),
+                       print its Info reply and its decoded defmt log
   flash --board B [--model FILE]
-                       flash a real board with probe-rs (boards: nucleo-f446re)
-  hil [--board qemu|probe] [--model FILE | --hidden H | --synthetic rich] [--samples N]
+                       flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico)
+  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:
                        seeded random dense 64-H-10; rich: sparse, recurrent, bias, 4-bit,
                        2 neurons per class), stream the last N
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
-                       probe = flash a real board and talk over --port
+                       qemu = the emulated --chip-board (default mps2-an386), probe = flash the
+                       real --chip-board and talk over --port; a board or core name picks either
   size [--board B] [--model FILE] [--hidden H]
                        flash and RAM of the firmware, with and without the model built in,
                        and of the model
@@ -48,9 +52,11 @@ Commands:
   bench-snntorch [--threads N] [--loop per-step|hoisted] [--only digits|shd]
                        the same two training steps in snnTorch 1.0 / torch 2.15 (installs them
                        into target/snntorch-venv on first use), for the side-by-side numbers
-  bench-fw [--samples N]
-                       instructions per inference on the emulated Cortex-M4 for hidden sizes
-                       64, 128, 256, 512, split into per-synaptic-event and per-neuron costs
+  bench-fw [--board B|all] [--samples N] [--json]
+                       instructions per inference on every emulated core (or B) for hidden sizes
+                       64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
+                       fixed costs, the zoo model's cost, flash and RAM; --json ends with the
+                       per-core table as one JSON line
   help                 this text
 ";
 

@@ -257,6 +257,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hidden_sizes_fit_the_board() {
+        // The MPS2 / RV32 boards (8192 neurons, 256 KiB) take every size.
+        assert_eq!(hidden_sizes(8192, 262_144), [64, 128, 256, 512]);
+        // The micro:bit (256 neurons, 12 KiB) takes only 64 and 128 of those: smaller steps.
+        assert_eq!(hidden_sizes(256, 12_288), [32, 64, 96, 128]);
+        // A board of 96 neurons keeps what fits; the fit then needs three sizes to be exact.
+        assert_eq!(hidden_sizes(96, 12_288), [32, 64]);
+    }
+
+    #[test]
     fn fit_recovers_a_known_cost_model() {
         let mut points = Vec::new();
         for (i, updates) in [1850.0, 3450.0, 6650.0, 13050.0].into_iter().enumerate() {

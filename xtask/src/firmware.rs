@@ -192,13 +192,20 @@ fn fw_dir() -> PathBuf {
     root().join("firmware")
 }
 
-/// Where the ELF of `board` is built.
+/// The one cargo target directory of every firmware build: the host-side proc macros and build
+/// scripts are compiled once for all boards, and boards of one target triple share their
+/// dependencies (cargo keeps each feature set's artifacts apart, so switching boards relinks at
+/// most the firmware crate).
+pub fn target_dir() -> PathBuf {
+    fw_dir().join("target")
+}
+
+/// Where the ELF of `board` is kept after its build: `firmware/target/boards/<board>.elf` (a copy,
+/// since boards of one target triple build to the same cargo output path).
 pub fn elf_path(board: Board) -> PathBuf {
-    fw_dir()
-        .join("target")
-        .join(board.name())
-        .join(board.target())
-        .join("release/snn-firmware")
+    target_dir()
+        .join("boards")
+        .join(format!("{}.elf", board.name()))
 }
 
 /// Scratch directory for generated models, logs and sockets.
@@ -214,7 +221,7 @@ pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
     let mut c = cargo();
     c.current_dir(fw_dir()) // picks up firmware/.cargo/config.toml
         .args(["build", "--release", "--target-dir"])
-        .arg(fw_dir().join("target").join(board.name()))
+        .arg(target_dir())
         .args(board.cargo_args());
     match model {
         Some(m) => {
@@ -230,7 +237,17 @@ pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
     }
     println!("xtask: building the firmware for {}", board.name());
     run(&mut c)?;
-    Ok(elf_path(board))
+    let built = target_dir()
+        .join(board.target())
+        .join("release/snn-firmware");
+    let elf = elf_path(board);
+    let dir = elf.parent().context("ELF path has a parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let tmp = elf.with_extension("elf.tmp");
+    std::fs::copy(&built, &tmp)
+        .with_context(|| format!("copy {} to {}", built.display(), tmp.display()))?;
+    std::fs::rename(&tmp, &elf).with_context(|| format!("rename to {}", elf.display()))?;
+    Ok(elf)
 }
 
 /// `cargo xtask build-fw [--board B] [--model FILE]`.
@@ -392,4 +409,70 @@ pub fn run_qemu_cmd(args: &[String]) -> Result<()> {
     println!("xtask: firmware log:");
     defmt_log::print(&elf, &log);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_board_parses_by_name_and_the_emulated_ones_by_core() {
+        for b in Board::ALL {
+            assert_eq!(Board::parse(b.name()).unwrap(), b);
+            assert_eq!(
+                b.machine().is_some(),
+                Board::EMULATED.contains(&b),
+                "{}",
+                b.name()
+            );
+        }
+        // One emulated board per core, found by its core's name.
+        let mut cores: Vec<&str> = Board::EMULATED.iter().map(|b| b.core()).collect();
+        cores.sort_unstable();
+        cores.dedup();
+        assert_eq!(cores.len(), Board::EMULATED.len());
+        for b in Board::EMULATED {
+            assert_eq!(Board::parse(b.core()).unwrap(), b);
+        }
+        assert_eq!(Board::parse("qemu").unwrap(), Board::Mps2An386);
+        let e = Board::parse("esp32").unwrap_err().to_string();
+        assert!(e.contains("esp32") && e.contains("rp-pico"), "{e}");
+        assert!(Board::NucleoF446re.emulated().is_err());
+        assert!(ensure_real(Board::Microbit).is_err());
+        assert!(ensure_real(Board::Nrf52840Dk).is_ok());
+    }
+
+    #[test]
+    fn every_board_has_its_feature_memory_map_and_a_distinct_elf() {
+        let fw = fw_dir();
+        let manifest = std::fs::read_to_string(fw.join("Cargo.toml")).unwrap();
+        let build_rs = std::fs::read_to_string(fw.join("build.rs")).unwrap();
+        let config = std::fs::read_to_string(fw.join(".cargo/config.toml")).unwrap();
+        let mut elves = Vec::new();
+        for b in Board::ALL {
+            let feature = format!("\nboard-{} = ", b.name());
+            assert!(manifest.contains(&feature), "no feature board-{}", b.name());
+            assert!(
+                build_rs.contains(&format!("\"{}\"", b.name())),
+                "build.rs does not know {}",
+                b.name()
+            );
+            assert!(
+                fw.join("memory").join(format!("{}.x", b.name())).is_file(),
+                "no memory/{}.x",
+                b.name()
+            );
+            assert!(
+                config.contains(&format!("[target.{}]", b.target())),
+                "no link flags for {}",
+                b.target()
+            );
+            let args = b.cargo_args();
+            assert_eq!(args[..2], ["--target".to_string(), b.target().to_string()]);
+            elves.push(elf_path(b));
+        }
+        elves.sort();
+        elves.dedup();
+        assert_eq!(elves.len(), Board::ALL.len());
+    }
 }

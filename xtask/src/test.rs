@@ -34,7 +34,7 @@ pub fn run(_args: &[String]) -> Result<()> {
         sh(cargo()
             .current_dir(&fw)
             .args(["clippy", "--release", "--target-dir"])
-            .arg(fw.join("target").join(board.name()))
+            .arg(crate::firmware::target_dir())
             .args(board.cargo_args())
             .args(["--", "-D", "warnings"])
             .env_remove("SNN_FW_MODEL"))?;

@@ -4,8 +4,9 @@
 //! into flash; the firmware loads it at boot. Without it the firmware waits for an upload.
 use std::{env, fs, path::PathBuf};
 
-/// Every board; each has a feature `board-NAME` and a memory map `memory/NAME.x`.
-const BOARDS: [&str; 9] = [
+/// Every board; each has a feature `board-NAME` and (but the ESP32-C3) a memory map
+/// `memory/NAME.x`.
+const BOARDS: [&str; 10] = [
     "mps2-an385",
     "mps2-an386",
     "mps2-an500",
@@ -15,6 +16,7 @@ const BOARDS: [&str; 9] = [
     "nucleo-f446re",
     "nrf52840-dk",
     "rp-pico",
+    "esp32c3",
 ];
 
 fn main() {
@@ -33,10 +35,13 @@ fn main() {
              with --no-default-features, one of {BOARDS:?} prefixed with board-"
         );
     };
-    let memory = format!("memory/{board}.x");
-    fs::copy(&memory, out.join("memory.x")).expect("copy memory.x");
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed={memory}");
+    // esp-hal's linkall.x brings the ESP32-C3's memory map; every other board has its own.
+    if *board != "esp32c3" {
+        let memory = format!("memory/{board}.x");
+        fs::copy(&memory, out.join("memory.x")).expect("copy memory.x");
+        println!("cargo:rustc-link-search={}", out.display());
+        println!("cargo:rerun-if-changed={memory}");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 
     println!("cargo:rerun-if-env-changed=SNN_FW_MODEL");

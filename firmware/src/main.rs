@@ -27,8 +27,10 @@ static SPIKES: ConstStaticCell<[u16; MAX_INPUTS + MAX_NEURONS]> =
 static OUT_COUNTS: ConstStaticCell<[u16; MAX_OUTPUTS]> = ConstStaticCell::new([0; MAX_OUTPUTS]);
 static STEP: ConstStaticCell<[u16; MAX_INPUTS]> = ConstStaticCell::new([0; MAX_INPUTS]);
 
+/// Boots the board, loads the built-in model if any, and serves the host link forever.
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
-#[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
+#[cfg_attr(feature = "board-virt-rv32", riscv_rt::entry)]
+#[cfg_attr(feature = "board-esp32c3", esp_hal::main)]
 fn main() -> ! {
     let b = board::init();
     let device = Device {

@@ -29,12 +29,13 @@ Commands:
                        boot). Boards, emulated (one per core; B may also be the core name):
                        mps2-an386 (cortex-m4, default), mps2-an385 (cortex-m3), mps2-an500
                        (cortex-m7), mps2-an505 (cortex-m33), microbit (cortex-m0), virt-rv32
-                       (rv32); real: nucleo-f446re, nrf52840-dk, rp-pico
+                       (rv32); real: nucleo-f446re, nrf52840-dk, rp-pico, esp32c3
   run-qemu [--board B] [--model FILE] [--seconds S]
                        build the firmware, boot it on an emulated board (default mps2-an386),
                        print its Info reply and its decoded defmt log
   flash --board B [--model FILE]
-                       flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico)
+                       flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico,
+                       esp32c3)
   hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:

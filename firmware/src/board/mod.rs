@@ -46,6 +46,11 @@ mod rp_pico;
 #[cfg(feature = "board-rp-pico")]
 pub use rp_pico::*;
 
+#[cfg(feature = "board-esp32c3")]
+mod esp32c3;
+#[cfg(feature = "board-esp32c3")]
+pub use esp32c3::*;
+
 #[cfg(any(
     feature = "board-mps2-an385",
     feature = "board-mps2-an386",
@@ -67,6 +72,11 @@ pub fn free_ram() -> u32 {
     extern "C" {
         // Both provided by the runtime's link.x (cortex-m-rt, riscv-rt): end of .bss/.uninit,
         // and the initial stack top.
+        #[cfg(not(feature = "board-esp32c3"))]
+        static __sheap: u8;
+        // esp-hal's linkall.x: the lowest address the stack may grow to.
+        #[cfg(feature = "board-esp32c3")]
+        #[link_name = "_stack_end"]
         static __sheap: u8;
         static _stack_start: u8;
     }

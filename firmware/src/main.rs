@@ -10,9 +10,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod board;
+mod stack;
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
-use snn_hal::{CpuBackend, CpuBuffers, Device, Server};
+use snn_hal::{Backend, CpuBackend, CpuBuffers, Device, Persistent, Server};
 use static_cell::ConstStaticCell;
 
 /// A model built in at compile time (`SNN_FW_MODEL`, see build.rs); empty when none.
@@ -27,16 +28,32 @@ static SPIKES: ConstStaticCell<[u16; MAX_INPUTS + MAX_NEURONS]> =
 static OUT_COUNTS: ConstStaticCell<[u16; MAX_OUTPUTS]> = ConstStaticCell::new([0; MAX_OUTPUTS]);
 static STEP: ConstStaticCell<[u16; MAX_INPUTS]> = ConstStaticCell::new([0; MAX_INPUTS]);
 
-/// Boots the board, loads the built-in model if any, and serves the host link forever.
+// `PUBLIC_KEY`: the Ed25519 key uploads must be signed with (`SNN_FW_PUBKEY`, see build.rs).
+#[cfg(feature = "signed-models")]
+include!(concat!(env!("OUT_DIR"), "/public_key.rs"));
+
+/// Boots the board, arms the stack guard and paints the stack, restores a stored model (or
+/// loads the built-in one), and serves the host link forever.
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
 #[cfg_attr(feature = "board-virt-rv32", riscv_rt::entry)]
 #[cfg_attr(feature = "board-esp32c3", esp_hal::main)]
 fn main() -> ! {
-    let b = board::init();
+    #[cfg_attr(not(feature = "mpu-guard"), allow(unused_mut))]
+    let mut b = board::init();
+    #[cfg(feature = "mpu-guard")]
+    stack::init(&mut b.mpu);
+    #[cfg(not(feature = "mpu-guard"))]
+    stack::init();
+    #[cfg(feature = "stack-overflow-test")]
+    {
+        defmt::info!("stack-overflow-test: recursing until the guard");
+        let _ = stack::overflow(0);
+    }
     let device = Device {
         firmware: env!("CARGO_PKG_VERSION"),
         board: board::NAME,
         free_ram: board::free_ram(),
+        stack: Some(stack::usage),
     };
     defmt::info!(
         "snn-firmware {} on {}: models up to {} bytes, {} neurons ({} per layer), {} inputs; {} bytes RAM free",
@@ -48,7 +65,8 @@ fn main() -> ! {
         MAX_INPUTS,
         device.free_ram
     );
-    let backend = CpuBackend::new(CpuBuffers {
+    #[cfg_attr(not(feature = "signed-models"), allow(unused_mut))]
+    let mut cpu = CpuBackend::new(CpuBuffers {
         model: MODEL.take(),
         membrane: MEMBRANE.take(),
         current: CURRENT.take(),
@@ -56,9 +74,33 @@ fn main() -> ! {
         out_counts: OUT_COUNTS.take(),
         step: STEP.take(),
     });
+    #[cfg(feature = "signed-models")]
+    if let Some(key) = PUBLIC_KEY {
+        cpu.require_signatures(key);
+        defmt::info!("models must be signed (Ed25519)");
+    }
+    let mut backend = Persistent::new(cpu, b.slots);
+    // The newest valid stored model comes first; a built-in model only when none is stored.
+    let restored = match backend.restore() {
+        Ok(Some((slot, m))) => {
+            defmt::info!(
+                "stored model {=str} restored from slot {} (generation {}): {} bytes",
+                m.name.as_str(),
+                slot.index,
+                slot.generation,
+                m.bytes
+            );
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            defmt::error!("stored model refused: {=str}", e.reason.as_str());
+            false
+        }
+    };
     let mut server = Server::new(backend, b.counter, b.spikes, device);
-    if !BUILTIN_MODEL.is_empty() {
-        match server.backend_mut().load(BUILTIN_MODEL) {
+    if !BUILTIN_MODEL.is_empty() && server.backend_mut().model().is_none() && !restored {
+        match server.backend_mut().inner_mut().load(BUILTIN_MODEL) {
             Ok(m) => defmt::info!(
                 "built-in model {=str} loaded: {} bytes, {} neurons",
                 m.name.as_str(),
@@ -71,8 +113,12 @@ fn main() -> ! {
     let mut link = b.link;
     loop {
         // A link error (e.g. a UART overrun on real hardware) is logged and serving goes on.
-        if let Err(e) = server.serve(&mut link) {
+        if let Err(e) = server.poll(&mut link) {
             defmt::warn!("link error: {}", defmt::Debug2Format(&e));
+        }
+        if server.take_reset() {
+            defmt::info!("reset requested over the link");
+            board::reset();
         }
     }
 }

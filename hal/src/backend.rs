@@ -12,6 +12,8 @@ pub struct Limits {
     pub max_neurons: u32,
     /// Largest `input_size`.
     pub max_inputs: u32,
+    /// Whether only models signed with the device's key are accepted.
+    pub signatures_required: bool,
 }
 
 /// Loads models (streamed in pieces) and runs inferences. Every method is fallible and reports

@@ -31,8 +31,12 @@ pub struct CpuBuffers<'a> {
 #[derive(Debug)]
 pub struct CpuBackend<'a> {
     buf: CpuBuffers<'a>,
+    /// Bytes of the uploaded file (model plus any signature trailer).
     len: usize,
+    /// Bytes of the model file inside it.
+    model_len: usize,
     loaded: Option<ModelInfo>,
+    public_key: Option<[u8; snn_models::signed::PUBLIC_KEY_LEN]>,
 }
 
 fn err(code: ErrorCode, what: impl core::fmt::Display) -> ErrorReply {
@@ -52,8 +56,41 @@ impl<'a> CpuBackend<'a> {
         Self {
             buf,
             len: 0,
+            model_len: 0,
             loaded: None,
+            public_key: None,
         }
+    }
+
+    /// From now on accept only models signed with `public_key` (Ed25519): an unsigned model is
+    /// refused with [`ErrorCode::Unsigned`], a wrongly signed one with
+    /// [`ErrorCode::BadSignature`].
+    #[cfg(feature = "signature")]
+    pub fn require_signatures(&mut self, public_key: [u8; snn_models::signed::PUBLIC_KEY_LEN]) {
+        self.public_key = Some(public_key);
+    }
+
+    /// The model file inside an upload: checked against the key when one is set, else with
+    /// any signature trailer cut off.
+    fn model_file(&self, file: &[u8]) -> Result<usize, ErrorReply> {
+        use snn_models::signed::{split, SignatureError};
+        let Some(key) = &self.public_key else {
+            return Ok(split(file).0.len());
+        };
+        #[cfg(feature = "signature")]
+        let r = snn_models::signed::verify(file, key).map(<[u8]>::len);
+        #[cfg(not(feature = "signature"))]
+        let r: Result<usize, SignatureError> = {
+            let _ = key;
+            Err(SignatureError::BadKey)
+        };
+        r.map_err(|e| {
+            let code = match e {
+                SignatureError::Unsigned => ErrorCode::Unsigned,
+                SignatureError::Mismatch | SignatureError::BadKey => ErrorCode::BadSignature,
+            };
+            err(code, e)
+        })
     }
 
     /// Loads a complete model file in one go (e.g. one built into the firmware).
@@ -66,7 +103,7 @@ impl<'a> CpuBackend<'a> {
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
     /// `finish_load` and have not changed since, so a version-1 file (whose body is exactly
-    /// `postcard(Model)`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
+    /// `postcard((Header, layers))`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
     /// CRC over the file would cost more than a small inference. Other versions take the full
     /// `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
@@ -77,7 +114,17 @@ impl<'a> CpuBackend<'a> {
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
-        postcard::from_bytes(body).map_err(|_| no_model())
+        // A version-1 body is the header and the layers; the channel section came in version 2.
+        type V1<'b> = (
+            snn_models::Header<'b>,
+            heapless::Vec<snn_models::Layer<'b>, { snn_models::MAX_LAYERS }>,
+        );
+        let (header, layers) = postcard::from_bytes::<V1<'_>>(body).map_err(|_| no_model())?;
+        Ok(Model {
+            header,
+            layers,
+            channels: snn_models::Channels::default(),
+        })
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {
@@ -116,12 +163,14 @@ impl Backend for CpuBackend<'_> {
             max_model_bytes: b.model.len() as u32,
             max_neurons: b.membrane.len() as u32,
             max_inputs: b.step.len() as u32,
+            signatures_required: self.public_key.is_some(),
         }
     }
 
     fn begin_load(&mut self, len: u32) -> Result<(), ErrorReply> {
         self.loaded = None;
         self.len = 0;
+        self.model_len = 0;
         if len as usize > self.buf.model.len() {
             let mut e = err(ErrorCode::TooLarge, "");
             let _ = write!(
@@ -157,6 +206,8 @@ impl Backend for CpuBackend<'_> {
             );
             return Err(e);
         }
+        let model_len = self.model_file(bytes)?;
+        let bytes = bytes.get(..model_len).unwrap_or(&[]);
         let model = decode(bytes).map_err(|e: FormatError| err(ErrorCode::BadModel, e))?;
         self.check_fits(&model)?;
         let info = ModelInfo {
@@ -169,6 +220,7 @@ impl Backend for CpuBackend<'_> {
             neurons: model.layers.iter().map(|l| u32::from(l.neurons)).sum(),
             outputs: model.output_neurons() as u16,
         };
+        self.model_len = model_len;
         self.loaded = Some(info.clone());
         Ok(info)
     }
@@ -188,7 +240,7 @@ impl Backend for CpuBackend<'_> {
             return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
         }
         let b = &mut self.buf;
-        let model = Self::model_ref(b.model.get(..self.len).unwrap_or(&[]))?;
+        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
         // Hand the engine only what this model needs: it clears its state on every run, and the
         // device's buffers are sized for the largest model.
         let r = Requirements::of(&model);

@@ -4,9 +4,11 @@ use crate::protocol::{
     ErrorReply, InferResult, Info, Input, ModelInfo, Reply, Request, CHUNK, MAX_REQUEST,
 };
 use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why a client call failed.
@@ -33,22 +35,88 @@ pub enum ClientError {
     /// The device answered with a reply of the wrong kind.
     #[error("unexpected reply: {0:?}")]
     Unexpected(Box<Reply>),
+    /// Every try of a request failed on the link.
+    #[error("no valid reply after {tries} tries of {what}; last failure: {last}")]
+    GaveUp {
+        /// Tries made.
+        tries: u32,
+        /// The request kind.
+        what: &'static str,
+        /// The last try's failure.
+        last: Box<ClientError>,
+    },
 }
 
-/// Speaks the protocol: one request frame out, one reply frame back.
+/// What the link cost so far (counts since the client was made).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Requests that got their reply.
+    pub requests: u64,
+    /// Tries beyond the first, over all requests.
+    pub retries: u64,
+    /// Reply frames that failed their CRC or did not decode.
+    pub corrupt_replies: u64,
+    /// Link errors from the device (it received a damaged frame).
+    pub device_link_errors: u64,
+    /// Tries that timed out.
+    pub timeouts: u64,
+    /// Valid replies for an older request (a late or duplicated reply), ignored.
+    pub stale_replies: u64,
+    /// Request bytes written, retries included.
+    pub bytes_out: u64,
+}
+
+/// One reply frame as received: either a checked reply with its sequence number, or damage.
+// One lives at a time, on the host; boxing the reply would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Received {
+    /// A frame that passed its CRC and decoded.
+    Reply {
+        /// Sequence number (that of the request it answers).
+        seq: u16,
+        /// The reply.
+        reply: Reply,
+    },
+    /// A frame that failed its CRC, was not COBS, or did not decode.
+    Damaged(usize),
+}
+
+/// Speaks the protocol: one request frame out, one reply frame back, retried on link damage.
 pub struct Client {
     rx: Receiver<Vec<u8>>,
     pending: Vec<u8>,
     tx: Box<dyn Write + Send>,
-    /// How long to wait for each reply.
+    seq: u16,
+    stats: LinkStats,
+    /// How long to wait for each reply (per try).
     pub timeout: Duration,
+    /// Tries per request before giving up with [`ClientError::GaveUp`] (at least 1).
+    pub tries: u32,
+    /// Model bytes per upload chunk (at most [`CHUNK`]; smaller chunks survive a noisy link
+    /// better).
+    pub chunk: usize,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("timeout", &self.timeout)
+            .field("tries", &self.tries)
+            .field("stats", &self.stats)
             .finish()
+    }
+}
+
+/// The request's name, for errors.
+fn kind(req: &Request<'_>) -> &'static str {
+    match req {
+        Request::Info => "Info",
+        Request::LoadBegin { .. } => "LoadBegin",
+        Request::LoadChunk { .. } => "LoadChunk",
+        Request::LoadEnd => "LoadEnd",
+        Request::Infer { .. } => "Infer",
+        Request::Reset => "Reset",
     }
 }
 
@@ -71,41 +139,75 @@ impl Client {
                 }
             }
         });
+        // Start the sequence somewhere unpredictable, so a new client's first request is not
+        // mistaken by the device for a repeat of an earlier client's last one.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() ^ std::process::id());
         Self {
             rx,
             pending: Vec::new(),
             tx: Box::new(writer),
+            seq: (seed ^ (seed >> 16)) as u16,
+            stats: LinkStats::default(),
             timeout: Duration::from_secs(30),
+            tries: 5,
+            chunk: CHUNK,
         }
+    }
+
+    /// What the link cost so far.
+    pub fn stats(&self) -> LinkStats {
+        self.stats
     }
 
     /// Sends raw bytes (for robustness tests: garbage, truncated frames).
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         self.tx.write_all(bytes)?;
         self.tx.flush()?;
+        self.stats.bytes_out += bytes.len() as u64;
         Ok(())
     }
 
-    /// Sends one request frame.
-    pub fn send(&mut self, req: &Request<'_>) -> Result<(), ClientError> {
-        let mut buf = vec![0u8; crate::protocol::MAX_FRAME];
-        let frame = postcard::to_slice_cobs(req, &mut buf).map_err(|_| ClientError::TooLarge)?;
-        let frame = frame.to_vec();
-        self.send_raw(&frame)
+    /// The frame of `req` with sequence number `seq`.
+    pub fn frame(seq: u16, req: &Request<'_>) -> Result<Vec<u8>, ClientError> {
+        let mut raw = vec![0u8; MAX_REQUEST + crate::wire::OVERHEAD];
+        let mut out = vec![0u8; crate::protocol::MAX_FRAME];
+        let n =
+            crate::wire::encode(seq, req, &mut raw, &mut out).map_err(|_| ClientError::TooLarge)?;
+        out.truncate(n);
+        Ok(out)
     }
 
-    /// Waits for the next reply frame.
-    pub fn recv(&mut self) -> Result<Reply, ClientError> {
-        let deadline = Instant::now() + self.timeout;
+    /// Sends one request frame with the next sequence number (no retry); returns that number.
+    pub fn send(&mut self, req: &Request<'_>) -> Result<u16, ClientError> {
+        self.seq = self.seq.wrapping_add(1);
+        let frame = Self::frame(self.seq, req)?;
+        self.send_raw(&frame)?;
+        Ok(self.seq)
+    }
+
+    /// Waits for the next reply frame, whatever its sequence number.
+    pub fn recv_frame(&mut self) -> Result<Received, ClientError> {
+        self.recv_until(Instant::now() + self.timeout)
+    }
+
+    fn recv_until(&mut self, deadline: Instant) -> Result<Received, ClientError> {
         loop {
             if let Some(end) = self.pending.iter().position(|&b| b == 0) {
                 let mut frame: Vec<u8> = self.pending.drain(..=end).collect();
-                if frame.len() == 1 {
+                frame.pop();
+                if frame.is_empty() {
                     continue;
                 }
                 let n = frame.len();
-                return postcard::from_bytes_cobs::<Reply>(&mut frame)
-                    .map_err(|_| ClientError::BadReply(n));
+                let Ok(c) = crate::wire::decode(&mut frame) else {
+                    return Ok(Received::Damaged(n));
+                };
+                return Ok(match postcard::from_bytes::<Reply>(c.msg) {
+                    Ok(reply) => Received::Reply { seq: c.seq, reply },
+                    Err(_) => Received::Damaged(n),
+                });
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
@@ -116,10 +218,76 @@ impl Client {
         }
     }
 
-    /// Sends a request and waits for its reply (device errors are returned as `Ok(Reply::Error)`).
+    /// Waits for the next reply, whatever its sequence number (robustness tests).
+    pub fn recv(&mut self) -> Result<Reply, ClientError> {
+        match self.recv_frame()? {
+            Received::Reply { reply, .. } => Ok(reply),
+            Received::Damaged(n) => Err(ClientError::BadReply(n)),
+        }
+    }
+
+    /// Sends a request and waits for the reply carrying its sequence number (device errors are
+    /// returned as `Ok(Reply::Error)`). A damaged reply, a link error from the device (it got a
+    /// damaged frame, whatever sequence number it could read) or a timeout sends the same frame
+    /// again (after a lone `0x00` that ends
+    /// any partial frame on the device), up to [`Client::tries`] times; the device answers a
+    /// repeat from its cache, so nothing runs twice. Replies to older requests are skipped.
     pub fn call(&mut self, req: &Request<'_>) -> Result<Reply, ClientError> {
-        self.send(req)?;
-        self.recv()
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let frame = Self::frame(seq, req)?;
+        let tries = self.tries.max(1);
+        let mut last = ClientError::Timeout(self.timeout);
+        for attempt in 0..tries {
+            if attempt > 0 {
+                self.stats.retries += 1;
+                self.send_raw(&[0])?;
+            }
+            self.send_raw(&frame)?;
+            let deadline = Instant::now() + self.timeout;
+            loop {
+                match self.recv_until(deadline) {
+                    Ok(Received::Reply { seq: s, reply }) if s == seq => match reply {
+                        Reply::Error(e) if e.code.is_link() => {
+                            self.stats.device_link_errors += 1;
+                            last = ClientError::Device(e);
+                            break;
+                        }
+                        reply => {
+                            self.stats.requests += 1;
+                            return Ok(reply);
+                        }
+                    },
+                    // The device got a damaged frame it cannot attribute (its sequence number
+                    // may be damaged too): most likely ours, so send it again at once.
+                    Ok(Received::Reply {
+                        reply: Reply::Error(e),
+                        ..
+                    }) if e.code.is_link() => {
+                        self.stats.device_link_errors += 1;
+                        last = ClientError::Device(e);
+                        break;
+                    }
+                    Ok(Received::Reply { .. }) => self.stats.stale_replies += 1,
+                    Ok(Received::Damaged(n)) => {
+                        self.stats.corrupt_replies += 1;
+                        last = ClientError::BadReply(n);
+                        break;
+                    }
+                    Err(e @ ClientError::Timeout(_)) => {
+                        self.stats.timeouts += 1;
+                        last = e;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(ClientError::GaveUp {
+            tries,
+            what: kind(req),
+            last: Box::new(last),
+        })
     }
 
     fn expect<T>(
@@ -141,7 +309,7 @@ impl Client {
         })
     }
 
-    /// Uploads a model file in [`CHUNK`]-byte pieces; returns what the device loaded.
+    /// Uploads a model file in [`Client::chunk`]-byte pieces; returns what the device loaded.
     pub fn load(&mut self, model: &[u8]) -> Result<ModelInfo, ClientError> {
         let len = u32::try_from(model.len()).map_err(|_| ClientError::TooLarge)?;
         let crc = snn_models::crc::crc32(model);
@@ -151,14 +319,24 @@ impl Client {
         };
         let r = self.call(&Request::LoadBegin { len, crc })?;
         Self::expect(r, ack)?;
-        for (i, bytes) in model.chunks(CHUNK).enumerate() {
-            let offset = (i * CHUNK) as u32;
+        let chunk = self.chunk.clamp(1, CHUNK);
+        for (i, bytes) in model.chunks(chunk).enumerate() {
+            let offset = (i * chunk) as u32;
             let r = self.call(&Request::LoadChunk { offset, bytes })?;
             Self::expect(r, ack)?;
         }
         let r = self.call(&Request::LoadEnd)?;
         Self::expect(r, |r| match r {
             Reply::Loaded(m) => Ok(m),
+            o => Err(Box::new(o)),
+        })
+    }
+
+    /// Resets the board (it answers first; give it a moment to boot before the next request).
+    pub fn reset(&mut self) -> Result<(), ClientError> {
+        let r = self.call(&Request::Reset)?;
+        Self::expect(r, |r| match r {
+            Reply::Ack { .. } => Ok(()),
             o => Err(Box::new(o)),
         })
     }
@@ -238,6 +416,34 @@ impl Qemu {
     /// Starts `machine` on `elf` (semihosting output to `log`) and connects a client to its
     /// first UART.
     pub fn spawn_on(machine: &Machine, elf: &Path, log: &Path) -> std::io::Result<(Self, Client)> {
+        let (me, stream) = Self::start(machine, elf, log)?;
+        let reader = stream.try_clone()?;
+        Ok((me, Client::new(reader, stream)))
+    }
+
+    /// Like [`Qemu::spawn_on`], with a fault-injecting proxy ([`crate::noise::Noisy`]) on both
+    /// directions of the UART (seeds `noise.seed` out, `noise.seed + 1` back); the faults
+    /// injected are counted into the returned stats.
+    pub fn spawn_noisy(
+        machine: &Machine,
+        elf: &Path,
+        log: &Path,
+        noise: crate::noise::Noise,
+    ) -> std::io::Result<(Self, Client, Arc<Mutex<crate::noise::NoiseStats>>)> {
+        use crate::noise::Noisy;
+        let (me, stream) = Self::start(machine, elf, log)?;
+        let reader = stream.try_clone()?;
+        let stats = Arc::new(Mutex::new(crate::noise::NoiseStats::default()));
+        let up = Noisy::new(stream, noise, stats.clone());
+        let down = Noisy::new(
+            reader,
+            noise.reseeded(noise.seed.wrapping_add(1)),
+            stats.clone(),
+        );
+        Ok((me, Client::new(down, up), stats))
+    }
+
+    fn start(machine: &Machine, elf: &Path, log: &Path) -> std::io::Result<(Self, UnixStream)> {
         // Unix socket paths are limited to about 100 bytes: keep it short, in the temp dir.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -255,7 +461,7 @@ impl Qemu {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         let stream = loop {
-            match std::os::unix::net::UnixStream::connect(&me.socket) {
+            match UnixStream::connect(&me.socket) {
                 Ok(s) => break s,
                 Err(e) => {
                     if let Some(status) = me.exited() {
@@ -271,8 +477,7 @@ impl Qemu {
                 }
             }
         };
-        let reader = stream.try_clone()?;
-        Ok((me, Client::new(reader, stream)))
+        Ok((me, stream))
     }
 
     /// The unix socket of the board's UART.

@@ -16,15 +16,23 @@ pub mod frame;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod link;
+#[cfg(feature = "std")]
+pub mod noise;
+pub mod persist;
 pub mod protocol;
+pub mod ram_flash;
 pub mod server;
+pub mod slots;
 pub mod spike_out;
 #[cfg(feature = "std")]
 pub mod synthetic;
+pub mod wire;
 
 pub use backend::{Backend, Limits};
 pub use counter::{CycleCounter, NoCounter};
 pub use cpu::{CpuBackend, CpuBuffers};
 pub use link::{IoLink, Link, NbLink};
+pub use persist::Persistent;
 pub use server::{Device, Server};
+pub use slots::Slots;
 pub use spike_out::{NoSpikeOutput, PinSpikeOutput, SpikeOutput};

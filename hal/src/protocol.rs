@@ -1,7 +1,11 @@
-//! The host link protocol: postcard messages, one per COBS frame (terminated by a `0x00` byte).
+//! The host link protocol: postcard messages, one per COBS frame (terminated by a `0x00` byte),
+//! each inside the [`crate::wire`] envelope (sequence number and CRC-32).
 //!
 //! The host sends a [`Request`], the device answers each complete frame with exactly one
-//! [`Reply`]. A model is uploaded in three steps: [`Request::LoadBegin`] (total length and CRC-32
+//! [`Reply`] carrying the request's sequence number. A frame whose CRC fails gets
+//! [`ErrorCode::BadCrc`]; a repeat of the last request (same sequence number and CRC, i.e. a
+//! host retry after a lost reply) gets the same reply again without being run twice, so an
+//! upload chunk is never applied twice. A model is uploaded in three steps: [`Request::LoadBegin`] (total length and CRC-32
 //! of the model file), [`Request::LoadChunk`] in order (offset = bytes sent so far), then
 //! [`Request::LoadEnd`], after which the device checks the CRC, decodes and validates the model.
 //! Anything wrong (garbage, truncated or oversized frames, requests out of order, a bad model)
@@ -11,11 +15,12 @@ use serde::{Deserialize, Serialize};
 use snn_models::MAX_LAYERS;
 
 /// Protocol revision; bumped on any incompatible message change.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Largest decoded (postcard) request the device accepts, bytes.
 pub const MAX_REQUEST: usize = 1024;
-/// Largest encoded frame on the wire: COBS adds one byte per 254 plus the terminator.
-pub const MAX_FRAME: usize = MAX_REQUEST + MAX_REQUEST / 254 + 2;
+/// Largest encoded request frame on the wire: the envelope, COBS (one byte per 254) and the
+/// terminator around [`MAX_REQUEST`].
+pub const MAX_FRAME: usize = crate::wire::max_frame(MAX_REQUEST);
 /// Model bytes per [`Request::LoadChunk`] the host should send (fits [`MAX_REQUEST`] with room).
 pub const CHUNK: usize = 512;
 /// Most output neurons a [`InferResult`] reports.
@@ -58,6 +63,9 @@ pub enum Request<'a> {
         #[serde(borrow)]
         input: Input<'a>,
     },
+    /// Reset the board (answered with `Ack { received: 0 }` first): a model stored in flash
+    /// comes back, one only in RAM is gone.
+    Reset,
 }
 
 /// One sample's input.
@@ -125,6 +133,12 @@ pub struct Info {
     pub max_inputs: u32,
     /// What [`InferResult::cost`] counts.
     pub cost_unit: CostUnit,
+    /// Whether the device refuses models without a valid Ed25519 signature (built with a key).
+    pub signatures_required: bool,
+    /// Deepest stack use since boot, bytes (stack painting; 0 when not measured).
+    pub stack_peak: u32,
+    /// Stack size available, bytes (0 when not measured).
+    pub stack_size: u32,
 }
 
 /// The loaded model.
@@ -200,6 +214,22 @@ pub enum ErrorCode {
     NoModel,
     /// The sample does not fit the model (length, indices, order).
     BadInput,
+    /// The frame's CRC does not match: it was damaged on the link (the host retries).
+    BadCrc,
+    /// Storing the model in flash failed (the model may be loaded but will not survive reset).
+    Storage,
+    /// The device requires signed models and this one carries no signature.
+    Unsigned,
+    /// The model's signature does not verify with the device's public key.
+    BadSignature,
+}
+
+impl ErrorCode {
+    /// Whether the error is the link's (a damaged or unreadable frame) rather than the request's:
+    /// the host retries these.
+    pub fn is_link(self) -> bool {
+        matches!(self, Self::BadFrame | Self::FrameTooLong | Self::BadCrc)
+    }
 }
 
 /// An error reply: a code and a short human-readable reason.

@@ -8,10 +8,16 @@ use crate::protocol::{
     ErrorCode, ErrorReply, InferResult, Info, Reply, Request, MAX_FRAME, PROTOCOL_VERSION,
 };
 use crate::spike_out::SpikeOutput;
+use crate::wire::{self, WireError};
 use heapless::Vec;
 
-/// Largest encoded reply frame (an [`InferResult`] with every output is the largest reply).
-pub const MAX_REPLY_FRAME: usize = 1200;
+/// Largest reply message before the envelope (an [`InferResult`] with every output is the
+/// largest reply).
+pub const MAX_REPLY: usize = 1150;
+/// Largest encoded reply frame.
+pub const MAX_REPLY_FRAME: usize = wire::max_frame(MAX_REPLY);
+/// Largest encoded link-error reply frame (kept apart so the last good reply stays cached).
+const MAX_ERROR_FRAME: usize = wire::max_frame(crate::protocol::MAX_REASON + 8);
 
 /// Static facts about the device, reported in [`Info`].
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +28,9 @@ pub struct Device {
     pub board: &'static str,
     /// RAM left for the stack and unused, bytes.
     pub free_ram: u32,
+    /// `(deepest stack use since boot, stack size)` in bytes, measured by the board (stack
+    /// painting); `None` when the board does not measure it.
+    pub stack: Option<fn() -> (u32, u32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +48,16 @@ struct Core<B, C, S> {
     device: Device,
     upload: Upload,
     result: InferResult,
+    /// The last reply frame to a well-formed request, kept to answer a repeat of that request.
     tx: [u8; MAX_REPLY_FRAME],
+    /// `(seq, crc, frame length)` of the request `tx` answers.
+    last: Option<(u16, u32, usize)>,
+    /// A `Reset` was answered; the board should reset now.
+    reset: bool,
+    /// Scratch for a reply before COBS.
+    raw: [u8; MAX_REPLY + wire::OVERHEAD],
+    /// Replies to damaged frames.
+    err_tx: [u8; MAX_ERROR_FRAME],
 }
 
 /// Serves the protocol: bytes in from the link, one reply per frame out.
@@ -74,8 +92,18 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
                     cost: 0,
                 },
                 tx: [0; MAX_REPLY_FRAME],
+                last: None,
+                reset: false,
+                raw: [0; MAX_REPLY + wire::OVERHEAD],
+                err_tx: [0; MAX_ERROR_FRAME],
             },
         }
+    }
+
+    /// Whether a [`Request::Reset`] was answered since the last call: the board should reset
+    /// now (its reply has been written).
+    pub fn take_reset(&mut self) -> bool {
+        core::mem::take(&mut self.core.reset)
     }
 
     /// The backend (e.g. to load a built-in model before serving).
@@ -106,34 +134,78 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
     }
 
     /// Feeds one received byte; when it completes a frame, returns the encoded reply frame.
+    ///
+    /// A frame that is not COBS, too long, or fails its CRC gets a link error (the host retries);
+    /// a repeat of the last request (same sequence number and CRC) gets the cached reply again.
     pub fn push(&mut self, byte: u8) -> Option<&[u8]> {
-        let reply = match self.rx.push(byte) {
+        let frame = match self.rx.push(byte) {
             Frame::Pending | Frame::Empty => return None,
-            Frame::TooLong => error(ErrorCode::FrameTooLong, "frame longer than 1024 bytes"),
-            Frame::Complete(frame) => match postcard::from_bytes_cobs::<Request<'_>>(frame) {
-                Ok(req) => self.core.handle(req),
-                Err(_) => error(ErrorCode::BadFrame, "frame is not a valid request"),
-            },
+            Frame::TooLong => {
+                let e = error(ErrorCode::FrameTooLong, "frame longer than 1024 bytes");
+                return Some(self.core.encode_error(0, &e));
+            }
+            Frame::Complete(frame) => frame,
         };
-        Some(self.core.encode(&reply))
+        let checked = match wire::decode(frame) {
+            Ok(c) => c,
+            Err(WireError::Crc { seq }) => {
+                let e = error(
+                    ErrorCode::BadCrc,
+                    "frame CRC does not match: damaged on the link",
+                );
+                return Some(self.core.encode_error(seq, &e));
+            }
+            Err(_) => {
+                let e = error(ErrorCode::BadFrame, "frame is not valid COBS or too short");
+                return Some(self.core.encode_error(0, &e));
+            }
+        };
+        let (seq, crc) = (checked.seq, checked.crc);
+        if let Some((s, c, n)) = self.core.last {
+            if (s, c) == (seq, crc) {
+                return self.core.tx.get(..n);
+            }
+        }
+        match postcard::from_bytes::<Request<'_>>(checked.msg) {
+            Ok(req) => {
+                let reply = self.core.handle(req);
+                let n = self.core.encode(seq, &reply);
+                self.core.last = Some((seq, crc, n));
+                self.core.tx.get(..n)
+            }
+            Err(_) => {
+                let e = error(ErrorCode::BadFrame, "frame is not a valid request");
+                Some(self.core.encode_error(seq, &e))
+            }
+        }
     }
 }
 
 impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
-    fn encode(&mut self, reply: &Reply) -> &[u8] {
-        let n = match postcard::to_slice_cobs(reply, &mut self.tx) {
-            Ok(s) => s.len(),
+    /// Encodes `reply` into `tx`; returns the frame length.
+    fn encode(&mut self, seq: u16, reply: &Reply) -> usize {
+        match wire::encode(seq, reply, &mut self.raw, &mut self.tx) {
+            Ok(n) => n,
             Err(_) => {
                 let fallback = error(ErrorCode::BadFrame, "reply does not fit the frame buffer");
-                postcard::to_slice_cobs(&fallback, &mut self.tx).map_or(0, |s| s.len())
+                wire::encode(seq, &fallback, &mut self.raw, &mut self.tx).unwrap_or(0)
             }
-        };
-        self.tx.get(..n).unwrap_or(&[])
+        }
+    }
+
+    /// Encodes a link error into its own buffer (the cached reply in `tx` stays).
+    fn encode_error(&mut self, seq: u16, reply: &Reply) -> &[u8] {
+        let n = wire::encode(seq, reply, &mut self.raw, &mut self.err_tx).unwrap_or(0);
+        self.err_tx.get(..n).unwrap_or(&[])
     }
 
     fn handle(&mut self, req: Request<'_>) -> Reply {
         match req {
             Request::Info => Reply::Info(self.info()),
+            Request::Reset => {
+                self.reset = true;
+                Reply::Ack { received: 0 }
+            }
             Request::LoadBegin { len, crc } => {
                 self.upload = Upload::Idle;
                 match self.backend.begin_load(len) {
@@ -202,6 +274,7 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
 
     fn info(&self) -> Info {
         let limits = self.backend.limits();
+        let stack = self.device.stack.map_or((0, 0), |f| f());
         Info {
             firmware: crate::protocol::truncated(self.device.firmware),
             board: crate::protocol::truncated(self.device.board),
@@ -213,6 +286,9 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
             max_neurons: limits.max_neurons,
             max_inputs: limits.max_inputs,
             cost_unit: self.counter.unit(),
+            signatures_required: limits.signatures_required,
+            stack_peak: stack.0,
+            stack_size: stack.1,
         }
     }
 }

@@ -9,6 +9,10 @@ use snn_models::{
     Weights,
 };
 
+/// Secret seed of the test signing key: `cargo xtask test` builds a firmware with its public
+/// key, and the firmware tests sign with it. Public on purpose; never use it for real models.
+pub const TEST_SIGNING_SEED: [u8; 32] = *b"snn-sdk test key, not a secret!!";
+
 /// Inputs of the digits data (8x8 pixels).
 pub const DIGITS_INPUTS: u16 = 64;
 /// Classes of the digits data.
@@ -62,6 +66,7 @@ pub fn digits_model(hidden: u16, seed: u32) -> Result<Vec<u8>, FormatError> {
             neurons_per_class: 1,
         },
         layers,
+        channels: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -174,6 +179,7 @@ pub fn digits_model_rich(seed: u32) -> Result<Vec<u8>, FormatError> {
             neurons_per_class: 2,
         },
         layers,
+        channels: Default::default(),
     };
     encode_to_vec(&model)
 }

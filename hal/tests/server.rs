@@ -1,9 +1,12 @@
 //! The protocol server on the host with an in-memory link: every malformed or out-of-order
 //! request gets an `Error` reply, the server keeps serving, and results equal the engine's.
+use snn_hal::host::Client;
 use snn_hal::protocol::{ErrorCode, Input, Reply, Request, CHUNK, MAX_FRAME};
 use snn_hal::synthetic::digits_model;
+use snn_hal::wire;
 use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
 use snn_models::{crc::crc32, decode, Engine, Requirements};
+use std::sync::atomic::{AtomicU16, Ordering};
 
 type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
 
@@ -40,14 +43,24 @@ impl Store {
             firmware: "test",
             board: "host",
             free_ram: 0,
+            stack: None,
         };
         Server::new(backend, NoCounter, NoSpikeOutput, device)
     }
 }
 
+static SEQ: AtomicU16 = AtomicU16::new(0);
+
+/// The request's frame with a fresh sequence number.
 fn frame(req: &Request<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; MAX_FRAME];
-    postcard::to_slice_cobs(req, &mut buf).unwrap().to_vec()
+    Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap()
+}
+
+/// Decodes one reply frame (terminator included) and checks its envelope.
+fn reply_of(frame: &[u8]) -> (u16, Reply) {
+    let mut f = frame[..frame.len() - 1].to_vec();
+    let c = wire::decode(&mut f).unwrap();
+    (c.seq, postcard::from_bytes::<Reply>(c.msg).unwrap())
 }
 
 /// Feeds bytes; returns every reply they produced.
@@ -55,8 +68,7 @@ fn feed(s: &mut Srv<'_>, bytes: &[u8]) -> Vec<Reply> {
     let mut out = Vec::new();
     for &b in bytes {
         if let Some(r) = s.push(b) {
-            let mut r = r.to_vec();
-            out.push(postcard::from_bytes_cobs::<Reply>(&mut r).unwrap());
+            out.push(reply_of(r).1);
         }
     }
     out
@@ -188,7 +200,7 @@ fn every_bad_request_gets_an_error_and_serving_goes_on() {
     let mut cut = full[..full.len() / 2].to_vec();
     cut.push(0);
     let r = feed(&mut s, &cut);
-    assert_eq!(code(&r[0]), ErrorCode::BadFrame);
+    assert!(code(&r[0]).is_link(), "{r:?}");
     // Oversized frame: one error, then the next frame is served.
     let mut big = vec![0x55u8; 3 * MAX_FRAME];
     big.push(0);
@@ -372,7 +384,7 @@ fn serves_a_byte_stream_through_an_embedded_io_link() {
         .map(|f| {
             let mut v = f.to_vec();
             v.push(0);
-            postcard::from_bytes_cobs::<Reply>(&mut v).unwrap()
+            reply_of(&v).1
         })
         .collect();
     assert_eq!(replies.len(), 3);
@@ -430,4 +442,155 @@ fn the_spike_output_sees_every_output_spike() {
     assert_eq!(out.counts.as_slice(), counts.as_slice());
     let got: Vec<u32> = out.layers.iter().map(|l| l.spikes).collect();
     assert_eq!(got, layers);
+}
+
+#[test]
+fn replies_echo_the_sequence_number_and_a_repeat_is_not_run_twice() {
+    let model = digits_model(128, 7).unwrap();
+    let mut st = Store::new(64 * 1024, 1024);
+    let mut s = st.server();
+    let begin = Request::LoadBegin {
+        len: model.len() as u32,
+        crc: crc32(&model),
+    };
+    let f = Client::frame(700, &begin).unwrap();
+    let mut replies = Vec::new();
+    for &b in &f {
+        if let Some(r) = s.push(b) {
+            replies.push(reply_of(r));
+        }
+    }
+    assert_eq!(replies, vec![(700, Reply::Ack { received: 0 })]);
+    // A chunk, then the same frame again (a host retry after a lost reply): the same Ack, and
+    // the chunk is not applied twice (a second application would be a BadOffset).
+    let chunk = Client::frame(
+        701,
+        &Request::LoadChunk {
+            offset: 0,
+            bytes: &model[..CHUNK],
+        },
+    )
+    .unwrap();
+    let mut first = None;
+    for _ in 0..3 {
+        let mut got = None;
+        for &b in &chunk {
+            if let Some(r) = s.push(b) {
+                got = Some(reply_of(r));
+            }
+        }
+        let got = got.expect("one reply per frame");
+        assert_eq!(got.0, 701);
+        assert!(matches!(got.1, Reply::Ack { received } if received as usize == CHUNK));
+        first.get_or_insert(got.clone());
+        assert_eq!(Some(got), first);
+        // A damaged frame in between (one flipped bit) gets BadCrc with its sequence number
+        // and leaves the cached reply alone.
+        let mut bad = chunk.clone();
+        bad[40] ^= 0x10;
+        let r: Vec<_> = bad
+            .iter()
+            .filter_map(|&b| s.push(b).map(reply_of))
+            .collect();
+        assert_eq!(
+            bad.iter().filter(|&&b| b == 0).count(),
+            1,
+            "the flip made no terminator"
+        );
+        let (seq, r) = r.into_iter().next().expect("a reply to the damaged frame");
+        assert!(code(&r).is_link());
+        if code(&r) == ErrorCode::BadCrc {
+            assert_eq!(seq, 701);
+        }
+    }
+    // The rest of the upload goes on from where the one applied chunk left it.
+    for (i, bytes) in model.chunks(CHUNK).enumerate().skip(1) {
+        let offset = (i * CHUNK) as u32;
+        let r = call(&mut s, &Request::LoadChunk { offset, bytes });
+        assert!(matches!(r, Reply::Ack { .. }), "{r:?}");
+    }
+    assert!(matches!(call(&mut s, &Request::LoadEnd), Reply::Loaded(_)));
+    infer_ok(&mut s, &model, 4);
+    // Reset is answered first; the board learns of it once.
+    assert!(!s.take_reset());
+    assert!(matches!(call(&mut s, &Request::Reset), Reply::Ack { .. }));
+    assert!(s.take_reset());
+    assert!(!s.take_reset());
+}
+
+#[test]
+fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
+    use snn_models::signed::{public_key, sign};
+    let model = digits_model(128, 7).unwrap();
+    let seed = [42u8; 32];
+    let signed = sign(&model, &seed);
+    let mut st = Store::new(64 * 1024, 1024);
+    // Without a key: signatures are not required, and a signed model loads like a plain one.
+    {
+        let mut s = st.server();
+        let Reply::Info(info) = call(&mut s, &Request::Info) else {
+            panic!()
+        };
+        assert!(!info.signatures_required);
+        assert!(matches!(
+            upload(&mut s, &signed, crc32(&signed)),
+            Reply::Loaded(_)
+        ));
+        infer_ok(&mut s, &model, 1);
+    }
+    let mut backend = CpuBackend::new(CpuBuffers {
+        model: &mut st.model,
+        membrane: &mut st.membrane,
+        current: &mut st.current,
+        spikes: &mut st.spikes,
+        out_counts: &mut st.out,
+        step: &mut st.step,
+    });
+    backend.require_signatures(public_key(&seed));
+    let device = Device {
+        firmware: "test",
+        board: "host",
+        free_ram: 0,
+        stack: Some(|| (100, 2000)),
+    };
+    let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+    let Reply::Info(info) = call(&mut s, &Request::Info) else {
+        panic!()
+    };
+    assert!(info.signatures_required);
+    assert_eq!((info.stack_peak, info.stack_size), (100, 2000));
+    let refused = |s: &mut Srv<'_>, file: &[u8]| {
+        let r = upload(s, file, crc32(file));
+        let Reply::Error(e) = r else {
+            panic!("expected a refusal, got {r:?}")
+        };
+        let Reply::Info(info) = call(s, &Request::Info) else {
+            panic!()
+        };
+        assert_eq!(info.model, None, "a refused model is not loaded");
+        e
+    };
+    let e = refused(&mut s, &model);
+    assert_eq!(e.code, ErrorCode::Unsigned);
+    assert!(e.reason.contains("not signed"), "{}", e.reason);
+    let other = sign(&model, &[43u8; 32]);
+    let e = refused(&mut s, &other);
+    assert_eq!(e.code, ErrorCode::BadSignature);
+    assert!(e.reason.contains("does not verify"), "{}", e.reason);
+    // One changed byte of the model, of the CRC, or of the signature: refused.
+    for i in [10, model.len() - 1, model.len() + 3] {
+        let mut bad = signed.clone();
+        bad[i] ^= 0x20;
+        assert_eq!(
+            refused(&mut s, &bad).code,
+            ErrorCode::BadSignature,
+            "byte {i}"
+        );
+    }
+    // Signed with the device's key: loaded and run.
+    let Reply::Loaded(m) = upload(&mut s, &signed, crc32(&signed)) else {
+        panic!()
+    };
+    assert_eq!(m.bytes as usize, signed.len());
+    infer_ok(&mut s, &model, 2);
 }

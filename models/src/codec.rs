@@ -1,10 +1,12 @@
 //! Bytes <-> [`Model`]: `MAGIC ++ version (u16 LE) ++ postcard(Model) ++ CRC-32 (u32 LE)`.
 //!
 //! postcard is not self-describing, so the version sits in a fixed prefix that is read before the
-//! body is touched; the CRC covers every byte before it.
+//! body is touched; the CRC covers every byte before it. A version-1 body is the header and the
+//! layers; version 2 appends the [`Channels`] section. The writer uses the oldest version that
+//! holds the model ([`Model::min_version`]).
 use crate::crc::crc32;
 use crate::error::FormatError;
-use crate::format::{Header, Layer, Model, FORMAT_VERSION, MAGIC, MAX_LAYERS};
+use crate::format::{Channels, Header, Layer, Model, FORMAT_VERSION, MAGIC, MAX_LAYERS};
 use crate::validate;
 
 /// Bytes before the postcard body: magic (4) and version (2).
@@ -39,7 +41,8 @@ pub fn decode(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
     // One arm per supported version: when the layout changes, the old arm stays so older files
     // keep loading (FORMAT.md, "Version policy").
     let model = match version {
-        1 => body(&covered[PREFIX_LEN..])?,
+        1 => body(&covered[PREFIX_LEN..], false)?,
+        2 => body(&covered[PREFIX_LEN..], true)?,
         _ => {
             return Err(FormatError::UnsupportedVersion {
                 found: version,
@@ -51,11 +54,12 @@ pub fn decode(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
     Ok(model)
 }
 
-/// Decodes a version-1 postcard body piece by piece so an error names the part that is malformed.
+/// Decodes a postcard body piece by piece so an error names the part that is malformed.
 ///
 /// The wire bytes are exactly `postcard(Model)`: the header's fields, then the layer count as a
-/// varint, then each layer's fields (postcard writes a struct as its fields in order).
-fn body(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
+/// varint, then each layer's fields (postcard writes a struct as its fields in order), then
+/// (`with_channels`, version 2) the channel constants; a version-1 body stops after the layers.
+fn body(bytes: &[u8], with_channels: bool) -> Result<Model<'_>, FormatError> {
     let (header, rest) = postcard::take_from_bytes::<Header<'_>>(bytes)
         .map_err(|e| FormatError::Header(header_fault(e)))?;
     let (count, mut rest) =
@@ -78,10 +82,33 @@ fn body(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
         })?;
         rest = tail;
     }
+    let mut channels = Channels::default();
+    if with_channels {
+        let (c, tail) = postcard::take_from_bytes::<Channels<'_>>(rest)
+            .map_err(|_| FormatError::Header("channel constants are truncated or malformed"))?;
+        channels = c;
+        rest = tail;
+    }
     if !rest.is_empty() {
         return Err(FormatError::TrailingBytes);
     }
-    Ok(Model { header, layers })
+    Ok(Model {
+        header,
+        layers,
+        channels,
+    })
+}
+
+/// The postcard body of `model` in the layout of `version` into `buf`; returns its length.
+fn write_body(model: &Model<'_>, version: u16, buf: &mut [u8]) -> Result<usize, FormatError> {
+    let len = if version >= 2 {
+        postcard::to_slice(model, buf)
+    } else {
+        postcard::to_slice(&(&model.header, &model.layers), buf)
+    }
+    .map_err(|_| FormatError::BufferTooSmall)?
+    .len();
+    Ok(len)
 }
 
 /// What a postcard error means inside the header.
@@ -114,12 +141,11 @@ pub fn encode_to_slice(model: &Model<'_>, buf: &mut [u8]) -> Result<usize, Forma
     if buf.len() < PREFIX_LEN + TRAILER_LEN {
         return Err(FormatError::BufferTooSmall);
     }
+    let version = model.min_version();
     buf[..4].copy_from_slice(&MAGIC);
-    buf[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    buf[4..6].copy_from_slice(&version.to_le_bytes());
     let body_cap = buf.len() - TRAILER_LEN;
-    let body_len = postcard::to_slice(model, &mut buf[PREFIX_LEN..body_cap])
-        .map_err(|_| FormatError::BufferTooSmall)?
-        .len();
+    let body_len = write_body(model, version, &mut buf[PREFIX_LEN..body_cap])?;
     let end = PREFIX_LEN + body_len;
     let crc = crc32(&buf[..end]);
     buf[end..end + TRAILER_LEN].copy_from_slice(&crc.to_le_bytes());
@@ -130,10 +156,16 @@ pub fn encode_to_slice(model: &Model<'_>, buf: &mut [u8]) -> Result<usize, Forma
 #[cfg(feature = "alloc")]
 pub fn encode_to_vec(model: &Model<'_>) -> Result<alloc::vec::Vec<u8>, FormatError> {
     validate::model(model)?;
-    let body = postcard::to_allocvec(model).map_err(|_| FormatError::BufferTooSmall)?;
+    let version = model.min_version();
+    let body = if version >= 2 {
+        postcard::to_allocvec(model)
+    } else {
+        postcard::to_allocvec(&(&model.header, &model.layers))
+    }
+    .map_err(|_| FormatError::BufferTooSmall)?;
     let mut out = alloc::vec::Vec::with_capacity(PREFIX_LEN + body.len() + TRAILER_LEN);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&body);
     let crc = crc32(&out);
     out.extend_from_slice(&crc.to_le_bytes());

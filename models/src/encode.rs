@@ -1,9 +1,115 @@
-//! Input encoders: raw `u8` features -> input spike indices per step, identical on host and device.
+//! Input encoders, identical on host and device.
 //!
-//! `features` is either one frame (`input_size` values, the same every step) or a sequence of
-//! `time_steps` frames (`time_steps * input_size` values, frame `t` at `t * input_size`).
+//! [`Encoder`]: raw `u8` features -> input spike indices per step. `features` is either one frame
+//! (`input_size` values, the same every step) or a sequence of `time_steps` frames
+//! (`time_steps * input_size` values, frame `t` at `t * input_size`).
+//!
+//! [`encode_frame`]: one frame of real-valued channels -> the first layer's input for one step
+//! under a continuous encoding (direct input, send-on-delta, sigma-delta), with the per-channel
+//! constants stored in the model ([`Channels`]). IEEE-754 `f32` subtraction and multiplication
+//! are correctly rounded (and never fused here), so every core computes the same `q`.
 use crate::error::EngineError;
-use crate::format::{Encoding, Header};
+use crate::format::{Channels, Encoding, Header};
+
+/// Largest magnitude of a quantised channel value `q` (units of `2^-8`).
+pub const Q_MAX: i32 = i16::MAX as i32;
+/// Fractional bits of a quantised channel value: `x_hat = q / 2^Q_FRAC`.
+pub const Q_FRAC: u32 = 8;
+
+/// A real channel value in fixed point: `q = clamp(round((x - offset) * scale), -32767, 32767)`,
+/// rounding half away from zero; NaN gives 0. The model sees `x_hat = q / 256`.
+#[inline]
+pub fn quantise(x: f32, offset: f32, scale: f32) -> i16 {
+    let y = (x - offset) * scale;
+    let r = if y >= 0.0 { y + 0.5 } else { y - 0.5 };
+    // `as` saturates (NaN -> 0), then the clamp keeps the range symmetric.
+    (r as i32).clamp(-Q_MAX, Q_MAX) as i16
+}
+
+/// One delta-encoder step of a channel with quantised value `q`, reference `r` and threshold
+/// `thr > 0`: `+1` (up spike) when `q - r >= thr`, `-1` (down) when `q - r <= -thr`, else 0.
+/// On a spike, send-on-delta (`sigma == false`) sets `r = q`; sigma-delta moves `r` by `thr`.
+#[inline]
+pub fn delta_step(sigma: bool, q: i32, r: &mut i32, thr: i32) -> i8 {
+    let d = q - *r;
+    let dir = if d >= thr {
+        1
+    } else if d <= -thr {
+        -1
+    } else {
+        return 0;
+    };
+    *r = if sigma { *r + dir * thr } else { q };
+    dir as i8
+}
+
+/// Encodes one frame of `channels.len()` real values for one step of a continuous encoding.
+///
+/// - [`Encoding::Direct`]: writes each `q_c` (as `u16` bits of the `i16`) to `out[c]` and
+///   returns the channel count.
+/// - [`Encoding::SendOnDelta`] / [`Encoding::SigmaDelta`]: updates the references in `state`
+///   (one `i32` per channel, 0 at the start of a sample) and writes the spiking inputs
+///   (`2c` up, `2c + 1` down) ascending to `out`; returns how many.
+///
+/// `out` needs `input_size` slots and `state` one per channel (delta only). Errors for the
+/// other encodings, a frame of the wrong length or short buffers; never panics.
+pub fn encode_frame(
+    encoding: Encoding,
+    channels: &Channels<'_>,
+    frame: &[f32],
+    state: &mut [i32],
+    out: &mut [u16],
+) -> Result<usize, EngineError> {
+    let per = encoding.inputs_per_channel();
+    if per == 0 {
+        return Err(EngineError::InputKind {
+            needs: "u8 features or spike events, not real-valued channels",
+        });
+    }
+    let n = channels.len();
+    if frame.len() != n {
+        return Err(EngineError::InputLength {
+            expected: n,
+            given: frame.len(),
+        });
+    }
+    if out.len() < n * per {
+        return Err(EngineError::BufferTooSmall {
+            buffer: "encoder output",
+            needed: n * per,
+            given: out.len(),
+        });
+    }
+    let params = channels.offset.iter().zip(channels.scale.iter());
+    if per == 1 {
+        for ((o, (off, scale)), &x) in out.iter_mut().zip(params).zip(frame) {
+            *o = quantise(x, off, scale) as u16;
+        }
+        return Ok(n);
+    }
+    if state.len() < n {
+        return Err(EngineError::BufferTooSmall {
+            buffer: "delta state",
+            needed: n,
+            given: state.len(),
+        });
+    }
+    let sigma = matches!(encoding, Encoding::SigmaDelta);
+    let mut k = 0;
+    for (c, (((off, scale), thr), (&x, r))) in params
+        .zip(channels.threshold.iter())
+        .zip(frame.iter().zip(state.iter_mut()))
+        .enumerate()
+    {
+        let q = i32::from(quantise(x, off, scale));
+        let dir = delta_step(sigma, q, r, i32::from(thr));
+        if dir != 0 {
+            out[k] = (2 * c + usize::from(dir < 0)) as u16;
+            k += 1;
+        }
+    }
+    Ok(k)
+}
 
 /// xorshift32 (Marsaglia 2003, shifts 13/17/5): the on-device generator of rate coding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +163,11 @@ impl<'f> Encoder<'f> {
         features: &'f [u8],
         sample_seed: u32,
     ) -> Result<Self, EngineError> {
+        if header.encoding.is_continuous() {
+            return Err(EngineError::InputKind {
+                needs: "real-valued channels (run_values / step_values), not u8 features",
+            });
+        }
         let input_size = usize::from(header.input_size);
         let seq = input_size * usize::from(header.time_steps);
         if features.len() != input_size && features.len() != seq {
@@ -117,7 +228,10 @@ impl<'f> Encoder<'f> {
                     let rise = i16::from(q) - i16::from(before);
                     threshold > 0 && rise >= i16::from(threshold)
                 }
-                Encoding::Events => false,
+                Encoding::Events
+                | Encoding::Direct
+                | Encoding::SendOnDelta
+                | Encoding::SigmaDelta => false,
             };
             if spike {
                 out[n] = i as u16;

@@ -13,15 +13,16 @@
 //! so `syn` never touches memory. Anything else (sparse weights, more rows, weights lacking a
 //! named row) takes the general path: zero the `current` buffer, add every fan-out into it
 //! (`fan_out`), then update. Both are bit-identical to the plain loops in the tests.
-use crate::encode::Encoder;
+use crate::encode::{encode_frame, Encoder};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
-use crate::format::{Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
+use crate::format::{Encoding, Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
 
 /// Sizes of the caller-provided state buffers a model needs (elements, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Requirements {
-    /// `i32` membranes: every neuron of every layer.
+    /// `i32` membranes: every neuron of every layer, then (delta encodings of real channels)
+    /// one reference per input channel.
     pub membrane: usize,
     /// `i32` synaptic accumulators of the general path (on the fused dense path, last step's
     /// spikes of a recurrent layer): the largest layer.
@@ -37,7 +38,7 @@ impl Requirements {
     pub fn of(model: &Model<'_>) -> Self {
         let neurons = model.layers.iter().map(|l| usize::from(l.neurons));
         Self {
-            membrane: neurons.clone().sum(),
+            membrane: neurons.clone().sum::<usize>() + delta_channels(model),
             current: neurons.clone().max().unwrap_or(0),
             spikes: usize::from(model.header.input_size) + neurons.sum::<usize>(),
             out_counts: model.output_neurons(),
@@ -73,6 +74,15 @@ pub struct Engine<'m, 's> {
     out_counts: &'s mut [u16],
     spike_len: [u16; MAX_LAYERS],
     stats: Stats,
+}
+
+/// Channels whose delta-encoder reference lives after the membranes (0 unless the model uses
+/// [`Encoding::SendOnDelta`] or [`Encoding::SigmaDelta`]).
+fn delta_channels(model: &Model<'_>) -> usize {
+    match model.header.encoding {
+        Encoding::SendOnDelta | Encoding::SigmaDelta => usize::from(model.header.input_size) / 2,
+        _ => 0,
+    }
 }
 
 fn check(buffer: &'static str, needed: usize, given: usize) -> Result<(), EngineError> {
@@ -166,7 +176,13 @@ impl<'m, 's> Engine<'m, 's> {
 
     /// Runs one time step given the input spike indices (any order, each below `input_size`,
     /// at most `input_size` of them).
+    /// A direct-input model takes values, not spikes: use [`step_values`](Self::step_values).
     pub fn step(&mut self, input: &[u16]) -> Result<(), EngineError> {
+        if matches!(self.model.header.encoding, Encoding::Direct) {
+            return Err(EngineError::InputKind {
+                needs: "real-valued channels (step_values / run_values), not spike indices",
+            });
+        }
         let input_size = usize::from(self.model.header.input_size);
         if input.len() > input_size {
             return Err(EngineError::InputLength {
@@ -189,7 +205,12 @@ impl<'m, 's> Engine<'m, 's> {
         let input_size = usize::from(self.model.header.input_size);
         let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
         let mut pre: &[u16] = &in_buf[..k];
-        self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
+        // Direct input stages one value per channel: its events are the non-zero values.
+        let events_in = match self.model.header.encoding {
+            Encoding::Direct => pre.iter().filter(|&&q| q != 0).count(),
+            _ => k,
+        };
+        self.stats.input_spikes = self.stats.input_spikes.saturating_add(events_in as u32);
         let mut mem_off = 0usize;
         // Every index in `pre` is below `pre_bound`: the input was checked by `step` (or written
         // by the encoder), and a layer's spike list only names its own neurons.
@@ -202,7 +223,13 @@ impl<'m, 's> Engine<'m, 's> {
             let v = &mut self.membrane[mem_off..mem_off + n];
             let cur = &mut self.current[..n];
             let prev_len = usize::from(self.spike_len[l]);
-            let (events, count) = match dense_weights(layer, pre, pre_bound, &own[..prev_len]) {
+            let direct = l == 0 && matches!(self.model.header.encoding, Encoding::Direct);
+            let fused = if direct {
+                None
+            } else {
+                dense_weights(layer, pre, pre_bound, &own[..prev_len])
+            };
+            let (events, count) = match fused {
                 Some((ff, rec)) => {
                     // The fused step rewrites `own` block by block while every block still
                     // reads last step's spikes, so those move to the accumulator buffer first.
@@ -221,7 +248,11 @@ impl<'m, 's> Engine<'m, 's> {
                 }
                 None => {
                     cur.iter_mut().for_each(|c| *c = 0);
-                    let mut events = fan_out(&layer.feedforward, n, pre, cur);
+                    let mut events = if direct {
+                        fan_out_values(&layer.feedforward, n, pre, cur)
+                    } else {
+                        fan_out(&layer.feedforward, n, pre, cur)
+                    };
                     if let Some(rec) = &layer.recurrent {
                         events += fan_out(rec, n, &own[..prev_len], cur);
                     }
@@ -254,6 +285,59 @@ impl<'m, 's> Engine<'m, 's> {
         for _ in 0..header.time_steps {
             let k = encoder.next_step(&mut self.spikes[..input_size])?;
             self.step_staged(k)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one step of a continuous encoding on `frame` (one real value per channel): encodes
+    /// it with the model's per-channel constants ([`encode_frame`]) and steps the network.
+    /// State carries over from the previous step; [`reset`](Self::reset) starts a new sample.
+    /// This is the streaming entry point: a sample of `T_i` steps is `T_i` calls.
+    pub fn step_values(&mut self, frame: &[f32]) -> Result<(), EngineError> {
+        if self.stats.steps >= self.model.header.time_steps {
+            return Err(EngineError::TooManySteps);
+        }
+        let input_size = usize::from(self.model.header.input_size);
+        let neurons = self.membrane.len() - delta_channels(self.model);
+        let state = self.membrane.get_mut(neurons..).unwrap_or(&mut []);
+        let k = encode_frame(
+            self.model.header.encoding,
+            &self.model.channels,
+            frame,
+            state,
+            &mut self.spikes[..input_size],
+        )?;
+        self.step_staged(k)
+    }
+
+    /// Resets and runs one sample of real-valued channels: `values` holds `T_i` frames of
+    /// `C` channels (frame `t` at `t * C`), `1 <= T_i <= time_steps`. Exactly `T_i` steps run,
+    /// so counts, stats and budgets cover the sample's valid steps only (no padding).
+    pub fn run_values(&mut self, values: &[f32]) -> Result<(), EngineError> {
+        self.reset();
+        let c = self.model.channels.len();
+        let max = c * usize::from(self.model.header.time_steps);
+        if c == 0 || values.is_empty() || values.len() % c != 0 || values.len() > max {
+            return Err(EngineError::InputLength {
+                expected: max,
+                given: values.len(),
+            });
+        }
+        for frame in values.chunks_exact(c) {
+            self.step_values(frame)?;
+        }
+        Ok(())
+    }
+
+    /// Resets and runs one sample given as spike events per step (`steps[t]` are the input
+    /// indices of step `t`, `1 <= T_i <= time_steps` steps): binned event streams.
+    pub fn run_spike_steps<'i>(
+        &mut self,
+        steps: impl IntoIterator<Item = &'i [u16]>,
+    ) -> Result<(), EngineError> {
+        self.reset();
+        for input in steps {
+            self.step(input)?;
         }
         Ok(())
     }
@@ -323,6 +407,56 @@ fn fan_out(w: &Weights<'_>, n: usize, spikes: &[u16], cur: &mut [i32]) -> u64 {
             events
         }
     }
+}
+
+/// Direct input of the first layer: `q` holds one `i16` per input channel (as `u16` bits);
+/// `cur_i = (sat-sum over channels c ascending with q_c != 0 of w_ci * q_c, then sat(+128)) >> 8`,
+/// i.e. the weighted sum of `x_hat = q / 256` in membrane units, rounded half up. `cur` must be
+/// zero on entry; returns the synaptic events (weights read for non-zero channels).
+fn fan_out_values(w: &Weights<'_>, n: usize, q: &[u16], cur: &mut [i32]) -> u64 {
+    let mut events = 0u64;
+    for (j, &bits) in q.iter().enumerate() {
+        let x = i32::from(bits as i16);
+        if x == 0 {
+            continue;
+        }
+        match w {
+            Weights::Dense { values } => {
+                let Some(row) = values.0.get(j * n..j * n + n) else {
+                    continue;
+                };
+                for (c, &b) in cur.iter_mut().zip(row) {
+                    *c = c.saturating_add(i32::from(b as i8) * x);
+                }
+                events += n as u64;
+            }
+            Weights::Sparse {
+                row_ptr,
+                post,
+                values,
+            } => {
+                let (Some(a), Some(b)) = (row_ptr.get(j), row_ptr.get(j + 1)) else {
+                    continue;
+                };
+                let (a, b) = (a as usize, b as usize);
+                let (Some(vals), Some(idx)) = (values.0.get(a..b), post.0 .0.get(2 * a..2 * b))
+                else {
+                    continue;
+                };
+                for (&v, p) in vals.iter().zip(idx.chunks_exact(2)) {
+                    if let Some(c) = cur.get_mut(usize::from(u16::from_le_bytes([p[0], p[1]]))) {
+                        *c = c.saturating_add(i32::from(v as i8) * x);
+                    }
+                }
+                events += (b - a) as u64;
+            }
+        }
+    }
+    let half = 1 << (crate::encode::Q_FRAC - 1);
+    for c in cur.iter_mut() {
+        *c = c.saturating_add(half) >> crate::encode::Q_FRAC;
+    }
+    events
 }
 
 /// Postsynaptic neurons per register block of the dense fan-out (four accumulator words, so the
@@ -1152,6 +1286,7 @@ mod fast_path_tests {
                     neurons_per_class: 1,
                 },
                 layers,
+                channels: Default::default(),
             };
             let r = Requirements::of(&model);
             let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);

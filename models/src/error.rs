@@ -120,6 +120,11 @@ pub enum EngineError {
     },
     /// More time steps were run than the model declares.
     TooManySteps,
+    /// The input is of the wrong kind for the model's encoding; `needs` says what it takes.
+    InputKind {
+        /// What the model's encoding takes.
+        needs: &'static str,
+    },
 }
 
 impl fmt::Display for EngineError {
@@ -140,6 +145,7 @@ impl fmt::Display for EngineError {
                 write!(f, "expected {expected} input features, got {given}")
             }
             Self::TooManySteps => write!(f, "more time steps than the model declares"),
+            Self::InputKind { needs } => write!(f, "wrong kind of input: this model takes {needs}"),
         }
     }
 }

@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"SNNM";
-/// Format version written by this build; older versions are read, newer ones refused.
-pub const FORMAT_VERSION: u16 = 1;
+/// Newest format version this build reads and writes; older versions are read, newer ones
+/// refused. A model that uses nothing added since version 1 (continuous-channel encodings and
+/// their [`Channels`]) is still written as version 1, so older readers keep loading it.
+pub const FORMAT_VERSION: u16 = 2;
+/// The first version that has the [`Model::channels`] section and the continuous encodings.
+pub const CHANNELS_VERSION: u16 = 2;
 /// Most layers a model may have (the engine's per-layer bookkeeping is fixed-size).
 pub const MAX_LAYERS: usize = 8;
 /// Most neurons in one layer, and most inputs (indices are `u16`).
@@ -92,6 +96,12 @@ le_array!(
     "Little-endian `u16` array borrowed from the model bytes."
 );
 le_array!(
+    LeF32s,
+    f32,
+    4,
+    "Little-endian IEEE-754 `f32` array borrowed from the model bytes."
+);
+le_array!(
     LeU32s,
     u32,
     4,
@@ -120,6 +130,68 @@ pub enum Encoding {
     },
     /// The host sends spike events directly; the device does no encoding.
     Events,
+    /// Direct input (format version 2): each step, channel `c`'s real value `x` becomes
+    /// `q = quantise(x, offset_c, scale_c)` (an `i16` in units of `2^-8`, see
+    /// [`crate::encode::quantise`]) and the first layer's synaptic input is
+    /// `syn_i = sat((sum_c w_ci * q_c + 128) >> 8)`. `input_size` = channels.
+    Direct,
+    /// Send-on-delta (format version 2): per channel a reference `r` (0 at reset); with
+    /// `d = q - r`, `d >= threshold_c` fires the up input `2c` and `d <= -threshold_c` the down
+    /// input `2c + 1`, and either sets `r = q`. `input_size` = 2 x channels.
+    SendOnDelta,
+    /// Sigma-delta (format version 2): like [`Encoding::SendOnDelta`], but a spike moves the
+    /// reconstruction by one threshold (`r += threshold_c` up, `r -= threshold_c` down), so the
+    /// running sum of up minus down spikes times the threshold tracks `q`.
+    /// `input_size` = 2 x channels.
+    SigmaDelta,
+}
+
+impl Encoding {
+    /// Whether the input is real-valued channels ([`Encoding::Direct`],
+    /// [`Encoding::SendOnDelta`], [`Encoding::SigmaDelta`]) rather than `u8` features or events.
+    pub const fn is_continuous(&self) -> bool {
+        matches!(self, Self::Direct | Self::SendOnDelta | Self::SigmaDelta)
+    }
+
+    /// Model inputs per continuous channel: 1 for direct input, 2 (up, down) for the delta
+    /// encoders, 0 for the encodings of `u8` features and events.
+    pub const fn inputs_per_channel(&self) -> usize {
+        match self {
+            Self::Direct => 1,
+            Self::SendOnDelta | Self::SigmaDelta => 2,
+            _ => 0,
+        }
+    }
+}
+
+/// Per-channel constants of the continuous encodings, fitted on the training split (format
+/// version 2; empty for every other encoding). Channel `c` of a frame is
+/// `q_c = quantise(x_c, offset[c], scale[c])`; the delta encoders also use `threshold[c]`
+/// (in units of `q`, > 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Channels<'a> {
+    /// Subtracted from each value before scaling (typically the training mean).
+    #[serde(borrow)]
+    pub offset: LeF32s<'a>,
+    /// Multiplies the centred value; `q` is in units of `2^-8`, so `scale = 256 / std` maps
+    /// one standard deviation to 256.
+    #[serde(borrow)]
+    pub scale: LeF32s<'a>,
+    /// Delta thresholds in units of `q` (empty for direct input).
+    #[serde(borrow)]
+    pub threshold: LeU16s<'a>,
+}
+
+impl Channels<'_> {
+    /// Number of channels (the length of `offset`).
+    pub fn len(&self) -> usize {
+        self.offset.len()
+    }
+
+    /// True when the model stores no channel constants.
+    pub fn is_empty(&self) -> bool {
+        self.offset.0 .0.is_empty() && self.scale.0 .0.is_empty() && self.threshold.0 .0.is_empty()
+    }
 }
 
 /// Model-wide fields.
@@ -242,9 +314,22 @@ pub struct Model<'a> {
     /// Layers from input to output.
     #[serde(borrow)]
     pub layers: heapless::Vec<Layer<'a>, MAX_LAYERS>,
+    /// Per-channel constants of a continuous encoding (format version 2; empty otherwise).
+    #[serde(borrow)]
+    pub channels: Channels<'a>,
 }
 
 impl Model<'_> {
+    /// The oldest format version that can hold this model: 1 unless it uses a continuous
+    /// encoding or channel constants.
+    pub fn min_version(&self) -> u16 {
+        if self.header.encoding.is_continuous() || !self.channels.is_empty() {
+            CHANNELS_VERSION
+        } else {
+            1
+        }
+    }
+
     /// Neurons of the output layer (0 for a model without layers).
     pub fn output_neurons(&self) -> usize {
         self.layers.last().map_or(0, |l| usize::from(l.neurons))

@@ -26,6 +26,7 @@ pub mod fixed;
 pub mod format;
 #[cfg(feature = "alloc")]
 pub mod owned;
+pub mod signed;
 pub mod validate;
 
 #[cfg(feature = "alloc")]
@@ -35,4 +36,6 @@ pub use engine::{Engine, Requirements, Stats};
 pub use error::{EngineError, FormatError};
 pub use format::*;
 #[cfg(feature = "alloc")]
-pub use owned::{LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+pub use owned::{
+    LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights,
+};

@@ -10,8 +10,8 @@ use core::marker::PhantomData;
 use crate::codec::encode_to_vec;
 use crate::error::FormatError;
 use crate::format::{
-    Bytes, Encoding, Header, Layer, LeI32s, LeU16s, LeU32s, Leak, Model, RateBudget, Reset,
-    Weights, MAX_LAYERS, MAX_NEURONS,
+    Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model,
+    RateBudget, Reset, Weights, MAX_LAYERS, MAX_NEURONS,
 };
 use crate::validate;
 
@@ -21,9 +21,10 @@ mod sealed {
     impl Sealed for u16 {}
     impl Sealed for u32 {}
     impl Sealed for i32 {}
+    impl Sealed for f32 {}
 }
 
-/// Element types an [`LeVec`] stores: `i8`, `u16`, `u32`, `i32` (sealed).
+/// Element types an [`LeVec`] stores: `i8`, `u16`, `u32`, `i32`, `f32` (sealed).
 pub trait LeElement: sealed::Sealed + Copy {
     /// Bytes per element.
     const WIDTH: usize;
@@ -52,12 +53,28 @@ le_element!(i8, 1);
 le_element!(u16, 2);
 le_element!(u32, 4);
 le_element!(i32, 4);
+le_element!(f32, 4);
 
 /// An owned array stored as little-endian bytes, so a [`Model`] can borrow it in place.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Equality and hashing compare the bytes (for `f32`, the bits).
+#[derive(Clone)]
 pub struct LeVec<T> {
     bytes: Vec<u8>,
     _elem: PhantomData<T>,
+}
+
+impl<T> PartialEq for LeVec<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl<T> Eq for LeVec<T> {}
+
+impl<T> core::hash::Hash for LeVec<T> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
 }
 
 impl<T: LeElement> LeVec<T> {
@@ -452,6 +469,56 @@ impl From<&Header<'_>> for OwnedHeader {
     }
 }
 
+/// Owned per-channel constants of a continuous encoding; meanings are those of [`Channels`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OwnedChannels {
+    /// Subtracted from each value before scaling.
+    pub offset: LeVec<f32>,
+    /// Multiplies the centred value (`q` in units of `2^-8`).
+    pub scale: LeVec<f32>,
+    /// Delta thresholds in units of `q` (empty for direct input).
+    pub threshold: LeVec<u16>,
+}
+
+impl OwnedChannels {
+    /// Direct-input constants: one offset and scale per channel.
+    pub fn direct(offset: &[f32], scale: &[f32]) -> Self {
+        Self {
+            offset: offset.into(),
+            scale: scale.into(),
+            threshold: LeVec::new(),
+        }
+    }
+
+    /// Delta-encoder constants: one offset, scale and threshold per channel.
+    pub fn delta(offset: &[f32], scale: &[f32], threshold: &[u16]) -> Self {
+        Self {
+            offset: offset.into(),
+            scale: scale.into(),
+            threshold: threshold.into(),
+        }
+    }
+
+    /// Borrowed view.
+    pub fn as_channels(&self) -> Channels<'_> {
+        Channels {
+            offset: LeF32s::new(self.offset.as_bytes()),
+            scale: LeF32s::new(self.scale.as_bytes()),
+            threshold: LeU16s::new(self.threshold.as_bytes()),
+        }
+    }
+}
+
+impl From<&Channels<'_>> for OwnedChannels {
+    fn from(c: &Channels<'_>) -> Self {
+        Self {
+            offset: LeVec::from_raw(c.offset.0 .0),
+            scale: LeVec::from_raw(c.scale.0 .0),
+            threshold: LeVec::from_raw(c.threshold.0 .0),
+        }
+    }
+}
+
 /// An owned model: build or edit it freely, then [`validate`](Self::validate),
 /// [`as_model`](Self::as_model) or [`to_bytes`](Self::to_bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -460,6 +527,8 @@ pub struct OwnedModel {
     pub header: OwnedHeader,
     /// Layers from input to output (at most [`MAX_LAYERS`]).
     pub layers: Vec<OwnedLayer>,
+    /// Per-channel constants of a continuous encoding (empty otherwise).
+    pub channels: OwnedChannels,
 }
 
 impl OwnedModel {
@@ -475,6 +544,7 @@ impl OwnedModel {
         Model {
             header: self.header.as_header(),
             layers,
+            channels: self.channels.as_channels(),
         }
     }
 
@@ -505,6 +575,7 @@ impl From<&Model<'_>> for OwnedModel {
         Self {
             header: OwnedHeader::from(&m.header),
             layers: m.layers.iter().map(OwnedLayer::from).collect(),
+            channels: OwnedChannels::from(&m.channels),
         }
     }
 }
@@ -596,6 +667,7 @@ mod tests {
                 neurons_per_class: 1,
             },
             layers: vec![hidden, out],
+            channels: Default::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Checks every length, index and value range of a decoded model against every other.
 use crate::error::FormatError;
-use crate::format::{Encoding, Layer, Leak, Model, Weights, RATE_ONE};
+use crate::format::{Channels, Encoding, Layer, Leak, Model, Weights, RATE_ONE};
 
 /// Longest model name in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -28,6 +28,7 @@ pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
     if matches!(h.encoding, Encoding::Delta { threshold: 0 }) {
         return Err(FormatError::Header("delta encoding threshold is 0"));
     }
+    channels(&h.encoding, usize::from(h.input_size), &m.channels).map_err(FormatError::Header)?;
     if m.layers.is_empty() {
         return Err(FormatError::Header("model has no layers"));
     }
@@ -48,6 +49,41 @@ pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
         return Err(FormatError::Header(
             "last layer's neurons differ from num_classes * neurons_per_class",
         ));
+    }
+    Ok(())
+}
+
+/// Checks the channel constants against the encoding: a continuous encoding needs one finite
+/// offset and scale per channel (`input_size / inputs_per_channel` of them) and, for the delta
+/// encoders, one positive threshold per channel; every other encoding needs none.
+fn channels(e: &Encoding, input_size: usize, c: &Channels<'_>) -> Result<(), &'static str> {
+    let per = e.inputs_per_channel();
+    if per == 0 {
+        return if c.is_empty() {
+            Ok(())
+        } else {
+            Err("channel constants are only allowed with a continuous encoding")
+        };
+    }
+    if input_size % per != 0 {
+        return Err("input_size of a delta encoding is not 2 x channels");
+    }
+    let n = input_size / per;
+    if !c.offset.is_whole() || c.offset.len() != n {
+        return Err("channel offsets differ from the encoding's channel count");
+    }
+    if !c.scale.is_whole() || c.scale.len() != n {
+        return Err("channel scales differ from the encoding's channel count");
+    }
+    if !c.offset.iter().chain(c.scale.iter()).all(f32::is_finite) {
+        return Err("a channel offset or scale is not finite");
+    }
+    let wanted = if per == 2 { n } else { 0 };
+    if !c.threshold.is_whole() || c.threshold.len() != wanted {
+        return Err("channel thresholds differ from the encoding (one per channel for delta, none for direct)");
+    }
+    if c.threshold.iter().any(|t| t == 0) {
+        return Err("a channel delta threshold is 0");
     }
     Ok(())
 }

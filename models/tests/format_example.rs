@@ -52,6 +52,7 @@ fn tiny() -> OwnedModel {
             neurons_per_class: 1,
         },
         layers: vec![l],
+        channels: Default::default(),
     }
 }
 

@@ -20,6 +20,7 @@ fn model(input_size: u16, time_steps: u16, layers: Vec<OwnedLayer>) -> OwnedMode
             neurons_per_class: 1,
         },
         layers,
+        channels: Default::default(),
     }
 }
 

@@ -107,7 +107,11 @@ fn model() -> impl Strategy<Value = OwnedModel> {
             };
             (Just(header), layers)
         })
-        .prop_map(|(header, layers)| OwnedModel { header, layers })
+        .prop_map(|(header, layers)| OwnedModel {
+            header,
+            layers,
+            channels: Default::default(),
+        })
 }
 
 /// The same model with every matrix stored dense.

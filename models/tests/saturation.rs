@@ -25,6 +25,7 @@ fn neuron(w: i8, bias: i32, threshold: i32, reset: Reset, leak: u16) -> OwnedMod
             neurons_per_class: 1,
         },
         layers: vec![l],
+        channels: Default::default(),
     }
 }
 
@@ -119,6 +120,7 @@ fn wide_fan_in_does_not_overflow_the_accumulator() {
             neurons_per_class: 1,
         },
         layers: vec![l],
+        channels: Default::default(),
     };
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();

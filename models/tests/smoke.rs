@@ -31,6 +31,7 @@ fn encode_decode_run_single_neuron() {
             neurons_per_class: 1,
         },
         layers,
+        channels: Default::default(),
     };
     let bytes = encode_to_vec(&model).unwrap();
     let back = decode(&bytes).unwrap();

@@ -72,6 +72,7 @@ proptest! {
                 neurons_per_class: per,
             },
             layers,
+            channels: Default::default(),
         };
         let model = owned.as_model();
         let mut state = State::for_model(&model);

@@ -157,6 +157,36 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     let icard = last_json(&ok(d, &["inspect", "model.snn", "--json"]));
     assert_eq!(icard["layers"].as_array().unwrap().len(), 2);
 
+    // keygen + export --sign: the signed file is the same model plus a signature that verifies
+    // with the public key; inspect reads it; a second keygen refuses to overwrite the pair.
+    ok(d, &["keygen", "--out", "k"]);
+    fails(d, &["keygen", "--out", "k"], 2, &["k.secret", "--force"]);
+    let signed = last_json(&ok(
+        d,
+        &[
+            "export",
+            "run",
+            "-o",
+            "signed.snn",
+            "--sign",
+            "k.secret",
+            "--json",
+        ],
+    ));
+    assert_eq!(signed["signed"], true);
+    let plain = std::fs::read(d.join("model.snn")).unwrap();
+    let file = std::fs::read(d.join("signed.snn")).unwrap();
+    let pk_hex = std::fs::read_to_string(d.join("k.pub")).unwrap();
+    let pk = snn_sdk::deploy::signing::parse_hex_key(&pk_hex).unwrap();
+    assert_eq!(snn_models::signed::verify(&file, &pk), Ok(&plain[..]));
+    assert!(ok(d, &["inspect", "signed.snn"]).contains("64x128"));
+    fails(
+        d,
+        &["export", "run", "-o", "x.snn", "--sign", "missing.secret"],
+        2,
+        &["missing.secret"],
+    );
+
     // simulate: the integer engine over the run's test split reproduces export's numbers, with
     // one JSON line per sample (row, label, prediction) before the summary.
     let out = ok(
@@ -331,6 +361,22 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
         &["bad.csv:21:", "abc"],
     );
 
+    // `snn init --csv` on a file with a header line: the error says to pass --header.
+    write(
+        "header.csv",
+        &format!("x,y,label\n{csv}").replace("3,abc,1\n", ""),
+    );
+    fails(
+        d,
+        &["init", "header.toml", "--csv", "header.csv"],
+        2,
+        &["header.csv:1:", "column 1", "pass --header"],
+    );
+    ok(
+        d,
+        &["init", "header.toml", "--csv", "header.csv", "--header"],
+    );
+
     // A corrupt model file.
     write("corrupt.snn", "SNNM this is not a model");
     fails(d, &["inspect", "corrupt.snn"], 2, &["corrupt.snn"]);
@@ -343,7 +389,7 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
 
     // Every subcommand documents its options with their defaults.
     for sub in [
-        "train", "eval", "export", "simulate", "inspect", "plot", "init",
+        "train", "eval", "export", "simulate", "inspect", "plot", "init", "keygen",
     ] {
         let help = ok(d, &[sub, "--help"]);
         assert!(help.contains("Usage: snn"), "{sub}: {help}");

@@ -1,19 +1,14 @@
 //! nn4n's `RNNLoss` (branch `losses`) works on the CTRNN directly: its weight terms read the
 //! masked weights in the shapes nn4n uses, and training with rate regularisers works under masks.
+mod common;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use snn_sdk::loss::rnn::RNNLoss;
 use snn_sdk::structure::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig};
 use snn_sdk::structure::generators::{MultiArea, MultiAreaEi, Structure};
 use snn_sdk::structure::mask::PerLayer;
 
-fn scalar(t: &Tensor) -> f64 {
-    t.to_dtype(candle_core::DType::F64)
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap()
-}
+use common::scalar;
 
 fn config() -> CtrnnConfig {
     CtrnnConfig {
@@ -98,14 +93,7 @@ fn rnn_loss_reads_the_masked_weights_in_nn4n_shapes() {
             .map(|(&w, &s)| (w * s) as f64 * (w * s) as f64)
             .sum()
     };
-    let mse = scalar(
-        &(&out.output - &y)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .mean_all()
-            .unwrap(),
-    );
+    let mse = scalar(&common::mse(&out.output, &y));
     let fr = scalar(&out.states.sqr().unwrap().mean_all().unwrap());
     let want =
         mse + 0.5 * frob(0) / 80.0 + 0.25 * frob(1) / 1600.0 + 2.0 * frob(2) / 40.0 + 0.1 * fr;
@@ -125,25 +113,10 @@ fn ctrnn_trains_a_delayed_response_with_rnn_loss_under_multi_area_dale() {
         lambda_fr: 0.001,
         ..RNNLoss::default()
     };
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: 0.02,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = common::adamw(net.vars(), 0.02, 0.0);
     let mse = |net: &Ctrnn| {
         let out = net.forward(&x).unwrap();
-        scalar(
-            &(&out.output - &y)
-                .unwrap()
-                .sqr()
-                .unwrap()
-                .mean_all()
-                .unwrap(),
-        )
+        scalar(&common::mse(&out.output, &y))
     };
     let before = mse(&net);
     for _ in 0..300 {

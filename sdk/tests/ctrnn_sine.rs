@@ -1,8 +1,9 @@
 //! A CTRNN (nn4n defaults tau = 100, dt = 10, Dale's law, 50 % sparse recurrence) learns to generate
 //! a sine wave whose amplitude is cued by a constant input; save/load and determinism.
+mod common;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::Optimizer;
 use snn_sdk::structure::ctrnn::{Activation, BiasInit, BiasKind, Ctrnn, CtrnnConfig, InitState};
 use snn_sdk::structure::generators::{RandomInput, Structure};
 use snn_sdk::structure::mask::{MaskValue, PerLayer};
@@ -44,14 +45,7 @@ fn config() -> CtrnnConfig {
 }
 
 fn mse(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .sqr()
-        .unwrap()
-        .mean_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    common::mse(a, b).to_scalar::<f32>().unwrap()
 }
 
 #[test]
@@ -61,23 +55,10 @@ fn ctrnn_learns_cued_sine_generation() {
     net.eval();
     let before = mse(&net.forward(&x).unwrap().output, &y);
     net.train();
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: 0.01,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = common::adamw(net.vars(), 0.01, 0.0);
     for _ in 0..200 {
         let out = net.forward(&x).unwrap();
-        let loss = (&out.output - &y)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .mean_all()
-            .unwrap();
+        let loss = common::mse(&out.output, &y);
         net.step(&mut opt, &loss.backward().unwrap()).unwrap();
     }
     net.eval();
@@ -200,12 +181,7 @@ fn init_state_keep_continues_and_learn_trains_the_start() {
     let before: Vec<f32> = h0.as_tensor().to_vec1().unwrap();
     let mut opt = candle_nn::SGD::new(net.vars(), 0.5).unwrap();
     let out = net.forward(&x).unwrap();
-    let loss = (&out.output - &y)
-        .unwrap()
-        .sqr()
-        .unwrap()
-        .mean_all()
-        .unwrap();
+    let loss = common::mse(&out.output, &y);
     net.step(&mut opt, &loss.backward().unwrap()).unwrap();
     let after: Vec<f32> = h0.as_tensor().to_vec1().unwrap();
     assert_ne!(before, after, "the learned initial state got no gradient");

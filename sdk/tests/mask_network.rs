@@ -1,8 +1,8 @@
 //! Masks on the spiking layers of `Network`: configured in TOML, applied in the fused forward
 //! pass, held exactly through 300 training steps, and handed to export through `layer_params`.
+mod common;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use snn_sdk::net::network::{Network, NetworkConfig};
 use snn_sdk::structure::mask::SeedRng;
 
@@ -54,7 +54,7 @@ fn loss(net: &Network, x: &Tensor, y: &Tensor, fused: bool) -> Tensor {
         net.forward_reference(x).unwrap()
     };
     let counts = out[1].spikes.sum(1).unwrap();
-    (counts - y).unwrap().sqr().unwrap().mean_all().unwrap()
+    common::mse(&counts, y)
 }
 
 #[test]
@@ -85,15 +85,7 @@ fn masked_spiking_network_keeps_its_constraints_through_training() {
         }
     }
 
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: 0.05,
-            weight_decay: 0.01,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = common::adamw(net.vars(), 0.05, 0.01);
     let (mut first, mut last, mut grown) = (None, 0.0, 0usize);
     for _ in 0..300 {
         let l = loss(&net, &x, &y, true);

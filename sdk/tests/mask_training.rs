@@ -1,9 +1,10 @@
 //! Masks hold through training: a CTRNN with sparsity, Dale's law, plasticity and growth masks on
 //! all three layers is trained for 300 Adam steps with a large learning rate (to push weights
 //! across zero), then every invariant is checked exactly.
+mod common;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::Optimizer;
 use snn_sdk::structure::ctrnn::{Activation, Ctrnn, CtrnnConfig};
 use snn_sdk::structure::mask::{LayerMasks, MaskSet, MaskValue, PerLayer, SeedRng};
 
@@ -103,25 +104,12 @@ fn masked_zeros_signs_and_frozen_synapses_hold_through_training() {
     let init: Vec<Vec<f32>> = (0..3).map(|k| weights(&net, k)).collect();
 
     let (x, y) = data();
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: 0.05,
-            weight_decay: 0.01,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opt = common::adamw(net.vars(), 0.05, 0.01);
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..300 {
         let out = net.forward(&x).unwrap();
-        let loss = (&out.output - &y)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .mean_all()
-            .unwrap();
+        let loss = common::mse(&out.output, &y);
         last = loss.to_scalar::<f32>().unwrap();
         first.get_or_insert(last);
         net.step(&mut opt, &loss.backward().unwrap()).unwrap();

@@ -5,25 +5,15 @@ use candle_core::{Device, Tensor};
 use snn_models::owned::OwnedHeader;
 use snn_models::Encoding;
 use snn_sdk::data::encode::{eval_seed, train_seed, EncodingConfig, SpikeEncoder};
-use snn_sdk::data::{Samples, Split};
-use snn_sdk::deploy::export::export;
+use snn_sdk::data::Split;
+use snn_sdk::deploy::export::{export, samples_of};
 use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
-use snn_sdk::deploy::simulate::{run_float, Sample};
+use snn_sdk::deploy::simulate::run_float;
 use snn_sdk::net::network::{Network, NetworkConfig};
 use snn_sdk::train::optim::{Adam, AdamConfig};
 use snn_sdk::Digits;
 
 const T: usize = 25;
-
-fn samples(s: &Samples) -> Vec<Sample<'_>> {
-    (0..s.len())
-        .map(|i| Sample {
-            features: s.features_of(i),
-            label: s.labels[i] as u16,
-            seed: eval_seed(s.rows[i]),
-        })
-        .collect()
-}
 
 /// A short real training run (Adam 5e-3, cross-entropy on spike counts).
 fn train(split: &Split, epochs: usize) -> Network {
@@ -93,8 +83,8 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
         .enumerate()
         .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
         .collect();
-    let calib = samples(&split.train);
-    let test = samples(&split.test);
+    let calib = samples_of(&split.train);
+    let test = samples_of(&split.test);
     let cfg = QuantConfig::default();
     let out = export(
         &float,
@@ -195,8 +185,8 @@ fn recurrent_digits_engine_matches_float_with_quantised_weights() {
         .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
         .collect();
     assert!(float[0].w_rec.is_some());
-    let calib = samples(&split.train);
-    let test = samples(&split.test);
+    let calib = samples_of(&split.train);
+    let test = samples_of(&split.test);
     let out = export(
         &float,
         &header(),

@@ -3,12 +3,10 @@
 use candle_core::Device;
 use snn_models::owned::OwnedHeader;
 use snn_models::Encoding;
-use snn_sdk::data::encode::{eval_seed, EncodingConfig, SpikeEncoder};
-use snn_sdk::data::Samples;
-use snn_sdk::deploy::export::export;
+use snn_sdk::data::encode::{EncodingConfig, SpikeEncoder};
+use snn_sdk::deploy::export::{export, samples_of};
 use snn_sdk::deploy::qat::{finetune, QatConfig};
 use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
-use snn_sdk::deploy::simulate::Sample;
 use snn_sdk::net::network::{Network, NetworkConfig};
 use snn_sdk::train::config::LossConfig;
 use snn_sdk::Digits;
@@ -21,16 +19,6 @@ fn float_layers(net: &Network) -> Vec<FloatLayer> {
         .iter()
         .enumerate()
         .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
-        .collect()
-}
-
-fn samples(s: &Samples) -> Vec<Sample<'_>> {
-    (0..s.len())
-        .map(|i| Sample {
-            features: s.features_of(i),
-            label: s.labels[i] as u16,
-            seed: eval_seed(s.rows[i]),
-        })
         .collect()
 }
 
@@ -76,7 +64,7 @@ fn qat_restores_latent_weights_and_keeps_integer_accuracy() {
         num_classes: 10,
         neurons_per_class: 1,
     };
-    let test = samples(&split.test);
+    let test = samples_of(&split.test);
     let q = QuantConfig {
         clip_shifts: 0,
         ..QuantConfig::default()

@@ -24,6 +24,7 @@ fn model() -> OwnedModel {
             neurons_per_class: 1,
         },
         layers: vec![l],
+        channels: Default::default(),
     }
 }
 

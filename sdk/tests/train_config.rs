@@ -41,6 +41,18 @@ fn unknown_key_suggests_the_nearest() {
 }
 
 #[test]
+fn the_table_is_named_without_the_header_comment() {
+    let e = err(&format!(
+        "[train]              # settings tuned on the digits (see README)\nepoch = 3\n{NET}"
+    ));
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("cfg.toml:2:1: in [train]: unknown field `epoch`"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn unknown_variant_suggests_the_nearest() {
     let e = err(&format!("[loss]\nkind = \"ce_cont\"\n{NET}"));
     assert!(

@@ -32,8 +32,7 @@ fn raw(client: &mut Client, bytes: &[u8]) -> Reply {
 }
 
 fn frame(req: &Request<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; MAX_FRAME];
-    postcard::to_slice_cobs(req, &mut buf).unwrap().to_vec()
+    Client::frame(1, req).unwrap()
 }
 
 fn upload_with_crc(client: &mut Client, model: &[u8], crc: u32) -> Reply {
@@ -86,7 +85,20 @@ fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
     });
     let mut cut = full[..full.len() / 2].to_vec();
     cut.push(0);
-    assert_eq!(error_code(raw(&mut client, &cut)), ErrorCode::BadFrame);
+    assert!(error_code(raw(&mut client, &cut)).is_link());
+    // A valid frame with one flipped bit: caught by the frame CRC, not run.
+    let good = frame(&Request::Infer {
+        sample_seed: 1,
+        input: Input::Features(&[7u8; 64]),
+    });
+    let mut flipped = good.clone();
+    flipped[40] ^= 0x04;
+    let mut body = flipped[..flipped.len() - 1].to_vec();
+    assert!(matches!(
+        snn_hal::wire::decode(&mut body),
+        Err(snn_hal::wire::WireError::Crc { .. })
+    ));
+    assert_eq!(error_code(raw(&mut client, &flipped)), ErrorCode::BadCrc);
     // Oversized frame.
     let mut big = vec![0x55u8; 4 * MAX_FRAME];
     big.push(0);
@@ -148,6 +160,135 @@ fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
     assert_eq!(dev.synaptic_events, e.stats().synaptic_events);
     assert!(dev.cost > 0, "the instruction counter runs");
     // No reset happened: the model is still loaded and QEMU still runs.
+    assert_eq!(client.info().unwrap().model, Some(loaded));
+    assert!(qemu.exited().is_none(), "firmware exited");
+    drop(qemu);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Output counts of the host engine for one sample.
+fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
+    let m = decode(model).unwrap();
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    e.run_features(f, seed).unwrap();
+    e.output_counts().to_vec()
+}
+
+/// Resets the board over the link and waits until it answers again.
+fn reset(client: &mut Client) -> snn_hal::protocol::Info {
+    client.reset().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    client.info().unwrap()
+}
+
+#[test]
+#[ignore = "needs qemu-system-arm and SNN_FW_ELF; run by `cargo xtask test`"]
+fn an_uploaded_model_survives_reset_and_an_interrupted_upload_keeps_it() {
+    let dir = std::env::temp_dir().join(format!("snn-fw-reset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut qemu, mut client) = Qemu::spawn(&elf(), &dir.join("fw.defmt")).unwrap();
+    assert_eq!(
+        client.info().unwrap().model,
+        None,
+        "a cold start has no model"
+    );
+    let model = digits_model(128, 1).unwrap();
+    let loaded = client.load(&model).unwrap();
+    let f = vec![200u8; 64];
+    let before = client.infer(Input::Features(&f), 5).unwrap();
+    assert_eq!(before.counts.as_slice(), host_counts(&model, &f, 5));
+    // Stack painting: the inference above used some stack, far less than there is.
+    let info = client.info().unwrap();
+    assert!(
+        info.stack_peak > 256 && info.stack_peak < info.stack_size / 4,
+        "stack {} of {}",
+        info.stack_peak,
+        info.stack_size
+    );
+    // Reset: the model comes back from its slot and gives the same answer.
+    let info = reset(&mut client);
+    assert_eq!(info.model, Some(loaded.clone()));
+    let after = client.infer(Input::Features(&f), 5).unwrap();
+    assert_eq!(after.counts, before.counts);
+    // An upload cut off at several points (power lost mid-upload): the old model boots.
+    let other = digits_model(96, 2).unwrap();
+    for cut in [0usize, 1, 7, other.len() / 512] {
+        let begin = Request::LoadBegin {
+            len: other.len() as u32,
+            crc: crc32(&other),
+        };
+        assert!(matches!(client.call(&begin).unwrap(), Reply::Ack { .. }));
+        for (i, bytes) in other.chunks(512).take(cut).enumerate() {
+            let chunk = Request::LoadChunk {
+                offset: (i * 512) as u32,
+                bytes,
+            };
+            assert!(matches!(client.call(&chunk).unwrap(), Reply::Ack { .. }));
+        }
+        let info = reset(&mut client);
+        assert_eq!(
+            info.model,
+            Some(loaded.clone()),
+            "upload cut after {cut} chunks"
+        );
+    }
+    // A finished upload replaces it, also across a reset.
+    let newer = client.load(&other).unwrap();
+    assert_eq!(reset(&mut client).model, Some(newer));
+    let r = client.infer(Input::Features(&f), 6).unwrap();
+    assert_eq!(r.counts.as_slice(), host_counts(&other, &f, 6));
+    assert!(qemu.exited().is_none(), "firmware exited");
+    drop(qemu);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs qemu-system-arm and SNN_FW_SIGNED_ELF; run by `cargo xtask test`"]
+fn firmware_built_with_a_key_refuses_unsigned_and_wrongly_signed_models() {
+    use snn_hal::synthetic::TEST_SIGNING_SEED;
+    use snn_models::signed::sign;
+    let elf = PathBuf::from(
+        std::env::var_os("SNN_FW_SIGNED_ELF")
+            .expect("set SNN_FW_SIGNED_ELF to the firmware built with the test public key"),
+    );
+    let dir = std::env::temp_dir().join(format!("snn-fw-signed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut qemu, mut client) = Qemu::spawn(&elf, &dir.join("fw.defmt")).unwrap();
+    let info = client.info().unwrap();
+    assert!(
+        info.signatures_required,
+        "Info says signatures are required"
+    );
+    let model = digits_model(128, 1).unwrap();
+    let refused = |client: &mut Client, file: &[u8]| match client.load(file) {
+        Err(snn_hal::host::ClientError::Device(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let e = refused(&mut client, &model);
+    assert_eq!(e.code, ErrorCode::Unsigned, "{}", e.reason);
+    let e = refused(&mut client, &sign(&model, &[9u8; 32]));
+    assert_eq!(e.code, ErrorCode::BadSignature, "{}", e.reason);
+    let signed = sign(&model, &TEST_SIGNING_SEED);
+    let mut tampered = signed.clone();
+    tampered[100] ^= 1;
+    let e = refused(&mut client, &tampered);
+    assert_eq!(e.code, ErrorCode::BadSignature, "{}", e.reason);
+    assert_eq!(client.info().unwrap().model, None);
+    let loaded = client.load(&signed).unwrap();
+    assert_eq!(loaded.bytes as usize, signed.len());
+    let f = vec![150u8; 64];
+    let r = client.infer(Input::Features(&f), 3).unwrap();
+    assert_eq!(r.counts.as_slice(), host_counts(&model, &f, 3));
+    // The stored signed model is checked again at boot, and passes.
+    client.reset().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(client.info().unwrap().model, Some(loaded));
     assert!(qemu.exited().is_none(), "firmware exited");
     drop(qemu);

@@ -224,12 +224,56 @@ pub fn scratch() -> Result<PathBuf> {
 
 /// Builds the firmware for `board` (release), optionally with a built-in model; returns the ELF.
 pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
+    build_variant(board, model, &Variant::default())
+}
+
+/// A firmware build other than the plain one.
+#[derive(Clone, Debug, Default)]
+pub struct Variant {
+    /// Accept only models signed with this Ed25519 public key (file from `snn keygen`).
+    pub pubkey: Option<PathBuf>,
+    /// Recurse at boot until the stack guard faults (test build).
+    pub stack_overflow_test: bool,
+}
+
+impl Variant {
+    fn tag(&self) -> Option<&'static str> {
+        match (self.pubkey.is_some(), self.stack_overflow_test) {
+            (false, false) => None,
+            (true, false) => Some("signed"),
+            (false, true) => Some("stack-overflow-test"),
+            (true, true) => Some("signed-stack-overflow-test"),
+        }
+    }
+}
+
+/// Builds a firmware variant; a variant's ELF is copied to `target/xtask/snn-firmware-<board>-
+/// <variant>.elf` so a later plain build does not replace it.
+pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<PathBuf> {
     ensure_target(board.target())?;
     let mut c = cargo();
     c.current_dir(fw_dir()) // picks up firmware/.cargo/config.toml
         .args(["build", "--release", "--target-dir"])
         .arg(target_dir())
         .args(board.cargo_args());
+    let mut features = Vec::new();
+    match &v.pubkey {
+        Some(k) => {
+            let abs = std::fs::canonicalize(k)
+                .with_context(|| format!("public key file {} not found", k.display()))?;
+            c.env("SNN_FW_PUBKEY", abs);
+            features.push("signed-models");
+        }
+        None => {
+            c.env_remove("SNN_FW_PUBKEY");
+        }
+    }
+    if v.stack_overflow_test {
+        features.push("stack-overflow-test");
+    }
+    if !features.is_empty() {
+        c.arg("--features").arg(features.join(","));
+    }
     match model {
         Some(m) => {
             let abs = std::fs::canonicalize(m)
@@ -242,7 +286,11 @@ pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
             c.env_remove("SNN_FW_MODEL");
         }
     }
-    println!("xtask: building the firmware for {}", board.name());
+    println!(
+        "xtask: building the firmware for {}{}",
+        board.name(),
+        v.tag().map(|t| format!(" ({t})")).unwrap_or_default()
+    );
     run(&mut c)?;
     let built = target_dir()
         .join(board.target())
@@ -250,18 +298,27 @@ pub fn build(board: Board, model: Option<&Path>) -> Result<PathBuf> {
     let elf = elf_path(board);
     let dir = elf.parent().context("ELF path has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let tmp = elf.with_extension("elf.tmp");
-    std::fs::copy(&built, &tmp)
-        .with_context(|| format!("copy {} to {}", built.display(), tmp.display()))?;
-    std::fs::rename(&tmp, &elf).with_context(|| format!("rename to {}", elf.display()))?;
-    Ok(elf)
+    let Some(tag) = v.tag() else {
+        let tmp = elf.with_extension("elf.tmp");
+        std::fs::copy(&built, &tmp)
+            .with_context(|| format!("copy {} to {}", built.display(), tmp.display()))?;
+        std::fs::rename(&tmp, &elf).with_context(|| format!("rename to {}", elf.display()))?;
+        return Ok(elf);
+    };
+    let copy = scratch()?.join(format!("snn-firmware-{}-{tag}.elf", board.name()));
+    std::fs::copy(&built, &copy).with_context(|| format!("copy the ELF to {}", copy.display()))?;
+    Ok(copy)
 }
 
-/// `cargo xtask build-fw [--board B] [--model FILE]`.
+/// `cargo xtask build-fw [--board B] [--model FILE] [--pubkey FILE]`.
 pub fn build_cmd(args: &[String]) -> Result<()> {
-    let o = Opts::parse("build-fw", args, &["board", "model"])?;
+    let o = Opts::parse("build-fw", args, &["board", "model", "pubkey"])?;
     let board = Board::parse(o.get("board").unwrap_or("mps2-an386"))?;
-    let elf = build(board, o.get("model").map(Path::new))?;
+    let v = Variant {
+        pubkey: o.get("pubkey").map(PathBuf::from),
+        stack_overflow_test: false,
+    };
+    let elf = build_variant(board, o.get("model").map(Path::new), &v)?;
     let (flash, ram) = elf::flash_ram(&std::fs::read(&elf)?)?;
     println!(
         "xtask: {} ({} bytes flash, {} bytes static RAM)",

@@ -5,10 +5,13 @@
 mod args;
 mod bench_fw;
 mod bench_snntorch;
+mod capi;
 mod defmt_log;
 mod demo;
 mod digits;
 mod elf;
+mod features;
+mod field;
 mod firmware;
 mod hil;
 mod setup;
@@ -24,9 +27,11 @@ Commands:
                        train on the bundled digits data, quantise, export, run on the emulated
                        board and print host vs board results in one table (files: target/demo/)
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
-  build-fw [--board B] [--model FILE]
+  build-fw [--board B] [--model FILE] [--pubkey FILE]
                        build the firmware; --model builds that model file into flash (loaded at
-                       boot). Boards, emulated (one per core; B may also be the core name):
+                       boot when no uploaded model is stored); --pubkey: accept only models
+                       signed with that Ed25519 key (`snn keygen` writes it, `snn export --sign`
+                       signs). Boards, emulated (one per core; B may also be the core name):
                        mps2-an386 (cortex-m4, default), mps2-an385 (cortex-m3), mps2-an500
                        (cortex-m7), mps2-an505 (cortex-m33), microbit (cortex-m0), virt-rv32
                        (rv32); real: nucleo-f446re, nrf52840-dk, rp-pico, esp32c3
@@ -44,7 +49,11 @@ Commands:
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
                        qemu = the emulated --chip-board (default mps2-an386), probe = flash the
-                       real --chip-board and talk over --port; a board or core name picks either
+                       real --chip-board and talk over --port; a board or core name picks either;
+                       --noise RATE [--seed S]: first a clean run, then the same samples
+                       through a fault-injection proxy on the emulated UART (bit flips at
+                       RATE per bit, drops, duplicates and truncations at RATE/8 per byte);
+                       reports retries and throughput lost, fails on any wrong result
   size [--board B] [--model FILE] [--hidden H]
                        flash and RAM of the firmware, with and without the model built in,
                        and of the model
@@ -58,6 +67,16 @@ Commands:
                        64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
                        fixed costs, the zoo model's cost, flash and RAM; --json ends with the
                        per-core table as one JSON line
+  capi-header          regenerate models/capi/include/snn.h (the C API header) with cbindgen
+  capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
+                       C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
+                       200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
+  field                the field checks alone: link, reset, flash slots and signatures on the
+                       emulated Cortex-M4 (plain and signed firmware), stack-overflow fault
+  soak [--count N] [--model FILE]
+                       N inferences (default 100,000) on the emulated Cortex-M4 in one boot,
+                       every result compared with the host; free RAM and the stack peak must
+                       not move
   help                 this text
 ";
 
@@ -83,6 +102,10 @@ fn main() -> Result<()> {
         "bench" => bench(&rest),
         "bench-snntorch" => bench_snntorch::run_cmd(&rest),
         "demo" => demo::run_cmd(&rest),
+        "capi-header" => capi::write_header(),
+        "capi" => capi::run_cmd(&rest),
+        "soak" => field::soak_cmd(&rest),
+        "field" => field::check_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }
 }

@@ -92,3 +92,32 @@ pub fn ensure_qemu(program: &str) -> Result<()> {
          (on other systems: your package manager's {program} / qemu package)"
     )
 }
+
+/// Makes sure `arm-none-eabi-gcc` (the C example firmware's compiler) is on PATH: apt-get
+/// installs Debian's `gcc-arm-none-eabi` when running as root, otherwise this stops with the
+/// exact command to run.
+pub fn ensure_arm_gcc() -> Result<()> {
+    if has_output(Command::new("arm-none-eabi-gcc").arg("--version")).is_some() {
+        return Ok(());
+    }
+    let is_root = has_output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let has_apt = has_output(Command::new("apt-get").arg("--version")).is_some();
+    if is_root && has_apt {
+        println!("xtask: arm-none-eabi-gcc is missing; installing gcc-arm-none-eabi with apt-get");
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "gcc-arm-none-eabi",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        return Ok(());
+    }
+    bail!(
+        "arm-none-eabi-gcc is missing. Install it with:\n    sudo apt-get install -y gcc-arm-none-eabi\n\
+         (on other systems: Arm GNU Toolchain's arm-none-eabi-gcc)"
+    )
+}

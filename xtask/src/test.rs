@@ -5,13 +5,20 @@ use anyhow::Result;
 
 /// Samples streamed through the emulated board by the hardware-in-the-loop step.
 const HIL_SAMPLES: usize = 300;
+/// Samples of the short noisy-link run (the 1,000-sample run is `cargo xtask hil --noise 1e-3
+/// --samples 1000`, BENCHMARKS.md).
+const NOISY_SAMPLES: usize = 200;
 
-/// Runs formatting and lint checks, every host test of the workspace, then builds the firmware
-/// for every board, runs the hardware-in-the-loop comparison of the zoo model on every emulated
-/// core, the synthetic models and the link robustness test on the emulated Cortex-M4.
+/// Checks that the demo and the tests compile candle with the same features, runs formatting
+/// and lint checks, every host test of the workspace, then builds the firmware for every board,
+/// runs the hardware-in-the-loop comparison of the zoo model on every emulated core, the
+/// synthetic models, the C API checks (`capi.rs`), the link robustness test and the field checks
+/// on the emulated Cortex-M4.
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
+    println!("xtask test: one feature set for candle (demo build == test build)");
+    crate::features::check()?;
     println!("xtask test: cargo fmt --all --check");
     sh(cargo().args(["fmt", "--all", "--check"]))?;
     println!("xtask test: cargo clippy --workspace --all-targets -- -D warnings");
@@ -74,7 +81,28 @@ pub fn run(_args: &[String]) -> Result<()> {
     let model = std::fs::read(crate::hil::synthetic_rich_model()?)?;
     let rep = crate::hil::on_qemu(m4, &model, HIL_SAMPLES)?;
     crate::hil::judge(&rep)?;
-    println!("xtask test: link robustness against the firmware under QEMU");
+    println!(
+        "xtask test: C API (header, host C program, C firmware under QEMU), {} samples",
+        crate::capi::SAMPLES
+    );
+    crate::capi::run_all(crate::capi::SAMPLES)?;
+    println!(
+        "xtask test: hil through the fault-injection proxy, bit-error rate 1e-3, \
+         {NOISY_SAMPLES} samples"
+    );
+    let model = std::fs::read(crate::hil::zoo_model())?;
+    crate::hil::noisy(
+        m4,
+        &model,
+        NOISY_SAMPLES,
+        snn_hal::noise::Noise::rate(1e-3, 1),
+    )?;
+    println!("xtask test: firmware built with the test public key (signed models only)");
+    let signed = crate::field::signed_elf()?;
+    let plain = build(m4, None)?;
+    println!(
+        "xtask test: link robustness, reset, slots and signatures against the firmware under QEMU"
+    );
     sh(cargo()
         .args([
             "test",
@@ -85,7 +113,10 @@ pub fn run(_args: &[String]) -> Result<()> {
             "--",
             "--ignored",
         ])
-        .env("SNN_FW_ELF", crate::firmware::elf_path(Board::Mps2An386)))?;
+        .env("SNN_FW_ELF", plain)
+        .env("SNN_FW_SIGNED_ELF", signed))?;
+    println!("xtask test: a stack overflow faults on the guard");
+    crate::field::overflow_check()?;
     println!("xtask test: all passed");
     Ok(())
 }

@@ -39,6 +39,8 @@ pub struct Board {
     pub counter: SysTimerCounter,
     /// Spike output.
     pub spikes: PinSpikeOutput<Output<'static>>,
+    /// Model slots: none, so nothing is kept over a reset.
+    pub slots: Option<snn_hal::Slots<super::NoFlash>>,
 }
 
 /// Clocks at 160 MHz, the USB-Serial-JTAG link and the LED.
@@ -47,6 +49,7 @@ pub fn init() -> Board {
     Board {
         link: IoLink(UsbSerialJtag::new(p.USB_DEVICE)),
         counter: SysTimerCounter(()),
+        slots: None,
         spikes: PinSpikeOutput(Output::new(p.GPIO7, Level::Low, OutputConfig::default())),
     }
 }

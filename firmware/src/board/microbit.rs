@@ -36,6 +36,8 @@ pub struct Board {
     pub counter: Counter,
     /// Spike output (none on the emulated board).
     pub spikes: NoSpikeOutput,
+    /// Model slots: none, so nothing is kept over a reset.
+    pub slots: Option<snn_hal::Slots<super::NoFlash>>,
 }
 
 /// Sets up UART0 and SysTick.
@@ -49,6 +51,7 @@ pub fn init() -> Board {
     Board {
         link: IoLink(Uart::init()),
         counter: Counter::start(&mut p.SYST, CostUnit::Instructions),
+        slots: None,
         spikes: NoSpikeOutput,
     }
 }

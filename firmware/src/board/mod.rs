@@ -1,7 +1,9 @@
 //! Board support: exactly one board is compiled in, chosen by a cargo feature.
 //!
 //! Each board provides its name, the static buffer sizes (the largest model it accepts), and
-//! `init()` returning the host link, the cost counter and the spike output. The emulated boards
+//! `init()` returning the host link, the cost counter, the spike output and the model slots (and
+//! the MPU on boards with the `mpu-guard` feature), and `fault_stop()` where the stack guard's
+//! fault handler is compiled in. The emulated boards
 //! (one per core) share their drivers: `cmsdk_uart` on the Arm MPS2 boards, `systick` and
 //! `semihosting` (defmt and the failure exit) on every emulated Arm board. The real boards share
 //! `real` (halt, panic, defmt over RTT, active-low LED) and `dwt` or `systick` as counter.
@@ -20,6 +22,13 @@ mod mps2;
     feature = "board-mps2-an505"
 ))]
 pub use mps2::*;
+#[cfg(any(
+    feature = "board-mps2-an385",
+    feature = "board-mps2-an386",
+    feature = "board-mps2-an500",
+    feature = "board-mps2-an505"
+))]
+pub mod storage_mps2;
 
 #[cfg(feature = "board-microbit")]
 mod microbit;
@@ -35,6 +44,8 @@ pub use virt_rv32::*;
 mod nucleo_f446re;
 #[cfg(feature = "board-nucleo-f446re")]
 pub use nucleo_f446re::*;
+#[cfg(feature = "board-nucleo-f446re")]
+pub mod storage_nucleo;
 
 #[cfg(feature = "board-nrf52840-dk")]
 mod nrf52840_dk;
@@ -62,8 +73,12 @@ mod cmsdk_uart;
 mod dwt;
 #[cfg(feature = "real-board")]
 mod real;
+#[cfg(all(feature = "real-board", feature = "mpu-guard"))]
+pub use real::fault_stop;
 #[cfg(feature = "arm-semihosting")]
 mod semihosting;
+#[cfg(all(feature = "arm-semihosting", feature = "mpu-guard"))]
+pub use semihosting::fault_stop;
 #[cfg(any(feature = "arm-semihosting", feature = "board-rp-pico"))]
 mod systick;
 
@@ -86,4 +101,24 @@ pub fn free_ram() -> u32 {
         core::ptr::addr_of!(_stack_start) as usize,
     );
     top.saturating_sub(heap) as u32
+}
+
+/// The slot type of boards that keep no model over a reset (their `slots` is `None`): too
+/// little RAM for two slots (micro:bit) or no flash driver yet.
+#[cfg(any(
+    feature = "board-microbit",
+    feature = "board-virt-rv32",
+    feature = "board-nrf52840-dk",
+    feature = "board-rp-pico",
+    feature = "board-esp32c3"
+))]
+pub type NoFlash = snn_hal::ram_flash::RamFlash<'static>;
+
+/// Restarts the board after a `Reset` request: SYSRESETREQ on the Arm cores; the RISC-V boards
+/// have no reset driver here, so the request is only logged and serving goes on.
+pub fn reset() {
+    #[cfg(target_arch = "arm")]
+    cortex_m::peripheral::SCB::sys_reset();
+    #[cfg(not(target_arch = "arm"))]
+    defmt::warn!("reset: not supported on this board, ignored");
 }

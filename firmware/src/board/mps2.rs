@@ -67,6 +67,11 @@ pub struct Board {
     pub counter: Counter,
     /// Spike output (none on the emulated board).
     pub spikes: NoSpikeOutput,
+    /// Model slots (RAM that survives a reset).
+    pub slots: Option<snn_hal::Slots<super::storage_mps2::Flash>>,
+    /// The MPU (for the stack guard; the M33's ARMv8-M MPU is not programmed).
+    #[cfg(feature = "mpu-guard")]
+    pub mpu: cortex_m::peripheral::MPU,
 }
 
 /// Sets up UART0 and SysTick.
@@ -81,5 +86,8 @@ pub fn init() -> Board {
         link: IoLink(Uart::init(CLOCK_HZ)),
         counter: Counter::start(&mut p.SYST, CostUnit::Instructions),
         spikes: NoSpikeOutput,
+        slots: super::storage_mps2::slots(),
+        #[cfg(feature = "mpu-guard")]
+        mpu: p.MPU,
     }
 }

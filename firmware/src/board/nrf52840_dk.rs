@@ -34,6 +34,8 @@ pub struct Board {
     pub counter: DwtCounter,
     /// Spike output.
     pub spikes: PinSpikeOutput<ActiveLow<Pin<Output<PushPull>>>>,
+    /// Model slots: none, so nothing is kept over a reset.
+    pub slots: Option<snn_hal::Slots<super::NoFlash>>,
 }
 
 /// UARTE0's DMA buffers (EasyDMA reads and writes RAM only).
@@ -61,6 +63,7 @@ pub fn init() -> Board {
     Board {
         link: Io07Link(Uart { tx, rx }),
         counter: DwtCounter::start(&mut cp.DCB, &mut cp.DWT),
+        slots: None,
         spikes: PinSpikeOutput(ActiveLow(
             port0.p0_13.into_push_pull_output(Level::High).degrade(),
         )),

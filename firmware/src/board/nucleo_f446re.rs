@@ -33,6 +33,10 @@ pub struct Board {
     pub counter: DwtCounter,
     /// Spike output.
     pub spikes: PinSpikeOutput<Pin<'A', 5, Output>>,
+    /// Model slots (flash sectors 6 and 7).
+    pub slots: Option<snn_hal::Slots<super::storage_nucleo::Flash>>,
+    /// The MPU (for the stack guard).
+    pub mpu: cortex_m::peripheral::MPU,
 }
 
 /// Clocks (8 MHz ST-LINK clock in, 168 MHz core), USART2, LD2 and the cycle counter.
@@ -60,5 +64,7 @@ pub fn init() -> Board {
         link: NbLink(serial),
         counter: DwtCounter::start(&mut cp.DCB, &mut cp.DWT),
         spikes: PinSpikeOutput(gpioa.pa5.into_push_pull_output()),
+        slots: super::storage_nucleo::slots(dp.FLASH),
+        mpu: cp.MPU,
     }
 }

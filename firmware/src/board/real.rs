@@ -29,6 +29,12 @@ pub fn halt() -> ! {
     }
 }
 
+/// Stops after a fault (the RTT log says why).
+#[cfg(feature = "mpu-guard")]
+pub fn fault_stop() -> ! {
+    halt()
+}
+
 /// An output pin driving an LED that is lit when the pin is low: `set_high` lights it.
 #[cfg(feature = "board-nrf52840-dk")]
 pub struct ActiveLow<P>(pub P);

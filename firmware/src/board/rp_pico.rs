@@ -54,6 +54,8 @@ pub struct Board {
     pub counter: SysTickCounter<1, 1>,
     /// Spike output.
     pub spikes: PinSpikeOutput<Pin<Gpio25, FunctionSioOutput, PullDown>>,
+    /// Model slots: none, so nothing is kept over a reset.
+    pub slots: Option<snn_hal::Slots<super::NoFlash>>,
 }
 
 /// Clocks (12 MHz crystal, 125 MHz system), UART0, the LED and SysTick.
@@ -92,6 +94,7 @@ pub fn init() -> Board {
     Board {
         link: Io07Link(uart),
         counter: SysTickCounter::start(&mut cp.SYST, CostUnit::Cycles),
+        slots: None,
         spikes: PinSpikeOutput(pins.gpio25.into_push_pull_output()),
     }
 }

@@ -31,6 +31,8 @@ pub struct Board {
     pub counter: InstretCounter,
     /// Spike output (none on the emulated board).
     pub spikes: NoSpikeOutput,
+    /// Model slots: none, so nothing is kept over a reset.
+    pub slots: Option<snn_hal::Slots<super::NoFlash>>,
 }
 
 /// Sets up nothing that QEMU has not: its UART needs no configuration, `minstret` runs.
@@ -38,6 +40,7 @@ pub fn init() -> Board {
     Board {
         link: IoLink(Uart(())),
         counter: InstretCounter(()),
+        slots: None,
         spikes: NoSpikeOutput,
     }
 }

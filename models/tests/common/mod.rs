@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
-use snn_models::{crc::crc32, Encoding, RateBudget, Reset, FORMAT_VERSION, MAGIC};
+use snn_models::{crc::crc32, Encoding, RateBudget, Reset, MAGIC};
 
 /// A three-layer model using every feature: dense + sparse, recurrent (dense and sparse),
 /// bias, shared and per-neuron leak, i4 and i8 weights, every reset mode, budgets.
@@ -71,6 +71,7 @@ pub fn reference() -> OwnedModel {
             neurons_per_class: 2,
         },
         layers: vec![l0, l1, l2],
+        channels: Default::default(),
     }
 }
 
@@ -84,13 +85,20 @@ pub fn frame(version: u16, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Frames a body with the current version.
+/// Frames a version-1 body (header and layers: every model here without channel constants).
 pub fn framed(body: &[u8]) -> Vec<u8> {
-    frame(FORMAT_VERSION, body)
+    frame(1, body)
 }
 
-/// The postcard body of `model` without validating it (so invalid models can be written).
+/// The version-1 postcard body of `model` (header, layers) without validating it, so invalid
+/// models can be written.
 pub fn raw_body(model: &OwnedModel) -> Vec<u8> {
+    let m = model.as_model();
+    postcard::to_allocvec(&(&m.header, &m.layers)).unwrap()
+}
+
+/// The version-2 postcard body of `model` (header, layers, channels) without validating it.
+pub fn raw_body_v2(model: &OwnedModel) -> Vec<u8> {
     postcard::to_allocvec(&model.as_model()).unwrap()
 }
 

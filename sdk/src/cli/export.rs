@@ -1,5 +1,5 @@
 //! `snn export CHECKPOINT [-o MODEL.snn] [--bits 8|4] [--calibration N] [--clip-shifts N]
-//! [--qat-epochs N] [--json]` (or `--train CONFIG` to train first): quantises a trained run and
+//! [--qat-epochs N] [--sign KEY] [--json]` (or `--train CONFIG` to train first): quantises a trained run and
 //! writes the model and its card (the library's [`crate::deploy::export::export_run`]).
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,10 @@ pub struct ExportArgs {
     /// Print the card's summary as one JSON line last.
     #[arg(long)]
     pub json: bool,
+    /// Sign the model file with this secret key (`snn keygen`): appends an Ed25519 signature
+    /// over the whole file, for firmware built with `--pubkey` (FORMAT.md §1).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 /// Runs `snn export`.
@@ -96,7 +100,10 @@ pub fn run(args: ExportArgs) -> CliResult {
         name: args.name.clone(),
         budgets: Vec::new(),
     };
-    let out = export_run(&run, &opts)?;
+    let mut out = export_run(&run, &opts)?;
+    if let Some(key) = &args.sign {
+        out.bytes = crate::deploy::signing::sign_model(&out.bytes, key)?;
+    }
     let path = args.out.clone().unwrap_or_else(|| {
         run.checkpoint
             .parent()
@@ -112,6 +119,7 @@ pub fn run(args: ExportArgs) -> CliResult {
             "card": crate::deploy::card::ModelCard::path_for(&path),
             "bytes": out.bytes.len(),
             "crc32": card.crc32,
+            "signed": args.sign.is_some(),
             "ram_bytes": card.resources.ram_bytes,
             "float_accuracy": acc.map(|a| a.float),
             "accuracy": acc.map(|a| a.integer),
@@ -122,10 +130,15 @@ pub fn run(args: ExportArgs) -> CliResult {
         println!("{v}");
     } else {
         println!(
-            "wrote {} ({} bytes, crc32 {}) and {}",
+            "wrote {} ({} bytes, crc32 {}{}) and {}",
             path.display(),
             out.bytes.len(),
             card.crc32,
+            if args.sign.is_some() {
+                " of the model; signed"
+            } else {
+                ""
+            },
             crate::deploy::card::ModelCard::path_for(&path).display()
         );
         if let Some(a) = acc {

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use crate::data::csv::CsvOptions;
-use crate::data::Dataset;
+use crate::data::{DataError, Dataset};
 use crate::train::TrainConfig;
 
 /// Options of `snn init`.
@@ -61,7 +61,12 @@ fn csv_part(csv: &Path, config: &Path, header: bool, delimiter: char) -> CliResu
         delimiter,
         label_column: None,
     };
-    let data = Dataset::from_csv(csv, &opts)?;
+    let data = Dataset::from_csv(csv, &opts).map_err(|e| match e {
+        DataError::Csv(e) if !header && e.line == 1 && e.column > 0 => CliError::input(format!(
+            "{e}; is the first line a header? then pass --header"
+        )),
+        e => e.into(),
+    })?;
     let config_dir = config.parent().filter(|d| !d.as_os_str().is_empty());
     let shown = match config_dir {
         None => csv.to_path_buf(),

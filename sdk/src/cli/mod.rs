@@ -16,6 +16,7 @@ pub mod eval;
 pub mod export;
 pub mod init;
 pub mod inspect;
+pub mod keygen;
 pub mod plot;
 pub mod run;
 pub mod simulate;

@@ -13,6 +13,7 @@ pub mod csv;
 pub mod dataset;
 pub mod encode;
 mod error;
+pub mod series;
 pub mod synthetic;
 
 pub use dataset::{Dataset, Digits, Samples, Scaler, Scaling, Split, SplitMix64, DIGITS_CSV_GZ};

@@ -135,6 +135,9 @@ pub fn encoding_name(e: &Encoding) -> String {
         Encoding::Latency { threshold } => format!("latency(threshold={threshold})"),
         Encoding::Delta { threshold } => format!("delta(threshold={threshold})"),
         Encoding::Events => "events".into(),
+        Encoding::Direct => "direct".into(),
+        Encoding::SendOnDelta => "send-on-delta".into(),
+        Encoding::SigmaDelta => "sigma-delta".into(),
         _ => "unknown".into(),
     }
 }

@@ -132,6 +132,7 @@ pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedM
     let model = OwnedModel {
         header: header.clone(),
         layers: layers.iter().map(owned_layer).collect::<Result<_, _>>()?,
+        channels: Default::default(),
     };
     model.validate()?;
     Ok(model)

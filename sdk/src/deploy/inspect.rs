@@ -27,12 +27,15 @@ pub enum InspectError {
     },
 }
 
-/// Reads and fully validates a model file, returning its bytes (decode them again to borrow).
+/// Reads and fully validates a model file, returning its bytes (decode them again to borrow);
+/// of a signed file, the model file inside (the signature is the device's to check).
 pub fn read_model(path: &Path) -> Result<Vec<u8>, InspectError> {
-    let bytes = std::fs::read(path).map_err(|source| InspectError::Io {
+    let mut bytes = std::fs::read(path).map_err(|source| InspectError::Io {
         path: path.display().to_string(),
         source,
     })?;
+    let model_len = snn_models::signed::split(&bytes).0.len();
+    bytes.truncate(model_len);
     snn_models::decode(&bytes).map_err(|source| InspectError::Format {
         path: path.display().to_string(),
         source,

@@ -7,7 +7,8 @@
 //! evaluation, the model file written atomically), [`card`] (the JSON model card),
 //! [`simulate`] (the `snn_models` engine over a data set, and the float reference on the same
 //! spikes), [`cost`] (instructions and time per inference on a core or board, from the per-core
-//! fits of `cargo xtask bench-fw`) and [`inspect`] (a model file's header and layer table).
+//! fits of `cargo xtask bench-fw`), [`inspect`] (a model file's header and layer table) and
+//! [`signing`] (Ed25519 key pairs and signed model files).
 //!
 //! May import: [`crate::train`] and everything below it; never `plot` or `cli`. Integer
 //! semantics are never re-implemented here: they come from `snn_models`.
@@ -18,4 +19,6 @@ pub mod export;
 pub mod inspect;
 pub mod qat;
 pub mod quant;
+pub mod series;
+pub mod signing;
 pub mod simulate;

@@ -112,51 +112,6 @@ fn swap_in_quantised(net: &Network, shifts: &[u8], bits: u8) -> Result<Vec<(Var,
     Ok(saved)
 }
 
-/// Output pooled to `[B, T, classes]`: the mean over each class's population (as training does).
-fn pooled(x: &Tensor, per: usize) -> candle_core::Result<Tensor> {
-    if per <= 1 {
-        return Ok(x.clone());
-    }
-    let (b, t, n) = x.dims3()?;
-    x.reshape((b, t, n / per, per))?.mean(3)
-}
-
-/// The configured classification loss on the last layer, as the training loop computes it
-/// (rate budgets and `[[extra_loss]]` terms are not part of QAT).
-fn loss_of(
-    cfg: &LossConfig,
-    spikes: &Tensor,
-    mem: &Tensor,
-    y: &Tensor,
-    per: usize,
-) -> Result<Tensor> {
-    use crate::loss::snntorch as l;
-    let s = pooled(spikes, per)?;
-    Ok(match *cfg {
-        LossConfig::CeCount => l::ce_count(&s, y)?,
-        LossConfig::CeRate => l::ce_rate(&s, y)?,
-        LossConfig::MseCount {
-            correct_rate,
-            incorrect_rate,
-        } => l::mse_count(&s, y, correct_rate, incorrect_rate)?,
-        LossConfig::CeMaxMembrane => l::ce_max_membrane(&pooled(mem, per)?, y)?,
-        LossConfig::BalancedPopulationMse {
-            correct_rate,
-            incorrect_rate,
-        } => {
-            let classes = spikes.dim(2)? / per.max(1);
-            crate::loss::hardware::balanced_population_mse(
-                spikes,
-                y,
-                classes,
-                per,
-                correct_rate,
-                incorrect_rate,
-            )?
-        }
-    })
-}
-
 /// Fine-tunes `net` in place through fake-quantised parameters (see the module docs); returns the
 /// mean training loss of each epoch.
 pub fn finetune(
@@ -198,7 +153,8 @@ pub fn finetune(
                 let last = outs
                     .last()
                     .ok_or_else(|| Error::Data("network has no layers".into()))?;
-                let l = loss_of(loss, &last.spikes, &last.mem, &y, neurons_per_class)?;
+                // The training loop's loss; rate budgets and `[[extra_loss]]` terms are not part of QAT.
+                let l = loss.classification_loss(&last.spikes, &last.mem, &y, neurons_per_class)?;
                 let grads = l.backward()?;
                 Ok((l.to_dtype(DType::F64)?.to_scalar::<f64>()?, grads))
             })();

@@ -4,7 +4,7 @@
 //! here is the same rule as `snn_models::Engine::predicted_class` (most spikes, ties to the lower
 //! class), so host accuracy under [`balanced_population_mse`] is measured the way the device decides.
 
-use super::{class_indices, dims_btn, div_scalar, one_hot, LossError, Result};
+use super::{check_rates, class_indices, count_mse, dims_btn, one_hot, LossError, Result};
 use candle_core::{DType, Tensor};
 
 /// Sum over layers of `multiplier_l * (mean rate of layer l - offset_l)^2`.
@@ -79,18 +79,7 @@ pub fn balanced_population_mse(
     const LOSS: &str = "balanced_population_mse";
     let (b, t, n) = dims_btn(LOSS, "spikes", spikes)?;
     check_population(LOSS, n, num_classes, neurons_per_class)?;
-    for (param, r) in [
-        ("correct_rate", correct_rate),
-        ("incorrect_rate", incorrect_rate),
-    ] {
-        if !(0.0..=1.0).contains(&r) {
-            return Err(LossError::Param {
-                loss: LOSS,
-                param,
-                reason: format!("must be in [0, 1], got {r}"),
-            });
-        }
-    }
+    check_rates(LOSS, correct_rate, incorrect_rate)?;
     let y = class_indices(LOSS, targets, b, num_classes)?;
     // Expand the class one-hot [B, C] to neurons [B, C * npc].
     let class_mask = one_hot(&y, num_classes, spikes.dtype(), spikes.device())?;
@@ -100,8 +89,7 @@ pub fn balanced_population_mse(
         .reshape((b, n))?;
     let tf = t as f64;
     let target = mask.affine((correct_rate - incorrect_rate) * tf, incorrect_rate * tf)?;
-    let err = (spikes.sum(1)? - target)?;
-    div_scalar(&err.sqr()?.sum_all()?, (b * n) as f64)
+    count_mse(spikes, &target)
 }
 
 /// Spike count per class population, `[batch, num_classes]`: `Σ_t Σ_{i in block c} S[b, t, i]`.

@@ -150,6 +150,35 @@ pub(crate) fn cross_entropy(logits: &Tensor, indices: &[u32]) -> Result<Tensor> 
     div_scalar(&(log_p * mask)?.sum_all()?.neg()?, b as f64)
 }
 
+/// Checks that both rates of a count target are in `[0, 1]`, naming the parameter otherwise.
+pub(crate) fn check_rates(
+    loss: &'static str,
+    correct_rate: f64,
+    incorrect_rate: f64,
+) -> Result<()> {
+    for (param, r) in [
+        ("correct_rate", correct_rate),
+        ("incorrect_rate", incorrect_rate),
+    ] {
+        if !(0.0..=1.0).contains(&r) {
+            return Err(LossError::Param {
+                loss,
+                param,
+                reason: format!("must be in [0, 1], got {r}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Mean squared error of spike counts against target counts `[batch, neurons]`:
+/// `(1/(B N)) Σ_{b,i} (Σ_t S[b, t, i] - target[b, i])^2`.
+pub(crate) fn count_mse(spikes: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let (b, n) = target.dims2()?;
+    let err = (spikes.sum(1)? - target)?;
+    div_scalar(&err.sqr()?.sum_all()?, (b * n) as f64)
+}
+
 /// `x / d` as a true division in `x`'s dtype (candle's `Tensor / f64` multiplies by `1/d`,
 /// which in f32 can land one ulp away from PyTorch's division; snnTorch parity needs the division).
 pub(crate) fn div_scalar(x: &Tensor, d: f64) -> Result<Tensor> {

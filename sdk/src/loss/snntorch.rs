@@ -5,7 +5,10 @@
 //! The plain functions assume one output neuron per class; the `_population` variants follow
 //! snnTorch's `population_code=True` (contiguous blocks of neurons per class).
 
-use super::{class_indices, cross_entropy, dims_btn, div_scalar, one_hot, LossError, Result};
+use super::{
+    check_rates, class_indices, count_mse, cross_entropy, dims_btn, div_scalar, one_hot, LossError,
+    Result,
+};
 use candle_core::{Tensor, D};
 
 /// Cross-entropy of the spike counts (`snntorch.functional.ce_count_loss`).
@@ -47,25 +50,12 @@ pub fn mse_count(
 ) -> Result<Tensor> {
     const LOSS: &str = "mse_count";
     let (b, t, n) = dims_btn(LOSS, "spikes", spikes)?;
-    for (param, r) in [
-        ("correct_rate", correct_rate),
-        ("incorrect_rate", incorrect_rate),
-    ] {
-        if !(0.0..=1.0).contains(&r) {
-            return Err(LossError::Param {
-                loss: LOSS,
-                param,
-                reason: format!("must be in [0, 1], got {r}"),
-            });
-        }
-    }
+    check_rates(LOSS, correct_rate, incorrect_rate)?;
     let y = class_indices(LOSS, targets, b, n)?;
     let on = (t as f64 * correct_rate).trunc();
     let off = (t as f64 * incorrect_rate).trunc();
     let target = one_hot(&y, n, spikes.dtype(), spikes.device())?.affine(on - off, off)?;
-    let err = (spikes.sum(1)? - target)?;
-    let mse = div_scalar(&err.sqr()?.sum_all()?, (b * n) as f64)?;
-    div_scalar(&mse, t as f64)
+    div_scalar(&count_mse(spikes, &target)?, t as f64)
 }
 
 /// Cross-entropy of the maximum over time of the output membrane

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::colour;
 use super::metrics::MetricsRow;
 use super::output::{save, Figure, OrDraw};
-use super::style::{int_label, int_ticks, Theme};
+use super::style::{draw_series_legend, int_label, int_ticks, line_key, Theme};
 use super::{PlotError, PlotOptions};
 
 const PLOT: &str = "training curves";
@@ -245,12 +245,8 @@ impl<'a> Curves<'a> {
         panel: &Panel,
     ) -> Result<(), PlotError> {
         let theme = &self.theme;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.caption, theme.caption())
-            .margin(theme.px(10.0))
-            .margin_right(theme.px(22.0))
-            .x_label_area_size(theme.px(48.0))
-            .y_label_area_size(theme.px(76.0))
+        let mut chart = theme
+            .panel(area, &panel.caption, 76.0)
             .build_cartesian_2d(
                 self.epochs.0..self.epochs.1,
                 panel.y_range.0..panel.y_range.1,
@@ -282,9 +278,7 @@ impl<'a> Curves<'a> {
                 ))
                 .or_draw()?
                 .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
-                });
+                .legend(line_key(colour, width));
             chart
                 .draw_series(
                     s.points
@@ -294,14 +288,7 @@ impl<'a> Curves<'a> {
                 .or_draw()?;
         }
         if !panel.series.is_empty() {
-            chart
-                .configure_series_labels()
-                .label_font(theme.legend())
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(160, 160, 160))
-                .position(panel.legend.clone())
-                .draw()
-                .or_draw()?;
+            draw_series_legend(&mut chart, theme, panel.legend.clone())?;
         }
         Ok(())
     }

@@ -262,12 +262,8 @@ impl RateHistograms {
         panel: &LayerPanel,
     ) -> Result<(), PlotError> {
         let theme = &self.theme;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.caption, theme.caption())
-            .margin(theme.px(10.0))
-            .margin_right(theme.px(22.0))
-            .x_label_area_size(theme.px(48.0))
-            .y_label_area_size(theme.px(70.0))
+        let mut chart = theme
+            .panel(area, &panel.caption, 70.0)
             .build_cartesian_2d(0.0..panel.x_max, 0.0..panel.y_max)
             .or_draw()?;
         let y_ticks = (panel.y_max as usize).clamp(1, 8);

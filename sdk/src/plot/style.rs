@@ -1,9 +1,12 @@
 //! Text sizes and shared layout numbers, scaled with the image size.
 
+use plotters::coord::{CoordTranslate, Shift};
+use plotters::prelude::*;
 use plotters::style::{IntoFont, TextStyle};
 
 use super::font::FAMILY;
-use super::PlotOptions;
+use super::output::OrDraw;
+use super::{PlotError, PlotOptions};
 
 /// Font sizes and spacings for one image; 1.0 scale is tuned for 1024x768.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +57,24 @@ impl Theme {
     pub(crate) fn legend(&self) -> TextStyle<'static> {
         self.font(15.0)
     }
+
+    /// A chart builder for one panel of a multi-panel figure: `caption` above, the shared
+    /// margins and x label area, `y_label_area` base pixels for the y tick labels.
+    pub(crate) fn panel<'a, 'b, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+        caption: &str,
+        y_label_area: f64,
+    ) -> ChartBuilder<'a, 'b, DB> {
+        let mut builder = ChartBuilder::on(area);
+        builder
+            .caption(caption, self.caption())
+            .margin(self.px(10.0))
+            .margin_right(self.px(22.0))
+            .x_label_area_size(self.px(48.0))
+            .y_label_area_size(self.px(y_label_area));
+        builder
+    }
 }
 
 /// Tick label for an axis whose ticks fall on whole numbers (no "-0").
@@ -65,4 +86,29 @@ pub(crate) fn int_label(v: &f64) -> String {
 /// so plotters picks a step of at least 1 and labels stay distinct.
 pub(crate) fn int_ticks(n: usize, max: usize) -> usize {
     n.clamp(1, max)
+}
+
+/// The legend key of a line series: a short stroke in the series' colour and width.
+pub(crate) fn line_key(
+    colour: RGBColor,
+    width: u32,
+) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
+}
+
+/// Draws the legend box of `chart`'s labelled series at `position`: legend font, translucent
+/// white background, grey border.
+pub(crate) fn draw_series_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    theme: &Theme,
+    position: SeriesLabelPosition,
+) -> Result<(), PlotError> {
+    chart
+        .configure_series_labels()
+        .label_font(theme.legend())
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .position(position)
+        .draw()
+        .or_draw()
 }

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use super::colour;
 use super::output::{save, Figure, OrDraw};
-use super::style::{int_label, int_ticks, Theme};
+use super::style::{draw_series_legend, int_label, int_ticks, line_key, Theme};
 use super::{PlotError, PlotOptions};
 
 const PLOT: &str = "membrane traces";
@@ -137,9 +137,7 @@ impl Figure for Traces<'_> {
                 .draw_series(LineSeries::new(points, colour.stroke_width(width)))
                 .or_draw()?
                 .label(*label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
-                });
+                .legend(line_key(colour, width));
             // A one-sample trace has no line segment; mark the sample.
             if let [v] = values {
                 chart
@@ -172,14 +170,6 @@ impl Figure for Traces<'_> {
                     )
                 });
         }
-        chart
-            .configure_series_labels()
-            .label_font(theme.legend())
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .or_draw()?;
-        Ok(())
+        draw_series_legend(&mut chart, theme, SeriesLabelPosition::UpperRight)
     }
 }

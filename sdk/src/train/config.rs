@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::data::csv::CsvOptions;
@@ -134,6 +135,56 @@ pub enum LossConfig {
         #[serde(default = "default_incorrect_rate")]
         incorrect_rate: f64,
     },
+}
+
+impl LossConfig {
+    /// This loss on the output layer's recording `[batch, time, neurons]` for class targets `y`,
+    /// with `neurons_per_class` output neurons per class: the classification losses see each
+    /// class's population pooled ([`pool_classes`]); balanced population MSE gives every neuron
+    /// its own target. The training loop and quantisation-aware fine-tuning both call this.
+    pub fn classification_loss(
+        &self,
+        spikes: &Tensor,
+        mem: &Tensor,
+        y: &Tensor,
+        neurons_per_class: usize,
+    ) -> crate::train::Result<Tensor> {
+        use crate::loss::snntorch as l;
+        let per = neurons_per_class;
+        Ok(match *self {
+            LossConfig::CeCount => l::ce_count(&pool_classes(spikes, per)?, y)?,
+            LossConfig::CeRate => l::ce_rate(&pool_classes(spikes, per)?, y)?,
+            LossConfig::MseCount {
+                correct_rate,
+                incorrect_rate,
+            } => l::mse_count(&pool_classes(spikes, per)?, y, correct_rate, incorrect_rate)?,
+            LossConfig::CeMaxMembrane => l::ce_max_membrane(&pool_classes(mem, per)?, y)?,
+            LossConfig::BalancedPopulationMse {
+                correct_rate,
+                incorrect_rate,
+            } => {
+                let classes = spikes.dim(2)? / per.max(1);
+                crate::loss::hardware::balanced_population_mse(
+                    spikes,
+                    y,
+                    classes,
+                    per,
+                    correct_rate,
+                    incorrect_rate,
+                )?
+            }
+        })
+    }
+}
+
+/// The mean over each class's block of `per` neurons, `[B, T, N]` -> `[B, T, N / per]`
+/// (unchanged for `per <= 1`).
+pub fn pool_classes(x: &Tensor, per: usize) -> candle_core::Result<Tensor> {
+    if per <= 1 {
+        return Ok(x.clone());
+    }
+    let (b, t, n) = x.dims3()?;
+    x.reshape((b, t, n / per, per))?.mean(3)
 }
 
 fn default_correct_rate() -> f64 {
@@ -442,14 +493,38 @@ fn line_col(text: &str, pos: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The `[table]` header in force at byte offset `pos`, if any.
+/// The `[table]` (or `[[array]]`) header in force at byte offset `pos`, if any, by name only:
+/// a trailing `# comment` on the header line is not part of it.
 fn enclosing_table(text: &str, pos: usize) -> Option<String> {
     text[..pos.min(text.len())]
         .lines()
         .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+        .find_map(table_header)
+}
+
+/// The table name of a header line (`[a.b]  # note` -> `a.b`, `[[budget]]` -> `budget`), or
+/// `None` when the line is not a header (e.g. a row `[1, 2],` of a multi-line array). Quoted
+/// keys may hold `]` or `#`.
+fn table_header(line: &str) -> Option<String> {
+    let line = line.trim();
+    let close = if line.starts_with("[[") { "]]" } else { "]" };
+    let body = line.strip_prefix(if close == "]]" { "[[" } else { "[" })?;
+    let mut quote = None;
+    for (i, c) in body.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, ']') if body[i..].starts_with(close) => {
+                let rest = body[i + close.len()..].trim_start();
+                let name = body[..i].trim();
+                return (!name.is_empty() && (rest.is_empty() || rest.starts_with('#')))
+                    .then(|| name.to_owned());
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant") into
@@ -486,4 +561,26 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_is_named_without_its_comment() {
+        assert_eq!(
+            table_header("[train]   # tuned (see ...)"),
+            Some("train".into())
+        );
+        assert_eq!(
+            table_header("  [[budget]] # one per layer"),
+            Some("budget".into())
+        );
+        assert_eq!(table_header("[a.\"x]#\"]"), Some("a.\"x]#\"".into()));
+        assert_eq!(table_header("[1, 2],"), None);
+        assert_eq!(table_header("lr = 0.1"), None);
+        let text = "[train]   # comment [x]\nlr = 0.1\n";
+        assert_eq!(enclosing_table(text, text.len()), Some("train".into()));
+    }
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod optim;
 pub mod progress;
 pub mod schedule;
+pub mod series;
 pub mod trainer;
 
 pub use config::{ConfigError, TrainConfig};

@@ -27,7 +27,7 @@ use crate::data::{Dataset, Digits, Samples, Split};
 use crate::loss::composite::{CompositeLoss, LossInputs};
 use crate::net::network::{LayerOutput, Network};
 use crate::train::checkpoint::{self, CheckpointMeta};
-use crate::train::config::{DataSource, LossConfig, TrainConfig};
+use crate::train::config::{DataSource, TrainConfig};
 use crate::train::metrics::{EpochMetrics, MetricsLog};
 use crate::train::optim::Adam;
 use crate::train::progress::{Progress, ProgressMode};
@@ -444,51 +444,17 @@ impl Trainer {
         Ok(None)
     }
 
-    /// Output spikes and membranes pooled to `[B, T, classes]` (mean over each class's population).
-    fn pooled(&self, out: &LayerOutput) -> Result<(Tensor, Tensor)> {
-        let npc = self.cfg.train.neurons_per_class;
-        if npc == 1 {
-            return Ok((out.spikes.clone(), out.mem.clone()));
-        }
-        let pool = |x: &Tensor| -> Result<Tensor> {
-            let (b, t, n) = x.dims3()?;
-            Ok(x.reshape((b, t, n / npc, npc))?.mean(3)?)
-        };
-        Ok((pool(&out.spikes)?, pool(&out.mem)?))
-    }
-
     /// The configured loss on the network outputs.
     fn loss(&self, outs: &[LayerOutput], y: &Tensor) -> Result<Tensor> {
         let last = outs
             .last()
             .ok_or_else(|| Error::Data("the network has no layers".into()))?;
-        let (spikes, mem) = self.pooled(last)?;
-        use crate::loss::snntorch as l;
-        Ok(match self.cfg.loss {
-            LossConfig::CeCount => l::ce_count(&spikes, y)?,
-            LossConfig::CeRate => l::ce_rate(&spikes, y)?,
-            LossConfig::MseCount {
-                correct_rate,
-                incorrect_rate,
-            } => l::mse_count(&spikes, y, correct_rate, incorrect_rate)?,
-            LossConfig::CeMaxMembrane => l::ce_max_membrane(&mem, y)?,
-            LossConfig::BalancedPopulationMse {
-                correct_rate,
-                incorrect_rate,
-            } => {
-                // Per neuron, not pooled: every neuron of the population gets its own target.
-                let npc = self.cfg.train.neurons_per_class;
-                let classes = last.spikes.dim(2)? / npc.max(1);
-                crate::loss::hardware::balanced_population_mse(
-                    &last.spikes,
-                    y,
-                    classes,
-                    npc,
-                    correct_rate,
-                    incorrect_rate,
-                )?
-            }
-        })
+        self.cfg.loss.classification_loss(
+            &last.spikes,
+            &last.mem,
+            y,
+            self.cfg.train.neurons_per_class,
+        )
     }
 
     /// The `[[extra_loss]]` terms on this batch's recordings.

@@ -1,0 +1,141 @@
+//! The whole link under fault injection, on the host: a client talking through the noise proxy
+//! to the real protocol server on a thread. Every answer accepted must equal the engine's, every
+//! request must be answered, and uploads must survive.
+use snn_hal::host::{Client, ClientError};
+use snn_hal::noise::{Noise, NoiseStats, Noisy};
+use snn_hal::protocol::{Input, Request};
+use snn_hal::synthetic::digits_model;
+use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
+use snn_models::{decode, Engine, Requirements};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `embedded-io` over a std stream, for the server thread.
+struct Std(UnixStream);
+impl embedded_io::ErrorType for Std {
+    type Error = embedded_io::ErrorKind;
+}
+impl embedded_io::Read for Std {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.0.read(buf).map_err(|_| embedded_io::ErrorKind::Other)
+    }
+}
+impl embedded_io::Write for Std {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.write(buf).map_err(|_| embedded_io::ErrorKind::Other)
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.flush().map_err(|_| embedded_io::ErrorKind::Other)
+    }
+}
+
+/// A server thread on one end of a socket pair; the client on the other, through the proxy.
+fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
+    let (dev, host) = UnixStream::pair().unwrap();
+    std::thread::spawn(move || {
+        let (mut m, mut a, mut b, mut c, mut d, mut e) = (
+            vec![0u8; 64 * 1024],
+            vec![0i32; 1024],
+            vec![0i32; 1024],
+            vec![0u16; 1280],
+            vec![0u16; 256],
+            vec![0u16; 256],
+        );
+        let backend = CpuBackend::new(CpuBuffers {
+            model: &mut m,
+            membrane: &mut a,
+            current: &mut b,
+            spikes: &mut c,
+            out_counts: &mut d,
+            step: &mut e,
+        });
+        let device = Device {
+            firmware: "test",
+            board: "host",
+            free_ram: 0,
+            stack: None,
+        };
+        let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+        let _ = s.serve(&mut IoLink(Std(dev)));
+    });
+    let stats = Arc::new(Mutex::new(NoiseStats::default()));
+    let up = Noisy::new(host.try_clone().unwrap(), noise, stats.clone());
+    let down = Noisy::new(host, noise.reseeded(noise.seed + 1), stats.clone());
+    let mut client = Client::new(down, up);
+    client.timeout = Duration::from_millis(100);
+    (client, stats)
+}
+
+fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
+    let m = decode(model).unwrap();
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    e.run_features(f, seed).unwrap();
+    e.output_counts().to_vec()
+}
+
+#[test]
+fn at_a_bit_error_rate_of_1e_3_no_wrong_answer_is_accepted() {
+    let model = digits_model(128, 3).unwrap();
+    let (mut client, stats) = noisy_pair(Noise::rate(1e-3, 11));
+    client.tries = 40;
+    client.chunk = 64;
+    let loaded = client.load(&model).unwrap();
+    assert_eq!(loaded.bytes as usize, model.len());
+    for i in 0..300u32 {
+        let f: Vec<u8> = (0..64).map(|k| ((k * 29 + i * 13) % 256) as u8).collect();
+        let r = client.infer(Input::Features(&f), i).unwrap();
+        assert_eq!(
+            r.counts.as_slice(),
+            host_counts(&model, &f, i),
+            "sample {i}"
+        );
+    }
+    let st = *stats.lock().unwrap();
+    let link = client.stats();
+    assert!(st.flipped_bits > 100, "noise was injected: {st:?}");
+    assert!(link.retries > 50, "the link retried: {link:?}");
+    assert!(
+        link.corrupt_replies + link.device_link_errors > 0,
+        "{link:?}"
+    );
+}
+
+#[test]
+fn a_dead_link_gives_up_after_the_set_tries_with_a_clear_error() {
+    let noise = Noise {
+        flip: 0.0,
+        drop: 1.0,
+        duplicate: 0.0,
+        truncate: 0.0,
+        seed: 1,
+    };
+    let (mut client, _) = noisy_pair(noise);
+    client.tries = 3;
+    let e = client.info().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::GaveUp {
+                tries: 3,
+                what: "Info",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("3 tries of Info"), "{e}");
+    assert_eq!(client.stats().timeouts, 3);
+    assert!(matches!(
+        client.call(&Request::LoadEnd),
+        Err(ClientError::GaveUp { .. })
+    ));
+}

@@ -1,0 +1,702 @@
+//! The `extern "C"` entry points: the only `unsafe` of the crate.
+//!
+//! Each function checks its pointers (NULL, alignment, that a handle is open and has not moved),
+//! turns them into references and slices, and calls the safe code in `state` and `snn_models`.
+//! Handles live in caller storage (`snn_model_t`, `snn_engine_t`) whose first word is a tag bound
+//! to the handle's own address, so a zeroed, never-opened, failed or moved handle is refused
+//! with `SNN_ERR_NOT_OPEN` instead of being read.
+//!
+//! The memory contract the caller keeps (C_API.md): model bytes, the model handle and the engine
+//! RAM stay valid, unmoved and unchanged while an engine uses them, and one engine is used by
+//! one thread at a time.
+#![allow(unsafe_code)]
+
+use crate::state::{self, Buffers, SnnEvent, SnnRequirements, SnnStats};
+use crate::status::{write_c_string, Detail, SnnStatus};
+use core::ffi::{c_char, c_void};
+use core::mem::{align_of, size_of, MaybeUninit};
+use snn_models::{decode, Engine, FormatError, Model};
+
+/// Version of the C ABI (functions, struct layouts, status numbers); see C_API.md for when it
+/// changes. Compare `snn_abi_version()` with this at start-up.
+pub const SNN_ABI_VERSION: u32 = 1;
+
+/// `uint64_t` words of `snn_model_t` (alignment and the pointer-independent part).
+pub const SNN_MODEL_U64S: usize = 24;
+/// Pointer-sized words of `snn_model_t` (the part that scales with the pointer width).
+pub const SNN_MODEL_PTRS: usize = 152;
+/// `uint64_t` words of `snn_engine_t`.
+pub const SNN_ENGINE_U64S: usize = 12;
+/// Pointer-sized words of `snn_engine_t`.
+pub const SNN_ENGINE_PTRS: usize = 20;
+
+/// Caller-owned storage of an open model: declare one (static, stack or heap) and pass it to
+/// `snn_model_open`. The contents are private; the size is part of the ABI.
+#[repr(C)]
+pub struct SnnModel {
+    align: [u64; SNN_MODEL_U64S],
+    words: [usize; SNN_MODEL_PTRS],
+}
+
+/// Caller-owned storage of an open engine: declare one and pass it to `snn_engine_open`.
+#[repr(C)]
+pub struct SnnEngine {
+    align: [u64; SNN_ENGINE_U64S],
+    words: [usize; SNN_ENGINE_PTRS],
+}
+
+/// What `snn_model_t` holds.
+#[repr(C)]
+struct ModelSlot {
+    /// `address ^ OPEN` or `address ^ FAILED`; anything else: not open.
+    tag: usize,
+    /// Why the last open failed (read when the tag says FAILED).
+    error: Option<FormatError>,
+    /// The model bytes (identity checked by engines) and their length.
+    bytes: *const u8,
+    len: usize,
+    /// Written when the tag says OPEN.
+    model: MaybeUninit<Model<'static>>,
+}
+
+/// What `snn_engine_t` holds.
+#[repr(C)]
+struct EngineSlot {
+    tag: usize,
+    /// The most recent failure (read when the tag says OPEN or FAILED).
+    detail: Detail,
+    /// The model handle and the bytes it had when the engine was opened.
+    model: *const SnnModel,
+    bytes: *const u8,
+    /// Written when the tag says OPEN.
+    engine: MaybeUninit<Engine<'static, 'static>>,
+    stage: MaybeUninit<&'static mut [u16]>,
+}
+
+const OPEN: usize = 0x5E4E_0BE4;
+const FAILED: usize = 0x0FA1_1ED0;
+
+// The storage declared to C is large and aligned enough on every target this compiles for
+// (64-bit hosts and 32-bit cores); a change that breaks this fails the build. Measured with
+// snn-models 0.1: model slot 1312 B of 1408 (64-bit) and 728 B of 800 (32-bit); engine slot
+// 216 B of 256 and 144 B of 176. The spare room lets the model grow without an ABI change.
+const _: () = assert!(size_of::<ModelSlot>() <= size_of::<SnnModel>());
+const _: () = assert!(align_of::<ModelSlot>() <= align_of::<SnnModel>());
+const _: () = assert!(size_of::<EngineSlot>() <= size_of::<SnnEngine>());
+const _: () = assert!(align_of::<EngineSlot>() <= align_of::<SnnEngine>());
+
+fn done(r: Result<(), SnnStatus>) -> SnnStatus {
+    match r {
+        Ok(()) => SnnStatus::SnnOk,
+        Err(s) => s,
+    }
+}
+
+fn aligned<T>(p: *const T) -> Result<(), SnnStatus> {
+    if p.is_null() {
+        Err(SnnStatus::SnnErrNull)
+    } else if (p as usize) % align_of::<T>() != 0 {
+        Err(SnnStatus::SnnErrMisaligned)
+    } else {
+        Ok(())
+    }
+}
+
+/// `n` elements at `p` as a slice; `p` may be NULL when `n` is 0.
+///
+/// # Safety
+/// When `n > 0`, `p` must point to `n` initialised, aligned `T` valid for `'a`.
+unsafe fn slice<'a, T>(p: *const T, n: usize) -> Result<&'a [T], SnnStatus> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    aligned(p)?;
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(SnnStatus::SnnErrInputLength);
+    }
+    // SAFETY: non-NULL, aligned, and the caller guarantees `n` valid elements for `'a`.
+    Ok(unsafe { core::slice::from_raw_parts(p, n) })
+}
+
+/// `n` writable elements at `p`; `p` may be NULL when `n` is 0.
+///
+/// # Safety
+/// When `n > 0`, `p` must point to `n` aligned `T` writable for `'a` and not otherwise borrowed.
+unsafe fn slice_mut<'a, T>(p: *mut T, n: usize) -> Result<&'a mut [T], SnnStatus> {
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    aligned(p)?;
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(SnnStatus::SnnErrBufferTooSmall);
+    }
+    // SAFETY: non-NULL, aligned, and the caller guarantees `n` writable elements for `'a`.
+    Ok(unsafe { core::slice::from_raw_parts_mut(p, n) })
+}
+
+/// Writes `value` through an out-pointer.
+///
+/// # Safety
+/// `p` is NULL or points to a writable `T`.
+unsafe fn put<T>(p: *mut T, value: T) -> Result<(), SnnStatus> {
+    aligned(p)?;
+    // SAFETY: non-NULL and aligned; the caller guarantees it is writable.
+    unsafe { p.write(value) };
+    Ok(())
+}
+
+/// The model slot behind an open handle.
+///
+/// # Safety
+/// `m` is NULL or points to a readable `snn_model_t` that stays put for `'a`.
+unsafe fn open_model<'a>(m: *const SnnModel) -> Result<&'a ModelSlot, SnnStatus> {
+    aligned(m)?;
+    let slot = m.cast::<ModelSlot>();
+    // SAFETY: `m` is a readable, aligned `snn_model_t`, which is larger than a `ModelSlot` and
+    // aligned for it (asserted above); the tag is a plain word, any value is valid.
+    let tag = unsafe { (*slot).tag };
+    if tag != m as usize ^ OPEN {
+        return Err(SnnStatus::SnnErrNotOpen);
+    }
+    // SAFETY: the tag says `snn_model_open` wrote a whole `ModelSlot` here, at this address.
+    Ok(unsafe { &*slot })
+}
+
+/// Checks an engine slot's tag and that its model is still the one it was opened on.
+///
+/// # Safety
+/// `e` is aligned and non-NULL, points to a readable `snn_engine_t`, and the model handle an
+/// open engine names is still readable (the memory contract).
+unsafe fn check_engine(e: *const SnnEngine) -> Result<(), SnnStatus> {
+    let slot = e.cast::<EngineSlot>();
+    // SAFETY: as in `open_model`: the tag is a plain word at the start of the storage.
+    if unsafe { (*slot).tag } != e as usize ^ OPEN {
+        return Err(SnnStatus::SnnErrNotOpen);
+    }
+    // SAFETY: the tag says `snn_engine_open` wrote this slot; its model pointer was an open
+    // model then and the caller keeps that storage alive.
+    let (model, bytes) = unsafe { ((*slot).model, (*slot).bytes) };
+    // SAFETY: as just said.
+    match unsafe { open_model(model) } {
+        Ok(m) if m.bytes == bytes => Ok(()),
+        _ => Err(SnnStatus::SnnErrModelChanged),
+    }
+}
+
+/// The engine slot behind an open handle, shared.
+///
+/// # Safety
+/// As [`check_engine`], and nothing writes the engine for `'a`.
+unsafe fn engine_ref<'a>(
+    e: *const SnnEngine,
+) -> Result<(&'a Engine<'static, 'static>, &'a Model<'static>), SnnStatus> {
+    aligned(e)?;
+    // SAFETY: forwarded.
+    unsafe { check_engine(e) }?;
+    // SAFETY: checked open: the slot, its engine and its model were written by the opens.
+    let slot = unsafe { &*e.cast::<EngineSlot>() };
+    // SAFETY: as above.
+    let model = unsafe { &*(*slot.model.cast::<ModelSlot>()).model.as_ptr() };
+    // SAFETY: the tag says OPEN, so `engine` was initialised by `snn_engine_open`.
+    Ok((unsafe { slot.engine.assume_init_ref() }, model))
+}
+
+/// The engine slot behind an open handle, exclusive.
+///
+/// # Safety
+/// As [`check_engine`], and nothing else uses the engine for `'a`.
+unsafe fn engine_mut<'a>(e: *mut SnnEngine) -> Result<&'a mut EngineSlot, SnnStatus> {
+    aligned(e)?;
+    // SAFETY: forwarded.
+    unsafe { check_engine(e) }?;
+    // SAFETY: checked open; the caller gives the engine to one call at a time.
+    Ok(unsafe { &mut *e.cast::<EngineSlot>() })
+}
+
+/// Runs `f` on an open engine, its model and its staging buffer; a failure is also kept as the
+/// engine's detail for `snn_engine_error_text`.
+///
+/// # Safety
+/// As [`engine_mut`].
+unsafe fn with_engine(
+    e: *mut SnnEngine,
+    f: impl FnOnce(&mut Engine<'static, 'static>, &Model<'static>, &mut [u16]) -> Result<(), Detail>,
+) -> SnnStatus {
+    // SAFETY: forwarded.
+    let slot = match unsafe { engine_mut(e) } {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    // SAFETY: `engine_mut` checked the model is open, so its `model` was initialised.
+    let model = unsafe { &*(*slot.model.cast::<ModelSlot>()).model.as_ptr() };
+    // SAFETY: the tag says OPEN, so `engine` and `stage` were initialised by `snn_engine_open`.
+    let (engine, stage) = unsafe { (slot.engine.assume_init_mut(), slot.stage.assume_init_mut()) };
+    match f(engine, model, stage) {
+        Ok(()) => SnnStatus::SnnOk,
+        Err(d) => {
+            slot.detail = d;
+            match d {
+                Detail::None => SnnStatus::SnnOk,
+                Detail::Status(s) => s,
+                Detail::Engine(e) => e.into(),
+                Detail::Event { .. } => SnnStatus::SnnErrEventOrder,
+            }
+        }
+    }
+}
+
+/// The ABI version of this library (compare with `SNN_ABI_VERSION` from the header).
+#[no_mangle]
+pub extern "C" fn snn_abi_version() -> u32 {
+    SNN_ABI_VERSION
+}
+
+/// The fixed, NUL-terminated message of a status code (any value; never NULL).
+#[no_mangle]
+pub extern "C" fn snn_status_message(status: i32) -> *const c_char {
+    SnnStatus::message(status).as_ptr().cast()
+}
+
+/// Validates `len` model bytes at `bytes` in place (magic, version, CRC-32, every length, index
+/// and range) and opens `model` on them; the bytes are borrowed, never copied (flash stays flash).
+///
+/// # Safety
+/// `model` is NULL or writable `snn_model_t` storage; `bytes` is NULL or `len` readable bytes
+/// that stay valid and unchanged while the model is open.
+#[no_mangle]
+pub unsafe extern "C" fn snn_model_open(
+    model: *mut SnnModel,
+    bytes: *const u8,
+    len: usize,
+) -> SnnStatus {
+    if let Err(s) = aligned(model) {
+        return s;
+    }
+    // SAFETY: the caller guarantees `len` readable bytes that outlive the open model.
+    let data: &'static [u8] = match unsafe { slice(bytes, len) } {
+        Ok(d) => d,
+        Err(s) => return s,
+    };
+    let (tag, error, value) = match decode(data) {
+        Ok(m) => (OPEN, None, MaybeUninit::new(m)),
+        Err(e) => (FAILED, Some(e), MaybeUninit::uninit()),
+    };
+    let status = error.map_or(SnnStatus::SnnOk, SnnStatus::from);
+    let slot = ModelSlot {
+        tag: model as usize ^ tag,
+        error,
+        bytes: data.as_ptr(),
+        len,
+        model: value,
+    };
+    // SAFETY: `model` is non-NULL, aligned and writable, and large enough (asserted above).
+    unsafe { model.cast::<ModelSlot>().write(slot) };
+    status
+}
+
+/// Fills `out` with what the open `model` needs (RAM bytes, sizes, steps, encoding).
+///
+/// # Safety
+/// `model` is NULL or a readable `snn_model_t`; `out` is NULL or a writable
+/// `snn_requirements_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_model_requirements(
+    model: *const SnnModel,
+    out: *mut SnnRequirements,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { open_model(model) }.and_then(|m| {
+        // SAFETY: the tag says OPEN, so `model` was initialised.
+        let r = state::requirements(unsafe { m.model.assume_init_ref() }, m.len);
+        // SAFETY: forwarded from the caller.
+        unsafe { put(out, r) }
+    }))
+}
+
+/// Copies the model's name into `buf` as a NUL-terminated string (`cap` bytes, including the NUL).
+///
+/// # Safety
+/// `model` is NULL or a readable `snn_model_t`; `buf` is NULL or `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn snn_model_name(
+    model: *const SnnModel,
+    buf: *mut c_char,
+    cap: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { open_model(model) }.and_then(|m| {
+        // SAFETY: the tag says OPEN.
+        let name = unsafe { m.model.assume_init_ref() }.header.name;
+        if cap <= name.len() {
+            return Err(SnnStatus::SnnErrBufferTooSmall);
+        }
+        // SAFETY: forwarded from the caller.
+        let dst = unsafe { slice_mut(buf.cast::<u8>(), cap) }?;
+        write_c_string(dst, name);
+        Ok(())
+    }))
+}
+
+/// Writes why the last `snn_model_open` on `model` failed (e.g. "invalid layer 1: ...") into
+/// `buf` as a NUL-terminated string, truncated to `cap` bytes; returns the bytes written
+/// before the NUL. An open model says "no error".
+///
+/// # Safety
+/// `model` is NULL or a readable `snn_model_t`; `buf` is NULL or `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn snn_model_error_text(
+    model: *const SnnModel,
+    buf: *mut c_char,
+    cap: usize,
+) -> usize {
+    // SAFETY: forwarded from the caller.
+    let Ok(dst) = (unsafe { slice_mut(buf.cast::<u8>(), cap) }) else {
+        return 0;
+    };
+    if aligned(model).is_err() {
+        return write_c_string(dst, Detail::Status(SnnStatus::SnnErrNull));
+    }
+    let slot = model.cast::<ModelSlot>();
+    // SAFETY: a readable, aligned `snn_model_t`; the tag is a plain word.
+    let tag = unsafe { (*slot).tag };
+    if tag == model as usize ^ OPEN {
+        write_c_string(dst, "no error")
+    } else if tag == model as usize ^ FAILED {
+        // SAFETY: the tag says `snn_model_open` wrote the slot with its error.
+        match unsafe { (*slot).error } {
+            Some(e) => write_c_string(dst, e),
+            None => write_c_string(dst, "no error"),
+        }
+    } else {
+        write_c_string(dst, Detail::Status(SnnStatus::SnnErrNotOpen))
+    }
+}
+
+/// Opens `engine` on the open `model` with `ram_len` bytes of caller RAM at `ram` (4-byte
+/// aligned, at least `ram_bytes` of `snn_model_requirements`); the RAM is zeroed and then
+/// belongs to the engine until it is no longer used. State starts at rest.
+///
+/// # Safety
+/// `engine` is NULL or writable `snn_engine_t` storage; `model` is NULL or a readable
+/// `snn_model_t`; `ram` is NULL or `ram_len` writable bytes. The model handle, its bytes and the
+/// RAM stay valid, unmoved and otherwise unused while the engine is used.
+#[no_mangle]
+pub unsafe extern "C" fn snn_engine_open(
+    engine: *mut SnnEngine,
+    model: *const SnnModel,
+    ram: *mut c_void,
+    ram_len: usize,
+) -> SnnStatus {
+    if let Err(s) = aligned(engine) {
+        return s;
+    }
+    // SAFETY: forwarded from the caller.
+    let opened = unsafe { open_engine(model, ram, ram_len) };
+    let slot = match opened {
+        Ok((e, stage, m)) => EngineSlot {
+            tag: engine as usize ^ OPEN,
+            detail: Detail::None,
+            model,
+            bytes: m.bytes,
+            engine: MaybeUninit::new(e),
+            stage: MaybeUninit::new(stage),
+        },
+        Err(s) => EngineSlot {
+            tag: engine as usize ^ FAILED,
+            detail: Detail::Status(s),
+            model,
+            bytes: core::ptr::null(),
+            engine: MaybeUninit::uninit(),
+            stage: MaybeUninit::uninit(),
+        },
+    };
+    let status = match slot.detail {
+        Detail::Status(s) => s,
+        _ => SnnStatus::SnnOk,
+    };
+    // SAFETY: `engine` is non-NULL, aligned, writable and large enough (asserted above).
+    unsafe { engine.cast::<EngineSlot>().write(slot) };
+    status
+}
+
+type Opened = (
+    Engine<'static, 'static>,
+    &'static mut [u16],
+    &'static ModelSlot,
+);
+
+/// The engine over `model` and the RAM, and the staging buffer.
+///
+/// # Safety
+/// As [`snn_engine_open`], with `'static` standing for "while the engine is used".
+unsafe fn open_engine(
+    model: *const SnnModel,
+    ram: *mut c_void,
+    ram_len: usize,
+) -> Result<Opened, SnnStatus> {
+    // SAFETY: forwarded from the caller.
+    let slot: &'static ModelSlot = unsafe { open_model(model) }?;
+    // SAFETY: the tag says OPEN.
+    let m: &'static Model<'static> = unsafe { slot.model.assume_init_ref() };
+    if ram.is_null() {
+        return Err(SnnStatus::SnnErrNull);
+    }
+    if (ram as usize) % 4 != 0 {
+        return Err(SnnStatus::SnnErrMisaligned);
+    }
+    if ram_len < state::ram_bytes(m) {
+        return Err(SnnStatus::SnnErrRamTooSmall);
+    }
+    let words = Buffers::word_bytes(m);
+    let ram = ram.cast::<u8>();
+    // SAFETY: the caller gives `ram_len` writable bytes; zeroing them makes every `i32` and
+    // `u16` below initialised.
+    unsafe { ram.write_bytes(0, ram_len) };
+    // SAFETY: `ram` is 4-byte aligned and `words <= ram_bytes <= ram_len` bytes are writable.
+    let w = unsafe { slice_mut(ram.cast::<i32>(), words / 4) }?;
+    // SAFETY: the rest of the RAM, 2-byte aligned (`words` is a multiple of 4), disjoint from `w`.
+    let h = unsafe { slice_mut(ram.add(words).cast::<u16>(), (ram_len - words) / 2) }?;
+    let b = Buffers::cut(m, w, h)?;
+    let e =
+        Engine::new(m, b.membrane, b.current, b.spikes, b.out_counts).map_err(SnnStatus::from)?;
+    Ok((e, b.stage, slot))
+}
+
+/// Puts every membrane at rest and clears counts and stats (start of a streamed sample).
+///
+/// # Safety
+/// `engine` is NULL or a `snn_engine_t` used by this call only; the memory contract holds.
+#[no_mangle]
+pub unsafe extern "C" fn snn_engine_reset(engine: *mut SnnEngine) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_engine(engine, |e, _, _| {
+            e.reset();
+            Ok(())
+        })
+    }
+}
+
+/// Resets, encodes `len` features (one frame of `input_size`, or `time_steps` frames) with the
+/// model's encoding and `sample_seed`, and runs every time step.
+///
+/// # Safety
+/// `engine` as in [`snn_engine_reset`]; `features` is NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn snn_run_features(
+    engine: *mut SnnEngine,
+    features: *const u8,
+    len: usize,
+    sample_seed: u32,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    let f = match unsafe { slice(features, len) } {
+        Ok(f) => f,
+        Err(s) => return s,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_engine(engine, |e, _, _| {
+            e.run_features(f, sample_seed).map_err(Detail::Engine)
+        })
+    }
+}
+
+/// Resets and runs every time step with `count` input spikes given as events (`t`
+/// non-decreasing and below `time_steps`, `index` below `input_size`); all are checked first.
+///
+/// # Safety
+/// `engine` as in [`snn_engine_reset`]; `events` is NULL or `count` readable `snn_event_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_run_events(
+    engine: *mut SnnEngine,
+    events: *const SnnEvent,
+    count: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    let ev = match unsafe { slice(events, count) } {
+        Ok(v) => v,
+        Err(s) => return s,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_engine(engine, |e, m, stage| state::run_events(e, m, stage, ev)) }
+}
+
+/// Runs one time step of a streamed sample on `count` input spike indices (each below
+/// `input_size`, at most `input_size`); counts accumulate until `snn_engine_reset`.
+///
+/// # Safety
+/// `engine` as in [`snn_engine_reset`]; `input` is NULL or `count` readable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_step(
+    engine: *mut SnnEngine,
+    input: *const u16,
+    count: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    let input = match unsafe { slice(input, count) } {
+        Ok(v) => v,
+        Err(s) => return s,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_engine(engine, |e, _, _| e.step(input).map_err(Detail::Engine)) }
+}
+
+/// Points `*spikes` at the indices of layer `layer`'s neurons that spiked in the last step and
+/// sets `*count` (the last layer is the output); valid until the engine runs again.
+///
+/// # Safety
+/// `engine` is NULL or a readable `snn_engine_t` not being written; `spikes` and `count` are
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn snn_step_spikes(
+    engine: *const SnnEngine,
+    layer: u16,
+    spikes: *mut *const u16,
+    count: *mut usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, m)| {
+        if usize::from(layer) >= m.layers.len() {
+            return Err(SnnStatus::SnnErrLayerIndex);
+        }
+        let s = e.layer_spikes(usize::from(layer));
+        aligned(spikes)?;
+        aligned(count)?;
+        // SAFETY: both checked non-NULL and aligned; the caller guarantees they are writable.
+        unsafe {
+            put(spikes, s.as_ptr())?;
+            put(count, s.len())
+        }
+    }))
+}
+
+/// Copies the spike count of each output neuron since the last reset into `counts` (`cap`
+/// entries, at least `output_neurons`).
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `counts` is NULL or `cap` writable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_output_counts(
+    engine: *const SnnEngine,
+    counts: *mut u16,
+    cap: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, _)| {
+        let src = e.output_counts();
+        if cap < src.len() {
+            return Err(SnnStatus::SnnErrBufferTooSmall);
+        }
+        // SAFETY: forwarded from the caller.
+        state::copy_out(src, unsafe { slice_mut(counts, src.len()) }?)
+    }))
+}
+
+/// Copies each layer's total spikes since the last reset into `totals` (`cap` entries, at least
+/// `layers`).
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `totals` is NULL or `cap` writable `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_layer_spike_totals(
+    engine: *const SnnEngine,
+    totals: *mut u32,
+    cap: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, m)| {
+        let src = e.stats().layer_spikes.get(..m.layers.len()).unwrap_or(&[]);
+        if cap < src.len() {
+            return Err(SnnStatus::SnnErrBufferTooSmall);
+        }
+        // SAFETY: forwarded from the caller.
+        state::copy_out(src, unsafe { slice_mut(totals, src.len()) }?)
+    }))
+}
+
+/// Fills `out` with the counters since the last reset (steps, input spikes, synaptic events).
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `out` is NULL or a writable `snn_stats_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_stats(engine: *const SnnEngine, out: *mut SnnStats) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, _)| {
+        let s = e.stats();
+        let stats = SnnStats {
+            synaptic_events: s.synaptic_events,
+            input_spikes: s.input_spikes,
+            steps: s.steps,
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { put(out, stats) }
+    }))
+}
+
+/// Sets `*class` to the class whose output population spiked most (ties: the lower class).
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `class` is NULL or a writable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_predicted_class(
+    engine: *const SnnEngine,
+    class: *mut u16,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, _)| {
+        // SAFETY: forwarded from the caller.
+        unsafe { put(class, e.predicted_class()) }
+    }))
+}
+
+/// Sets `*ok` to whether layer `layer`'s mean rate over the steps run is within its budget.
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `ok` is NULL or a writable `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_budget_ok(
+    engine: *const SnnEngine,
+    layer: u16,
+    ok: *mut bool,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, m)| {
+        if usize::from(layer) >= m.layers.len() {
+            return Err(SnnStatus::SnnErrLayerIndex);
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { put(ok, e.budget_ok(usize::from(layer))) }
+    }))
+}
+
+/// Writes the most recent failure of `engine` (e.g. "input spike index 70 is out of range")
+/// into `buf` as a NUL-terminated string, truncated to `cap` bytes; returns the bytes written
+/// before the NUL.
+///
+/// # Safety
+/// `engine` is NULL or a readable `snn_engine_t` not being written; `buf` is NULL or `cap`
+/// writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn snn_engine_error_text(
+    engine: *const SnnEngine,
+    buf: *mut c_char,
+    cap: usize,
+) -> usize {
+    // SAFETY: forwarded from the caller.
+    let Ok(dst) = (unsafe { slice_mut(buf.cast::<u8>(), cap) }) else {
+        return 0;
+    };
+    if aligned(engine).is_err() {
+        return write_c_string(dst, Detail::Status(SnnStatus::SnnErrNull));
+    }
+    let slot = engine.cast::<EngineSlot>();
+    // SAFETY: a readable, aligned `snn_engine_t`; the tag is a plain word.
+    let tag = unsafe { (*slot).tag };
+    if tag == engine as usize ^ OPEN || tag == engine as usize ^ FAILED {
+        // SAFETY: the tag says `snn_engine_open` wrote the slot, detail included.
+        write_c_string(dst, unsafe { (*slot).detail })
+    } else {
+        write_c_string(dst, Detail::Status(SnnStatus::SnnErrNotOpen))
+    }
+}

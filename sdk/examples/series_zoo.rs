@@ -1,0 +1,79 @@
+//! Trains the recorded time-series tasks (JapaneseVowels, BasicMotions) on their archive
+//! train/test split with direct input, exports each model, runs the integer engine on the test
+//! split and prints float and integer accuracy, spikes per inference, per-layer rates and
+//! training speed per seed:
+//!
+//! `cargo run -p snn-sdk --example series_zoo -- [jv|bm] [SEEDS] [EPOCHS] [HIDDEN] [BATCH] [LR]`
+use std::path::Path;
+
+use candle_core::Device;
+use snn_sdk::data::series::input::{SeriesEncoding, SeriesInput};
+use snn_sdk::data::series::ts::{read, Missing};
+use snn_sdk::deploy::series::{export, run_engine};
+use snn_sdk::net::{Network, NetworkConfig};
+use snn_sdk::train::series::{accuracy_float, train, SeriesTrainOptions};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let task = args.get(1).map_or("jv", String::as_str);
+    let seeds: u64 = args.get(2).map_or(Ok(3), |s| s.parse())?;
+    let epochs: usize = args.get(3).map_or(Ok(60), |s| s.parse())?;
+    let hidden: usize = args.get(4).map_or(Ok(128), |s| s.parse())?;
+    let batch_size: usize = args.get(5).map_or(Ok(32), |s| s.parse())?;
+    let lr: f64 = args.get(6).map_or(Ok(0.005), |s| s.parse())?;
+    let name = match task {
+        "jv" => "JapaneseVowels",
+        "bm" => "BasicMotions",
+        other => anyhow::bail!("unknown task `{other}` (jv or bm)"),
+    };
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let train_set = read(&data.join(format!("{name}_TRAIN.ts.gz")), Missing::Refuse)?;
+    let test_set = read(&data.join(format!("{name}_TEST.ts.gz")), Missing::Refuse)?;
+    let (_, longest) = test_set.length_range();
+    let longest = longest.max(train_set.length_range().1);
+    let input = SeriesInput::fit(SeriesEncoding::Direct, &train_set);
+    let cfg: NetworkConfig = toml::from_str(&format!(
+        "input_size = {}\n[[layers]]\nsize = {hidden}\nkind = \"recurrent\"\n\
+         [[layers]]\nsize = {}\n",
+        input.inputs(),
+        train_set.classes.len()
+    ))?;
+    println!(
+        "task {name}: {} train / {} test, {} channels, lengths up to {longest}, {} classes",
+        train_set.series.len(),
+        test_set.series.len(),
+        train_set.channels,
+        train_set.classes.len()
+    );
+    for seed in 0..seeds {
+        let mut net = Network::new(&cfg, seed, &Device::Cpu)?;
+        let opts = SeriesTrainOptions {
+            epochs,
+            batch_size,
+            lr,
+            seed,
+            grad_clip: Some(5.0),
+        };
+        let rep = train(&mut net, &input, &train_set, &opts)?;
+        let float = accuracy_float(&net, &input, &test_set)?;
+        let model = export(&net, &input, name, longest, train_set.classes.len())?;
+        let bytes = model.to_bytes()?;
+        let eng = run_engine(&bytes, &test_set)?;
+        println!(
+            "seed {seed}: float {:.2} % | integer {:.2} % | spikes/inference {:.1} | rates {:?} | \
+             train {:.1} s, {:.0} samples/s, {:.0} steps/s, last loss {:.4}",
+            100.0 * float,
+            100.0 * eng.accuracy,
+            eng.spikes_per_inference,
+            eng.layer_rates
+                .iter()
+                .map(|r| (r * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>(),
+            rep.seconds,
+            rep.samples_per_sec,
+            rep.steps_per_sec,
+            rep.last_loss
+        );
+    }
+    Ok(())
+}

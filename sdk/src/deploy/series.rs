@@ -1,0 +1,225 @@
+//! Export and integer simulation of a series model: the network quantised with its fitted
+//! channel constants (format version 2), and the `models` engine run for exactly `T_i` steps of
+//! each series (no padding on the device).
+use snn_models::owned::{OwnedHeader, OwnedModel};
+use snn_models::Encoding;
+
+use crate::data::series::input::SeriesInput;
+use crate::data::series::SeriesSet;
+use crate::net::Network;
+use crate::train::{Error, Result};
+
+/// Quantises `net` (no-clipping shifts) into a model with the fitted input: encoding and
+/// channel constants in the file, `time_steps` = the longest sample it takes.
+pub fn export(
+    net: &Network,
+    input: &SeriesInput,
+    name: &str,
+    time_steps: usize,
+    classes: usize,
+) -> Result<OwnedModel> {
+    let float: Vec<crate::deploy::quant::FloatLayer> = net
+        .layer_params()?
+        .iter()
+        .enumerate()
+        .map(|(i, l)| crate::deploy::quant::FloatLayer::from_network(l, i))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Data(e.to_string()))?;
+    let q = crate::deploy::quant::quantize(&float, &crate::deploy::quant::QuantConfig::default())
+        .map_err(|e| Error::Data(e.to_string()))?;
+    let header = OwnedHeader {
+        name: name.chars().take(64).collect(),
+        input_size: input.inputs() as u16,
+        time_steps: time_steps.min(usize::from(u16::MAX)) as u16,
+        // Built (and validated) as an event model first: the layers do not depend on it.
+        encoding: Encoding::Events,
+        num_classes: classes as u16,
+        neurons_per_class: 1,
+    };
+    let mut model =
+        crate::deploy::export::build_model(&header, &q).map_err(|e| Error::Data(e.to_string()))?;
+    model.header.encoding = input.encoding;
+    model.channels = input.channels.clone();
+    model.validate().map_err(|e| Error::Data(e.to_string()))?;
+    Ok(model)
+}
+
+/// What the integer engine did on a set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineReport {
+    /// Fraction predicted correctly.
+    pub accuracy: f64,
+    /// Predicted class of each series.
+    pub predictions: Vec<u16>,
+    /// Mean spikes of all layers per inference.
+    pub spikes_per_inference: f64,
+    /// Mean rate of each layer (spikes per neuron per valid step).
+    pub layer_rates: Vec<f64>,
+}
+
+/// Runs the integer engine on every series of `set` for exactly its `T_i` steps.
+pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
+    let model = snn_models::decode(bytes).map_err(|e| Error::Data(e.to_string()))?;
+    let r = snn_models::Requirements::of(&model);
+    let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);
+    let (mut spk, mut cnt) = (vec![0u16; r.spikes], vec![0u16; r.out_counts]);
+    let mut e = snn_models::Engine::new(&model, &mut mem, &mut cur, &mut spk, &mut cnt)
+        .map_err(Error::Encode)?;
+    let layers = model.layers.len();
+    let (mut correct, mut spikes, mut steps) = (0usize, 0u64, 0u64);
+    let mut per_layer = vec![0u64; layers];
+    let mut predictions = Vec::with_capacity(set.series.len());
+    for (s, &y) in set.series.iter().zip(&set.labels) {
+        e.run_values(&s.values).map_err(Error::Encode)?;
+        let p = e.predicted_class();
+        predictions.push(p);
+        correct += usize::from(usize::from(p) == y);
+        let st = e.stats();
+        steps += u64::from(st.steps);
+        for (l, c) in per_layer.iter_mut().enumerate() {
+            *c += u64::from(st.layer_spikes[l]);
+            spikes += u64::from(st.layer_spikes[l]);
+        }
+    }
+    let n = set.series.len().max(1) as f64;
+    Ok(EngineReport {
+        accuracy: correct as f64 / n,
+        predictions,
+        spikes_per_inference: spikes as f64 / n,
+        layer_rates: per_layer
+            .iter()
+            .zip(model.layers.iter())
+            .map(|(&c, l)| c as f64 / (f64::from(l.neurons) * steps.max(1) as f64))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::series::input::SeriesEncoding;
+    use crate::data::series::Series;
+    use crate::data::SplitMix64;
+    use crate::net::NetworkConfig;
+    use crate::train::series::{accuracy_float, masked_counts, train, SeriesTrainOptions};
+    use candle_core::Device;
+
+    /// Two classes of 2-channel series of 5..=12 steps: class 1 rises on channel 0, class 0
+    /// falls; channel 1 is noise.
+    fn toy(n: usize, seed: u64) -> SeriesSet {
+        let mut rng = SplitMix64::new(seed);
+        let mut series = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let y = i % 2;
+            let len = 5 + rng.below(8);
+            let mut values = Vec::new();
+            for t in 0..len {
+                let trend = t as f32 / len as f32;
+                values.push(
+                    if y == 1 { trend } else { -trend } + 0.1 * (rng.below(100) as f32 / 100.0),
+                );
+                values.push(rng.below(100) as f32 / 50.0 - 1.0);
+            }
+            series.push(Series {
+                channels: 2,
+                values,
+            });
+            labels.push(y);
+        }
+        SeriesSet {
+            name: "toy".into(),
+            channels: 2,
+            classes: vec!["fall".into(), "rise".into()],
+            series,
+            labels,
+        }
+    }
+
+    fn net(inputs: usize) -> Network {
+        let cfg: NetworkConfig = toml::from_str(&format!(
+            "input_size = {inputs}\n[[layers]]\nsize = 16\nkind = \"recurrent\"\n[[layers]]\nsize = 2"
+        ))
+        .unwrap();
+        Network::new(&cfg, 1, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn a_padded_batch_computes_what_each_sample_computes_alone() {
+        // Padding at the end cannot change valid steps (causality), so counts over the masked
+        // steps of a batch equal each sample's own run.
+        let set = toy(6, 3);
+        let input = SeriesInput::fit(SeriesEncoding::Direct, &set);
+        let n = net(input.inputs());
+        let all: Vec<&Series> = set.series.iter().collect();
+        let (x, mask) = input.batch(&all, &Device::Cpu).unwrap();
+        let outs = n.forward(&x).unwrap();
+        let batch_counts = masked_counts(&outs[1].spikes, &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (b, s) in all.iter().enumerate() {
+            let (x1, m1) = input.batch(&[s], &Device::Cpu).unwrap();
+            let o1 = n.forward(&x1).unwrap();
+            let own = masked_counts(&o1[1].spikes, &m1)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            assert_eq!(own[0], batch_counts[b], "sample {b} of length {}", s.len());
+            // The first layer's membranes on valid steps agree bit for bit too.
+            let mb = outs[0].mem.get(b).unwrap().narrow(0, 0, s.len()).unwrap();
+            let m_own = o1[0].mem.get(0).unwrap();
+            assert_eq!(
+                mb.to_vec2::<f32>().unwrap(),
+                m_own.to_vec2::<f32>().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn direct_input_is_the_engines_quantised_value() {
+        let set = toy(4, 5);
+        let input = SeriesInput::fit(SeriesEncoding::Direct, &set);
+        let c = input.channels.as_channels();
+        let x = input.encode(&set.series[0]).unwrap();
+        let (o, s) = (c.offset.get(1).unwrap(), c.scale.get(1).unwrap());
+        let q = snn_models::encode::quantise(set.series[0].step(2)[1], o, s);
+        assert_eq!(x[2 * 2 + 1], f32::from(q) / 256.0);
+        let delta = SeriesInput::fit(SeriesEncoding::SigmaDelta { threshold_std: 0.5 }, &set);
+        assert_eq!(delta.inputs(), 4);
+        let x = delta.encode(&set.series[0]).unwrap();
+        assert!(x.iter().all(|&v| v == 0.0 || v == 1.0));
+    }
+
+    #[test]
+    fn trains_exports_and_the_engine_agrees_with_the_float_network() {
+        let (train_set, test_set) = (toy(64, 1), toy(32, 2));
+        for enc in [
+            SeriesEncoding::Direct,
+            SeriesEncoding::SigmaDelta { threshold_std: 0.3 },
+        ] {
+            let input = SeriesInput::fit(enc, &train_set);
+            let mut n = net(input.inputs());
+            let opts = SeriesTrainOptions {
+                epochs: 15,
+                batch_size: 16,
+                lr: 0.01,
+                seed: 7,
+                grad_clip: Some(5.0),
+            };
+            train(&mut n, &input, &train_set, &opts).unwrap();
+            let float = accuracy_float(&n, &input, &test_set).unwrap();
+            assert!(float >= 0.9, "{enc:?}: float accuracy {float}");
+            let model = export(&n, &input, "toy", 12, 2).unwrap();
+            let bytes = model.to_bytes().unwrap();
+            assert_eq!(&bytes[4..6], &2u16.to_le_bytes());
+            let r = run_engine(&bytes, &test_set).unwrap();
+            assert!(
+                (r.accuracy - float).abs() <= 0.1,
+                "{enc:?}: engine {} vs float {float}",
+                r.accuracy
+            );
+            assert_eq!(r.layer_rates.len(), 2);
+        }
+    }
+}

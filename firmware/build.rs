@@ -1,24 +1,47 @@
-//! Picks the board's memory map and embeds an optional built-in model.
+//! Picks the board's memory map (`memory/<board>.x`) and embeds an optional built-in model.
 //!
 //! `SNN_FW_MODEL=/path/model.snnm` (set by `cargo xtask build-fw --model FILE`) builds that model
 //! into flash; the firmware loads it at boot. Without it the firmware waits for an upload.
 use std::{env, fs, path::PathBuf};
 
+/// Every board; each has a feature `board-NAME` and (but the ESP32-C3) a memory map
+/// `memory/NAME.x`.
+const BOARDS: [&str; 10] = [
+    "mps2-an385",
+    "mps2-an386",
+    "mps2-an500",
+    "mps2-an505",
+    "microbit",
+    "virt-rv32",
+    "nucleo-f446re",
+    "nrf52840-dk",
+    "rp-pico",
+    "esp32c3",
+];
+
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let nucleo = env::var_os("CARGO_FEATURE_BOARD_NUCLEO_F446RE").is_some();
-    let mps2 = env::var_os("CARGO_FEATURE_BOARD_MPS2_AN386").is_some();
-    let memory = match (mps2, nucleo) {
-        (true, false) => "memory/mps2-an386.x",
-        (false, true) => "memory/nucleo-f446re.x",
-        _ => panic!(
-            "enable exactly one board feature: board-mps2-an386 (default) or board-nucleo-f446re \
-             (with --no-default-features)"
-        ),
+    let boards: Vec<&str> = BOARDS
+        .iter()
+        .copied()
+        .filter(|b| {
+            let feature = format!("CARGO_FEATURE_BOARD_{}", b.to_uppercase().replace('-', "_"));
+            env::var_os(feature).is_some()
+        })
+        .collect();
+    let [board] = boards.as_slice() else {
+        panic!(
+            "enable exactly one board feature (got {boards:?}): board-mps2-an386 (default) or, \
+             with --no-default-features, one of {BOARDS:?} prefixed with board-"
+        );
     };
-    fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed={memory}");
+    // esp-hal's linkall.x brings the ESP32-C3's memory map; every other board has its own.
+    if *board != "esp32c3" {
+        let memory = format!("memory/{board}.x");
+        fs::copy(&memory, out.join("memory.x")).expect("copy memory.x");
+        println!("cargo:rustc-link-search={}", out.display());
+        println!("cargo:rerun-if-changed={memory}");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 
     println!("cargo:rerun-if-env-changed=SNN_FW_MODEL");

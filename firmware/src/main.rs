@@ -1,8 +1,8 @@
 //! Firmware: boots the board, loads the built-in model if any, and serves the host link.
 //!
 //! Static memory only: the model bytes and every engine buffer are fixed arrays sized per board
-//! (`board::MAX_*`), handed out once by cortex-m-rt's `static mut` in `#[entry]` (safe: the
-//! entry function runs once). Every request is answered by `snn_hal::Server`; nothing on the
+//! (`board::MAX_*`), handed out once as `&'static mut` by `ConstStaticCell::take` (the entry
+//! function runs once, so no take can fail). Every request is answered by `snn_hal::Server`; nothing on the
 //! request path can panic, and a malformed frame only produces an `Error` reply.
 #![no_std]
 #![no_main]
@@ -13,28 +13,37 @@ mod board;
 mod stack;
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
-use cortex_m_rt::entry;
 use snn_hal::{Backend, CpuBackend, CpuBuffers, Device, Persistent, Server};
+use static_cell::ConstStaticCell;
 
 /// A model built in at compile time (`SNN_FW_MODEL`, see build.rs); empty when none.
 static BUILTIN_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_model.bin"));
+
+static MODEL: ConstStaticCell<[u8; MAX_MODEL_BYTES]> = ConstStaticCell::new([0; MAX_MODEL_BYTES]);
+static MEMBRANE: ConstStaticCell<[i32; MAX_NEURONS]> = ConstStaticCell::new([0; MAX_NEURONS]);
+static CURRENT: ConstStaticCell<[i32; MAX_LAYER_NEURONS]> =
+    ConstStaticCell::new([0; MAX_LAYER_NEURONS]);
+static SPIKES: ConstStaticCell<[u16; MAX_INPUTS + MAX_NEURONS]> =
+    ConstStaticCell::new([0; MAX_INPUTS + MAX_NEURONS]);
+static OUT_COUNTS: ConstStaticCell<[u16; MAX_OUTPUTS]> = ConstStaticCell::new([0; MAX_OUTPUTS]);
+static STEP: ConstStaticCell<[u16; MAX_INPUTS]> = ConstStaticCell::new([0; MAX_INPUTS]);
 
 // `PUBLIC_KEY`: the Ed25519 key uploads must be signed with (`SNN_FW_PUBKEY`, see build.rs).
 #[cfg(feature = "signed-models")]
 include!(concat!(env!("OUT_DIR"), "/public_key.rs"));
 
-#[entry]
+/// Boots the board, arms the stack guard and paints the stack, restores a stored model (or
+/// loads the built-in one), and serves the host link forever.
+#[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
+#[cfg_attr(feature = "board-virt-rv32", riscv_rt::entry)]
+#[cfg_attr(feature = "board-esp32c3", esp_hal::main)]
 fn main() -> ! {
-    // cortex-m-rt turns these into `&'static mut` references (the entry runs exactly once).
-    static mut MODEL: [u8; MAX_MODEL_BYTES] = [0; MAX_MODEL_BYTES];
-    static mut MEMBRANE: [i32; MAX_NEURONS] = [0; MAX_NEURONS];
-    static mut CURRENT: [i32; MAX_LAYER_NEURONS] = [0; MAX_LAYER_NEURONS];
-    static mut SPIKES: [u16; MAX_INPUTS + MAX_NEURONS] = [0; MAX_INPUTS + MAX_NEURONS];
-    static mut OUT_COUNTS: [u16; MAX_OUTPUTS] = [0; MAX_OUTPUTS];
-    static mut STEP: [u16; MAX_INPUTS] = [0; MAX_INPUTS];
-
+    #[cfg_attr(not(feature = "mpu-guard"), allow(unused_mut))]
     let mut b = board::init();
+    #[cfg(feature = "mpu-guard")]
     stack::init(&mut b.mpu);
+    #[cfg(not(feature = "mpu-guard"))]
+    stack::init();
     #[cfg(feature = "stack-overflow-test")]
     {
         defmt::info!("stack-overflow-test: recursing until the guard");
@@ -58,12 +67,12 @@ fn main() -> ! {
     );
     #[cfg_attr(not(feature = "signed-models"), allow(unused_mut))]
     let mut cpu = CpuBackend::new(CpuBuffers {
-        model: MODEL,
-        membrane: MEMBRANE,
-        current: CURRENT,
-        spikes: SPIKES,
-        out_counts: OUT_COUNTS,
-        step: STEP,
+        model: MODEL.take(),
+        membrane: MEMBRANE.take(),
+        current: CURRENT.take(),
+        spikes: SPIKES.take(),
+        out_counts: OUT_COUNTS.take(),
+        step: STEP.take(),
     });
     #[cfg(feature = "signed-models")]
     if let Some(key) = PUBLIC_KEY {
@@ -109,7 +118,7 @@ fn main() -> ! {
         }
         if server.take_reset() {
             defmt::info!("reset requested over the link");
-            cortex_m::peripheral::SCB::sys_reset();
+            board::reset();
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Host side of the link (feature `std`): a client that speaks the protocol over any byte
-//! stream, and a launcher for the emulated MPS2-AN386 board under QEMU.
+//! stream, and a launcher for the emulated boards under QEMU.
 use crate::protocol::{
     ErrorReply, InferResult, Info, Input, ModelInfo, Reply, Request, CHUNK, MAX_REQUEST,
 };
@@ -355,10 +355,28 @@ impl Client {
     }
 }
 
-/// The emulated MPS2-AN386 (Cortex-M4F) board: `qemu-system-arm` running a firmware ELF, the
-/// link on UART0 through a unix socket, semihosting output (the firmware's defmt stream) in a
-/// log file, and `-icount shift=0` so one instruction is one virtual nanosecond (deterministic
-/// costs).
+/// A QEMU machine the firmware runs on: the emulator and the arguments that pick the board and
+/// its core (everything else, UART, semihosting, `-icount`, is common to all machines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// The emulator binary, e.g. `qemu-system-arm`.
+    pub program: &'static str,
+    /// Board and core, e.g. `["-M", "mps2-an386", "-cpu", "cortex-m4"]`.
+    pub args: &'static [&'static str],
+}
+
+impl Machine {
+    /// The Arm MPS2-AN386 with its Cortex-M4F, the default emulated board.
+    pub const MPS2_AN386: Machine = Machine {
+        program: "qemu-system-arm",
+        args: &["-M", "mps2-an386", "-cpu", "cortex-m4"],
+    };
+}
+
+/// An emulated board (the MPS2-AN386 Cortex-M4F unless spawned on another [`Machine`]): QEMU
+/// running a firmware ELF, the link on the first UART through a unix socket, semihosting output
+/// (the firmware's defmt stream) in a log file, and `-icount shift=0` so one instruction is one
+/// virtual nanosecond (deterministic costs).
 #[derive(Debug)]
 pub struct Qemu {
     child: Child,
@@ -368,10 +386,17 @@ pub struct Qemu {
 }
 
 impl Qemu {
-    /// The QEMU command line for `elf` with UART0 on a unix socket server at `socket`.
+    /// The QEMU command line for `elf` on the MPS2-AN386 with UART0 on a unix socket server at
+    /// `socket`.
     pub fn command(elf: &Path, socket: &Path) -> Command {
-        let mut c = Command::new("qemu-system-arm");
-        c.args(["-M", "mps2-an386", "-cpu", "cortex-m4"])
+        Self::command_on(&Machine::MPS2_AN386, elf, socket)
+    }
+
+    /// The QEMU command line for `elf` on `machine` with its first UART on a unix socket server
+    /// at `socket`.
+    pub fn command_on(machine: &Machine, elf: &Path, socket: &Path) -> Command {
+        let mut c = Command::new(machine.program);
+        c.args(machine.args)
             .args(["-display", "none", "-monitor", "none"])
             .arg("-serial")
             .arg(format!("unix:{},server=on,wait=off", socket.display()))
@@ -382,23 +407,31 @@ impl Qemu {
         c
     }
 
-    /// Starts QEMU on `elf` (semihosting output to `log`) and connects a client to its UART.
+    /// Starts QEMU's MPS2-AN386 on `elf` (semihosting output to `log`) and connects a client
+    /// to its UART.
     pub fn spawn(elf: &Path, log: &Path) -> std::io::Result<(Self, Client)> {
-        let (me, stream) = Self::start(elf, log)?;
+        Self::spawn_on(&Machine::MPS2_AN386, elf, log)
+    }
+
+    /// Starts `machine` on `elf` (semihosting output to `log`) and connects a client to its
+    /// first UART.
+    pub fn spawn_on(machine: &Machine, elf: &Path, log: &Path) -> std::io::Result<(Self, Client)> {
+        let (me, stream) = Self::start(machine, elf, log)?;
         let reader = stream.try_clone()?;
         Ok((me, Client::new(reader, stream)))
     }
 
-    /// Like [`Qemu::spawn`], with a fault-injecting proxy ([`crate::noise::Noisy`]) on both
+    /// Like [`Qemu::spawn_on`], with a fault-injecting proxy ([`crate::noise::Noisy`]) on both
     /// directions of the UART (seeds `noise.seed` out, `noise.seed + 1` back); the faults
     /// injected are counted into the returned stats.
     pub fn spawn_noisy(
+        machine: &Machine,
         elf: &Path,
         log: &Path,
         noise: crate::noise::Noise,
     ) -> std::io::Result<(Self, Client, Arc<Mutex<crate::noise::NoiseStats>>)> {
         use crate::noise::Noisy;
-        let (me, stream) = Self::start(elf, log)?;
+        let (me, stream) = Self::start(machine, elf, log)?;
         let reader = stream.try_clone()?;
         let stats = Arc::new(Mutex::new(crate::noise::NoiseStats::default()));
         let up = Noisy::new(stream, noise, stats.clone());
@@ -410,13 +443,13 @@ impl Qemu {
         Ok((me, Client::new(down, up), stats))
     }
 
-    fn start(elf: &Path, log: &Path) -> std::io::Result<(Self, UnixStream)> {
+    fn start(machine: &Machine, elf: &Path, log: &Path) -> std::io::Result<(Self, UnixStream)> {
         // Unix socket paths are limited to about 100 bytes: keep it short, in the temp dir.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let socket = std::env::temp_dir().join(format!("snn-qemu-{}-{n}.sock", std::process::id()));
         let _ = std::fs::remove_file(&socket);
-        let child = Self::command(elf, &socket)
+        let child = Self::command_on(machine, elf, &socket)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(log)?)
             .stderr(Stdio::inherit())
@@ -433,7 +466,8 @@ impl Qemu {
                 Err(e) => {
                     if let Some(status) = me.exited() {
                         return Err(std::io::Error::other(format!(
-                            "qemu-system-arm exited before opening its UART ({status})"
+                            "{} exited before opening its UART ({status})",
+                            machine.program
                         )));
                     }
                     if Instant::now() > deadline {

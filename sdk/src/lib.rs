@@ -44,6 +44,7 @@ pub use budget::BudgetError;
 pub use cli::CliError;
 pub use data::csv::CsvError;
 pub use data::DataError;
+pub use deploy::cost::CostError;
 pub use deploy::export::ExportError;
 pub use deploy::inspect::InspectError;
 pub use deploy::quant::QuantError;

@@ -1,8 +1,11 @@
-//! `cargo xtask bench-fw`: instructions per inference on the emulated Cortex-M4, and their split
-//! into a cost per synaptic event and a cost per neuron update, for hidden sizes 64..512.
+//! `cargo xtask bench-fw`: instructions per inference on every emulated core, their split into a
+//! cost per synaptic event, a cost per neuron update and a fixed cost per inference (fitted over
+//! seeded random models of several hidden sizes), the exported zoo model's cost, and the
+//! firmware's flash and RAM; `--json` ends with one JSON line holding the per-core table.
 //!
-//! Under `qemu -icount shift=0` the firmware's SysTick counter counts executed instructions
-//! (resolution 40), so these numbers are exact and repeatable, independent of host load.
+//! Under `qemu -icount shift=0` the firmware's counter counts executed instructions (SysTick:
+//! resolution 40 to 62.5; `minstret` on RV32: exact), so these numbers are exact and repeatable,
+//! independent of host load.
 use crate::args::Opts;
 use crate::digits;
 use crate::firmware::{build, scratch, Board};
@@ -51,25 +54,60 @@ fn fit(points: &[Point]) -> Option<(f64, f64, f64)> {
     Some((m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]))
 }
 
-/// Runs the benchmark.
-pub fn run_cmd(args: &[String]) -> Result<()> {
-    let o = Opts::parse("bench-fw", args, &["samples"])?;
-    let samples = o.num("samples", 50usize)?;
-    ensure_qemu()?;
-    let elf = build(Board::Mps2An386, None)?;
-    let log = scratch()?.join("bench-fw.defmt");
-    let (_qemu, mut client) = Qemu::spawn(&elf, &log)?;
+/// What one core measured: the fitted cost model, the zoo model's cost, the firmware's size.
+struct CoreResult {
+    board: Board,
+    /// Fit: instructions per synaptic event.
+    per_event: f64,
+    /// Fit: instructions per neuron update.
+    per_update: f64,
+    /// Fit: fixed instructions per inference.
+    fixed: f64,
+    /// Mean instructions per inference of the exported zoo digits model.
+    zoo: f64,
+    /// Zoo digits accuracy on the board over the samples.
+    zoo_accuracy: f64,
+    /// Firmware flash (stored sections) and static RAM, bytes.
+    flash: u64,
+    ram: u64,
+}
+
+/// Hidden sizes measured: these of 64, 128, 256, 512 that the board takes; boards too small for
+/// three of them (the micro:bit) measure 32, 64, 96, 128 instead.
+fn hidden_sizes(max_neurons: u32, max_model_bytes: u32) -> Vec<u16> {
+    let fits = |h: &u16| {
+        u32::from(*h) + 10 <= max_neurons && (64 + 10) * u32::from(*h) + 512 <= max_model_bytes
+    };
+    let big: Vec<u16> = [64u16, 128, 256, 512].into_iter().filter(fits).collect();
+    if big.len() >= 3 {
+        big
+    } else {
+        [32u16, 64, 96, 128].into_iter().filter(fits).collect()
+    }
+}
+
+/// Runs the benchmark on the emulated `board`, printing its per-hidden-size table.
+fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
+    let machine = board.emulated()?;
+    ensure_qemu(machine.program)?;
+    let elf = build(board, None)?;
+    let (flash, ram) = crate::elf::flash_ram(&std::fs::read(&elf)?)?;
+    let log = scratch()?.join(format!("bench-fw-{}.defmt", board.name()));
+    let (_qemu, mut client) = Qemu::spawn_on(&machine, &elf, &log)?;
+    let info = client.info().context("Info")?;
     let rows = digits::last(samples)?;
     let mut points = Vec::new();
     let mut silent_points = Vec::new();
     println!(
-        "bench-fw: emulated MPS2-AN386 (Cortex-M4F), qemu -icount shift=0, {} digits samples, \
-         64 -> H -> 10, 25 steps, rate coding, dense 8-bit weights",
+        "bench-fw: emulated {} ({}), qemu -icount shift=0, {} digits samples, 64 -> H -> 10, \
+         25 steps, rate coding, dense 8-bit weights",
+        board.name(),
+        board.core(),
         rows.len()
     );
     println!("| hidden H | model bytes | instr/inference | synaptic events | neuron updates | instr/event (all-in) | silent inference |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for hidden in [64u16, 128, 256, 512] {
+    for hidden in hidden_sizes(info.max_neurons, info.max_model_bytes) {
         let model = snn_hal::synthetic::digits_model(hidden, 1)
             .map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
         let info = client.load(&model).context("upload")?;
@@ -104,11 +142,12 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
         bail!("could not fit the cost model (degenerate data)");
     };
     println!(
-        "bench-fw: least-squares fit over {} inferences: instructions = {a:.2} x synaptic events \
-         + {b:.2} x neuron updates + {c:.0}",
+        "bench-fw: {}: least-squares fit over {} inferences: instructions = {a:.2} x synaptic \
+         events + {b:.2} x neuron updates + {c:.0}",
+        board.core(),
         points.len()
     );
-    // Silent runs: cost = b * updates + c0 (a straight line through the four models).
+    // Silent runs: cost = b * updates + c0 (a straight line through the models).
     let k = silent_points.len() as f64;
     let (sx, sy) = silent_points
         .iter()
@@ -125,18 +164,107 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
         ev += p.events;
     }
     println!(
-        "bench-fw: silent inferences: {slope:.2} instructions per neuron update + {c0:.0} per \
-         inference; spiking inferences add {:.2} instructions per synaptic event (input encoding \
-         and spike bookkeeping included)",
+        "bench-fw: {}: silent inferences: {slope:.2} instructions per neuron update + {c0:.0} \
+         per inference; spiking inferences add {:.2} instructions per synaptic event (input \
+         encoding and spike bookkeeping included)",
+        board.core(),
         extra / ev.max(1.0)
     );
-    println!("bench-fw: target <= 3 per synaptic event and <= 20 per neuron update");
+    // The exported zoo model, the one users start from.
+    let zoo = std::fs::read(crate::hil::zoo_model())?;
+    client.load(&zoo).context("upload the zoo digits model")?;
+    let (mut cost, mut correct) = (0f64, 0usize);
+    for s in &rows {
+        let r = client.infer(Input::Features(&digit_features(&s.pixels)), s.row)?;
+        cost += r.cost as f64;
+        correct += usize::from(r.predicted == u16::from(s.label));
+    }
+    let n = rows.len().max(1) as f64;
+    Ok(CoreResult {
+        board,
+        per_event: a,
+        per_update: b,
+        fixed: c,
+        zoo: cost / n,
+        zoo_accuracy: correct as f64 / n,
+        flash,
+        ram,
+    })
+}
+
+/// Runs the benchmark: `cargo xtask bench-fw [--board B|all] [--samples N] [--json]`.
+pub fn run_cmd(args: &[String]) -> Result<()> {
+    // `--json` is a switch; every other option takes a value.
+    let json = args.iter().any(|a| a == "--json");
+    let args: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+    let o = Opts::parse("bench-fw", &args, &["samples", "board"])?;
+    let samples = o.num("samples", 50usize)?;
+    let boards: Vec<Board> = match o.get("board").unwrap_or("all") {
+        "all" => Board::EMULATED.to_vec(),
+        name => vec![Board::parse(name)?],
+    };
+    let mut results = Vec::new();
+    for board in boards {
+        results.push(bench_board(board, samples)?);
+    }
+    println!("bench-fw: per core (fit over the synthetic models; zoo = models/zoo/digits.snn)");
+    println!("| core | board | instr/event | instr/update | fixed instr/inference | zoo digits instr/inference | zoo accuracy | flash B | static RAM B |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &results {
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} % | {} | {} |",
+            r.board.core(),
+            r.board.name(),
+            r.per_event,
+            r.per_update,
+            r.fixed,
+            r.zoo,
+            100.0 * r.zoo_accuracy,
+            r.flash,
+            r.ram
+        );
+    }
+    println!(
+        "bench-fw: target on cortex-m4, m7, m33: <= 2.0 per event, <= 12 per update, <= 10k fixed"
+    );
+    if json {
+        let cores: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "core": r.board.core(),
+                    "board": r.board.name(),
+                    "instr_per_event": r.per_event,
+                    "instr_per_update": r.per_update,
+                    "instr_fixed": r.fixed,
+                    "instr_per_inference": r.zoo,
+                    "zoo_accuracy": r.zoo_accuracy,
+                    "flash_bytes": r.flash,
+                    "ram_bytes": r.ram,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "samples": samples, "cores": cores })
+        );
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_sizes_fit_the_board() {
+        // The MPS2 / RV32 boards (8192 neurons, 256 KiB) take every size.
+        assert_eq!(hidden_sizes(8192, 262_144), [64, 128, 256, 512]);
+        // The micro:bit (256 neurons, 12 KiB) takes only 64 and 128 of those: smaller steps.
+        assert_eq!(hidden_sizes(256, 12_288), [32, 64, 96, 128]);
+        // A board of 96 neurons keeps what fits; the fit then needs three sizes to be exact.
+        assert_eq!(hidden_sizes(96, 12_288), [32, 64]);
+    }
 
     #[test]
     fn fit_recovers_a_known_cost_model() {

@@ -323,7 +323,7 @@ pub fn build_firmware(core: Core, model: &[u8], samples: usize) -> Result<PathBu
 
 /// Boots `elf` on the emulated MPS2-AN386; every sample line must equal the host engine.
 pub fn firmware_run(elf: &Path, model: &[u8], samples: usize) -> Result<usize> {
-    crate::setup::ensure_qemu()?;
+    crate::setup::ensure_qemu("qemu-system-arm")?;
     let mut child = std::process::Command::new("qemu-system-arm")
         .args(["-M", "mps2-an386", "-cpu", "cortex-m4", "-display", "none"])
         .args(["-monitor", "none", "-serial", "stdio"])

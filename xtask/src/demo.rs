@@ -198,7 +198,7 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
     bar.inc(1);
 
     stage(&bar, "booting QEMU and uploading the model");
-    bar.suspend(ensure_qemu)?;
+    bar.suspend(|| ensure_qemu("qemu-system-arm"))?;
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;
     let log = dir.join("demo.defmt");

@@ -64,10 +64,15 @@ pub fn sections(elf: &[u8]) -> Result<Vec<Section>> {
 }
 
 /// `(flash, ram)` bytes: flash holds every stored section (code, constants, `.data`'s initial
-/// values), RAM every writable one (`.data`, `.bss`, `.uninit`; the stack is what is left).
+/// values), RAM every writable one (`.data`, `.bss`, `.uninit`; the stack is what is left, so
+/// riscv-rt's `.stack` and `.heap` sections, which span the rest of RAM, are not counted).
 pub fn flash_ram(elf: &[u8]) -> Result<(u64, u64)> {
     let s = sections(elf)?;
     let flash = s.iter().filter(|s| s.stored).map(|s| s.size).sum();
-    let ram = s.iter().filter(|s| s.writable).map(|s| s.size).sum();
+    let ram = s
+        .iter()
+        .filter(|s| s.writable && s.name != ".stack" && s.name != ".heap")
+        .map(|s| s.size)
+        .sum();
     Ok((flash, ram))
 }

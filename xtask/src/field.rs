@@ -34,7 +34,7 @@ pub fn signed_elf() -> Result<PathBuf> {
 /// and checks that it stops with the overflow fault (QEMU exits with failure, the log says
 /// "stack overflow") instead of running on through the statics.
 pub fn overflow_check() -> Result<()> {
-    ensure_qemu()?;
+    ensure_qemu("qemu-system-arm")?;
     let v = Variant {
         pubkey: None,
         stack_overflow_test: true,
@@ -86,7 +86,7 @@ pub fn soak_cmd(args: &[String]) -> Result<()> {
         .map_or_else(crate::hil::zoo_model, PathBuf::from);
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;
-    ensure_qemu()?;
+    ensure_qemu("qemu-system-arm")?;
     let elf = build(Board::Mps2An386, None)?;
     let log = scratch()?.join("soak.defmt");
     let (mut qemu, mut client) = Qemu::spawn(&elf, &log)?;
@@ -159,7 +159,7 @@ pub fn soak_cmd(args: &[String]) -> Result<()> {
 /// slot and signature tests (plain and signed firmware) and the stack-overflow fault.
 pub fn check_cmd(args: &[String]) -> Result<()> {
     Opts::parse("field", args, &[])?;
-    ensure_qemu()?;
+    ensure_qemu("qemu-system-arm")?;
     let signed = signed_elf()?;
     let plain = build(Board::Mps2An386, None)?;
     crate::setup::run(

@@ -180,9 +180,9 @@ pub fn compare(client: &mut Client, model: &[u8], samples: usize) -> Result<HilR
     Ok(rep)
 }
 
-/// Runs hil on the emulated board; returns the report (the caller judges it).
-pub fn on_qemu(model: &[u8], samples: usize) -> Result<HilReport> {
-    on_qemu_with(model, samples, None)
+/// Runs hil on the emulated `board`; returns the report (the caller judges it).
+pub fn on_qemu(board: Board, model: &[u8], samples: usize) -> Result<HilReport> {
+    on_qemu_with(board, model, samples, None)
 }
 
 /// Per-try reply timeout on a noisy link: far above an exchange's time on the emulated board
@@ -194,18 +194,24 @@ const NOISY_TRIES: u32 = 40;
 /// Upload chunk on a noisy link: a 512-byte chunk would arrive intact 1.6 % of the time.
 const NOISY_CHUNK: usize = 64;
 
-/// Runs hil on the emulated board with `noise` injected on the UART (both directions).
-pub fn on_qemu_with(model: &[u8], samples: usize, noise: Option<Noise>) -> Result<HilReport> {
-    ensure_qemu()?;
-    let elf = build(Board::Mps2An386, None)?;
-    let log = scratch()?.join("hil.defmt");
+/// Runs hil on the emulated `board` with `noise` injected on the UART (both directions).
+pub fn on_qemu_with(
+    board: Board,
+    model: &[u8],
+    samples: usize,
+    noise: Option<Noise>,
+) -> Result<HilReport> {
+    let machine = board.emulated()?;
+    ensure_qemu(machine.program)?;
+    let elf = build(board, None)?;
+    let log = scratch()?.join(format!("hil-{}.defmt", board.name()));
     let (mut qemu, mut client, faults) = match noise {
         None => {
-            let (q, c) = Qemu::spawn(&elf, &log)?;
+            let (q, c) = Qemu::spawn_on(&machine, &elf, &log)?;
             (q, c, None)
         }
         Some(n) => {
-            let (q, mut c, f) = Qemu::spawn_noisy(&elf, &log, n)?;
+            let (q, mut c, f) = Qemu::spawn_noisy(&machine, &elf, &log, n)?;
             c.timeout = NOISY_TIMEOUT;
             c.tries = NOISY_TRIES;
             c.chunk = NOISY_CHUNK;
@@ -311,7 +317,9 @@ pub fn judge(rep: &HilReport) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask hil [--board qemu|probe] [--model FILE] [--samples N] [--port DEV]`.
+/// `cargo xtask hil [--board qemu|probe|BOARD] [--chip-board BOARD] [--model FILE] [--samples N]
+/// [--port DEV]`: `qemu` runs the emulated `--chip-board` (default mps2-an386), `probe` flashes the
+/// real one; a board (or core) name picks either by what the board is.
 pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
@@ -339,41 +347,59 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;
     decode(&model).with_context(|| format!("{} is not a valid model", model_path.display()))?;
+    let port = PathBuf::from(o.get("port").unwrap_or("/dev/ttyACM0"));
     if let Some(rate) = o.get("noise") {
         let rate: f64 = rate
             .parse()
             .ok()
             .filter(|r: &f64| (0.0..=0.05).contains(r))
             .with_context(|| format!("`hil`: --noise {rate}: expected a rate in [0, 0.05]"))?;
-        if o.get("board").is_some_and(|b| b != "qemu") {
-            bail!("`hil`: --noise works on the emulated board only (--board qemu)");
+        let board = match o.get("board").unwrap_or("qemu") {
+            "qemu" => Board::parse(o.get("chip-board").unwrap_or("mps2-an386"))?,
+            name => Board::parse(name)?,
+        };
+        if board.machine().is_none() {
+            bail!("`hil`: --noise works on an emulated board only (--board qemu or an emulated board)");
         }
-        return noisy(&model, samples, Noise::rate(rate, o.num("seed", 1u64)?));
+        return noisy(
+            board,
+            &model,
+            samples,
+            Noise::rate(rate, o.num("seed", 1u64)?),
+        );
     }
     let rep = match o.get("board").unwrap_or("qemu") {
-        "qemu" => on_qemu(&model, samples)?,
+        "qemu" => on_qemu(
+            Board::parse(o.get("chip-board").unwrap_or("mps2-an386"))?,
+            &model,
+            samples,
+        )?,
         "probe" => {
             let board = Board::parse(o.get("chip-board").unwrap_or("nucleo-f446re"))?;
-            let port = PathBuf::from(o.get("port").unwrap_or("/dev/ttyACM0"));
             on_probe(board, &port, &model, samples)?
         }
-        other => bail!("`hil`: unknown --board {other} (qemu or probe)"),
+        name => match Board::parse(name)
+            .with_context(|| format!("`hil`: --board {name} (qemu, probe or a board name)"))?
+        {
+            b if b.machine().is_some() => on_qemu(b, &model, samples)?,
+            b => on_probe(b, &port, &model, samples)?,
+        },
     };
     judge(&rep)
 }
 
 /// `hil --noise`: a clean run for the baseline throughput, then the same samples through the
 /// fault-injection proxy; fails on any mismatch (a wrong answer accepted) or unanswered sample.
-pub fn noisy(model: &[u8], samples: usize, noise: Noise) -> Result<()> {
+pub fn noisy(board: Board, model: &[u8], samples: usize, noise: Noise) -> Result<()> {
     println!("xtask hil: clean baseline, {samples} samples");
-    let clean = on_qemu(model, samples)?;
+    let clean = on_qemu(board, model, samples)?;
     judge(&clean)?;
     println!(
         "xtask hil: noisy link: bit flips {:.1e}/bit, drops/duplicates/truncations {:.1e}/byte \
          each, seed {}",
         noise.flip, noise.drop, noise.seed
     );
-    let rep = on_qemu_with(model, samples, Some(noise))?;
+    let rep = on_qemu_with(board, model, samples, Some(noise))?;
     judge(&rep)?;
     let rate = |r: &HilReport| r.samples as f64 / r.seconds.max(1e-9);
     let loss = 1.0 - rate(&rep) / rate(&clean);

@@ -28,23 +28,28 @@ Commands:
                        board and print host vs board results in one table (files: target/demo/)
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
   build-fw [--board B] [--model FILE] [--pubkey FILE]
-                       build the firmware (boards: mps2-an386 [default], nucleo-f446re);
-                       --model builds that model file into flash (loaded at boot when no
-                       uploaded model is stored); --pubkey: accept only models signed with
-                       that Ed25519 key (`snn keygen` writes it, `snn export --sign` signs)
-  run-qemu [--model FILE] [--seconds S]
-                       build the firmware, boot it on the emulated MPS2-AN386 board, print its
-                       Info reply and its decoded defmt log
+                       build the firmware; --model builds that model file into flash (loaded at
+                       boot when no uploaded model is stored); --pubkey: accept only models
+                       signed with that Ed25519 key (`snn keygen` writes it, `snn export --sign`
+                       signs). Boards, emulated (one per core; B may also be the core name):
+                       mps2-an386 (cortex-m4, default), mps2-an385 (cortex-m3), mps2-an500
+                       (cortex-m7), mps2-an505 (cortex-m33), microbit (cortex-m0), virt-rv32
+                       (rv32); real: nucleo-f446re, nrf52840-dk, rp-pico, esp32c3
+  run-qemu [--board B] [--model FILE] [--seconds S]
+                       build the firmware, boot it on an emulated board (default mps2-an386),
+                       print its Info reply and its decoded defmt log
   flash --board B [--model FILE]
-                       flash a real board with probe-rs (boards: nucleo-f446re)
-  hil [--board qemu|probe] [--model FILE | --hidden H | --synthetic rich] [--samples N]
+                       flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico,
+                       esp32c3)
+  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:
                        seeded random dense 64-H-10; rich: sparse, recurrent, bias, 4-bit,
                        2 neurons per class), stream the last N
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
-                       probe = flash a real board and talk over --port;
+                       qemu = the emulated --chip-board (default mps2-an386), probe = flash the
+                       real --chip-board and talk over --port; a board or core name picks either;
                        --noise RATE [--seed S]: first a clean run, then the same samples
                        through a fault-injection proxy on the emulated UART (bit flips at
                        RATE per bit, drops, duplicates and truncations at RATE/8 per byte);
@@ -57,18 +62,21 @@ Commands:
   bench-snntorch [--threads N] [--loop per-step|hoisted] [--only digits|shd]
                        the same two training steps in snnTorch 1.0 / torch 2.15 (installs them
                        into target/snntorch-venv on first use), for the side-by-side numbers
-  bench-fw [--samples N]
-                       instructions per inference on the emulated Cortex-M4 for hidden sizes
-                       64, 128, 256, 512, split into per-synaptic-event and per-neuron costs
+  bench-fw [--board B|all] [--samples N] [--json]
+                       instructions per inference on every emulated core (or B) for hidden sizes
+                       64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
+                       fixed costs, the zoo model's cost, flash and RAM; --json ends with the
+                       per-core table as one JSON line
   capi-header          regenerate models/capi/include/snn.h (the C API header) with cbindgen
   capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
                        C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
                        200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
   field                the field checks alone: link, reset, flash slots and signatures on the
-                       emulated board (plain and signed firmware), stack-overflow fault
+                       emulated Cortex-M4 (plain and signed firmware), stack-overflow fault
   soak [--count N] [--model FILE]
-                       N inferences (default 100,000) on the emulated board in one boot, every
-                       result compared with the host; free RAM and the stack peak must not move
+                       N inferences (default 100,000) on the emulated Cortex-M4 in one boot,
+                       every result compared with the host; free RAM and the stack peak must
+                       not move
   help                 this text
 ";
 

@@ -1,11 +1,9 @@
-//! Installs or explains the tools other commands need: rustup targets and components, QEMU.
+//! Installs or explains the tools other commands need: rustup targets and components, QEMU
+//! (qemu-system-arm for the Arm cores, qemu-system-misc for RISC-V).
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-/// The firmware's target triple.
-pub const FW_TARGET: &str = "thumbv7em-none-eabihf";
 
 /// Root of the workspace (the parent of `xtask/`).
 pub fn root() -> PathBuf {
@@ -65,31 +63,33 @@ pub fn ensure_component(component: &str, probe: &[&str]) -> Result<()> {
     run(Command::new("rustup").args(["component", "add", component]))
 }
 
-/// Makes sure `qemu-system-arm` is on PATH: apt-get installs it when running as root on
-/// Debian/Ubuntu, otherwise this stops with the exact command to run.
-pub fn ensure_qemu() -> Result<()> {
-    if has_output(Command::new("qemu-system-arm").arg("--version")).is_some() {
+/// Makes sure the QEMU emulator `program` (`qemu-system-arm`, `qemu-system-riscv32`) is on
+/// PATH: apt-get installs its Debian package when running as root on Debian/Ubuntu, otherwise
+/// this stops with the exact command to run.
+pub fn ensure_qemu(program: &str) -> Result<()> {
+    if has_output(Command::new(program).arg("--version")).is_some() {
         return Ok(());
     }
+    // Debian packs the Arm emulator alone and RISC-V with the other "misc" architectures.
+    let package = match program {
+        "qemu-system-arm" => "qemu-system-arm",
+        _ => "qemu-system-misc",
+    };
     let is_root = has_output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
     let has_apt = has_output(Command::new("apt-get").arg("--version")).is_some();
     if is_root && has_apt {
-        println!("xtask: qemu-system-arm is missing; installing it with apt-get (running as root)");
+        println!(
+            "xtask: {program} is missing; installing {package} with apt-get (running as root)"
+        );
         run(Command::new("apt-get").args(["update", "-q"]))?;
         run(Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "-q",
-                "--no-install-recommends",
-                "qemu-system-arm",
-            ])
+            .args(["install", "-y", "-q", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
         return Ok(());
     }
     bail!(
-        "qemu-system-arm is missing. Install it with:\n    sudo apt-get install -y qemu-system-arm\n\
-         (on other systems: your package manager's qemu-system-arm / qemu package)"
+        "{program} is missing. Install it with:\n    sudo apt-get install -y {package}\n\
+         (on other systems: your package manager's {program} / qemu package)"
     )
 }
 

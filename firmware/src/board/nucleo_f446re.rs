@@ -4,9 +4,9 @@
 //! `embedded-hal-nb` ([`snn_hal::NbLink`]). Counter: DWT CYCCNT (core cycles at 168 MHz),
 //! extended to 64 bits in software. Spike output: LD2 (PA5) pulses once per output spike.
 //! defmt goes out over RTT (read it with `probe-rs attach` or `cargo xtask flash`).
-use cortex_m::peripheral::DWT;
-use snn_hal::protocol::CostUnit;
-use snn_hal::{CycleCounter, NbLink, PinSpikeOutput};
+use super::dwt::DwtCounter;
+use super::real::halt;
+use snn_hal::{NbLink, PinSpikeOutput};
 use stm32f4xx_hal::gpio::{Output, Pin};
 use stm32f4xx_hal::pac::{self, USART2};
 use stm32f4xx_hal::prelude::*;
@@ -22,6 +22,8 @@ pub const MAX_NEURONS: usize = 2048;
 pub const MAX_LAYER_NEURONS: usize = 1024;
 /// Largest input size.
 pub const MAX_INPUTS: usize = 1024;
+/// Most output neurons (the protocol's limit).
+pub const MAX_OUTPUTS: usize = snn_hal::protocol::MAX_OUTPUTS;
 
 /// What `init` hands the firmware.
 pub struct Board {
@@ -35,12 +37,6 @@ pub struct Board {
     pub slots: Option<snn_hal::Slots<super::storage_nucleo::Flash>>,
     /// The MPU (for the stack guard).
     pub mpu: cortex_m::peripheral::MPU,
-}
-
-fn halt() -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
 }
 
 /// Clocks (8 MHz ST-LINK clock in, 168 MHz core), USART2, LD2 and the cycle counter.
@@ -64,45 +60,11 @@ pub fn init() -> Board {
         defmt::error!("USART2 configuration refused");
         halt()
     };
-    cp.DCB.enable_trace();
-    cp.DWT.enable_cycle_counter();
     Board {
         link: NbLink(serial),
-        counter: DwtCounter { high: 0, last: 0 },
+        counter: DwtCounter::start(&mut cp.DCB, &mut cp.DWT),
         spikes: PinSpikeOutput(gpioa.pa5.into_push_pull_output()),
         slots: super::storage_nucleo::slots(dp.FLASH),
         mpu: cp.MPU,
     }
 }
-
-/// DWT CYCCNT extended to 64 bits: each read adds the wrapped difference since the last one
-/// (exact as long as reads are less than 2^32 cycles, about 25 s, apart while measuring).
-pub struct DwtCounter {
-    high: u64,
-    last: u32,
-}
-
-impl CycleCounter for DwtCounter {
-    fn now(&mut self) -> u64 {
-        let c = DWT::cycle_count();
-        self.high += u64::from(c.wrapping_sub(self.last));
-        self.last = c;
-        self.high
-    }
-    fn unit(&self) -> CostUnit {
-        CostUnit::Cycles
-    }
-}
-
-/// Stops after a fault (the RTT log says why).
-pub fn fault_stop() -> ! {
-    halt()
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic");
-    halt()
-}
-
-use defmt_rtt as _;

@@ -1,11 +1,13 @@
-//! `snn simulate MODEL [--checkpoint RUN] [--data digits|FILE.csv] [--max-ram BYTES] [--json]`:
-//! the integer engine (the device's code) on the host over a data set (the library's
-//! [`crate::deploy::simulate`]).
+//! `snn simulate MODEL [--checkpoint RUN] [--data digits|FILE.csv] [--max-ram BYTES]
+//! [--target CORE] [--board NAME] [--json]`: the integer engine (the device's code) on the host
+//! over a data set (the library's [`crate::deploy::simulate`]), and the predicted cost of one
+//! inference on a core or board ([`crate::deploy::cost`]).
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{CliError, CliResult};
+use crate::deploy::cost::{Board, Core};
 use crate::deploy::simulate::{agreement, all_rows, check_ram, run_engine, run_float};
 
 /// Options of `snn simulate`.
@@ -25,6 +27,14 @@ pub struct SimulateArgs {
     /// Refuse a model whose engine state needs more than BYTES of RAM [default: no limit].
     #[arg(long, value_name = "BYTES")]
     pub max_ram: Option<usize>,
+    /// Predict instructions per inference on this core (cortex-m0, cortex-m3, cortex-m4,
+    /// cortex-m7, cortex-m33, rv32) from its `cargo xtask bench-fw` fit.
+    #[arg(long, value_name = "CORE")]
+    pub target: Option<String>,
+    /// Also (or instead of --target) a board (nucleo-f446re, nrf52840-dk, rp-pico, esp32c3):
+    /// its core, and the time per inference at its clock (lower bound: one instruction/cycle).
+    #[arg(long, value_name = "NAME")]
+    pub board: Option<String>,
     /// Per-sample JSON lines ({"row", "label", "predicted"}), then a one-line JSON summary last.
     #[arg(long)]
     pub json: bool,
@@ -32,6 +42,29 @@ pub struct SimulateArgs {
 
 /// Runs `snn simulate`.
 pub fn run(args: SimulateArgs) -> CliResult {
+    let board = args
+        .board
+        .as_deref()
+        .map(Board::parse)
+        .transpose()
+        .map_err(|e| CliError::input(format!("--board: {e}")))?;
+    let core = match (args.target.as_deref(), board) {
+        (Some(t), _) => {
+            Some(Core::parse(t).map_err(|e| CliError::input(format!("--target: {e}")))?)
+        }
+        (None, Some(b)) => Some(b.core),
+        (None, None) => None,
+    };
+    if let (Some(c), Some(b)) = (core, board) {
+        if c != b.core {
+            return Err(CliError::input(format!(
+                "--target {} but --board {} has a {}",
+                c.name(),
+                b.name,
+                b.core.name()
+            )));
+        }
+    }
     let bytes = crate::deploy::inspect::read_model(&args.model)?;
     let model = snn_models::decode(&bytes).map_err(|e| {
         CliError::input(format!(
@@ -124,11 +157,46 @@ pub fn run(args: SimulateArgs) -> CliResult {
             );
         }
     }
+    let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
+    let updates = neurons * f64::from(model.header.time_steps);
+    let cost = core.map(|c| {
+        let instructions = c.instructions(report.synaptic_events_per_inference, updates);
+        (c, instructions, board.map(|b| (b, b.micros(instructions))))
+    });
     if args.json {
-        println!("{}", report.summary_json(float_accuracy));
+        let mut v: serde_json::Value = serde_json::from_str(&report.summary_json(float_accuracy))
+            .map_err(|e| CliError::input(format!("summary: {e}")))?;
+        if let Some((c, instructions, timed)) = cost {
+            v["target"] = serde_json::json!(c.name());
+            v["instructions_per_inference"] = serde_json::json!(instructions);
+            if let Some((b, us)) = timed {
+                v["board"] = serde_json::json!(b.name);
+                v["clock_mhz"] = serde_json::json!(b.clock_mhz);
+                v["micros_per_inference_min"] = serde_json::json!(us);
+            }
+        }
+        println!("{v}");
     } else {
         println!("{} on {source}", args.model.display());
         print!("{}", report.render(float_accuracy));
+        if let Some((c, instructions, timed)) = cost {
+            let k = c.coefficients();
+            println!(
+                "{}: {instructions:.0} instructions per inference predicted ({:.2} x {:.0} events \
+                 + {:.2} x {updates:.0} neuron updates + {:.0}, fitted by cargo xtask bench-fw)",
+                c.name(),
+                k.per_event,
+                report.synaptic_events_per_inference,
+                k.per_update,
+                k.fixed
+            );
+            if let Some((b, us)) = timed {
+                println!(
+                    "{}: at least {us:.0} µs per inference at {} MHz (one instruction per cycle)",
+                    b.name, b.clock_mhz
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -6,13 +6,15 @@
 //! quantisation with a straight-through estimator), [`export`] (calibration, dense or CSR layout,
 //! evaluation, the model file written atomically), [`card`] (the JSON model card),
 //! [`simulate`] (the `snn_models` engine over a data set, and the float reference on the same
-//! spikes), [`inspect`] (a model file's header and layer table) and [`signing`] (Ed25519 key
-//! pairs and signed model files).
+//! spikes), [`cost`] (instructions and time per inference on a core or board, from the per-core
+//! fits of `cargo xtask bench-fw`), [`inspect`] (a model file's header and layer table) and
+//! [`signing`] (Ed25519 key pairs and signed model files).
 //!
 //! May import: [`crate::train`] and everything below it; never `plot` or `cli`. Integer
 //! semantics are never re-implemented here: they come from `snn_models`.
 
 pub mod card;
+pub mod cost;
 pub mod export;
 pub mod inspect;
 pub mod qat;

@@ -1,0 +1,216 @@
+//! Cost of one inference on a microcontroller core, predicted before flashing (`snn simulate
+//! --target CORE [--board NAME]`).
+//!
+//! `instructions = a × synaptic_events + b × neuron_updates + c`, where `neuron_updates =
+//! neurons × time_steps` and the per-core `(a, b, c)` were fitted by `cargo xtask bench-fw` on
+//! each emulated core, instruction-exact under QEMU `-icount shift=0` (BENCHMARKS.md, "Every
+//! core"; 2026-11-30, firmware release build, seeded random 64 → H → 10 models). On the zoo digits
+//! model the prediction is within 10 % of the measured count on every core (the test below).
+//!
+//! With a board, `µs = instructions / clock_MHz`: one instruction per cycle, so a lower bound
+//! (flash wait states and multi-cycle instructions only add).
+use thiserror::Error;
+
+/// Why a core or board name was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CostError {
+    /// Not a core `bench-fw` measured.
+    #[error("unknown target `{0}` (targets: {list})", list = Core::names().join(", "))]
+    UnknownCore(String),
+    /// Not a board the firmware supports.
+    #[error("unknown board `{0}` (boards: {list})", list = BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "))]
+    UnknownBoard(String),
+}
+
+/// A microcontroller core the firmware runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Core {
+    /// Arm Cortex-M0 / M0+ (thumbv6m).
+    CortexM0,
+    /// Arm Cortex-M3 (thumbv7m).
+    CortexM3,
+    /// Arm Cortex-M4F (thumbv7em, DSP).
+    CortexM4,
+    /// Arm Cortex-M7 (thumbv7em, DSP).
+    CortexM7,
+    /// Arm Cortex-M33 (thumbv8m.main with DSP).
+    CortexM33,
+    /// RISC-V RV32IMAC / RV32IMC.
+    Rv32,
+}
+
+/// A fitted cost model: `instructions = per_event × events + per_update × updates + fixed`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Coefficients {
+    /// Instructions per synaptic event.
+    pub per_event: f64,
+    /// Instructions per neuron update (one neuron, one time step).
+    pub per_update: f64,
+    /// Instructions per inference that depend on neither.
+    pub fixed: f64,
+}
+
+impl Core {
+    /// Every core, in `bench-fw` order.
+    pub const ALL: [Core; 6] = [
+        Core::CortexM0,
+        Core::CortexM3,
+        Core::CortexM4,
+        Core::CortexM7,
+        Core::CortexM33,
+        Core::Rv32,
+    ];
+
+    /// The name `--target` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Core::CortexM0 => "cortex-m0",
+            Core::CortexM3 => "cortex-m3",
+            Core::CortexM4 => "cortex-m4",
+            Core::CortexM7 => "cortex-m7",
+            Core::CortexM33 => "cortex-m33",
+            Core::Rv32 => "rv32",
+        }
+    }
+
+    fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|c| c.name()).collect()
+    }
+
+    /// Parses a `--target` name.
+    pub fn parse(name: &str) -> Result<Self, CostError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| CostError::UnknownCore(name.to_string()))
+    }
+
+    /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
+    pub fn coefficients(self) -> Coefficients {
+        let (per_event, per_update, fixed) = match self {
+            Core::CortexM0 => (8.198, 62.55, 76_069.0),
+            Core::CortexM3 => (3.302, 20.65, 53_368.0),
+            Core::CortexM4 => (2.720, 15.78, 52_964.0),
+            Core::CortexM7 => (2.720, 15.78, 52_965.0),
+            Core::CortexM33 => (2.671, 16.86, 51_045.0),
+            Core::Rv32 => (5.496, 19.17, 52_210.0),
+        };
+        Coefficients {
+            per_event,
+            per_update,
+            fixed,
+        }
+    }
+
+    /// Predicted instructions per inference for `events` synaptic events and `updates` neuron
+    /// updates per inference.
+    pub fn instructions(self, events: f64, updates: f64) -> f64 {
+        let k = self.coefficients();
+        k.per_event * events + k.per_update * updates + k.fixed
+    }
+}
+
+/// A real board the firmware supports: its core and the clock the firmware runs it at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Board {
+    /// The name `--board` (and `cargo xtask flash --board`) takes.
+    pub name: &'static str,
+    /// Its core.
+    pub core: Core,
+    /// Core clock the firmware configures, MHz.
+    pub clock_mhz: u32,
+}
+
+/// The real boards of `firmware/` with the core clock each board module sets up.
+pub const BOARDS: [Board; 4] = [
+    Board {
+        name: "nucleo-f446re",
+        core: Core::CortexM4,
+        clock_mhz: 168,
+    },
+    Board {
+        name: "nrf52840-dk",
+        core: Core::CortexM4,
+        clock_mhz: 64,
+    },
+    Board {
+        name: "rp-pico",
+        core: Core::CortexM0,
+        clock_mhz: 125,
+    },
+    Board {
+        name: "esp32c3",
+        core: Core::Rv32,
+        clock_mhz: 160,
+    },
+];
+
+impl Board {
+    /// Finds a board by name.
+    pub fn parse(name: &str) -> Result<Self, CostError> {
+        BOARDS
+            .into_iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| CostError::UnknownBoard(name.to_string()))
+    }
+
+    /// Lower bound of the time of `instructions` on this board, µs (one instruction per cycle).
+    pub fn micros(&self, instructions: f64) -> f64 {
+        instructions / f64::from(self.clock_mhz)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_unknown_ones_are_listed() {
+        for c in Core::ALL {
+            assert_eq!(Core::parse(c.name()), Ok(c));
+        }
+        let e = Core::parse("cortex-a53").unwrap_err().to_string();
+        assert!(e.contains("cortex-a53") && e.contains("cortex-m33") && e.contains("rv32"));
+        assert_eq!(Board::parse("rp-pico").unwrap().core, Core::CortexM0);
+        let e = Board::parse("arduino").unwrap_err().to_string();
+        assert!(e.contains("arduino") && e.contains("esp32c3"), "{e}");
+        // 1.68 M instructions at 168 MHz take at least 10 ms.
+        let b = Board::parse("nucleo-f446re").unwrap();
+        assert!((b.micros(1.68e6) - 10_000.0).abs() < 1e-6);
+    }
+
+    /// The zoo digits model on the host engine, last 50 digits rows (what `bench-fw` runs): the
+    /// prediction from the host's event count is within 10 % of what each emulated core measured
+    /// (`cargo xtask bench-fw`, zoo digits instructions per inference, BENCHMARKS.md).
+    #[test]
+    fn predicts_the_zoo_model_within_ten_percent_on_every_core() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/zoo/digits.snn");
+        let bytes = std::fs::read(&path).unwrap();
+        let model = snn_models::decode(&bytes).unwrap();
+        let data = crate::data::Digits::load().unwrap();
+        let rows = crate::deploy::simulate::all_rows(&data);
+        let samples = crate::deploy::export::samples_of(&rows);
+        let last = &samples[samples.len() - 50..];
+        let report = crate::deploy::simulate::run_engine(&model, last).unwrap();
+        let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
+        let updates = neurons * f64::from(model.header.time_steps);
+        let measured = [
+            (Core::CortexM0, 910_131.0),
+            (Core::CortexM3, 349_485.0),
+            (Core::CortexM4, 305_061.0),
+            (Core::CortexM7, 305_062.0),
+            (Core::CortexM33, 312_490.0),
+            (Core::Rv32, 544_434.0),
+        ];
+        for (core, instr) in measured {
+            let p = core.instructions(report.synaptic_events_per_inference, updates);
+            let err = (p - instr).abs() / instr;
+            assert!(
+                err < 0.10,
+                "{}: predicted {p:.0}, measured {instr}",
+                core.name()
+            );
+        }
+    }
+}

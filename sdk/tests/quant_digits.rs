@@ -74,7 +74,7 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
     let data = Digits::load().unwrap();
     let split = data.split(0.2, 0, Digits::scaling()).unwrap();
     let t0 = std::time::Instant::now();
-    let net = train(&split, 15);
+    let net = train(&split, 30);
     eprintln!("trained in {:?}", t0.elapsed());
     let float: Vec<FloatLayer> = net
         .layer_params()

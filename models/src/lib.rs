@@ -35,7 +35,7 @@ pub mod validate;
 #[cfg(feature = "alloc")]
 pub use codec::encode_to_vec;
 pub use codec::{decode, encode_to_slice};
-pub use engine::{Engine, Requirements, Stats};
+pub use engine::{Carry, Engine, Requirements, Stats};
 pub use error::{EngineError, FormatError};
 pub use format::*;
 #[cfg(feature = "alloc")]

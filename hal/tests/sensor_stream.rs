@@ -267,6 +267,15 @@ fn replayed_basic_motions_through_the_i2c_driver_decide_as_the_host_simulation()
                 ((i64::from(lsb_t[c]) * i64::from(mul[c]) + 32768) >> 16) as i16
             });
             assert_eq!(stream.last_frame(), &frame[..]);
+            // ... which is the recorded value within one sensor LSB and one model unit.
+            for c in 0..6 {
+                let x = f64::from(frame[c]) * 2f64.powi(i32::from(EXP));
+                let err = (x - test[i].0[c][t]).abs();
+                assert!(
+                    err <= si[c] + 2f64.powi(i32::from(EXP)),
+                    "sample {i} step {t} channel {c}: {err}"
+                );
+            }
             frames.push(frame);
             reports.push(rep);
         }

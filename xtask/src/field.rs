@@ -25,7 +25,7 @@ pub fn test_pubkey() -> Result<PathBuf> {
 pub fn signed_elf() -> Result<PathBuf> {
     let v = Variant {
         pubkey: Some(test_pubkey()?),
-        stack_overflow_test: false,
+        ..Variant::default()
     };
     build_variant(Board::Mps2An386, None, &v)
 }
@@ -36,8 +36,8 @@ pub fn signed_elf() -> Result<PathBuf> {
 pub fn overflow_check() -> Result<()> {
     ensure_qemu("qemu-system-arm")?;
     let v = Variant {
-        pubkey: None,
         stack_overflow_test: true,
+        ..Variant::default()
     };
     let elf = build_variant(Board::Mps2An386, None, &v)?;
     let dir = scratch()?;

@@ -57,7 +57,9 @@ pub struct EngineReport {
     pub layer_rates: Vec<f64>,
 }
 
-/// Runs the integer engine on every series of `set` for exactly its `T_i` steps.
+/// Runs the integer engine on every series of `set` for exactly its `T_i` steps: real values
+/// through `run_values`, or, for an `events` model, each step's inputs above 0.5 as that step's
+/// input spikes through `run_spike_steps`.
 pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
     let model = snn_models::decode(bytes).map_err(|e| Error::Data(e.to_string()))?;
     let r = snn_models::Requirements::of(&model);
@@ -70,7 +72,20 @@ pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
     let mut per_layer = vec![0u64; layers];
     let mut predictions = Vec::with_capacity(set.series.len());
     for (s, &y) in set.series.iter().zip(&set.labels) {
-        e.run_values(&s.values).map_err(Error::Encode)?;
+        if model.header.encoding == Encoding::Events {
+            let steps: Vec<Vec<u16>> = (0..s.len())
+                .map(|t| {
+                    (0..s.channels)
+                        .filter(|&i| s.step(t)[i] > 0.5)
+                        .map(|i| i as u16)
+                        .collect()
+                })
+                .collect();
+            e.run_spike_steps(steps.iter().map(Vec::as_slice))
+                .map_err(Error::Encode)?;
+        } else {
+            e.run_values(&s.values).map_err(Error::Encode)?;
+        }
         let p = e.predicted_class();
         predictions.push(p);
         correct += usize::from(usize::from(p) == y);

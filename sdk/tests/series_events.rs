@@ -162,7 +162,7 @@ fn init_and_train(dir: &Path, name: &str, data: &Path, epochs: &str) -> (Value, 
     let v = ok(
         dir,
         &[
-            "train", "--config", &cfg, "--out", &run, "--epochs", "2", "--json",
+            "train", "--config", &cfg, "--out", &run, "--epochs", epochs, "--json",
         ],
     );
     (v, report)
@@ -219,7 +219,7 @@ fn init_data_writes_a_config_that_trains_for_every_format() {
         false,
     )
     .unwrap();
-    let (v, report) = init_and_train(&dir, "shd", &dir.join("shd_train.h5"), "30");
+    let (v, report) = init_and_train(&dir, "shd", &dir.join("shd_train.h5"), "10");
     assert!(
         report.contains("16 event streams over 700 channels"),
         "{report}"
@@ -245,7 +245,7 @@ fn init_data_writes_a_config_that_trains_for_every_format() {
         }
     }
     let one = dir.join("nmnist/Train/1/00002.bin");
-    let (v, report) = init_and_train(&dir, "nm", &one, "30");
+    let (v, report) = init_and_train(&dir, "nm", &one, "10");
     assert!(
         report.contains("12 event streams over 1156 channels (x2 polarities)"),
         "{report}"

@@ -40,6 +40,11 @@ pub struct SeriesTrainReport {
     pub steps_per_sec: f64,
 }
 
+/// Restores the optimiser of a resumed run.
+pub type RestoreFn<'a> = &'a dyn Fn(&mut Adam) -> Result<()>;
+/// Called after every epoch with the network, the optimiser, the epoch (1-based) and its loss.
+pub type EpochFn<'a> = &'a mut dyn FnMut(&Network, &Adam, usize, f64) -> Result<()>;
+
 /// A resumed start and a per-epoch report for [`train_with`]; the default is a fresh run with
 /// no reports.
 #[derive(Default)]
@@ -48,11 +53,10 @@ pub struct SeriesHooks<'a> {
     /// schedule continues from their last step, so the run goes on as if never stopped.
     pub start_epoch: usize,
     /// Restores the optimiser of a resumed run (moments and step count) before the first step.
-    pub restore: Option<&'a dyn Fn(&mut Adam) -> Result<()>>,
+    pub restore: Option<RestoreFn<'a>>,
     /// Called after every epoch with the network, the optimiser, the epoch (1-based) and the
     /// epoch's mean loss: validation reports and checkpoints.
-    #[allow(clippy::type_complexity)]
-    pub on_epoch: Option<&'a mut dyn FnMut(&Network, &Adam, usize, f64) -> Result<()>>,
+    pub on_epoch: Option<EpochFn<'a>>,
 }
 
 /// Output spike counts over each sample's valid steps, `[B, N]`.

@@ -208,7 +208,7 @@ pub fn binned_set(name: &str, set: &nmnist::EventSet, b: &Binning) -> SeriesSet 
 /// (at least one when the class has two or more), drawn by a seeded shuffle; order within each
 /// part follows the file.
 pub fn holdout(set: &SeriesSet, fraction: f64, seed: u64) -> (SeriesSet, SeriesSet) {
-    let mut rng = crate::data::SplitMix64::new(seed ^ 0x401d_0u64);
+    let mut rng = crate::data::SplitMix64::new(seed ^ 0x0004_01d0_u64);
     let mut held = vec![false; set.series.len()];
     for k in 0..set.classes.len() {
         let mut idx: Vec<usize> = (0..set.labels.len())

@@ -125,6 +125,8 @@ pub struct SeriesSource {
     pub synthetic: Option<SyntheticEvents>,
 }
 
+// `&PathBuf`: serde's `skip_serializing_if` passes the field's own type.
+#[allow(clippy::ptr_arg)]
 fn path_is_empty(p: &PathBuf) -> bool {
     p.as_os_str().is_empty()
 }

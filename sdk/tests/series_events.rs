@@ -280,6 +280,19 @@ fn init_data_writes_a_config_that_trains_for_every_format() {
     );
     assert_eq!(sim["accuracy"], e["accuracy"]);
     assert_eq!(sim["samples"].as_u64().unwrap(), 6);
+    // eval --data reads a directory in the run's format (here the test directory again).
+    let ev = ok(
+        &dir,
+        &[
+            "eval",
+            "run-nm",
+            "--data",
+            test_dir.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(ev["samples"].as_u64().unwrap(), 6);
+    assert_eq!(ev["accuracy"], e["float_accuracy"]);
 
     // plot raster --data: the binned input events of one sample, with and without a run.
     let h5 = dir.join("shd_test.h5");

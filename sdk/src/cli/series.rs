@@ -215,31 +215,54 @@ fn train_name(src: &SeriesSource) -> String {
     }
 }
 
-/// `snn eval` of a series run: float accuracy on the test file, the training file or both.
-pub fn eval(run: &LoadedRun, split: SplitChoice, json: bool) -> CliResult {
+/// `snn eval` of a series run: float accuracy on the test data, the training data or both, or
+/// on `data` read in the run's `[series]` format.
+pub fn eval(run: &LoadedRun, split: SplitChoice, data: Option<&Path>, json: bool) -> CliResult {
     let (train_set, test_set, input) = load(&run.cfg)?;
     let src = source(&run.cfg)?;
-    let (what, acc, n) = match split {
-        SplitChoice::Test => (
-            test_name(src),
-            accuracy_float(&run.net, &input, &test_set)?,
-            test_set.series.len(),
-        ),
-        SplitChoice::Train => (
-            train_name(src),
-            accuracy_float(&run.net, &input, &train_set)?,
-            train_set.series.len(),
-        ),
-        SplitChoice::All => {
-            let a = accuracy_float(&run.net, &input, &train_set)?;
-            let b = accuracy_float(&run.net, &input, &test_set)?;
-            let (na, nb) = (train_set.series.len(), test_set.series.len());
-            (
-                "training and test files".to_owned(),
-                (a * na as f64 + b * nb as f64) / (na + nb).max(1) as f64,
-                na + nb,
-            )
+    let external = data
+        .map(|p| src.read(p).map_err(|e| CliError::input(e.to_string())))
+        .transpose()?;
+    if let Some(set) = &external {
+        if set.channels != train_set.channels || set.classes != train_set.classes {
+            return Err(CliError::input(format!(
+                "--data {}: {} channels and classes {:?}, but the run was trained on {} channels and classes {:?}",
+                data.map_or_else(String::new, |p| p.display().to_string()),
+                set.channels,
+                set.classes,
+                train_set.channels,
+                train_set.classes
+            )));
         }
+    }
+    let (what, acc, n) = match (split, &external) {
+        (_, Some(set)) => (
+            data.map_or_else(String::new, |p| p.display().to_string()),
+            accuracy_float(&run.net, &input, set)?,
+            set.series.len(),
+        ),
+        (split, None) => match split {
+            SplitChoice::Test => (
+                test_name(src),
+                accuracy_float(&run.net, &input, &test_set)?,
+                test_set.series.len(),
+            ),
+            SplitChoice::Train => (
+                train_name(src),
+                accuracy_float(&run.net, &input, &train_set)?,
+                train_set.series.len(),
+            ),
+            SplitChoice::All => {
+                let a = accuracy_float(&run.net, &input, &train_set)?;
+                let b = accuracy_float(&run.net, &input, &test_set)?;
+                let (na, nb) = (train_set.series.len(), test_set.series.len());
+                (
+                    "training and test files".to_owned(),
+                    (a * na as f64 + b * nb as f64) / (na + nb).max(1) as f64,
+                    na + nb,
+                )
+            }
+        },
     };
     if json {
         let v = serde_json::json!({

@@ -492,3 +492,56 @@ fn a_resumed_series_run_equals_the_uninterrupted_one_bit_for_bit() {
     });
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn event_config_errors_name_the_file_and_field() {
+    let dir = scratch("bad");
+    let cases = [
+        (
+            "format = \"shd\"\ntrain = \"x.h5\"",
+            "series.encoder must be { kind = \"events\" }",
+        ),
+        (
+            "format = \"shd\"\ntrain = \"x.h5\"\nencoder = { kind = \"events\" }\ndt_ms = 0.0",
+            "series.dt_ms must be at least 0.001",
+        ),
+        (
+            "format = \"shd\"\ntrain = \"x.h5\"\nencoder = { kind = \"events\" }\npool = 0",
+            "series.pool must be at least 1",
+        ),
+        (
+            "format = \"ts\"\ntrain = \"x.ts\"\nencoder = { kind = \"events\" }",
+            "needs an event format",
+        ),
+        (
+            "format = \"synthetic_events\"\ntrain = \"x.h5\"\nencoder = { kind = \"events\" }",
+            "do not apply to format = \"synthetic_events\"",
+        ),
+        (
+            "format = \"ts\"\ntrain = \"x.ts\"\nvalidation = 1.5",
+            "series.validation must be in [0, 1)",
+        ),
+        (
+            "format = \"shd\"\ntrain = \"x.h5\"\nencoder = { kind = \"events\" }",
+            "x.h5: no such file",
+        ),
+    ];
+    for (i, (series, needle)) in cases.iter().enumerate() {
+        let name = format!("bad{i}.toml");
+        std::fs::write(
+            dir.join(&name),
+            format!(
+                "[series]\n{series}\n[network]\ninput_size = 700\n[[network.layers]]\nsize = 20\n"
+            ),
+        )
+        .unwrap();
+        let o = snn(&dir, &["train", "--config", &name]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: `{needle}` not in {err}");
+        if i < 6 {
+            assert!(err.contains(&name), "{name} not named: {err}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

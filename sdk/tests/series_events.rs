@@ -150,6 +150,25 @@ fn shd_files_round_trip_through_rust_hdf5_and_errors_name_the_record() {
         e.contains("ragged.h5, record 1: spikes/units: 2 units for 1 spike times"),
         "{e}"
     );
+    // Times stored as strings: refused by their type, naming the dataset.
+    let f = rust_hdf5::H5File::create(dir.join("strings.h5")).unwrap();
+    let g = f.create_group("spikes").unwrap();
+    g.write_vlen_strings("times", &["0.1"]).unwrap();
+    g.write_vlen_numeric("units", &[u]).unwrap();
+    f.new_dataset::<u16>()
+        .shape([1])
+        .create("labels")
+        .unwrap()
+        .write_raw(&[0u16])
+        .unwrap();
+    f.close().unwrap();
+    let e = shd::read(&dir.join("strings.h5"), 700)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("strings.h5: spikes/times: expected a variable-length sequence"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

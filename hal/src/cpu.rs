@@ -1,14 +1,17 @@
 //! The CPU backend: model bytes in a caller-provided buffer, run by the one `snn_models` engine.
 use crate::backend::{Backend, Limits};
+use crate::counter::CycleCounter;
 use crate::protocol::{
-    truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo, EVENT_BYTES,
-    MAX_OUTPUTS,
+    stream_steps, truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo,
+    StreamInput, StreamReply, EVENT_BYTES, MAX_OUTPUTS, MAX_STREAM_SPIKES, STEP_END,
 };
 use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
 use snn_models::codec::{PREFIX_LEN, TRAILER_LEN};
-use snn_models::encode::Encoder;
-use snn_models::{crc::crc32, decode, Engine, EngineError, FormatError, Model, Requirements};
+use snn_models::encode::{raw_unit, Encoder};
+use snn_models::{
+    crc::crc32, decode, Carry, Engine, EngineError, FormatError, Model, Requirements,
+};
 
 /// Caller-provided storage: static arrays on a device, vectors on the host.
 #[derive(Debug)]
@@ -37,6 +40,17 @@ pub struct CpuBackend<'a> {
     model_len: usize,
     loaded: Option<ModelInfo>,
     public_key: Option<[u8; snn_models::signed::PUBLIC_KEY_LEN]>,
+    /// The open stream: where the engine left the buffers, its raw-sample exponent and its
+    /// steps since reset. `None` when the buffers hold no stream (a load or an inference ran).
+    stream: Option<Stream>,
+}
+
+/// A stream between requests.
+#[derive(Clone, Copy, Debug)]
+struct Stream {
+    carry: Carry,
+    exp: i8,
+    steps: u32,
 }
 
 fn err(code: ErrorCode, what: impl core::fmt::Display) -> ErrorReply {
@@ -59,6 +73,7 @@ impl<'a> CpuBackend<'a> {
             model_len: 0,
             loaded: None,
             public_key: None,
+            stream: None,
         }
     }
 
@@ -108,12 +123,17 @@ impl<'a> CpuBackend<'a> {
     /// `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
-        if bytes.get(4..PREFIX_LEN) != Some(&1u16.to_le_bytes()[..]) {
+        let version = bytes.get(4..PREFIX_LEN);
+        if version != Some(&1u16.to_le_bytes()[..]) && version != Some(&2u16.to_le_bytes()[..]) {
             return decode(bytes).map_err(|_| no_model());
         }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
+        if bytes.get(4..PREFIX_LEN) == Some(&2u16.to_le_bytes()[..]) {
+            // A version-2 body is exactly `postcard(Model)` (header, layers, channels).
+            return postcard::from_bytes::<Model<'_>>(body).map_err(|_| no_model());
+        }
         // A version-1 body is the header and the layers; the channel section came in version 2.
         type V1<'b> = (
             snn_models::Header<'b>,
@@ -169,6 +189,7 @@ impl Backend for CpuBackend<'_> {
 
     fn begin_load(&mut self, len: u32) -> Result<(), ErrorReply> {
         self.loaded = None;
+        self.stream = None;
         self.len = 0;
         self.model_len = 0;
         if len as usize > self.buf.model.len() {
@@ -239,6 +260,8 @@ impl Backend for CpuBackend<'_> {
         if self.loaded.is_none() {
             return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
         }
+        // The inference overwrites the state buffers: no stream survives it.
+        self.stream = None;
         let b = &mut self.buf;
         let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
         // Hand the engine only what this model needs: it clears its state on every run, and the
@@ -287,6 +310,304 @@ impl Backend for CpuBackend<'_> {
         out.synaptic_events = stats.synaptic_events;
         Ok(())
     }
+
+    fn stream_begin(
+        &mut self,
+        reset: bool,
+        exp: i8,
+        out: &mut StreamReply,
+    ) -> Result<(), ErrorReply> {
+        if self.loaded.is_none() {
+            return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
+        }
+        if raw_unit(exp).is_none() {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(e.reason, "raw sample exponent {exp} is outside -60..=60");
+            return Err(e);
+        }
+        let kept = match (reset, self.stream) {
+            (false, None) => {
+                return Err(err(
+                    ErrorCode::NoStream,
+                    "no stream state to keep (none since the model was loaded or an Infer ran); begin with reset",
+                ))
+            }
+            (false, Some(s)) => Some(s),
+            (true, _) => None,
+        };
+        self.stream = None;
+        let b = &mut self.buf;
+        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let engine = bind(
+            &model,
+            &mut *b.membrane,
+            &mut *b.current,
+            &mut *b.spikes,
+            &mut *b.out_counts,
+            kept.as_ref().map(|s| &s.carry),
+        )?;
+        let steps = kept.map_or(0, |s| s.steps);
+        out.steps = steps;
+        out.spikes.clear();
+        out.cost = 0;
+        out.step_cost_max = 0;
+        fill_counts(&engine, out)?;
+        let carry = engine.carry();
+        self.stream = Some(Stream { carry, exp, steps });
+        Ok(())
+    }
+
+    fn stream_push(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut StreamReply,
+        spikes: &mut dyn SpikeOutput,
+        counter: &mut dyn CycleCounter,
+    ) -> Result<(), ErrorReply> {
+        let Some(mut stream) = self.stream else {
+            return Err(err(
+                ErrorCode::NoStream,
+                "no stream open (StreamBegin first; a load or an Infer ends a stream)",
+            ));
+        };
+        let b = &mut self.buf;
+        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let mut engine = bind(
+            &model,
+            &mut *b.membrane,
+            &mut *b.current,
+            &mut *b.spikes,
+            &mut *b.out_counts,
+            Some(&stream.carry),
+        )?;
+        out.spikes.clear();
+        out.cost = 0;
+        out.step_cost_max = 0;
+        out.steps = stream.steps;
+        let outputs = model.output_neurons();
+        let mut push = Push {
+            out: &mut *out,
+            spikes,
+            counter,
+            outputs,
+            most: stream_steps(outputs),
+            start: stream.steps,
+            last: model.layers.len().saturating_sub(1),
+        };
+        let exp = stream.exp;
+        let steps = match input {
+            StreamInput::Values(bytes) => bytes.len() / (2 * model.channels.len()).max(1),
+            StreamInput::Events(bytes) => check_events(
+                bytes,
+                usize::from(model.header.input_size).min(b.step.len()),
+            )?,
+        };
+        if steps > push.most {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(
+                e.reason,
+                "{steps} steps in one push, at most {} for this model (the reply must fit a frame)",
+                push.most
+            );
+            return Err(e);
+        }
+        let r = match input {
+            StreamInput::Values(_) if model.channels.is_empty() => Err(err(
+                ErrorCode::BadInput,
+                "this model takes input spikes (StreamInput::Events), not channel values",
+            )),
+            StreamInput::Values(bytes) => {
+                let width = 2 * model.channels.len();
+                if bytes.len() % width != 0 {
+                    let mut e = err(ErrorCode::BadInput, "");
+                    let _ = write!(
+                        e.reason,
+                        "{} value bytes are not whole steps of {width} (i16 per channel)",
+                        bytes.len()
+                    );
+                    Err(e)
+                } else {
+                    bytes
+                        .chunks_exact(width)
+                        .try_for_each(|f| push.step(&mut engine, |e| e.step_raw_le(f, exp)))
+                }
+            }
+            StreamInput::Events(bytes) => stream_events(bytes, b.step, |step| {
+                push.step(&mut engine, |e| e.step(step))
+            }),
+        };
+        // Steps that ran stay run (the stream goes on from there), even when a later step of
+        // the push was refused; the reply says how far it got in `steps`.
+        stream.steps = out.steps;
+        stream.carry = engine.carry();
+        fill_counts(&engine, out)?;
+        self.stream = Some(stream);
+        r
+    }
+}
+
+/// The steps of one push: runs each, measures it and records its output spikes.
+struct Push<'a> {
+    out: &'a mut StreamReply,
+    spikes: &'a mut dyn SpikeOutput,
+    counter: &'a mut dyn CycleCounter,
+    outputs: usize,
+    most: usize,
+    start: u32,
+    last: usize,
+}
+
+impl Push<'_> {
+    /// Runs one step with `run` (encode and step the network), costs it, and appends its
+    /// output spikes to the reply (signalling each on the spike output). Refuses a step past
+    /// [`stream_steps`].
+    fn step(
+        &mut self,
+        engine: &mut Engine<'_, '_>,
+        run: impl FnOnce(&mut Engine<'_, '_>) -> Result<(), EngineError>,
+    ) -> Result<(), ErrorReply> {
+        let done = self.out.steps.wrapping_sub(self.start) as usize;
+        if done >= self.most || self.out.spikes.len() + self.outputs + 1 > MAX_STREAM_SPIKES {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(
+                e.reason,
+                "more than {} steps in one push (the reply must fit a frame)",
+                self.most
+            );
+            return Err(e);
+        }
+        let t0 = self.counter.now();
+        run(engine).map_err(engine_err)?;
+        let cost = self.counter.now().wrapping_sub(t0);
+        self.out.cost = self.out.cost.saturating_add(cost);
+        self.out.step_cost_max = self.out.step_cost_max.max(cost);
+        self.out.steps = self.out.steps.saturating_add(1);
+        let fired = engine.layer_spikes(self.last);
+        // Cannot fail: room for `outputs + 1` entries was checked above.
+        let _ = self.out.spikes.push(fired.len() as u16);
+        for &i in fired {
+            let _ = self.out.spikes.push(i);
+            self.spikes.spike(i);
+        }
+        Ok(())
+    }
+}
+
+/// An engine over the loaded `model` and the state buffers, resumed from `carry` (with the
+/// step limit off) or fresh at rest.
+fn bind<'m, 'b>(
+    model: &'m Model<'m>,
+    membrane: &'b mut [i32],
+    current: &'b mut [i32],
+    spikes: &'b mut [u16],
+    counts: &'b mut [u16],
+    carry: Option<&Carry>,
+) -> Result<Engine<'m, 'b>, ErrorReply> {
+    let r = Requirements::of(model);
+    let too_big = || {
+        err(
+            ErrorCode::ModelTooBig,
+            "model needs more state than the device has",
+        )
+    };
+    let membrane = membrane.get_mut(..r.membrane).ok_or_else(too_big)?;
+    let current = current.get_mut(..r.current).ok_or_else(too_big)?;
+    let spikes = spikes.get_mut(..r.spikes).ok_or_else(too_big)?;
+    let counts = counts.get_mut(..r.out_counts).ok_or_else(too_big)?;
+    let mut e = match carry {
+        Some(c) => Engine::resume(model, membrane, current, spikes, counts, c),
+        None => Engine::new(model, membrane, current, spikes, counts),
+    }
+    .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
+    e.set_step_limit(false);
+    Ok(e)
+}
+
+/// Copies the running output counts into the reply.
+fn fill_counts(engine: &Engine<'_, '_>, out: &mut StreamReply) -> Result<(), ErrorReply> {
+    out.counts.clear();
+    for &c in engine.output_counts() {
+        out.counts
+            .push(c)
+            .map_err(|_| err(ErrorCode::ModelTooBig, "too many output neurons"))?;
+    }
+    Ok(())
+}
+
+/// Checks [`StreamInput::Events`] words before any step runs (so a push runs whole or not at
+/// all): whole words, every index below `inputs`, at most `inputs` indices a step, no words
+/// after the last [`STEP_END`]. Returns the number of steps.
+fn check_events(bytes: &[u8], inputs: usize) -> Result<usize, ErrorReply> {
+    let words = bytes.chunks_exact(2);
+    if !words.remainder().is_empty() {
+        return Err(err(
+            ErrorCode::BadInput,
+            "event bytes are not whole u16 words",
+        ));
+    }
+    let (mut steps, mut k) = (0usize, 0usize);
+    for w in words {
+        let word = u16::from_le_bytes([w[0], w[1]]);
+        if word == STEP_END {
+            steps += 1;
+            k = 0;
+            continue;
+        }
+        k += 1;
+        if usize::from(word) >= inputs || k > inputs {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(
+                e.reason,
+                "step {steps} of the push: input {word} (or its count {k}) is not below the model's {inputs} inputs"
+            );
+            return Err(e);
+        }
+    }
+    if k != 0 {
+        return Err(err(
+            ErrorCode::BadInput,
+            "events after the last step end (0xFFFF) in a push",
+        ));
+    }
+    Ok(steps)
+}
+
+/// Splits [`StreamInput::Events`] words into steps (each ended by [`STEP_END`]) and calls
+/// `step` with each step's indices (gathered in `buf`). Odd bytes, trailing words without their
+/// [`STEP_END`] and more indices in a step than `buf` holds are refused.
+fn stream_events(
+    bytes: &[u8],
+    buf: &mut [u16],
+    mut step: impl FnMut(&[u16]) -> Result<(), ErrorReply>,
+) -> Result<(), ErrorReply> {
+    let words = bytes.chunks_exact(2);
+    if !words.remainder().is_empty() {
+        return Err(err(
+            ErrorCode::BadInput,
+            "event bytes are not whole u16 words",
+        ));
+    }
+    let mut k = 0usize;
+    for w in words {
+        let word = u16::from_le_bytes([w[0], w[1]]);
+        if word == STEP_END {
+            step(buf.get(..k).unwrap_or(&[]))?;
+            k = 0;
+            continue;
+        }
+        let slot = buf
+            .get_mut(k)
+            .ok_or_else(|| err(ErrorCode::BadInput, "more events in one step than inputs"))?;
+        *slot = word;
+        k += 1;
+    }
+    if k != 0 {
+        return Err(err(
+            ErrorCode::BadInput,
+            "events after the last step end (0xFFFF) in a push",
+        ));
+    }
+    Ok(())
 }
 
 /// Signals the output layer's spikes of the step just run.

@@ -1,0 +1,364 @@
+//! Streams through the protocol server (in memory): every step's output spikes equal the host
+//! engine's, state persists across pushes and begins, an SHD-sized event stream (thousands of
+//! events over 1,000 steps, ten times the model's `time_steps`) goes through, and wrong
+//! requests (other protocol version, no stream, too many steps, malformed steps) are refused.
+use snn_hal::host::Client;
+use snn_hal::protocol::{
+    stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, CHUNK,
+    PROTOCOL_VERSION, STEP_END,
+};
+use snn_hal::synthetic::{shd_events, shd_model};
+use snn_hal::wire;
+use snn_hal::{CpuBackend, CpuBuffers, Device, NoCounter, NoSpikeOutput, Server};
+use snn_models::{crc::crc32, decode, Engine, Requirements};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
+
+const BASIC_MOTIONS: &[u8] = include_bytes!("../../models/zoo/basic_motions.snn");
+
+struct Store {
+    model: Vec<u8>,
+    membrane: Vec<i32>,
+    current: Vec<i32>,
+    spikes: Vec<u16>,
+    out: Vec<u16>,
+    step: Vec<u16>,
+}
+
+impl Store {
+    fn new() -> Self {
+        Self {
+            model: vec![0; 160 * 1024],
+            membrane: vec![0; 1024],
+            current: vec![0; 1024],
+            spikes: vec![0; 2048],
+            out: vec![0; 256],
+            step: vec![0; 1024],
+        }
+    }
+    fn server(&mut self) -> Srv<'_> {
+        let backend = CpuBackend::new(CpuBuffers {
+            model: &mut self.model,
+            membrane: &mut self.membrane,
+            current: &mut self.current,
+            spikes: &mut self.spikes,
+            out_counts: &mut self.out,
+            step: &mut self.step,
+        });
+        let device = Device {
+            firmware: "test",
+            board: "host",
+            free_ram: 0,
+            stack: None,
+        };
+        Server::new(backend, NoCounter, NoSpikeOutput, device)
+    }
+}
+
+static SEQ: AtomicU16 = AtomicU16::new(0);
+
+fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
+    let frame = Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap();
+    let mut replies = Vec::new();
+    for &b in &frame {
+        if let Some(r) = s.push(b) {
+            let mut f = r[..r.len() - 1].to_vec();
+            let c = wire::decode(&mut f).unwrap();
+            replies.push(postcard::from_bytes::<Reply>(c.msg).unwrap());
+        }
+    }
+    assert_eq!(replies.len(), 1, "one reply per request");
+    replies.pop().unwrap()
+}
+
+fn upload(s: &mut Srv<'_>, model: &[u8]) {
+    let begin = Request::LoadBegin {
+        len: model.len() as u32,
+        crc: crc32(model),
+    };
+    assert!(matches!(call(s, &begin), Reply::Ack { .. }));
+    for (i, bytes) in model.chunks(CHUNK).enumerate() {
+        let offset = (i * CHUNK) as u32;
+        assert!(matches!(
+            call(s, &Request::LoadChunk { offset, bytes }),
+            Reply::Ack { .. }
+        ));
+    }
+    assert!(matches!(call(s, &Request::LoadEnd), Reply::Loaded(_)));
+}
+
+fn stream(r: Reply) -> StreamReply {
+    match r {
+        Reply::Stream(s) => s,
+        other => panic!("expected a stream reply, got {other:?}"),
+    }
+}
+
+fn code(r: &Reply) -> ErrorCode {
+    match r {
+        Reply::Error(e) => {
+            assert!(!e.reason.is_empty(), "error replies carry a reason");
+            e.code
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn begin(s: &mut Srv<'_>, reset: bool, exp: i8) -> Reply {
+    call(
+        s,
+        &Request::StreamBegin {
+            protocol: PROTOCOL_VERSION,
+            reset,
+            exp,
+        },
+    )
+}
+
+/// The host engine over a whole stream (no step limit): each step's output spikes, and the
+/// final counts.
+fn host_stream(
+    model: &[u8],
+    steps: usize,
+    mut step: impl FnMut(&mut Engine<'_, '_>, usize),
+) -> (Vec<Vec<u16>>, Vec<u16>) {
+    let m = decode(model).unwrap();
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    e.set_step_limit(false);
+    let last = m.layers.len() - 1;
+    let per_step = (0..steps)
+        .map(|t| {
+            step(&mut e, t);
+            e.layer_spikes(last).to_vec()
+        })
+        .collect();
+    (per_step, e.output_counts().to_vec())
+}
+
+/// Seeded raw samples: `steps` frames of 6 channels, a slow wave plus noise in raw units.
+fn raw_samples(steps: usize) -> Vec<i16> {
+    let mut x = 0x1234_5678u32;
+    (0..steps * 6)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let wave = ((i / 6) as f32 * 0.21 + (i % 6) as f32).sin() * 3000.0;
+            (wave as i32 + (x >> 20) as i32 - 2048) as i16
+        })
+        .collect()
+}
+
+#[test]
+fn raw_values_stream_matches_the_engine_at_every_step() {
+    let mut store = Store::new();
+    let mut s = store.server();
+    upload(&mut s, BASIC_MOTIONS);
+    // 250 steps (the model declares 100): one stream in pushes, split over two begins that
+    // keep the state, against one uninterrupted host run.
+    let (exp, steps) = (-10i8, 250usize);
+    let raw = raw_samples(steps);
+    let (want, want_counts) = host_stream(BASIC_MOTIONS, steps, |e, t| {
+        e.step_raw(&raw[6 * t..6 * t + 6], exp).unwrap()
+    });
+    let r = stream(begin(&mut s, true, exp));
+    assert_eq!((r.steps, r.counts.as_slice()), (0, &[0u16; 4][..]));
+    let per = stream_steps(4);
+    let mut got: Vec<Vec<u16>> = Vec::new();
+    let mut last = StreamReply::new();
+    for (i, chunk) in raw.chunks(6 * per).enumerate() {
+        if i == 2 {
+            let r = stream(begin(&mut s, false, exp));
+            assert_eq!(
+                r.steps as usize,
+                got.len(),
+                "a kept stream goes on counting"
+            );
+            assert_eq!(r.counts, last.counts);
+        }
+        let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+        last = stream(call(
+            &mut s,
+            &Request::StreamPush {
+                input: StreamInput::Values(&bytes),
+            },
+        ));
+        got.extend(last.steps_spikes().map(<[u16]>::to_vec));
+        assert_eq!(last.steps as usize, got.len());
+    }
+    assert_eq!(got.len(), steps);
+    for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "output spikes differ at step {t}");
+    }
+    assert_eq!(last.counts.as_slice(), want_counts.as_slice());
+    assert!(
+        want_counts.iter().map(|&c| u32::from(c)).sum::<u32>() > 20,
+        "the outputs must spike for the comparison to mean anything: {want_counts:?}"
+    );
+    // A reset starts from rest: the first push equals the host's first steps again.
+    let r = stream(begin(&mut s, true, exp));
+    assert_eq!(r.steps, 0);
+    let bytes: Vec<u8> = raw[..6 * per]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let r = stream(call(
+        &mut s,
+        &Request::StreamPush {
+            input: StreamInput::Values(&bytes),
+        },
+    ));
+    let again: Vec<Vec<u16>> = r.steps_spikes().map(<[u16]>::to_vec).collect();
+    assert_eq!(again, want[..per]);
+}
+
+#[test]
+fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
+    let model = shd_model(3).unwrap();
+    let mut store = Store::new();
+    let mut s = store.server();
+    upload(&mut s, &model);
+    let events = shd_events(7, 1000);
+    let total: usize = events.iter().map(Vec::len).sum();
+    assert!(total > 5000, "{total} events is not SHD-sized");
+    let (want, want_counts) = host_stream(&model, events.len(), |e, t| e.step(&events[t]).unwrap());
+    stream(begin(&mut s, true, 0));
+    let per = stream_steps(20);
+    let mut got: Vec<Vec<u16>> = Vec::new();
+    let mut counts = Vec::new();
+    let mut pushes = 0;
+    for chunk in events.chunks(per) {
+        let mut bytes = Vec::new();
+        for step in chunk {
+            bytes.extend(step.iter().flat_map(|i| i.to_le_bytes()));
+            bytes.extend(STEP_END.to_le_bytes());
+        }
+        // A push whose bytes would overflow a request is split further.
+        for piece in split_steps(&bytes, 1000) {
+            let r = stream(call(
+                &mut s,
+                &Request::StreamPush {
+                    input: StreamInput::Events(&piece),
+                },
+            ));
+            got.extend(r.steps_spikes().map(<[u16]>::to_vec));
+            counts = r.counts.to_vec();
+            pushes += 1;
+        }
+    }
+    assert_eq!(got.len(), 1000);
+    assert!(pushes >= 1000 / per);
+    for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "output spikes differ at step {t}");
+    }
+    assert_eq!(counts, want_counts);
+    assert!(
+        got[900..].iter().any(|s| !s.is_empty()),
+        "the outputs still spike after the model's 100 declared steps"
+    );
+}
+
+/// Splits event words into pieces of whole steps of at most `max` bytes.
+fn split_steps(bytes: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let mut pieces = vec![Vec::new()];
+    let mut step = Vec::new();
+    for w in bytes.chunks_exact(2) {
+        step.extend_from_slice(w);
+        if u16::from_le_bytes([w[0], w[1]]) == STEP_END {
+            if pieces.last().unwrap().len() + step.len() > max {
+                pieces.push(Vec::new());
+            }
+            pieces.last_mut().unwrap().append(&mut step);
+        }
+    }
+    pieces
+}
+
+#[test]
+fn wrong_stream_requests_are_refused_and_nothing_runs() {
+    let mut store = Store::new();
+    let mut s = store.server();
+    let push = |s: &mut Srv<'_>, bytes: &[u8]| {
+        call(
+            s,
+            &Request::StreamPush {
+                input: StreamInput::Values(bytes),
+            },
+        )
+    };
+    // No model, then no stream.
+    assert_eq!(code(&begin(&mut s, true, 0)), ErrorCode::NoModel);
+    upload(&mut s, BASIC_MOTIONS);
+    assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::NoStream);
+    assert_eq!(code(&begin(&mut s, false, 0)), ErrorCode::NoStream);
+    // Another protocol version: refused, naming both.
+    let r = call(
+        &mut s,
+        &Request::StreamBegin {
+            protocol: 2,
+            reset: true,
+            exp: 0,
+        },
+    );
+    assert_eq!(code(&r), ErrorCode::Version);
+    let Reply::Error(e) = r else { unreachable!() };
+    assert!(
+        e.reason.contains("protocol 2") && e.reason.contains(&PROTOCOL_VERSION.to_string()),
+        "{}",
+        e.reason
+    );
+    assert_eq!(code(&begin(&mut s, true, 61)), ErrorCode::BadInput);
+    stream(begin(&mut s, true, 0));
+    // Not whole steps, too many steps, events for a values model: refused before any step.
+    assert_eq!(code(&push(&mut s, &[0; 13])), ErrorCode::BadInput);
+    let too_many = vec![0u8; 12 * (stream_steps(4) + 1)];
+    assert_eq!(code(&push(&mut s, &too_many)), ErrorCode::BadInput);
+    let ev = StreamInput::Events(&[0xFF, 0xFF]);
+    assert_eq!(
+        code(&call(&mut s, &Request::StreamPush { input: ev })),
+        ErrorCode::BadInput
+    );
+    let r = stream(push(&mut s, &[0; 12]));
+    assert_eq!(r.steps, 1, "only the good push ran");
+    // An inference ends the stream (it overwrites the state).
+    let r = call(
+        &mut s,
+        &Request::Infer {
+            sample_seed: 0,
+            input: Input::Features(&[0; 6]),
+        },
+    );
+    assert!(
+        matches!(r, Reply::Error(_)),
+        "a direct model takes no features"
+    );
+    assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::NoStream);
+    // Events: trailing words without a step end, odd bytes, an index past the inputs.
+    upload(&mut s, &shd_model(1).unwrap());
+    stream(begin(&mut s, true, 0));
+    let ev = |s: &mut Srv<'_>, b: &[u8]| {
+        call(
+            s,
+            &Request::StreamPush {
+                input: StreamInput::Events(b),
+            },
+        )
+    };
+    assert_eq!(code(&ev(&mut s, &[1, 0])), ErrorCode::BadInput);
+    assert_eq!(code(&ev(&mut s, &[1, 0, 0xFF])), ErrorCode::BadInput);
+    assert_eq!(
+        code(&ev(&mut s, &[0xBC, 0x02, 0xFF, 0xFF])),
+        ErrorCode::BadInput
+    );
+    assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::BadInput);
+    let r = stream(ev(&mut s, &[1, 0, 2, 0, 0xFF, 0xFF, 0xFF, 0xFF]));
+    assert_eq!((r.steps, r.steps_spikes().count()), (2, 2));
+}

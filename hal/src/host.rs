@@ -105,6 +105,8 @@ pub struct Client {
     tx: Box<dyn Write + Send>,
     seq: u16,
     stats: LinkStats,
+    /// The device's protocol version, once read (a stream begin checks it).
+    device_protocol: Option<u16>,
     /// How long to wait for each reply (per try).
     pub timeout: Duration,
     /// Tries per request before giving up with [`ClientError::GaveUp`] (at least 1).
@@ -168,6 +170,7 @@ impl Client {
             tx: Box::new(writer),
             seq: (seed ^ (seed >> 16)) as u16,
             stats: LinkStats::default(),
+            device_protocol: None,
             timeout: Duration::from_secs(30),
             tries: 5,
             chunk: CHUNK,
@@ -361,9 +364,14 @@ impl Client {
 
     /// Begins a stream (`reset`: from rest; else keep the last stream's state) whose raw samples
     /// are in units of `2^exp`. Checks the device's protocol version first: a device that
-    /// cannot stream gets [`ClientError::Version`] naming both versions.
+    /// cannot stream gets [`ClientError::Version`] naming both versions (the version is read
+    /// once per client).
     pub fn stream_begin(&mut self, reset: bool, exp: i8) -> Result<StreamReply, ClientError> {
-        let device = self.info()?.protocol;
+        let device = match self.device_protocol {
+            Some(v) => v,
+            None => self.info()?.protocol,
+        };
+        self.device_protocol = Some(device);
         if device != PROTOCOL_VERSION {
             return Err(ClientError::Version {
                 host: PROTOCOL_VERSION,

@@ -8,6 +8,8 @@
 //!   borrows a [`Model`] from its bytes; [`encode_to_slice`] / [`encode_to_vec`] write one.
 //! - [`Engine`] runs a model over caller buffers sized by [`Requirements::of`]; [`encode`] turns
 //!   `u8` features into input spikes the same way on the host and on the device.
+//! - [`decision`] turns the output spikes of each step into a class: final count, sliding
+//!   window, first-to-threshold (the same rules on the host and on the device).
 //! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
 //!   export, tools) and borrows it as a [`Model`].
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -19,6 +21,7 @@ extern crate alloc;
 
 pub mod codec;
 pub mod crc;
+pub mod decision;
 pub mod encode;
 pub mod engine;
 pub mod error;

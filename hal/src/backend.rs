@@ -40,11 +40,14 @@ pub trait Backend {
         spikes: &mut dyn SpikeOutput,
     ) -> Result<(), ErrorReply>;
     /// Begins a stream: `reset` puts the network at rest, otherwise the last stream's state is
-    /// kept; `exp` is the unit `2^exp` of raw samples. Fills `out` (no steps, running counts).
+    /// kept; `exp` is the unit `2^exp` of raw samples; `rules` = `(window, threshold)` of the
+    /// decision rules (0: none) of a stream from rest. Fills `out` (no steps, running counts,
+    /// decisions so far).
     fn stream_begin(
         &mut self,
         reset: bool,
         exp: i8,
+        rules: (u16, u32),
         out: &mut StreamReply,
     ) -> Result<(), ErrorReply>;
     /// Runs the next steps of the open stream; fills `out` with each step's output spikes, the

@@ -3,11 +3,13 @@ use crate::backend::{Backend, Limits};
 use crate::counter::CycleCounter;
 use crate::protocol::{
     stream_steps, truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo,
-    StreamInput, StreamReply, EVENT_BYTES, MAX_OUTPUTS, MAX_STREAM_SPIKES, STEP_END,
+    StreamDecisions, StreamInput, StreamReply, EVENT_BYTES, MAX_DECISION_CLASSES,
+    MAX_DECISION_RING, MAX_OUTPUTS, MAX_STREAM_SPIKES, STEP_END,
 };
 use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
 use snn_models::codec::{PREFIX_LEN, TRAILER_LEN};
+use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Reached, Window};
 use snn_models::encode::{raw_unit, Encoder};
 use snn_models::{
     crc::crc32, decode, Carry, Engine, EngineError, FormatError, Model, Requirements,
@@ -43,6 +45,8 @@ pub struct CpuBackend<'a> {
     /// The open stream: where the engine left the buffers, its raw-sample exponent and its
     /// steps since reset. `None` when the buffers hold no stream (a load or an inference ran).
     stream: Option<Stream>,
+    /// Storage of the stream's decision rules.
+    rules: RuleStore,
 }
 
 /// A stream between requests.
@@ -51,6 +55,154 @@ struct Stream {
     carry: Carry,
     exp: i8,
     steps: u32,
+    /// The decision rules' parameters and scalars (their storage is in [`RuleStore`]); `None`
+    /// for a model of more than [`MAX_DECISION_CLASSES`] classes.
+    decide: Option<Decide>,
+}
+
+/// What resumes a stream's decision rules (`snn_models::decision`'s `mark`s).
+#[derive(Clone, Copy, Debug)]
+struct Decide {
+    pops: Populations,
+    final_mark: u32,
+    /// Window width and mark (`None`: no window).
+    window: Option<(usize, usize)>,
+    /// Threshold and mark (`None`: no first-to-threshold).
+    first: Option<(u32, (u32, Option<Reached>))>,
+}
+
+/// Fixed storage of the decision rules: counts of the final-count and first-to-threshold
+/// rules, the window's sums and ring.
+#[derive(Debug)]
+struct RuleStore {
+    final_counts: [u32; MAX_DECISION_CLASSES],
+    first_counts: [u32; MAX_DECISION_CLASSES],
+    sums: [u32; MAX_DECISION_CLASSES],
+    ring: [u16; MAX_DECISION_RING],
+}
+
+/// The rules of one push, resumed over [`RuleStore`].
+struct Rules<'r> {
+    final_count: FinalCount<'r>,
+    window: Option<Window<'r>>,
+    first: Option<FirstToThreshold<'r>>,
+}
+
+fn decision_err(e: snn_models::decision::DecisionError) -> ErrorReply {
+    err(ErrorCode::BadInput, e)
+}
+
+impl RuleStore {
+    const fn new() -> Self {
+        Self {
+            final_counts: [0; MAX_DECISION_CLASSES],
+            first_counts: [0; MAX_DECISION_CLASSES],
+            sums: [0; MAX_DECISION_CLASSES],
+            ring: [0; MAX_DECISION_RING],
+        }
+    }
+
+    /// Fresh rules for a stream from rest: final count always, a window of `window` steps and
+    /// first-to-threshold at `threshold` when non-zero.
+    fn begin(
+        &mut self,
+        pops: Populations,
+        window: u16,
+        threshold: u32,
+    ) -> Result<Decide, ErrorReply> {
+        let final_count = FinalCount::new(pops, &mut self.final_counts).map_err(decision_err)?;
+        let window = match usize::from(window) {
+            0 => None,
+            w => {
+                let need = w * usize::from(pops.classes());
+                if need > MAX_DECISION_RING {
+                    let mut e = err(ErrorCode::BadInput, "");
+                    let _ = write!(
+                        e.reason,
+                        "a window of {w} steps x {} classes needs {need} slots, the device has {MAX_DECISION_RING}",
+                        pops.classes()
+                    );
+                    return Err(e);
+                }
+                let win =
+                    Window::new(pops, w, &mut self.ring, &mut self.sums).map_err(decision_err)?;
+                Some((w, win.mark()))
+            }
+        };
+        let first = match threshold {
+            0 => None,
+            n => Some((
+                n,
+                FirstToThreshold::new(pops, n, &mut self.first_counts)
+                    .map_err(decision_err)?
+                    .mark(),
+            )),
+        };
+        Ok(Decide {
+            pops,
+            final_mark: final_count.mark(),
+            window,
+            first,
+        })
+    }
+
+    /// The rules of `d`, resumed over this storage.
+    fn resume(&mut self, d: &Decide) -> Result<Rules<'_>, ErrorReply> {
+        let final_count = FinalCount::resume(d.pops, &mut self.final_counts, d.final_mark)
+            .map_err(decision_err)?;
+        let window = match d.window {
+            None => None,
+            Some((w, head)) => Some(
+                Window::resume(d.pops, w, &mut self.ring, &mut self.sums, head)
+                    .map_err(decision_err)?,
+            ),
+        };
+        let first = match d.first {
+            None => None,
+            Some((n, mark)) => Some(
+                FirstToThreshold::resume(d.pops, n, &mut self.first_counts, mark)
+                    .map_err(decision_err)?,
+            ),
+        };
+        Ok(Rules {
+            final_count,
+            window,
+            first,
+        })
+    }
+}
+
+impl Rules<'_> {
+    /// Feeds one step's output spikes; records the window decision of the step in `out`.
+    fn push(&mut self, fired: &[u16], out: &mut StreamDecisions) -> Result<(), ErrorReply> {
+        self.final_count.push(fired).map_err(decision_err)?;
+        if let Some(w) = self.window.as_mut() {
+            let d = w.push(fired).map_err(decision_err)?;
+            // Cannot fail: a push has at most MAX_STREAM_STEPS steps.
+            let _ = out.window.push(d.map_or(0, |c| (c + 1) as u8));
+        }
+        if let Some(f) = self.first.as_mut() {
+            f.push(fired).map_err(decision_err)?;
+        }
+        Ok(())
+    }
+
+    /// The decisions after the last step, and the marks to resume from.
+    fn finish(&self, d: &mut Decide, out: &mut StreamDecisions) {
+        out.final_count = self.final_count.decision();
+        out.first = self
+            .first
+            .as_ref()
+            .and_then(FirstToThreshold::reached)
+            .map(|r| (r.class, r.step));
+        d.final_mark = self.final_count.mark();
+        if let (Some(w), Some((_, head))) = (&self.window, d.window.as_mut()) {
+            *head = w.mark();
+        }
+        if let (Some(f), Some((_, mark))) = (&self.first, d.first.as_mut()) {
+            *mark = f.mark();
+        }
+    }
 }
 
 fn err(code: ErrorCode, what: impl core::fmt::Display) -> ErrorReply {
@@ -74,6 +226,7 @@ impl<'a> CpuBackend<'a> {
             loaded: None,
             public_key: None,
             stream: None,
+            rules: RuleStore::new(),
         }
     }
 
@@ -315,6 +468,7 @@ impl Backend for CpuBackend<'_> {
         &mut self,
         reset: bool,
         exp: i8,
+        rules: (u16, u32),
         out: &mut StreamReply,
     ) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
@@ -353,7 +507,39 @@ impl Backend for CpuBackend<'_> {
         out.step_cost_max = 0;
         fill_counts(&engine, out)?;
         let carry = engine.carry();
-        self.stream = Some(Stream { carry, exp, steps });
+        let mut decide = match kept {
+            Some(k) => k.decide,
+            None => {
+                let pops = Populations::of(&model).map_err(decision_err)?;
+                if usize::from(pops.classes()) <= MAX_DECISION_CLASSES {
+                    Some(self.rules.begin(pops, rules.0, rules.1)?)
+                } else if rules != (0, 0) {
+                    let mut e = err(ErrorCode::BadInput, "");
+                    let _ = write!(
+                        e.reason,
+                        "decisions take at most {MAX_DECISION_CLASSES} classes, the model has {}",
+                        pops.classes()
+                    );
+                    return Err(e);
+                } else {
+                    None
+                }
+            }
+        };
+        out.decisions = match decide.as_mut() {
+            Some(d) => {
+                let mut o = StreamDecisions::default();
+                self.rules.resume(d)?.finish(d, &mut o);
+                Some(o)
+            }
+            None => None,
+        };
+        self.stream = Some(Stream {
+            carry,
+            exp,
+            steps,
+            decide,
+        });
         Ok(())
     }
 
@@ -385,7 +571,13 @@ impl Backend for CpuBackend<'_> {
         out.step_cost_max = 0;
         out.steps = stream.steps;
         let outputs = model.output_neurons();
+        let mut decisions = stream.decide.map(|_| StreamDecisions::default());
+        let mut rules = match stream.decide.as_ref() {
+            Some(d) => Some(self.rules.resume(d)?),
+            None => None,
+        };
         let mut push = Push {
+            rules: rules.as_mut().zip(decisions.as_mut()),
             out: &mut *out,
             spikes,
             counter,
@@ -439,6 +631,10 @@ impl Backend for CpuBackend<'_> {
         // Steps that ran stay run (the stream goes on from there), even when a later step of
         // the push was refused; the reply says how far it got in `steps`.
         stream.steps = out.steps;
+        if let (Some(r), Some(d), Some(o)) = (&rules, stream.decide.as_mut(), decisions.as_mut()) {
+            r.finish(d, o);
+        }
+        out.decisions = decisions;
         stream.carry = engine.carry();
         fill_counts(&engine, out)?;
         self.stream = Some(stream);
@@ -447,7 +643,9 @@ impl Backend for CpuBackend<'_> {
 }
 
 /// The steps of one push: runs each, measures it and records its output spikes.
-struct Push<'a> {
+struct Push<'a, 'r> {
+    /// The decision rules and where their per-step decisions go.
+    rules: Option<(&'a mut Rules<'r>, &'a mut StreamDecisions)>,
     out: &'a mut StreamReply,
     spikes: &'a mut dyn SpikeOutput,
     counter: &'a mut dyn CycleCounter,
@@ -457,7 +655,7 @@ struct Push<'a> {
     last: usize,
 }
 
-impl Push<'_> {
+impl Push<'_, '_> {
     /// Runs one step with `run` (encode and step the network), costs it, and appends its
     /// output spikes to the reply (signalling each on the spike output). Refuses a step past
     /// [`stream_steps`].
@@ -488,6 +686,9 @@ impl Push<'_> {
         for &i in fired {
             let _ = self.out.spikes.push(i);
             self.spikes.spike(i);
+        }
+        if let Some((rules, decisions)) = self.rules.as_mut() {
+            rules.push(fired, decisions)?;
         }
         Ok(())
     }

@@ -366,7 +366,13 @@ impl Client {
     /// are in units of `2^exp`. Checks the device's protocol version first: a device that
     /// cannot stream gets [`ClientError::Version`] naming both versions (the version is read
     /// once per client).
-    pub fn stream_begin(&mut self, reset: bool, exp: i8) -> Result<StreamReply, ClientError> {
+    /// `(window, threshold)` are the decision rules' parameters of a stream from rest (0: none).
+    pub fn stream_begin(
+        &mut self,
+        reset: bool,
+        exp: i8,
+        (window, threshold): (u16, u32),
+    ) -> Result<StreamReply, ClientError> {
         let device = match self.device_protocol {
             Some(v) => v,
             None => self.info()?.protocol,
@@ -382,6 +388,8 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             reset,
             exp,
+            window,
+            threshold,
         })?;
         Self::expect(r, |r| match r {
             Reply::Stream(s) => Ok(s),

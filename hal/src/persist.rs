@@ -157,9 +157,10 @@ impl<B: Backend, F: NorFlash> Backend for Persistent<B, F> {
         &mut self,
         reset: bool,
         exp: i8,
+        rules: (u16, u32),
         out: &mut StreamReply,
     ) -> Result<(), ErrorReply> {
-        self.inner.stream_begin(reset, exp, out)
+        self.inner.stream_begin(reset, exp, rules, out)
     }
 
     fn stream_push(

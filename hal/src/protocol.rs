@@ -35,6 +35,15 @@ pub const EVENT_BYTES: usize = 4;
 pub const STEP_END: u16 = 0xFFFF;
 /// Entries of [`StreamReply::spikes`]: per step its spike count, then the spiking output indices.
 pub const MAX_STREAM_SPIKES: usize = 384;
+/// Most steps one [`Request::StreamPush`] may carry (every step takes at least two entries of
+/// [`StreamReply::spikes`]).
+pub const MAX_STREAM_STEPS: usize = MAX_STREAM_SPIKES / 2;
+/// Most classes for which a stream computes decisions ([`StreamDecisions`]); a model with more
+/// streams without them.
+pub const MAX_DECISION_CLASSES: usize = 32;
+/// Capacity of the sliding window's ring: `window * classes <= MAX_DECISION_RING`
+/// (e.g. 128 steps of 4 classes, 56 of 9).
+pub const MAX_DECISION_RING: usize = 512;
 /// Largest decoded (postcard) reply, bytes: a [`StreamReply`] of [`stream_steps`] steps or an
 /// [`InferResult`] with every output fits.
 pub const MAX_REPLY: usize = 1600;
@@ -43,15 +52,15 @@ pub const MAX_REPLY: usize = 1600;
 const STREAM_FIXED: usize = 64;
 
 /// Most steps one [`Request::StreamPush`] may carry for a model with `outputs` output neurons,
-/// so that the reply (every step's spikes in the worst case, every running count) fits
-/// [`MAX_REPLY`]: `min(MAX_STREAM_SPIKES / (outputs + 1), (MAX_REPLY - 64 - 3 outputs) /
-/// (b (outputs + 1)))`, with `b` the postcard bytes of an entry (1 below 128 outputs, else 2).
-/// At least 1 for every model the protocol reports ([`MAX_OUTPUTS`] outputs).
+/// so that the reply (every step's spikes in the worst case, its window decision, every running
+/// count) fits [`MAX_REPLY`]: `min(MAX_STREAM_SPIKES / (outputs + 1), (MAX_REPLY - 64 -
+/// 3 outputs) / (b (outputs + 1) + 1))`, with `b` the postcard bytes of an entry (1 below 128
+/// outputs, else 2). At least 1 for every model the protocol reports ([`MAX_OUTPUTS`] outputs).
 pub const fn stream_steps(outputs: usize) -> usize {
     let per_step = outputs + 1;
     let entry = if outputs < 128 { 1 } else { 2 };
     let room = MAX_REPLY - STREAM_FIXED - 3 * outputs;
-    let by_bytes = room / (entry * per_step);
+    let by_bytes = room / (entry * per_step + 1);
     let by_slots = MAX_STREAM_SPIKES / per_step;
     if by_bytes < by_slots {
         by_bytes
@@ -107,6 +116,12 @@ pub enum Request<'a> {
         /// Unit of raw `i16` samples in [`StreamInput::Values`]: `x = raw * 2^exp`
         /// (`snn_models::encode::raw_unit`, -60..=60).
         exp: i8,
+        /// Sliding-window decision over the last `window` steps at every step (0: none;
+        /// `window * classes <= MAX_DECISION_RING`). Ignored when keeping state.
+        window: u16,
+        /// First-to-threshold decision at `threshold` spikes of one class (0: none). Ignored
+        /// when keeping state.
+        threshold: u32,
     },
     /// The next steps of the stream: run them, answer each step's output spikes and the
     /// running counts ([`Reply::Stream`]). At most [`stream_steps`]`(outputs)` steps.
@@ -191,6 +206,23 @@ pub struct StreamReply {
     pub cost: u64,
     /// Largest cost of one step of this push.
     pub step_cost_max: u64,
+    /// The decisions (`snn_models::decision`, the host's code), for models of at most
+    /// [`MAX_DECISION_CLASSES`] classes; `None` for larger ones.
+    pub decisions: Option<StreamDecisions>,
+}
+
+/// The decision rules of a stream after the steps of one push.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamDecisions {
+    /// Final count: the class with most spikes since the stream's reset (ties and silence: the
+    /// lowest class).
+    pub final_count: u16,
+    /// Sliding window: after each step of this push, `class + 1`, or 0 while the window holds
+    /// no output spike; empty when the stream has no window.
+    pub window: Vec<u8, MAX_STREAM_STEPS>,
+    /// First to threshold, once a class reached it (sticky until a reset): the class and the
+    /// 1-based step of the stream at which it did.
+    pub first: Option<(u16, u32)>,
 }
 
 impl StreamReply {
@@ -202,6 +234,7 @@ impl StreamReply {
             counts: Vec::new(),
             cost: 0,
             step_cost_max: 0,
+            decisions: None,
         }
     }
 

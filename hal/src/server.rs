@@ -277,6 +277,8 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
                 protocol,
                 reset,
                 exp,
+                window,
+                threshold,
             } => {
                 if protocol != PROTOCOL_VERSION {
                     let mut e = ErrorReply::new(ErrorCode::Version, "");
@@ -288,7 +290,10 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
                     );
                     return Reply::Error(e);
                 }
-                match self.backend.stream_begin(reset, exp, &mut self.stream) {
+                match self
+                    .backend
+                    .stream_begin(reset, exp, (window, threshold), &mut self.stream)
+                {
                     Ok(()) => Reply::Stream(Kept),
                     Err(e) => Reply::Error(e),
                 }

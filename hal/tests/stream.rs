@@ -112,6 +112,8 @@ fn begin(s: &mut Srv<'_>, reset: bool, exp: i8) -> Reply {
             protocol: PROTOCOL_VERSION,
             reset,
             exp,
+            window: 10,
+            threshold: 5,
         },
     )
 }
@@ -143,6 +145,50 @@ fn host_stream(
     (per_step, e.output_counts().to_vec())
 }
 
+/// The decisions after each step of `steps` by the host's rules (window 10, threshold 5):
+/// `(window class + 1 or 0, final count, first to threshold)`.
+fn host_decisions(model: &[u8], steps: &[Vec<u16>]) -> Vec<(u8, u16, Option<(u16, u32)>)> {
+    use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Window};
+    let m = decode(model).unwrap();
+    let pops = Populations::of(&m).unwrap();
+    let c = usize::from(pops.classes());
+    let (mut fc, mut ring, mut sums, mut tc) =
+        (vec![0; c], vec![0; 10 * c], vec![0; c], vec![0; c]);
+    let mut f = FinalCount::new(pops, &mut fc).unwrap();
+    let mut w = Window::new(pops, 10, &mut ring, &mut sums).unwrap();
+    let mut t = FirstToThreshold::new(pops, 5, &mut tc).unwrap();
+    steps
+        .iter()
+        .map(|s| {
+            f.push(s).unwrap();
+            let win = w.push(s).unwrap().map_or(0, |k| k as u8 + 1);
+            let first = t.push(s).unwrap().map(|r| (r.class, r.step));
+            (win, f.decision(), first)
+        })
+        .collect()
+}
+
+/// Checks one push's decisions against the host's after its steps `from..to`.
+fn check_decisions(r: &StreamReply, host: &[(u8, u16, Option<(u16, u32)>)], from: usize) {
+    let d = r
+        .decisions
+        .as_ref()
+        .expect("decisions for a model of few classes");
+    let to = r.steps as usize;
+    let want: Vec<u8> = host[from..to].iter().map(|h| h.0).collect();
+    assert_eq!(
+        d.window.as_slice(),
+        want.as_slice(),
+        "window decisions of steps {from}..{to}"
+    );
+    assert_eq!(d.final_count, host[to - 1].1, "final count after step {to}");
+    assert_eq!(
+        d.first,
+        host[to - 1].2,
+        "first to threshold after step {to}"
+    );
+}
+
 /// Seeded raw samples: `steps` frames of 6 channels, a slow wave plus noise in raw units.
 fn raw_samples(steps: usize) -> Vec<i16> {
     let mut x = 0x1234_5678u32;
@@ -169,8 +215,11 @@ fn raw_values_stream_matches_the_engine_at_every_step() {
     let (want, want_counts) = host_stream(BASIC_MOTIONS, steps, |e, t| {
         e.step_raw(&raw[6 * t..6 * t + 6], exp).unwrap()
     });
+    let decided = host_decisions(BASIC_MOTIONS, &want);
     let r = stream(begin(&mut s, true, exp));
     assert_eq!((r.steps, r.counts.as_slice()), (0, &[0u16; 4][..]));
+    let d = r.decisions.as_ref().unwrap();
+    assert_eq!((d.final_count, d.window.len(), d.first), (0, 0, None));
     let per = stream_steps(4);
     let mut got: Vec<Vec<u16>> = Vec::new();
     let mut last = StreamReply::new();
@@ -191,6 +240,7 @@ fn raw_values_stream_matches_the_engine_at_every_step() {
                 input: StreamInput::Values(&bytes),
             },
         ));
+        check_decisions(&last, &decided, got.len());
         got.extend(last.steps_spikes().map(<[u16]>::to_vec));
         assert_eq!(last.steps as usize, got.len());
     }
@@ -199,6 +249,10 @@ fn raw_values_stream_matches_the_engine_at_every_step() {
         assert_eq!(g, w, "output spikes differ at step {t}");
     }
     assert_eq!(last.counts.as_slice(), want_counts.as_slice());
+    assert!(
+        decided.iter().any(|d| d.2.is_some()) && decided.iter().any(|d| d.0 > 1),
+        "the threshold is reached and the window decides for more than class 0"
+    );
     assert!(
         want_counts.iter().map(|&c| u32::from(c)).sum::<u32>() > 20,
         "the outputs must spike for the comparison to mean anything: {want_counts:?}"
@@ -235,6 +289,7 @@ fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
     let mut got: Vec<Vec<u16>> = Vec::new();
     let mut counts = Vec::new();
     let mut pushes = 0;
+    let mut last = None;
     for chunk in events.chunks(per) {
         let mut bytes = Vec::new();
         for step in chunk {
@@ -252,6 +307,7 @@ fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
             got.extend(r.steps_spikes().map(<[u16]>::to_vec));
             counts = r.counts.to_vec();
             pushes += 1;
+            last = Some(r);
         }
     }
     assert_eq!(got.len(), 1000);
@@ -260,6 +316,8 @@ fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
         assert_eq!(g, w, "output spikes differ at step {t}");
     }
     assert_eq!(counts, want_counts);
+    let decided = host_decisions(&model, &want);
+    assert_eq!(last.unwrap().decisions.unwrap().final_count, decided[999].1);
     assert!(
         got[900..].iter().any(|s| !s.is_empty()),
         "the outputs still spike after the model's 100 declared steps"
@@ -306,6 +364,8 @@ fn wrong_stream_requests_are_refused_and_nothing_runs() {
             protocol: 2,
             reset: true,
             exp: 0,
+            window: 0,
+            threshold: 0,
         },
     );
     assert_eq!(code(&r), ErrorCode::Version);
@@ -316,6 +376,15 @@ fn wrong_stream_requests_are_refused_and_nothing_runs() {
         e.reason
     );
     assert_eq!(code(&begin(&mut s, true, 61)), ErrorCode::BadInput);
+    // A window longer than the device's ring (512 slots / 4 classes = 128 steps).
+    let long = Request::StreamBegin {
+        protocol: PROTOCOL_VERSION,
+        reset: true,
+        exp: 0,
+        window: 129,
+        threshold: 0,
+    };
+    assert_eq!(code(&call(&mut s, &long)), ErrorCode::BadInput);
     stream(begin(&mut s, true, 0));
     // Not whole steps, too many steps, events for a values model: refused before any step.
     assert_eq!(code(&push(&mut s, &[0; 13])), ErrorCode::BadInput);

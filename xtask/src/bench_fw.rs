@@ -232,7 +232,7 @@ fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
             );
             continue;
         }
-        let rep = crate::hil::stream_series(&mut client, &model, None)?;
+        let rep = crate::hil::stream_series(&mut client, &model, None, crate::hil::STREAM_RULES)?;
         crate::stream::judge(&rep)?;
         streams.push(StreamCost {
             model: rep.model.clone(),

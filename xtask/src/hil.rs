@@ -260,6 +260,7 @@ pub fn stream_series(
     client: &mut Client,
     model: &[u8],
     data: Option<&Path>,
+    rules: (u16, u32),
 ) -> Result<crate::stream::StreamReport> {
     let m = decode(model).context("model")?;
     let path = match data {
@@ -272,7 +273,7 @@ pub fn stream_series(
         })?,
     };
     let file = crate::series::read(&path)?;
-    crate::stream::series(client, model, &file)
+    crate::stream::series(client, model, &file, rules)
 }
 
 /// The zoo series models streamed by `cargo xtask test` (and `hil --model` on them).
@@ -284,16 +285,19 @@ pub fn zoo_series_models() -> [PathBuf; 2] {
     ]
 }
 
+/// Decision rules of the streams when not given: a window of 10 steps, first to 4 spikes.
+pub const STREAM_RULES: (u16, u32) = (10, 4);
+
 /// Steps of the SHD-sized synthetic event stream (1 ms bins: one second).
 pub const SHD_STEPS: usize = 1000;
 
 /// Streams the SHD-sized synthetic event stream (700 channels, [`SHD_STEPS`] steps, about 7,000
 /// events) through `client`, step by step against the host.
-pub fn stream_shd(client: &mut Client) -> Result<crate::stream::StreamReport> {
+pub fn stream_shd(client: &mut Client, rules: (u16, u32)) -> Result<crate::stream::StreamReport> {
     let model =
         snn_hal::synthetic::shd_model(1).map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
     let steps = snn_hal::synthetic::shd_events(7, SHD_STEPS);
-    crate::stream::events(client, &model, &steps)
+    crate::stream::events(client, &model, &steps, rules)
 }
 
 /// A client of the real `board` on the serial `port`, after flashing the firmware.
@@ -386,7 +390,7 @@ pub fn judge(rep: &HilReport) -> Result<()> {
 /// `probe` flashes the real one; a board (or core) name picks either by what the board is. A
 /// model of real channels (JapaneseVowels, BasicMotions) streams every series of its test file
 /// (`--data`, or the zoo model's own) step by step; `--synthetic shd` streams the SHD-sized
-/// event stream.
+/// event stream; streams decide with `--window W --threshold N` (default 10 and 4).
 pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
@@ -402,8 +406,14 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
             "noise",
             "seed",
             "data",
+            "window",
+            "threshold",
         ],
     )?;
+    let rules = (
+        o.num("window", STREAM_RULES.0)?,
+        o.num("threshold", STREAM_RULES.1)?,
+    );
     let target = || -> Result<(Board, bool)> {
         Ok(match o.get("board").unwrap_or("qemu") {
             "qemu" => (
@@ -431,7 +441,7 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
         crate::stream::judge(&rep)
     };
     if o.get("synthetic") == Some("shd") {
-        return streamed(&stream_shd);
+        return streamed(&|c| stream_shd(c, rules));
     }
     if let Some(m) = o.get("model") {
         let bytes = std::fs::read(m).with_context(|| format!("read {m}"))?;
@@ -442,7 +452,7 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
             .is_continuous();
         if continuous {
             let data = o.get("data").map(PathBuf::from);
-            return streamed(&|c| stream_series(c, &bytes, data.as_deref()));
+            return streamed(&|c| stream_series(c, &bytes, data.as_deref(), rules));
         }
     }
     let samples = o.num("samples", 300usize)?;

@@ -25,6 +25,19 @@ pub struct StreamReport {
     pub mismatched_steps: u64,
     /// Series whose final running counts differ.
     pub count_mismatches: u64,
+    /// Decisions that differ (window per step; final count and first to threshold per push).
+    pub decision_mismatches: u64,
+    /// Decision rules: `(window, threshold)`.
+    pub rules: (u16, u32),
+    /// Final window decision right / first-to-threshold reached and right, over the series.
+    pub window_correct: usize,
+    /// Series whose first-to-threshold decision was reached, and how many of those were right,
+    /// and the sum of their decision steps.
+    pub first_reached: usize,
+    /// Right first-to-threshold decisions.
+    pub first_correct: usize,
+    /// Sum of the steps at which first-to-threshold decided.
+    pub first_steps: u64,
     /// Correct final-count classes against the labels (`None`: an unlabelled stream).
     pub correct: Option<usize>,
     /// Output spikes over all steps.
@@ -69,6 +82,94 @@ fn host_steps(
         out.push(e.layer_spikes(last).to_vec());
     }
     Ok((out, e.output_counts().to_vec()))
+}
+
+/// The host's decisions after each of `steps` (`snn_models::decision`, the board's code):
+/// `(window class + 1 or 0, final count, first to threshold)`.
+type HostDecision = (u8, u16, Option<(u16, u32)>);
+
+fn host_decisions(
+    model: &Model<'_>,
+    (window, threshold): (u16, u32),
+    steps: &[Vec<u16>],
+) -> Result<Vec<HostDecision>> {
+    use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Window};
+    let e = |e| anyhow::anyhow!("decision rules: {e}");
+    let pops = Populations::of(model).map_err(e)?;
+    let c = usize::from(pops.classes());
+    let w = usize::from(window);
+    let (mut fc, mut ring, mut sums, mut tc) = (vec![0; c], vec![0; w * c], vec![0; c], vec![0; c]);
+    let mut f = FinalCount::new(pops, &mut fc).map_err(e)?;
+    let mut win = match w {
+        0 => None,
+        _ => Some(Window::new(pops, w, &mut ring, &mut sums).map_err(e)?),
+    };
+    let mut first = match threshold {
+        0 => None,
+        n => Some(FirstToThreshold::new(pops, n, &mut tc).map_err(e)?),
+    };
+    steps
+        .iter()
+        .map(|s| {
+            f.push(s).map_err(e)?;
+            let wd = match win.as_mut() {
+                Some(w) => w.push(s).map_err(e)?.map_or(0, |k| k as u8 + 1),
+                None => 0,
+            };
+            let fd = match first.as_mut() {
+                Some(t) => t.push(s).map_err(e)?.map(|r| (r.class, r.step)),
+                None => None,
+            };
+            Ok((wd, f.decision(), fd))
+        })
+        .collect()
+}
+
+/// Compares one stream's decisions, push by push, with the host's; adds to `rep`.
+fn compare_decisions(
+    rep: &mut StreamReport,
+    sample: usize,
+    replies: &[StreamReply],
+    host: &[HostDecision],
+) {
+    let mut from = 0usize;
+    for r in replies {
+        let to = from + r.steps_spikes().count();
+        let Some(d) = r.decisions.as_ref() else {
+            rep.decision_mismatches += 1;
+            rep.mismatches
+                .push(format!("sample {sample}: the board sent no decisions"));
+            return;
+        };
+        let Some(last) = to.checked_sub(1).and_then(|t| host.get(t)) else {
+            return;
+        };
+        let want: Vec<u8> = match rep.rules.0 {
+            0 => Vec::new(),
+            _ => host[from..to].iter().map(|h| h.0).collect(),
+        };
+        let bad = [
+            d.window.as_slice() != want.as_slice(),
+            d.final_count != last.1,
+            d.first != last.2,
+        ];
+        let n = bad.iter().filter(|&&b| b).count() as u64;
+        if n > 0 {
+            rep.decision_mismatches += n;
+            if rep.mismatches.len() < 20 {
+                rep.mismatches.push(format!(
+                    "sample {sample} steps {from}..{to}: board decisions window {:?} final {} \
+                     first {:?}; host window {want:?} final {} first {:?}",
+                    d.window.as_slice(),
+                    d.final_count,
+                    d.first,
+                    last.1,
+                    last.2
+                ));
+            }
+        }
+        from = to;
+    }
 }
 
 /// Compares one stream's replies with the host's steps; adds to `rep`. Returns the board's
@@ -121,8 +222,14 @@ fn compare(
 }
 
 /// Uploads `model` and streams every series of `file` through the board behind `client`, each
-/// from rest, as raw samples with the finest exponent that does not clip the file's values.
-pub fn series(client: &mut Client, model: &[u8], file: &SeriesFile) -> Result<StreamReport> {
+/// from rest, as raw samples with the finest exponent that does not clip the file's values,
+/// deciding with `rules` = `(window, threshold)`.
+pub fn series(
+    client: &mut Client,
+    model: &[u8],
+    file: &SeriesFile,
+    rules: (u16, u32),
+) -> Result<StreamReport> {
     let m = decode(model).map_err(|e| anyhow::anyhow!("model: {e}"))?;
     if !m.header.encoding.is_continuous() || m.channels.len() != file.channels {
         bail!(
@@ -154,7 +261,7 @@ pub fn series(client: &mut Client, model: &[u8], file: &SeriesFile) -> Result<St
     );
     let outputs = m.output_neurons();
     let c = file.channels;
-    let mut rep = empty(&loaded.name, info.cost_unit);
+    let mut rep = empty(&loaded.name, info.cost_unit, rules);
     let start = Instant::now();
     for (i, s) in file.series.iter().enumerate() {
         let raw = to_raw(&s.values, exp);
@@ -162,12 +269,22 @@ pub fn series(client: &mut Client, model: &[u8], file: &SeriesFile) -> Result<St
             e.step_raw(&raw[t * c..(t + 1) * c], exp)
         })?;
         client
-            .stream_begin(true, exp)
+            .stream_begin(true, exp, rules)
             .with_context(|| format!("begin the stream of series {i}"))?;
         let replies = client
             .stream_raw(&raw, c, outputs)
             .with_context(|| format!("stream series {i}"))?;
         let counts = compare(&mut rep, i, &replies, &host, &host_counts);
+        let decided = host_decisions(&m, rules, &host)?;
+        compare_decisions(&mut rep, i, &replies, &decided);
+        if let Some(&(w, _, first)) = decided.last() {
+            rep.window_correct += usize::from(w == s.label as u8 + 1);
+            if let Some((class, step)) = first {
+                rep.first_reached += 1;
+                rep.first_correct += usize::from(class == s.label);
+                rep.first_steps += u64::from(step);
+            }
+        }
         let right = usize::from(snn_models::engine::predict(&m, &counts) == s.label);
         rep.correct = Some(rep.correct.unwrap_or(0) + right);
         rep.samples += 1;
@@ -178,7 +295,12 @@ pub fn series(client: &mut Client, model: &[u8], file: &SeriesFile) -> Result<St
 
 /// Uploads the event `model` and streams `steps` (input indices per step) through the board
 /// behind `client` as one stream from rest, compared step by step with the host.
-pub fn events(client: &mut Client, model: &[u8], steps: &[Vec<u16>]) -> Result<StreamReport> {
+pub fn events(
+    client: &mut Client,
+    model: &[u8],
+    steps: &[Vec<u16>],
+    rules: (u16, u32),
+) -> Result<StreamReport> {
     let m = decode(model).map_err(|e| anyhow::anyhow!("model: {e}"))?;
     let info = client.info().context("Info")?;
     let loaded = client.load(model).context("upload the model")?;
@@ -190,20 +312,23 @@ pub fn events(client: &mut Client, model: &[u8], steps: &[Vec<u16>]) -> Result<S
         loaded.bytes,
         steps.len()
     );
-    let mut rep = empty(&loaded.name, info.cost_unit);
+    let mut rep = empty(&loaded.name, info.cost_unit, rules);
     let start = Instant::now();
     let (host, host_counts) = host_steps(&m, steps.len(), |e, t| e.step(&steps[t]))?;
-    client.stream_begin(true, 0).context("begin the stream")?;
+    client
+        .stream_begin(true, 0, rules)
+        .context("begin the stream")?;
     let replies = client
         .stream_events(steps, m.output_neurons())
         .context("stream the events")?;
     compare(&mut rep, 0, &replies, &host, &host_counts);
+    compare_decisions(&mut rep, 0, &replies, &host_decisions(&m, rules, &host)?);
     rep.samples = 1;
     rep.seconds = start.elapsed().as_secs_f64();
     Ok(rep)
 }
 
-fn empty(model: &str, unit: CostUnit) -> StreamReport {
+fn empty(model: &str, unit: CostUnit, rules: (u16, u32)) -> StreamReport {
     StreamReport {
         model: model.to_string(),
         samples: 0,
@@ -211,6 +336,12 @@ fn empty(model: &str, unit: CostUnit) -> StreamReport {
         mismatches: Vec::new(),
         mismatched_steps: 0,
         count_mismatches: 0,
+        decision_mismatches: 0,
+        rules,
+        window_correct: 0,
+        first_reached: 0,
+        first_correct: 0,
+        first_steps: 0,
         correct: None,
         output_spikes: 0,
         cost: 0,
@@ -242,6 +373,22 @@ pub fn judge(rep: &StreamReport) -> Result<()> {
         rep.seconds,
         rep.steps as f64 / rep.seconds.max(1e-9)
     );
+    if let Some(n) = rep.correct.map(|_| rep.samples.max(1) as f64) {
+        println!(
+            "xtask hil: decisions (board == host, {} differ): final count {:.2} %; window of {} \
+             steps at the end {:.2} %; first to {} spikes: {} of {} series decided, {:.2} % of \
+             those right, after {:.1} steps on average",
+            rep.decision_mismatches,
+            100.0 * rep.correct.unwrap_or(0) as f64 / n,
+            rep.rules.0,
+            100.0 * rep.window_correct as f64 / n,
+            rep.rules.1,
+            rep.first_reached,
+            rep.samples,
+            100.0 * rep.first_correct as f64 / rep.first_reached.max(1) as f64,
+            rep.first_steps as f64 / rep.first_reached.max(1) as f64
+        );
+    }
     if rep.unit != CostUnit::None {
         println!(
             "xtask hil: {:?} per step: mean {:.0}, max {} (encoding + network step)",
@@ -253,11 +400,12 @@ pub fn judge(rep: &StreamReport) -> Result<()> {
     for m in &rep.mismatches {
         println!("  MISMATCH {m}");
     }
-    if rep.mismatched_steps > 0 || rep.count_mismatches > 0 {
+    if rep.mismatched_steps > 0 || rep.count_mismatches > 0 || rep.decision_mismatches > 0 {
         bail!(
-            "{} steps and {} running counts differ between the board and the host engine",
+            "{} steps, {} running counts and {} decisions differ between the board and the host",
             rep.mismatched_steps,
-            rep.count_mismatches
+            rep.count_mismatches,
+            rep.decision_mismatches
         );
     }
     if rep.steps == 0 {

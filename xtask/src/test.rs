@@ -95,9 +95,14 @@ pub fn run(_args: &[String]) -> Result<()> {
     crate::hil::with_qemu(m4, |client| {
         for path in crate::hil::zoo_series_models() {
             let model = std::fs::read(&path)?;
-            crate::stream::judge(&crate::hil::stream_series(client, &model, None)?)?;
+            crate::stream::judge(&crate::hil::stream_series(
+                client,
+                &model,
+                None,
+                crate::hil::STREAM_RULES,
+            )?)?;
         }
-        crate::stream::judge(&crate::hil::stream_shd(client)?)
+        crate::stream::judge(&crate::hil::stream_shd(client, crate::hil::STREAM_RULES)?)
     })?;
     println!(
         "xtask test: streams took {:.1} s",

@@ -431,3 +431,57 @@ fn wrong_stream_requests_are_refused_and_nothing_runs() {
     let r = stream(ev(&mut s, &[1, 0, 2, 0, 0xFF, 0xFF, 0xFF, 0xFF]));
     assert_eq!((r.steps, r.steps_spikes().count()), (2, 2));
 }
+
+/// A device of protocol 2 (before streams) answers `Info` with its version: the host refuses
+/// to stream with an error naming both versions, before sending any stream request.
+#[test]
+fn a_device_of_another_protocol_version_is_refused_by_the_host() {
+    use snn_hal::host::ClientError;
+    use snn_hal::protocol::{CostUnit, Info};
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let (host, mut device) = UnixStream::pair().unwrap();
+    let old = std::thread::spawn(move || {
+        // Reads one request frame, answers it as a protocol-2 device would answer `Info`, and
+        // returns the request.
+        let mut frame = Vec::new();
+        let mut b = [0u8; 1];
+        while device.read(&mut b).unwrap() == 1 && b[0] != 0 {
+            frame.push(b[0]);
+        }
+        let c = wire::decode(&mut frame).unwrap();
+        let req: Request<'_> = postcard::from_bytes(c.msg).unwrap();
+        let info = Info {
+            firmware: "0.1.0".try_into().unwrap(),
+            board: "old".try_into().unwrap(),
+            protocol: 2,
+            format_version: 2,
+            model: None,
+            free_ram: 0,
+            max_model_bytes: 0,
+            max_neurons: 0,
+            max_inputs: 0,
+            cost_unit: CostUnit::None,
+            signatures_required: false,
+            stack_peak: 0,
+            stack_size: 0,
+        };
+        let (mut raw, mut out) = (vec![0u8; 2048], vec![0u8; 2048]);
+        let reply: Reply = Reply::Info(info);
+        let n = wire::encode(c.seq, &reply, &mut raw, &mut out).unwrap();
+        device.write_all(&out[..n]).unwrap();
+        format!("{req:?}")
+    });
+    let mut client = Client::new(host.try_clone().unwrap(), host);
+    let e = client.stream_begin(true, 0, (0, 0)).unwrap_err();
+    assert!(
+        matches!(e, ClientError::Version { host: 3, device: 2 }),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("protocol 2") && text.contains("speaks 3"),
+        "{text}"
+    );
+    assert_eq!(old.join().unwrap(), "Info", "only Info was asked");
+}

@@ -147,7 +147,9 @@ fn host_stream(
 
 /// The decisions after each step of `steps` by the host's rules (window 10, threshold 5):
 /// `(window class + 1 or 0, final count, first to threshold)`.
-fn host_decisions(model: &[u8], steps: &[Vec<u16>]) -> Vec<(u8, u16, Option<(u16, u32)>)> {
+type Decided = (u8, u16, Option<(u16, u32)>);
+
+fn host_decisions(model: &[u8], steps: &[Vec<u16>]) -> Vec<Decided> {
     use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Window};
     let m = decode(model).unwrap();
     let pops = Populations::of(&m).unwrap();
@@ -169,7 +171,7 @@ fn host_decisions(model: &[u8], steps: &[Vec<u16>]) -> Vec<(u8, u16, Option<(u16
 }
 
 /// Checks one push's decisions against the host's after its steps `from..to`.
-fn check_decisions(r: &StreamReply, host: &[(u8, u16, Option<(u16, u32)>)], from: usize) {
+fn check_decisions(r: &StreamReply, host: &[Decided], from: usize) {
     let d = r
         .decisions
         .as_ref()

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One test series.
+#[derive(Debug)]
 pub struct Series {
     /// Values, step-major: frame `t` of `channels` values at `t * channels`.
     pub values: Vec<f32>,
@@ -15,6 +16,7 @@ pub struct Series {
 }
 
 /// A test file: its series and channel count.
+#[derive(Debug)]
 pub struct SeriesFile {
     /// The file read.
     pub path: PathBuf,

@@ -3,8 +3,8 @@ use crate::backend::{Backend, Limits};
 use crate::counter::CycleCounter;
 use crate::protocol::{
     stream_steps, truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo,
-    StreamDecisions, StreamInput, StreamReply, EVENT_BYTES, MAX_DECISION_CLASSES,
-    MAX_DECISION_RING, MAX_OUTPUTS, MAX_STREAM_SPIKES, STEP_END,
+    StreamDecisions, StreamInput, StreamReply, EVENT_BYTES, MAX_OUTPUTS, MAX_STREAM_OUTPUTS,
+    MAX_STREAM_SPIKES, STEP_END,
 };
 use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
@@ -45,8 +45,9 @@ pub struct CpuBackend<'a> {
     /// The open stream: where the engine left the buffers, its raw-sample exponent and its
     /// steps since reset. `None` when the buffers hold no stream (a load or an inference ran).
     stream: Option<Stream>,
-    /// Storage of the stream's decision rules.
-    rules: RuleStore,
+    /// Storage of the stream's decision rules (empty unless given by
+    /// [`CpuBackend::with_rule_storage`]).
+    rules: RuleStore<'a>,
 }
 
 /// A stream between requests.
@@ -56,7 +57,7 @@ struct Stream {
     exp: i8,
     steps: u32,
     /// The decision rules' parameters and scalars (their storage is in [`RuleStore`]); `None`
-    /// for a model of more than [`MAX_DECISION_CLASSES`] classes.
+    /// when the backend has no room for the model's classes.
     decide: Option<Decide>,
 }
 
@@ -71,14 +72,12 @@ struct Decide {
     first: Option<(u32, (u32, Option<Reached>))>,
 }
 
-/// Fixed storage of the decision rules: counts of the final-count and first-to-threshold
-/// rules, the window's sums and ring.
-#[derive(Debug)]
-struct RuleStore {
-    final_counts: [u32; MAX_DECISION_CLASSES],
-    first_counts: [u32; MAX_DECISION_CLASSES],
-    sums: [u32; MAX_DECISION_CLASSES],
-    ring: [u16; MAX_DECISION_RING],
+/// Caller storage of the decision rules: `counts` holds the final-count counts, the
+/// first-to-threshold counts and the window's sums (`classes` each), `ring` the window's ring.
+#[derive(Debug, Default)]
+struct RuleStore<'a> {
+    counts: &'a mut [u32],
+    ring: &'a mut [u16],
 }
 
 /// The rules of one push, resumed over [`RuleStore`].
@@ -92,14 +91,19 @@ fn decision_err(e: snn_models::decision::DecisionError) -> ErrorReply {
     err(ErrorCode::BadInput, e)
 }
 
-impl RuleStore {
-    const fn new() -> Self {
-        Self {
-            final_counts: [0; MAX_DECISION_CLASSES],
-            first_counts: [0; MAX_DECISION_CLASSES],
-            sums: [0; MAX_DECISION_CLASSES],
-            ring: [0; MAX_DECISION_RING],
-        }
+impl RuleStore<'_> {
+    /// Whether the storage holds the rules of `classes` classes (and the reply's window
+    /// decisions, `class + 1` in a byte, fit).
+    fn holds(&self, classes: usize) -> bool {
+        classes <= 254 && 3 * classes <= self.counts.len()
+    }
+
+    /// The count slices (final count, first to threshold, window sums) of `c` classes and the
+    /// ring.
+    fn split(&mut self, c: usize) -> (&mut [u32], &mut [u32], &mut [u32], &mut [u16]) {
+        let (f, rest) = self.counts.split_at_mut(c.min(self.counts.len()));
+        let (t, sums) = rest.split_at_mut(c.min(rest.len()));
+        (f, t, sums, &mut *self.ring)
     }
 
     /// Fresh rules for a stream from rest: final count always, a window of `window` steps and
@@ -110,22 +114,23 @@ impl RuleStore {
         window: u16,
         threshold: u32,
     ) -> Result<Decide, ErrorReply> {
-        let final_count = FinalCount::new(pops, &mut self.final_counts).map_err(decision_err)?;
+        let (fc, tc, sums, ring) = self.split(usize::from(pops.classes()));
+        let final_count = FinalCount::new(pops, fc).map_err(decision_err)?;
         let window = match usize::from(window) {
             0 => None,
             w => {
                 let need = w * usize::from(pops.classes());
-                if need > MAX_DECISION_RING {
+                if need > ring.len() {
                     let mut e = err(ErrorCode::BadInput, "");
                     let _ = write!(
                         e.reason,
-                        "a window of {w} steps x {} classes needs {need} slots, the device has {MAX_DECISION_RING}",
-                        pops.classes()
+                        "a window of {w} steps x {} classes needs {need} slots, the device has {}",
+                        pops.classes(),
+                        ring.len()
                     );
                     return Err(e);
                 }
-                let win =
-                    Window::new(pops, w, &mut self.ring, &mut self.sums).map_err(decision_err)?;
+                let win = Window::new(pops, w, ring, sums).map_err(decision_err)?;
                 Some((w, win.mark()))
             }
         };
@@ -133,7 +138,7 @@ impl RuleStore {
             0 => None,
             n => Some((
                 n,
-                FirstToThreshold::new(pops, n, &mut self.first_counts)
+                FirstToThreshold::new(pops, n, tc)
                     .map_err(decision_err)?
                     .mark(),
             )),
@@ -148,21 +153,19 @@ impl RuleStore {
 
     /// The rules of `d`, resumed over this storage.
     fn resume(&mut self, d: &Decide) -> Result<Rules<'_>, ErrorReply> {
-        let final_count = FinalCount::resume(d.pops, &mut self.final_counts, d.final_mark)
-            .map_err(decision_err)?;
+        let (fc, tc, sums, ring) = self.split(usize::from(d.pops.classes()));
+        let final_count = FinalCount::resume(d.pops, fc, d.final_mark).map_err(decision_err)?;
         let window = match d.window {
             None => None,
-            Some((w, head)) => Some(
-                Window::resume(d.pops, w, &mut self.ring, &mut self.sums, head)
-                    .map_err(decision_err)?,
-            ),
+            Some((w, head)) => {
+                Some(Window::resume(d.pops, w, ring, sums, head).map_err(decision_err)?)
+            }
         };
         let first = match d.first {
             None => None,
-            Some((n, mark)) => Some(
-                FirstToThreshold::resume(d.pops, n, &mut self.first_counts, mark)
-                    .map_err(decision_err)?,
-            ),
+            Some((n, mark)) => {
+                Some(FirstToThreshold::resume(d.pops, n, tc, mark).map_err(decision_err)?)
+            }
         };
         Ok(Rules {
             final_count,
@@ -226,8 +229,17 @@ impl<'a> CpuBackend<'a> {
             loaded: None,
             public_key: None,
             stream: None,
-            rules: RuleStore::new(),
+            rules: RuleStore::default(),
         }
+    }
+
+    /// Gives the stream's decision rules their storage: `counts` 3 per class (final count,
+    /// first to threshold, window sums), `ring` the window's `window * classes` slots (the
+    /// firmware gives `3 * MAX_DECISION_CLASSES` and `MAX_DECISION_RING`, `protocol.rs`).
+    /// Without it, streams carry no decisions.
+    pub fn with_rule_storage(mut self, counts: &'a mut [u32], ring: &'a mut [u16]) -> Self {
+        self.rules = RuleStore { counts, ring };
+        self
     }
 
     /// From now on accept only models signed with `public_key` (Ed25519): an unsigned model is
@@ -479,6 +491,15 @@ impl Backend for CpuBackend<'_> {
             let _ = write!(e.reason, "raw sample exponent {exp} is outside -60..=60");
             return Err(e);
         }
+        let outputs = self.loaded.as_ref().map_or(0, |m| usize::from(m.outputs));
+        if outputs > MAX_STREAM_OUTPUTS {
+            let mut e = err(ErrorCode::ModelTooBig, "");
+            let _ = write!(
+                e.reason,
+                "streams take models of at most {MAX_STREAM_OUTPUTS} output neurons, this one has {outputs}"
+            );
+            return Err(e);
+        }
         let kept = match (reset, self.stream) {
             (false, None) => {
                 return Err(err(
@@ -511,13 +532,14 @@ impl Backend for CpuBackend<'_> {
             Some(k) => k.decide,
             None => {
                 let pops = Populations::of(&model).map_err(decision_err)?;
-                if usize::from(pops.classes()) <= MAX_DECISION_CLASSES {
+                if self.rules.holds(usize::from(pops.classes())) {
                     Some(self.rules.begin(pops, rules.0, rules.1)?)
                 } else if rules != (0, 0) {
                     let mut e = err(ErrorCode::BadInput, "");
                     let _ = write!(
                         e.reason,
-                        "decisions take at most {MAX_DECISION_CLASSES} classes, the model has {}",
+                        "the device holds decisions of at most {} classes, the model has {}",
+                        (self.rules.counts.len() / 3).min(254),
                         pops.classes()
                     );
                     return Err(e);

@@ -34,19 +34,21 @@ pub const EVENT_BYTES: usize = 4;
 /// The word that ends a step in [`StreamInput::Events`] (never an input index).
 pub const STEP_END: u16 = 0xFFFF;
 /// Entries of [`StreamReply::spikes`]: per step its spike count, then the spiking output indices.
-pub const MAX_STREAM_SPIKES: usize = 384;
+pub const MAX_STREAM_SPIKES: usize = 256;
 /// Most steps one [`Request::StreamPush`] may carry (every step takes at least two entries of
 /// [`StreamReply::spikes`]).
 pub const MAX_STREAM_STEPS: usize = MAX_STREAM_SPIKES / 2;
-/// Most classes for which a stream computes decisions ([`StreamDecisions`]); a model with more
-/// streams without them.
+/// Classes the firmware keeps decision storage for (`CpuBackend::with_rule_storage`: three
+/// `u32` counts per class); a model with more streams without decisions.
 pub const MAX_DECISION_CLASSES: usize = 32;
-/// Capacity of the sliding window's ring: `window * classes <= MAX_DECISION_RING`
+/// Slots of the firmware's sliding-window ring: `window * classes <= MAX_DECISION_RING`
 /// (e.g. 128 steps of 4 classes, 56 of 9).
 pub const MAX_DECISION_RING: usize = 512;
-/// Largest decoded (postcard) reply, bytes: a [`StreamReply`] of [`stream_steps`] steps or an
-/// [`InferResult`] with every output fits.
-pub const MAX_REPLY: usize = 1600;
+/// Most output neurons of a model that streams (the running counts of a [`StreamReply`]).
+pub const MAX_STREAM_OUTPUTS: usize = 128;
+/// Largest decoded (postcard) reply, bytes: an [`InferResult`] with every output, or a
+/// [`StreamReply`] of [`stream_steps`] steps, fits.
+pub const MAX_REPLY: usize = 1150;
 /// Bytes of a [`StreamReply`] besides its spike entries and counts, worst case (steps, cost,
 /// maximum step cost, lengths, decisions, the reply's tag), with room.
 const STREAM_FIXED: usize = 64;
@@ -55,8 +57,12 @@ const STREAM_FIXED: usize = 64;
 /// so that the reply (every step's spikes in the worst case, its window decision, every running
 /// count) fits [`MAX_REPLY`]: `min(MAX_STREAM_SPIKES / (outputs + 1), (MAX_REPLY - 64 -
 /// 3 outputs) / (b (outputs + 1) + 1))`, with `b` the postcard bytes of an entry (1 below 128
-/// outputs, else 2). At least 1 for every model the protocol reports ([`MAX_OUTPUTS`] outputs).
+/// outputs, else 2). At least 1 up to [`MAX_STREAM_OUTPUTS`] outputs, 0 above (such a model
+/// does not stream).
 pub const fn stream_steps(outputs: usize) -> usize {
+    if outputs > MAX_STREAM_OUTPUTS {
+        return 0;
+    }
     let per_step = outputs + 1;
     let entry = if outputs < 128 { 1 } else { 2 };
     let room = MAX_REPLY - STREAM_FIXED - 3 * outputs;
@@ -200,14 +206,14 @@ pub struct StreamReply {
     /// its `k` spiking output neuron indices (ascending).
     pub spikes: Vec<u16, MAX_STREAM_SPIKES>,
     /// Running spike count of each output neuron since the stream's reset (saturating).
-    pub counts: Vec<u16, MAX_OUTPUTS>,
+    pub counts: Vec<u16, MAX_STREAM_OUTPUTS>,
     /// Cost of this push's steps in [`Info::cost_unit`]: the sum over its steps of the
     /// encoding and the network step (decoding the request and replying are not counted).
     pub cost: u64,
     /// Largest cost of one step of this push.
     pub step_cost_max: u64,
-    /// The decisions (`snn_models::decision`, the host's code), for models of at most
-    /// [`MAX_DECISION_CLASSES`] classes; `None` for larger ones.
+    /// The decisions (`snn_models::decision`, the host's code), when the device holds them for
+    /// the model's classes (the firmware: up to [`MAX_DECISION_CLASSES`]); else `None`.
     pub decisions: Option<StreamDecisions>,
 }
 

@@ -5,7 +5,7 @@
 use snn_hal::host::Client;
 use snn_hal::protocol::{
     stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, CHUNK,
-    PROTOCOL_VERSION, STEP_END,
+    MAX_DECISION_CLASSES, MAX_DECISION_RING, PROTOCOL_VERSION, STEP_END,
 };
 use snn_hal::synthetic::{shd_events, shd_model};
 use snn_hal::wire;
@@ -24,6 +24,8 @@ struct Store {
     spikes: Vec<u16>,
     out: Vec<u16>,
     step: Vec<u16>,
+    rule_counts: Vec<u32>,
+    ring: Vec<u16>,
 }
 
 impl Store {
@@ -35,6 +37,8 @@ impl Store {
             spikes: vec![0; 2048],
             out: vec![0; 256],
             step: vec![0; 1024],
+            rule_counts: vec![0; 3 * MAX_DECISION_CLASSES],
+            ring: vec![0; MAX_DECISION_RING],
         }
     }
     fn server(&mut self) -> Srv<'_> {
@@ -45,7 +49,8 @@ impl Store {
             spikes: &mut self.spikes,
             out_counts: &mut self.out,
             step: &mut self.step,
-        });
+        })
+        .with_rule_storage(&mut self.rule_counts, &mut self.ring);
         let device = Device {
             firmware: "test",
             board: "host",
@@ -486,4 +491,87 @@ fn a_device_of_another_protocol_version_is_refused_by_the_host() {
         "{text}"
     );
     assert_eq!(old.join().unwrap(), "Info", "only Info was asked");
+}
+
+/// A backend given no decision storage streams without decisions, and refuses a stream that
+/// asks for a window or a threshold, saying why.
+#[test]
+fn without_rule_storage_a_stream_has_no_decisions() {
+    let mut st = Store::new();
+    let backend = CpuBackend::new(CpuBuffers {
+        model: &mut st.model,
+        membrane: &mut st.membrane,
+        current: &mut st.current,
+        spikes: &mut st.spikes,
+        out_counts: &mut st.out,
+        step: &mut st.step,
+    });
+    let device = Device {
+        firmware: "test",
+        board: "host",
+        free_ram: 0,
+        stack: None,
+    };
+    let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+    upload(&mut s, BASIC_MOTIONS);
+    let r = begin(&mut s, true, 0);
+    assert_eq!(code(&r), ErrorCode::BadInput);
+    let Reply::Error(e) = r else { unreachable!() };
+    assert!(e.reason.contains("at most 0 classes"), "{}", e.reason);
+    let plain = Request::StreamBegin {
+        protocol: PROTOCOL_VERSION,
+        reset: true,
+        exp: 0,
+        window: 0,
+        threshold: 0,
+    };
+    assert_eq!(stream(call(&mut s, &plain)).decisions, None);
+    let r = stream(call(
+        &mut s,
+        &Request::StreamPush {
+            input: StreamInput::Values(&[0; 12]),
+        },
+    ));
+    assert_eq!((r.steps, r.decisions), (1, None));
+}
+
+/// The worst-case reply of `stream_steps(outputs)` steps (every output spiking every step,
+/// counts at 65,535, every decision present) fits `MAX_REPLY` for every output count that
+/// streams, and a model with more outputs does not stream.
+#[test]
+fn the_largest_stream_reply_fits_a_frame() {
+    use snn_hal::protocol::{StreamDecisions, MAX_REPLY, MAX_STREAM_OUTPUTS};
+    for outputs in 1..=MAX_STREAM_OUTPUTS {
+        let steps = stream_steps(outputs);
+        assert!(steps >= 1, "{outputs} outputs");
+        let mut r = StreamReply::new();
+        r.steps = u32::MAX;
+        r.cost = u64::MAX;
+        r.step_cost_max = u64::MAX;
+        for _ in 0..steps {
+            r.spikes.push(outputs as u16).unwrap();
+            for i in 0..outputs {
+                r.spikes.push(i as u16).unwrap();
+            }
+        }
+        for _ in 0..outputs {
+            r.counts.push(u16::MAX).unwrap();
+        }
+        let mut d = StreamDecisions {
+            final_count: u16::MAX,
+            window: Default::default(),
+            first: Some((u16::MAX, u32::MAX)),
+        };
+        for _ in 0..steps {
+            d.window.push(255).unwrap();
+        }
+        r.decisions = Some(d);
+        let bytes = postcard::to_allocvec(&Reply::Stream(r)).unwrap();
+        assert!(
+            bytes.len() <= MAX_REPLY,
+            "{outputs} outputs, {steps} steps: {} bytes",
+            bytes.len()
+        );
+    }
+    assert_eq!(stream_steps(MAX_STREAM_OUTPUTS + 1), 0);
 }

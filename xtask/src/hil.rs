@@ -300,6 +300,19 @@ pub fn stream_shd(client: &mut Client, rules: (u16, u32)) -> Result<crate::strea
     crate::stream::events(client, &model, &steps, rules)
 }
 
+/// The stream checks of `cargo xtask test` (`cargo xtask hil --suite streams`): in one boot of
+/// the emulated `board`, every test series of the zoo JapaneseVowels and BasicMotions models,
+/// then the SHD-sized event stream, each step against the host; fails on any difference.
+pub fn stream_suite(board: Board) -> Result<()> {
+    with_qemu(board, |client| {
+        for path in zoo_series_models() {
+            let model = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+            crate::stream::judge(&stream_series(client, &model, None, STREAM_RULES)?)?;
+        }
+        crate::stream::judge(&stream_shd(client, STREAM_RULES)?)
+    })
+}
+
 /// A client of the real `board` on the serial `port`, after flashing the firmware.
 fn probe_client(board: Board, port: &Path) -> Result<Client> {
     let elf = build(board, None)?;
@@ -390,7 +403,8 @@ pub fn judge(rep: &HilReport) -> Result<()> {
 /// `probe` flashes the real one; a board (or core) name picks either by what the board is. A
 /// model of real channels (JapaneseVowels, BasicMotions) streams every series of its test file
 /// (`--data`, or the zoo model's own) step by step; `--synthetic shd` streams the SHD-sized
-/// event stream; streams decide with `--window W --threshold N` (default 10 and 4).
+/// event stream; streams decide with `--window W --threshold N` (default 10 and 4);
+/// `--suite streams` runs the stream checks of `cargo xtask test`.
 pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
@@ -408,8 +422,23 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
             "data",
             "window",
             "threshold",
+            "suite",
         ],
     )?;
+    match o.get("suite") {
+        None => {}
+        Some("streams") => {
+            let board = Board::parse(o.get("chip-board").unwrap_or("mps2-an386"))?;
+            let t = Instant::now();
+            stream_suite(board)?;
+            println!(
+                "xtask hil: the stream suite took {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        Some(other) => bail!("`hil`: unknown --suite {other} (streams)"),
+    }
     let rules = (
         o.num("window", STREAM_RULES.0)?,
         o.num("threshold", STREAM_RULES.1)?,

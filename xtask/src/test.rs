@@ -92,18 +92,7 @@ pub fn run(_args: &[String]) -> Result<()> {
         m4.name(),
         crate::hil::SHD_STEPS
     );
-    crate::hil::with_qemu(m4, |client| {
-        for path in crate::hil::zoo_series_models() {
-            let model = std::fs::read(&path)?;
-            crate::stream::judge(&crate::hil::stream_series(
-                client,
-                &model,
-                None,
-                crate::hil::STREAM_RULES,
-            )?)?;
-        }
-        crate::stream::judge(&crate::hil::stream_shd(client, crate::hil::STREAM_RULES)?)
-    })?;
+    crate::hil::stream_suite(m4)?;
     println!(
         "xtask test: streams took {:.1} s",
         t.elapsed().as_secs_f64()

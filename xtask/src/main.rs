@@ -14,7 +14,9 @@ mod features;
 mod field;
 mod firmware;
 mod hil;
+mod series;
 mod setup;
+mod stream;
 mod test;
 
 use anyhow::{bail, Result};

@@ -403,7 +403,7 @@ fn round_trip_keeps_every_parameter_and_every_spike() {
                         rng ^= rng << 13;
                         rng ^= rng >> 17;
                         rng ^= rng << 5;
-                        f32::from(u8::from(rng % 3 == 0))
+                        f32::from(u8::from(rng.is_multiple_of(3)))
                     })
                     .collect()
             })

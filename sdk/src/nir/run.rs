@@ -1,7 +1,7 @@
-//! An imported NIR graph as a run directory: `config.toml` (the bundled digits data by
-//! default, the imported network, `snn_dt` recorded nowhere but in the config's comment-free
-//! network) and `checkpoint.safetensors` at epoch 0 with zero optimiser moments, so every
-//! command that takes a trained run takes it, and `snn train --resume` fine-tunes it.
+//! An imported NIR graph as a run directory: `config.toml` (the imported network; every other
+//! table at its default, so the data set is the bundled digits until the user edits `[data]`)
+//! and `checkpoint.safetensors` at epoch 0 with zero optimiser moments, so every command that
+//! takes a trained run takes it, and `snn train --resume` fine-tunes it.
 
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,7 @@
 //! - [`cli`]: the `snn` subcommands, one module each (uses everything below);
 //! - [`plot`]: figures of a run (plotters, vendored font; imports nothing from the crate);
 //! - [`deploy`]: quantisation, QAT, export, the model card, the host simulation, `inspect`;
+//! - [`nir`]: NIR graphs in and out (`snn import`, `snn export --nir`; uses `train` and below);
 //! - [`train`]: `TrainConfig`, the `Trainer` loop, optimiser, schedules, checkpoints, metrics;
 //! - [`net`]: layers, LIF dynamics, spikes and surrogate gradients, the fused BPTT op;
 //! - [`structure`]: connectivity masks, topology generators, the CTRNN;

@@ -121,5 +121,10 @@ fn import_eval_spikes_export_nir_and_resume() {
         Some(2),
         "an existing run is not replaced without --overwrite"
     );
+    let help = ok(&dir, &["import", "--help"]);
+    assert!(
+        help.contains("Usage: snn import") && help.contains("--dt"),
+        "{help}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -351,6 +351,12 @@ fn round_trip_keeps_every_parameter_and_every_spike() {
         beta = 1.0
         threshold = 0.5
         reset = "subtract"
+        [[layers]]
+        kind = "leaky"
+        size = 4
+        beta = 0.0
+        threshold = 0.2
+        reset = "zero"
         "#,
     )
     .unwrap();

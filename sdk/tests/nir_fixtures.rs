@@ -1,5 +1,5 @@
 //! NIR import against the files and output spikes of the tools themselves (`tests/nir/fixtures`,
-//! made by `tests/nir/make_fixtures.py` with snnTorch 1.0, Norse 1.1 and nir 1.0.8): exact in
+//! made by `tests/nir/make_fixtures.py` with snnTorch 1.0, Norse 1.1, sinabs 3.1 and nir 1.0.8): exact in
 //! float, within the quantisation tolerance on the integer engine.
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ fn fixtures() -> Vec<Fixture> {
             samples,
         });
     }
-    assert_eq!(out.len(), 7, "fixtures missing in {}", dir.display());
+    assert_eq!(out.len(), 8, "fixtures missing in {}", dir.display());
     out
 }
 
@@ -202,7 +202,7 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
         exported += 1;
         let _ = std::fs::remove_dir_all(&dir);
     }
-    assert_eq!(exported, 5, "the five non-synaptic fixtures export");
+    assert_eq!(exported, 6, "the six non-synaptic fixtures export");
 }
 
 #[test]

@@ -16,6 +16,8 @@ tool's own simulator gives:
   reset is not exported as such). snnTorch's exporter assumes dt = 1e-4.
 - Norse 1.1: the original `LIFBoxCell` model (dt = 1e-3 inside Norse). Its exporter writes
   `tau = dt/tau_mem_inv`, so the file reproduces the model at an import dt of 1e-6.
+- sinabs 3.1: the original `IAFSqueeze` model (reset to zero, one spike per step), exported as
+  IF; dt does not matter for IF.
 - nir 1.0.8 (hand-built: 0-d scalars, an Input typed [1, 64], gzip or no compression, nested
   subgraphs, Scale, Flatten, IF, Threshold, per-neuron thresholds, a recurrent cycle): the NIR
   reference semantics in float32 numpy (`reference()` below: forward Euler, strict `v > v_th`,
@@ -161,6 +163,39 @@ def norse_fixtures():
     nir.write(OUT / "norse_lifbox.nir", g, compression=None)
     save("norse_lifbox", f"norse {norse.__version__}", 1e-6, xs, ys,
          "Linear-LIFBoxCell-Linear-LIFBoxCell with default (0-d) parameters; tau = dt/tau_mem_inv, so dt = 1e-6")
+
+
+# ---------------------------------------------------------------- sinabs
+def sinabs_fixtures():
+    import torch
+    import sinabs
+    import sinabs.layers as sl
+    from sinabs import to_nir
+
+    torch.manual_seed(3)
+    xs = inputs(4)
+
+    def iaf():
+        return sl.IAFSqueeze(
+            batch_size=1,
+            spike_fn=sinabs.activation.SingleSpike,
+            reset_fn=sinabs.activation.MembraneReset(),
+        )
+
+    model = torch.nn.Sequential(torch.nn.Linear(IN, HID), iaf(), torch.nn.Linear(HID, CLS), iaf())
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)
+        model[2].weight.mul_(2.0)
+    ys = []
+    for x in xs:
+        sinabs.reset_states(model)
+        with torch.no_grad():
+            ys.append(model(torch.from_numpy(x)).numpy())  # (T, CLS): time in the batch axis
+    sinabs.reset_states(model)
+    g = to_nir(model, torch.zeros(1, IN))
+    nir.write(OUT / "sinabs_iaf.nir", g)
+    save("sinabs_iaf", f"sinabs {sinabs.__version__}", 1e-4, xs, ys,
+         "Linear-IAFSqueeze-Linear-IAFSqueeze, MembraneReset (to zero), SingleSpike; exported as IF")
 
 
 # ---------------------------------------------------------------- nir (hand-built) + reference
@@ -311,3 +346,4 @@ if __name__ == "__main__":
     nir_fixtures()
     snntorch_fixtures()
     norse_fixtures()
+    sinabs_fixtures()

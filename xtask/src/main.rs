@@ -74,7 +74,7 @@ Commands:
                        200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
   field                the field checks alone: link, reset, flash slots and signatures on the
                        emulated Cortex-M4 (plain and signed firmware), stack-overflow fault
-  nir                  the NIR fixtures of snnTorch, Norse and nir (tests/nir/fixtures) imported,
+  nir                  the NIR fixtures of snnTorch, Norse, sinabs and nir (tests/nir/fixtures) imported,
                        exported and run on the emulated Cortex-M4 with the tools' own input
                        spikes: board == host engine, and within 20 % of the tools' output spikes
   soak [--count N] [--model FILE]

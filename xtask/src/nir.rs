@@ -25,6 +25,7 @@ pub const FIXTURES: &[&str] = &[
     "norse_lifbox",
     "nir_scalars_gzip",
     "nir_subgraph_if",
+    "sinabs_iaf",
 ];
 
 struct Sample {

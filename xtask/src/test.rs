@@ -82,7 +82,7 @@ pub fn run(_args: &[String]) -> Result<()> {
     let rep = crate::hil::on_qemu(m4, &model, HIL_SAMPLES)?;
     crate::hil::judge(&rep)?;
     println!(
-        "xtask test: NIR fixtures of snnTorch, Norse and nir imported, exported and run on the \
+        "xtask test: NIR fixtures of snnTorch, Norse, sinabs and nir imported, exported and run on the \
          emulated Cortex-M4 with the tools' own input spikes"
     );
     crate::nir::run_all()?;

@@ -11,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "plot",
             "deploy",
+            "nir",
             "train",
             "net",
             "structure",
@@ -22,6 +23,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("plot", &[]),
+    (
+        "nir",
+        &["train", "net", "structure", "data", "loss", "budget", "rng"],
+    ),
     (
         "deploy",
         &["train", "net", "structure", "data", "loss", "budget", "rng"],

@@ -14,6 +14,7 @@ mod features;
 mod field;
 mod firmware;
 mod hil;
+mod nir;
 mod series;
 mod setup;
 mod stream;
@@ -77,6 +78,9 @@ Commands:
                        200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
   field                the field checks alone: link, reset, flash slots and signatures on the
                        emulated Cortex-M4 (plain and signed firmware), stack-overflow fault
+  nir                  the NIR fixtures of snnTorch, Norse, sinabs and nir (tests/nir/fixtures) imported,
+                       exported and run on the emulated Cortex-M4 with the tools' own input
+                       spikes: board == host engine, and within 20 % of the tools' output spikes
   soak [--count N] [--model FILE]
                        N inferences (default 100,000) on the emulated Cortex-M4 in one boot,
                        every result compared with the host; free RAM and the stack peak must
@@ -109,6 +113,7 @@ fn main() -> Result<()> {
         "capi-header" => capi::write_header(),
         "capi" => capi::run_cmd(&rest),
         "soak" => field::soak_cmd(&rest),
+        "nir" => nir::run_all(),
         "field" => field::check_cmd(&rest),
         other => bail!("unknown command `{other}`; run `cargo xtask help` for the list"),
     }

@@ -99,6 +99,11 @@ pub fn run(_args: &[String]) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     println!(
+        "xtask test: NIR fixtures of snnTorch, Norse, sinabs and nir imported, exported and run on the \
+         emulated Cortex-M4 with the tools' own input spikes"
+    );
+    crate::nir::run_all()?;
+    println!(
         "xtask test: C API (header, host C program, C firmware under QEMU), {} samples",
         crate::capi::SAMPLES
     );

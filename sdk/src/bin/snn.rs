@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use snn_sdk::cli::{self, eval, export, init, inspect, keygen, plot, simulate, train};
+use snn_sdk::cli::{self, eval, export, import, init, inspect, keygen, plot, simulate, train};
 
 /// mimalloc keeps the large per-step training buffers instead of returning them to the OS
 /// after every step as glibc's malloc does (feature `mimalloc`, default; see sdk/Cargo.toml).
@@ -34,6 +34,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Quantise a trained run and write the model file and its card (JSON) beside it.
     Export(export::ExportArgs),
+    /// Import a NIR graph (snnTorch, Norse, the `nir` package, ...) as a run.
+    Import(import::ImportArgs),
     /// Run an exported model on the host with the device's integer engine over a data set.
     Simulate(simulate::SimulateArgs),
     /// Show a model file's header and layer table (refuses a corrupt file).
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
+        Command::Import(a) => import::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Plot(a) => plot::run(a),

@@ -20,6 +20,11 @@ pub struct EvalArgs {
     /// Which part of the run's data set to evaluate (ignored with --data).
     #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
     pub split: SplitChoice,
+    /// Drive the float network with this input spike train instead (a T × inputs array of 0/1
+    /// as .json, .csv or .npy) and print every step's output spikes (with --json: one JSON line
+    /// `{"steps", "spikes": [[0/1 per output neuron] per step], "counts"}`).
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    pub spikes: Option<PathBuf>,
     /// Print a one-line JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,
@@ -28,6 +33,25 @@ pub struct EvalArgs {
 /// Runs `snn eval`.
 pub fn run(args: EvalArgs) -> CliResult {
     let loaded = run::load(&args.run)?;
+    if let Some(file) = &args.spikes {
+        let train = crate::nir::spikes::read_train(file)?;
+        let layers = crate::nir::spikes::drive(&loaded.net, &train)?;
+        let out = layers.last().cloned().unwrap_or_default();
+        let counts: Vec<u32> = (0..out.first().map_or(0, Vec::len))
+            .map(|i| out.iter().map(|r| u32::from(r[i])).sum())
+            .collect();
+        if args.json {
+            let v = serde_json::json!({ "steps": out.len(), "spikes": out, "counts": counts });
+            println!("{v}");
+        } else {
+            for (t, r) in out.iter().enumerate() {
+                let s: String = r.iter().map(|&x| if x == 1 { '|' } else { '.' }).collect();
+                println!("{t:5} {s}");
+            }
+            println!("counts {counts:?}");
+        }
+        return Ok(());
+    }
     if loaded.cfg.series.is_some() {
         return super::series::eval(&loaded, args.split, args.data.as_deref(), args.json);
     }

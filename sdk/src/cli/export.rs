@@ -51,6 +51,12 @@ pub struct ExportArgs {
     /// over the whole file, for firmware built with `--pubkey` (FORMAT.md §1).
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// Write the float network as a NIR graph (HDF5) to this file instead of quantising it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["sign", "qat_epochs", "out"])]
+    pub nir: Option<PathBuf>,
+    /// Euler step the NIR time constants are written for (`tau = dt/(1 - beta)`, with --nir).
+    #[arg(long, default_value_t = crate::nir::DEFAULT_DT, requires = "nir")]
+    pub dt: f64,
 }
 
 /// Runs `snn export`.
@@ -80,6 +86,25 @@ pub fn run(args: ExportArgs) -> CliResult {
         )));
     }
     let loaded = super::run::load(&checkpoint)?;
+    if let Some(path) = &args.nir {
+        let layers = loaded.net.layer_params()?;
+        let graph = crate::nir::map::export(&layers, loaded.cfg.network.input_size, args.dt)?;
+        crate::nir::write::write(path, &graph)?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({ "nir": path, "dt": args.dt, "layers": layers.len() })
+            );
+        } else {
+            println!(
+                "wrote {} (NIR, {} layers, dt = {})",
+                path.display(),
+                layers.len(),
+                args.dt
+            );
+        }
+        return Ok(());
+    }
     if loaded.cfg.series.is_some() {
         return super::series::export(&loaded, args.out.clone(), args.name.as_deref(), args.json);
     }

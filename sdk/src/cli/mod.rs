@@ -14,6 +14,7 @@ use std::fmt;
 
 pub mod eval;
 pub mod export;
+pub mod import;
 pub mod init;
 pub mod init_series;
 pub mod inspect;
@@ -170,5 +171,14 @@ impl From<crate::net::NetworkError> for CliError {
 impl From<candle_core::Error> for CliError {
     fn from(e: candle_core::Error) -> Self {
         Self::runtime(format!("tensor operation failed: {e}"))
+    }
+}
+
+impl From<crate::nir::NirError> for CliError {
+    fn from(e: crate::nir::NirError) -> Self {
+        match e {
+            crate::nir::NirError::Train(e) => e.into(),
+            other => Self::input(other.to_string()),
+        }
     }
 }

@@ -210,10 +210,18 @@ impl LayerConfig {
         }
         let beta = self.initial_beta();
         let beta_field = if self.beta.is_some() { "beta" } else { "tau" };
-        if !(beta > 0.0 && beta < 1.0) {
+        // A fixed decay may be 0 (a stateless threshold unit) or 1 (integrate-and-fire, as
+        // NIR's `Threshold` and `IF` import); a learnt one is a sigmoid, strictly inside.
+        if self.learn_beta && !(beta > 0.0 && beta < 1.0) {
             return bad(
                 beta_field,
-                format!("the decay beta must lie strictly between 0 and 1, got {beta}"),
+                format!("a learnt decay beta must lie strictly between 0 and 1, got {beta}"),
+            );
+        }
+        if !(0.0..=1.0).contains(&beta) {
+            return bad(
+                beta_field,
+                format!("the decay beta must lie in [0, 1], got {beta}"),
             );
         }
         if self.kind != LayerKind::Synaptic {
@@ -279,7 +287,8 @@ mod tests {
     fn invalid_fields_are_named() {
         let cases = [
             ("size = 0", "layers[2].size"),
-            ("size = 3\nbeta = 1.0", "layers[2].beta"),
+            ("size = 3\nbeta = 1.5", "layers[2].beta"),
+            ("size = 3\nbeta = 1.0\nlearn_beta = true", "layers[2].beta"),
             ("size = 3\nbeta = 0.5\ntau = 3.0", "layers[2].tau"),
             ("size = 3\nalpha = 0.5", "layers[2].alpha"),
             (

@@ -1,0 +1,130 @@
+//! `snn import`, `snn export --nir`, `snn eval --spikes` and `snn train --resume` on an imported
+//! run, driven as a user would, on the snnTorch fixture of `tests/nir/fixtures`.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn snn(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run snn")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = snn(dir, args);
+    assert!(
+        o.status.success(),
+        "snn {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn last_json(stdout: &str) -> Value {
+    serde_json::from_str(stdout.lines().last().expect("no stdout")).expect("JSON line")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/nir/fixtures/{name}"))
+}
+
+/// A 2-d `u1` NPY file (format 1.0).
+fn npy_u8(rows: &[Vec<u8>]) -> Vec<u8> {
+    let (t, n) = (rows.len(), rows[0].len());
+    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({t}, {n}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend(rows.iter().flatten());
+    out
+}
+
+#[test]
+fn import_eval_spikes_export_nir_and_resume() {
+    let dir = std::env::temp_dir().join(format!("snn-nir-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fx: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("snntorch_leaky.json")).unwrap())
+            .unwrap();
+    let input: Vec<Vec<u8>> = serde_json::from_value(fx["samples"][0]["input"].clone()).unwrap();
+    let want: Vec<Vec<u8>> = serde_json::from_value(fx["samples"][0]["spikes"].clone()).unwrap();
+    let nir = fixture("snntorch_leaky.nir");
+    let s = ok(
+        &dir,
+        &[
+            "import",
+            nir.to_str().unwrap(),
+            "--dt",
+            "1e-4",
+            "-o",
+            "run",
+            "--json",
+        ],
+    );
+    assert_eq!(last_json(&s)["input_size"], 64);
+    // The same input as JSON, CSV and NPY gives the tool's spikes.
+    std::fs::write(dir.join("x.json"), serde_json::to_string(&input).unwrap()).unwrap();
+    let csv: String = input
+        .iter()
+        .map(|r| r.iter().map(u8::to_string).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
+    std::fs::write(dir.join("x.csv"), csv).unwrap();
+    std::fs::write(dir.join("x.npy"), npy_u8(&input)).unwrap();
+    for f in ["x.json", "x.csv", "x.npy"] {
+        let v = last_json(&ok(&dir, &["eval", "run", "--spikes", f, "--json"]));
+        let got: Vec<Vec<u8>> = serde_json::from_value(v["spikes"].clone()).unwrap();
+        assert_eq!(got, want, "{f}");
+    }
+    // Out as NIR and back in: the same spikes.
+    ok(&dir, &["export", "run", "--nir", "out.nir"]);
+    ok(&dir, &["import", "out.nir", "-o", "run2"]);
+    let v = last_json(&ok(&dir, &["eval", "run2", "--spikes", "x.json", "--json"]));
+    let got: Vec<Vec<u8>> = serde_json::from_value(v["spikes"].clone()).unwrap();
+    assert_eq!(got, want, "after export --nir and import");
+    // An imported run fine-tunes with --resume and exports to the integer engine.
+    let v = last_json(&ok(
+        &dir,
+        &[
+            "train", "--resume", "--out", "run", "--epochs", "1", "--quiet", "--json",
+        ],
+    ));
+    assert_eq!(v["epochs"], 1);
+    ok(
+        &dir,
+        &["export", "run", "--calibration", "0", "-o", "model.snn"],
+    );
+    assert!(dir.join("model.snn").exists());
+    // Bad input: exit 2, naming the file and what is wrong.
+    std::fs::write(dir.join("bad.nir"), b"garbage").unwrap();
+    let o = snn(&dir, &["import", "bad.nir", "-o", "run3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.nir"));
+    std::fs::write(dir.join("bad.json"), "[[0, 2]]").unwrap();
+    let o = snn(&dir, &["eval", "run", "--spikes", "bad.json", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("bad.json") && e.contains("step 0, input 1"),
+        "{e}"
+    );
+    let o = snn(&dir, &["import", nir.to_str().unwrap(), "-o", "run"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an existing run is not replaced without --overwrite"
+    );
+    let help = ok(&dir, &["import", "--help"]);
+    assert!(
+        help.contains("Usage: snn import") && help.contains("--dt"),
+        "{help}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,198 @@
+//! `cargo xtask nir`: the NIR fixtures of other tools on the emulated board (issue #15).
+//!
+//! For each fixture that the integer engine can hold (`tests/nir/fixtures`, made by snnTorch,
+//! Norse and the `nir` package; the CubaLIF ones have a second state per neuron and stay
+//! float-only): `snn import` with the fixture's dt, `snn export` (range-only shifts), upload to
+//! the emulated Cortex-M4, run the fixture's own input spike trains as `Events`, and require
+//! (1) every output count equal to the host engine's on the same events, and (2) the counts
+//! within the quantisation tolerance of the tool's own simulator (L1 over the samples at most
+//! 20 % of the tool's spikes, the rule of `sdk/tests/nir_fixtures.rs`).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+use snn_hal::host::Qemu;
+use snn_hal::protocol::Input;
+use snn_models::{decode, Engine, Requirements};
+
+use crate::firmware::{build, scratch, Board};
+use crate::setup::{cargo, ensure_qemu, root, run as sh};
+
+/// The fixtures run on the board: every one without a CubaLIF layer.
+pub const FIXTURES: &[&str] = &[
+    "snntorch_leaky",
+    "snntorch_rleaky",
+    "norse_lifbox",
+    "nir_scalars_gzip",
+    "nir_subgraph_if",
+    "sinabs_iaf",
+];
+
+struct Sample {
+    /// `(t, index)` input events, in time order.
+    events: Vec<(u16, u16)>,
+    /// The tool's output spike count per output neuron.
+    counts: Vec<u32>,
+}
+
+fn load_fixture(name: &str) -> Result<(PathBuf, f64, Vec<Sample>)> {
+    let dir = root().join("tests/nir/fixtures");
+    let json = dir.join(format!("{name}.json"));
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&json).with_context(|| format!("read {}", json.display()))?,
+    )
+    .with_context(|| format!("parse {}", json.display()))?;
+    let dt = v["dt"].as_f64().context("fixture without dt")?;
+    let mut samples = Vec::new();
+    for s in v["samples"].as_array().context("fixture without samples")? {
+        let input: Vec<Vec<u8>> = serde_json::from_value(s["input"].clone())?;
+        let spikes: Vec<Vec<u8>> = serde_json::from_value(s["spikes"].clone())?;
+        let events = input
+            .iter()
+            .enumerate()
+            .flat_map(|(t, row)| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, x)| **x != 0)
+                    .map(move |(i, _)| (t as u16, i as u16))
+            })
+            .collect();
+        let n = spikes.first().map_or(0, Vec::len);
+        let counts = (0..n)
+            .map(|i| spikes.iter().map(|r| u32::from(r[i])).sum())
+            .collect();
+        samples.push(Sample { events, counts });
+    }
+    Ok((dir.join(format!("{name}.nir")), dt, samples))
+}
+
+/// The host engine's output counts for the events (the same stepping as the device's `Events`).
+fn host_counts(model: &[u8], events: &[(u16, u16)]) -> Result<Vec<u32>> {
+    let m = decode(model).map_err(|e| anyhow::anyhow!("model: {e}"))?;
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d)
+        .map_err(|e| anyhow::anyhow!("engine: {e}"))?;
+    let steps: Vec<Vec<u16>> = (0..m.header.time_steps)
+        .map(|t| {
+            events
+                .iter()
+                .filter(|(et, _)| *et == t)
+                .map(|(_, i)| *i)
+                .collect()
+        })
+        .collect();
+    e.run_spike_steps(steps.iter().map(Vec::as_slice))
+        .map_err(|e| anyhow::anyhow!("engine: {e}"))?;
+    Ok(e.output_counts().iter().map(|&c| u32::from(c)).collect())
+}
+
+fn snn(snn: &Path, args: &[&str]) -> Result<()> {
+    let out = Command::new(snn)
+        .args(args)
+        .output()
+        .with_context(|| format!("run {}", snn.display()))?;
+    if !out.status.success() {
+        bail!(
+            "snn {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Imports and exports every fixture, then runs them all on one boot of the emulated M4.
+pub fn run_all() -> Result<()> {
+    sh(cargo()
+        .current_dir(root())
+        .args(["build", "-p", "snn-sdk", "--bin", "snn"]))?;
+    let bin = root().join("target/debug/snn");
+    let dir = scratch()?.join("nir");
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let mut models = Vec::new();
+    for name in FIXTURES {
+        let (file, dt, samples) = load_fixture(name)?;
+        let run = dir.join(name);
+        let model = dir.join(format!("{name}.snn"));
+        let (run_s, model_s, file_s) = (
+            run.to_string_lossy(),
+            model.to_string_lossy(),
+            file.to_string_lossy(),
+        );
+        snn(
+            &bin,
+            &[
+                "import",
+                &file_s,
+                "--dt",
+                &dt.to_string(),
+                "-o",
+                &run_s,
+                "--overwrite",
+            ],
+        )?;
+        snn(
+            &bin,
+            &["export", &run_s, "--calibration", "0", "-o", &model_s],
+        )?;
+        let bytes = std::fs::read(&model).with_context(|| format!("read {}", model.display()))?;
+        models.push((name, bytes, samples));
+    }
+    let board = Board::Mps2An386;
+    let machine = board.emulated()?;
+    ensure_qemu(machine.program)?;
+    let elf = build(board, None)?;
+    let log = dir.join("nir.defmt");
+    let (qemu, mut client) = Qemu::spawn_on(&machine, &elf, &log)?;
+    let result = (|| -> Result<()> {
+        for (name, bytes, samples) in &models {
+            client
+                .load(bytes)
+                .with_context(|| format!("upload {name}"))?;
+            let (mut l1, mut total) = (0u32, 0u32);
+            for (k, s) in samples.iter().enumerate() {
+                let ev: Vec<u8> = s
+                    .events
+                    .iter()
+                    .flat_map(|(t, i)| t.to_le_bytes().into_iter().chain(i.to_le_bytes()))
+                    .collect();
+                let dev = client
+                    .infer(Input::Events(&ev), 0)
+                    .with_context(|| format!("{name} sample {k}"))?;
+                let dev: Vec<u32> = dev.counts.iter().map(|&c| u32::from(c)).collect();
+                let host = host_counts(bytes, &s.events)?;
+                ensure!(
+                    dev == host,
+                    "{name} sample {k}: board counts {dev:?}, host engine {host:?}"
+                );
+                l1 += dev
+                    .iter()
+                    .zip(&s.counts)
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .sum::<u32>();
+                total += s.counts.iter().sum::<u32>();
+            }
+            println!(
+                "xtask nir: {name}: board == host engine on {} samples; L1 {l1} from the tool's {total} output spikes",
+                samples.len()
+            );
+            ensure!(
+                f64::from(l1) <= 0.2 * f64::from(total),
+                "{name}: board counts are {l1} spikes from the tool's {total} (tolerance 20 %)"
+            );
+        }
+        Ok(())
+    })();
+    drop(qemu);
+    if result.is_err() {
+        println!("xtask: firmware log:");
+        crate::defmt_log::print(&elf, &log);
+    }
+    result
+}

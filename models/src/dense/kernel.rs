@@ -1,0 +1,122 @@
+//! The dense inference: input scaling, one fully connected layer after another, requantisation
+//! between them, logits and argmax. The multiply-accumulate loop is portable here; on Arm cores
+//! with the DSP extension (feature `arm-dsp`) the rows go to `dsp.rs` instead, same bits.
+use super::{DenseError, DenseLayer, DenseModel};
+
+/// Caller memory of an inference: two activation buffers of at least
+/// [`DenseModel::max_width`] entries each, and `packed` of at least
+/// [`DenseBuffers::packed_len`] words (the DSP kernel's reordered 16-bit inputs; unused by the
+/// portable kernel, but required so one caller works on every core).
+#[derive(Debug)]
+pub struct DenseBuffers<'b> {
+    /// Activations, in and out alternately.
+    pub a: &'b mut [i8],
+    /// Activations, out and in alternately.
+    pub b: &'b mut [i8],
+    /// Inputs widened to 16-bit lanes, two words per four inputs.
+    pub packed: &'b mut [u32],
+}
+
+impl DenseBuffers<'_> {
+    /// Words of `packed` a layer of `width` inputs needs: `2 · ⌈width / 4⌉`.
+    pub const fn packed_len(width: usize) -> usize {
+        width.div_ceil(4) * 2
+    }
+}
+
+/// Runs one inference: `x = features >> 1`, every layer (see the module doc of `dense`), the
+/// last layer's accumulators into `logits[..outputs]`; returns the first index of the largest.
+pub fn infer(
+    model: &DenseModel<'_>,
+    features: &[u8],
+    bufs: &mut DenseBuffers<'_>,
+    logits: &mut [i32],
+) -> Result<u16, DenseError> {
+    let width = model.max_width();
+    if features.len() != model.inputs() {
+        return Err(DenseError::InputLength {
+            expected: model.inputs(),
+            given: features.len(),
+        });
+    }
+    if bufs.a.len() < width
+        || bufs.b.len() < width
+        || bufs.packed.len() < DenseBuffers::packed_len(width)
+        || logits.len() < model.outputs()
+    {
+        return Err(DenseError::BufferTooSmall);
+    }
+    for (x, f) in bufs.a.iter_mut().zip(features) {
+        *x = (f >> 1) as i8;
+    }
+    let (mut cur, mut next) = (&mut *bufs.a, &mut *bufs.b);
+    for layer in &model.layers {
+        let x = &cur[..usize::from(layer.inputs)];
+        if layer.hidden {
+            layer_accumulate(layer, x, bufs.packed, |o, acc| {
+                if let Some(y) = next.get_mut(o) {
+                    *y = layer.requantise(acc);
+                }
+            });
+            core::mem::swap(&mut cur, &mut next);
+        } else {
+            layer_accumulate(layer, x, bufs.packed, |o, acc| {
+                if let Some(l) = logits.get_mut(o) {
+                    *l = acc;
+                }
+            });
+        }
+    }
+    let out = &logits[..model.outputs()];
+    let mut best = 0;
+    for (i, &v) in out.iter().enumerate() {
+        if v > out[best] {
+            best = i;
+        }
+    }
+    Ok(best as u16)
+}
+
+/// `sink(o, bias_o + Σ_i w_oi · x_i)` for every output `o`, on the portable path.
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+fn layer_accumulate(
+    layer: &DenseLayer<'_>,
+    x: &[i8],
+    _packed: &mut [u32],
+    mut sink: impl FnMut(usize, i32),
+) {
+    for o in 0..usize::from(layer.outputs) {
+        sink(o, layer.bias(o).wrapping_add(dot(layer.row(o), x)));
+    }
+}
+
+/// On DSP cores the rows go through `dsp.rs` (two rows per pass, `SMLAD`).
+#[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+fn layer_accumulate(
+    layer: &DenseLayer<'_>,
+    x: &[i8],
+    packed: &mut [u32],
+    sink: impl FnMut(usize, i32),
+) {
+    super::dsp::layer_accumulate(layer, x, packed, sink);
+}
+
+/// `Σ_i w_i · x_i` in `i32`; validation keeps it from overflowing (wrapping only so a debug
+/// build has no overflow check, it never wraps). Unrolled by four so the M0 and RV32 loops
+/// stay tight; the order of an exact integer sum does not change its bits.
+pub(super) fn dot(row: &[u8], x: &[i8]) -> i32 {
+    let mut acc = 0i32;
+    let mut rows = row.chunks_exact(4);
+    let mut xs = x.chunks_exact(4);
+    for (w, x) in (&mut rows).zip(&mut xs) {
+        let s = i32::from(w[0] as i8) * i32::from(x[0])
+            + i32::from(w[1] as i8) * i32::from(x[1])
+            + i32::from(w[2] as i8) * i32::from(x[2])
+            + i32::from(w[3] as i8) * i32::from(x[3]);
+        acc = acc.wrapping_add(s);
+    }
+    for (&w, &x) in rows.remainder().iter().zip(xs.remainder()) {
+        acc = acc.wrapping_add(i32::from(w as i8) * i32::from(x));
+    }
+    acc
+}

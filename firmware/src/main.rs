@@ -10,6 +10,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod board;
+#[cfg(feature = "dense-bench")]
+mod dense_bench;
 mod stack;
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
@@ -49,6 +51,8 @@ fn main() -> ! {
         defmt::info!("stack-overflow-test: recursing until the guard");
         let _ = stack::overflow(0);
     }
+    #[cfg(feature = "dense-bench")]
+    dense_bench::run(&mut b.counter);
     let device = Device {
         firmware: env!("CARGO_PKG_VERSION"),
         board: board::NAME,

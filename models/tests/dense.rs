@@ -25,7 +25,7 @@ fn random_model(rng: &mut Rng, sizes: &[u16]) -> Vec<DenseLayerSpec> {
                 inputs,
                 outputs,
                 multiplier: if hidden {
-                    16384 + (rng.next() % 16384) as i32
+                    1 + (rng.next() % (1 << 28)) as i32
                 } else {
                     0
                 },
@@ -66,7 +66,10 @@ fn reference(layers: &[DenseLayerSpec], features: &[u8]) -> (Vec<i32>, u16) {
         let s = u32::from(l.shift);
         x = acc
             .iter()
-            .map(|&a| ((a * i64::from(l.multiplier) + (1 << (s - 1))) >> s).clamp(0, 127))
+            .map(|&a| {
+                let h = (a * i64::from(l.multiplier)).div_euclid(1 << 32);
+                (h + (1i64 << s) / 2).div_euclid(1 << s).clamp(0, 127)
+            })
             .collect();
     }
     unreachable!("at least one layer")
@@ -132,7 +135,7 @@ fn extreme_weights_and_biases_do_not_overflow() {
             inputs: 4,
             outputs: 2,
             multiplier: i32::MAX,
-            shift: 1,
+            shift: 0,
             bias: vec![MAX_DENSE_BIAS, -MAX_DENSE_BIAS],
             weights: vec![1; 8],
         },
@@ -182,7 +185,7 @@ fn every_refusal_names_what_is_wrong() {
         DenseError::Layer { layer: 0, what } if what.contains("2^30")
     ));
     s = spec.clone();
-    s[0].shift = 0;
+    s[0].shift = 32;
     assert!(matches!(
         encode_dense(&s).unwrap_err(),
         DenseError::Layer { layer: 0, .. }

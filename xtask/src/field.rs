@@ -26,6 +26,7 @@ pub fn signed_elf() -> Result<PathBuf> {
     let v = Variant {
         pubkey: Some(test_pubkey()?),
         stack_overflow_test: false,
+        ..Variant::default()
     };
     build_variant(Board::Mps2An386, None, &v)
 }
@@ -38,6 +39,7 @@ pub fn overflow_check() -> Result<()> {
     let v = Variant {
         pubkey: None,
         stack_overflow_test: true,
+        ..Variant::default()
     };
     let elf = build_variant(Board::Mps2An386, None, &v)?;
     let dir = scratch()?;

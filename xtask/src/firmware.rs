@@ -234,10 +234,15 @@ pub struct Variant {
     pub pubkey: Option<PathBuf>,
     /// Recurse at boot until the stack guard faults (test build).
     pub stack_overflow_test: bool,
+    /// Run this dense model over these samples' feature bytes at boot (`bench-dense` build).
+    pub dense: Option<(PathBuf, PathBuf)>,
 }
 
 impl Variant {
     fn tag(&self) -> Option<&'static str> {
+        if self.dense.is_some() {
+            return Some("dense-bench");
+        }
         match (self.pubkey.is_some(), self.stack_overflow_test) {
             (false, false) => None,
             (true, false) => Some("signed"),
@@ -270,6 +275,20 @@ pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<
     }
     if v.stack_overflow_test {
         features.push("stack-overflow-test");
+    }
+    match &v.dense {
+        Some((model, samples)) => {
+            for (var, file) in [("SNN_FW_DENSE", model), ("SNN_FW_DENSE_SAMPLES", samples)] {
+                let abs = std::fs::canonicalize(file)
+                    .with_context(|| format!("{var}: {} not found", file.display()))?;
+                c.env(var, abs);
+            }
+            features.push("dense-bench");
+        }
+        None => {
+            c.env_remove("SNN_FW_DENSE")
+                .env_remove("SNN_FW_DENSE_SAMPLES");
+        }
     }
     if !features.is_empty() {
         c.arg("--features").arg(features.join(","));
@@ -317,6 +336,7 @@ pub fn build_cmd(args: &[String]) -> Result<()> {
     let v = Variant {
         pubkey: o.get("pubkey").map(PathBuf::from),
         stack_overflow_test: false,
+        ..Variant::default()
     };
     let elf = build_variant(board, o.get("model").map(Path::new), &v)?;
     let (flash, ram) = elf::flash_ram(&std::fs::read(&elf)?)?;

@@ -3,6 +3,7 @@
 //! A plain binary that shells out to cargo, rustup, qemu and probe-rs, and says exactly what to
 //! install when a tool is missing.
 mod args;
+mod bench_dense;
 mod bench_fw;
 mod bench_snntorch;
 mod capi;
@@ -67,6 +68,11 @@ Commands:
                        64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
                        fixed costs, the zoo model's cost, flash and RAM; --json ends with the
                        per-core table as one JSON line
+  bench-dense [--board B|all] [--model FILE] [--samples N] [--json]
+                       the dense int8 baseline (default models/zoo/digits.dense) on every
+                       emulated core (or B): built into a bench firmware with the last N digits
+                       rows (default 300), every sample's logits checked against the host
+                       reference; instructions per inference, accuracy, flash and RAM
   capi-header          regenerate models/capi/include/snn.h (the C API header) with cbindgen
   capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
                        C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
@@ -99,6 +105,7 @@ fn main() -> Result<()> {
         "run-qemu" => firmware::run_qemu_cmd(&rest),
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
+        "bench-dense" => bench_dense::run_cmd(&rest),
         "bench" => bench(&rest),
         "bench-snntorch" => bench_snntorch::run_cmd(&rest),
         "demo" => demo::run_cmd(&rest),

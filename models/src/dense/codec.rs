@@ -64,8 +64,8 @@ pub fn decode_dense(bytes: &[u8]) -> Result<DenseModel<'_>, DenseError> {
         let last = i + 1 == count;
         match (hidden, last) {
             (1, false) => {
-                if multiplier <= 0 || !(1..=62).contains(&shift) {
-                    return Err(bad("requantisation needs multiplier > 0 and shift 1..=62"));
+                if multiplier <= 0 || shift > 31 {
+                    return Err(bad("requantisation needs multiplier > 0 and shift 0..=31"));
                 }
             }
             (0, true) => {

@@ -85,8 +85,18 @@ fn layer_accumulate(
     _packed: &mut [u32],
     mut sink: impl FnMut(usize, i32),
 ) {
-    for o in 0..usize::from(layer.outputs) {
-        sink(o, layer.bias(o).wrapping_add(dot(layer.row(o), x)));
+    let rows = layer.weights().chunks_exact(x.len().max(1));
+    for (o, (row, b)) in rows.zip(layer.bias_bytes().chunks_exact(4)).enumerate() {
+        sink(o, bias(b).wrapping_add(dot(row, x)));
+    }
+}
+
+/// A stored little-endian `i32` bias.
+#[inline(always)]
+pub(super) fn bias(b: &[u8]) -> i32 {
+    match b {
+        &[a, b, c, d] => i32::from_le_bytes([a, b, c, d]),
+        _ => 0,
     }
 }
 

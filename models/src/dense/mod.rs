@@ -9,9 +9,11 @@
 //! - layer: `acc_o = bias_o + Σ_i w_oi · x_i` in `i32`. Validation bounds `|bias| ≤ 2^30` and
 //!   `inputs ≤ 4096`, so `|acc| ≤ 2^30 + 4096 · 128 · 127 < 2^31`: no sum can overflow, in any
 //!   order, which is why the DSP kernel's pairwise `SMLAD` and the portable loop give the same bits.
-//! - hidden layers requantise: `y_o = clamp((acc_o · m + 2^(s-1)) >> s, 0, 127)` in `i64`
-//!   (`m > 0` the multiplier, `1 ≤ s ≤ 62` the shift, `>>` arithmetic; the clamp at 0 is the ReLU).
-//!   `m / 2^s ≈ s_in · s_w / s_out`, the float scales of input, weights and output.
+//! - hidden layers requantise: `h_o = (acc_o · m) >> 32` (the high word of the 64-bit product,
+//!   one `SMULL`), then `y_o = clamp((h_o + ⌊2^s / 2⌋) >> s, 0, 127)` (`0 < m < 2^31` the
+//!   multiplier, `0 ≤ s ≤ 31` the shift, `>>` arithmetic, i.e. rounding half up; the clamp at 0
+//!   is the ReLU). `m / 2^(32+s) ≈ s_in · s_w / s_out`, the float scales of input, weights and
+//!   output.
 //! - the last layer's `acc` are the logits; the prediction is the first index of the largest.
 //!
 //! Kernels (`kernel.rs`): one portable loop for every core, and on Arm cores with the DSP
@@ -107,7 +109,7 @@ pub struct DenseLayer<'a> {
     pub outputs: u16,
     /// Requantisation multiplier `m` (hidden layers; 0 on the last).
     pub multiplier: i32,
-    /// Requantisation shift `s` (hidden layers; 0 on the last).
+    /// Requantisation shift `s`, `0..=31` (hidden layers; 0 on the last).
     pub shift: u8,
     /// Hidden layer (requantised, ReLU) rather than the output layer.
     pub hidden: bool,
@@ -132,12 +134,23 @@ impl<'a> DenseLayer<'a> {
         self.weights.get(o * n..(o + 1) * n).unwrap_or(&[])
     }
 
-    /// Requantises a hidden accumulator: `clamp((acc · m + 2^(s-1)) >> s, 0, 127)`.
+    /// Requantises a hidden accumulator: `clamp((((acc · m) >> 32) + ⌊2^s / 2⌋) >> s, 0, 127)`.
+    #[inline(always)]
     pub fn requantise(&self, acc: i32) -> i8 {
-        let s = u32::from(self.shift);
-        let round = 1i64 << (s.saturating_sub(1) & 63);
-        let y = (i64::from(acc) * i64::from(self.multiplier) + round) >> (s & 63);
-        y.clamp(0, 127) as i8
+        let s = u32::from(self.shift) & 31;
+        let h = ((i64::from(acc) * i64::from(self.multiplier)) >> 32) as i32;
+        // |h| < 2^30, so adding at most 2^30 cannot overflow.
+        (h.wrapping_add((1i32 << s) >> 1) >> s).clamp(0, 127) as i8
+    }
+
+    /// The `outputs` little-endian `i32` biases, as stored.
+    pub(super) fn bias_bytes(&self) -> &'a [u8] {
+        self.bias
+    }
+
+    /// All weights, `outputs` rows of `inputs` bytes.
+    pub(super) fn weights(&self) -> &'a [u8] {
+        self.weights
     }
 }
 

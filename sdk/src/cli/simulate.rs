@@ -31,8 +31,9 @@ pub struct SimulateArgs {
     /// cortex-m7, cortex-m33, rv32) from its `cargo xtask bench-fw` fit.
     #[arg(long, value_name = "CORE")]
     pub target: Option<String>,
-    /// Also (or instead of --target) a board (nucleo-f446re, nrf52840-dk, rp-pico, esp32c3):
-    /// its core, and the time per inference at its clock (lower bound: one instruction/cycle).
+    /// Also (or instead of --target) a board (nucleo-f446re, nrf52840-dk, rp-pico, esp32c3,
+    /// microbit): its core, and the time (µs) and energy (µJ) per inference at its clock and
+    /// datasheet run current (lower bounds: one instruction per cycle, the chip alone).
     #[arg(long, value_name = "NAME")]
     pub board: Option<String>,
     /// Per-sample JSON lines ({"row", "label", "predicted"}), then a one-line JSON summary last.
@@ -173,6 +174,10 @@ pub fn run(args: SimulateArgs) -> CliResult {
                 v["board"] = serde_json::json!(b.name);
                 v["clock_mhz"] = serde_json::json!(b.clock_mhz);
                 v["micros_per_inference_min"] = serde_json::json!(us);
+                v["micro_joules_per_inference_min"] =
+                    serde_json::json!(b.micro_joules(instructions));
+                v["run_ma"] = serde_json::json!(b.run_ma);
+                v["supply_v"] = serde_json::json!(b.supply_v);
             }
         }
         println!("{v}");
@@ -192,8 +197,14 @@ pub fn run(args: SimulateArgs) -> CliResult {
             );
             if let Some((b, us)) = timed {
                 println!(
-                    "{}: at least {us:.0} µs per inference at {} MHz (one instruction per cycle)",
-                    b.name, b.clock_mhz
+                    "{}: at least {us:.0} µs and {:.2} µJ per inference at {} MHz (one \
+                     instruction per cycle; {} mA at {} V, {})",
+                    b.name,
+                    b.micro_joules(instructions),
+                    b.clock_mhz,
+                    b.run_ma,
+                    b.supply_v,
+                    b.source
                 );
             }
         }

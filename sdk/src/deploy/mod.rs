@@ -15,6 +15,7 @@
 
 pub mod card;
 pub mod cost;
+pub mod dense;
 pub mod export;
 pub mod inspect;
 pub mod qat;

@@ -14,6 +14,7 @@ mod elf;
 mod features;
 mod field;
 mod firmware;
+mod frontier;
 mod hil;
 mod setup;
 mod test;
@@ -73,6 +74,11 @@ Commands:
                        emulated core (or B): built into a bench firmware with the last N digits
                        rows (default 300), every sample's logits checked against the host
                        reference; instructions per inference, accuracy, flash and RAM
+  frontier [--samples N]
+                       accuracy vs instructions per inference on the emulated Cortex-M4:
+                       spiking digits configurations (steps, rate/latency coding, hidden size,
+                       rate budget) against dense int8 baselines (hidden 16..128); writes
+                       target/frontier/frontier.json and docs/frontier.svg
   capi-header          regenerate models/capi/include/snn.h (the C API header) with cbindgen
   capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
                        C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
@@ -106,6 +112,7 @@ fn main() -> Result<()> {
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
         "bench-dense" => bench_dense::run_cmd(&rest),
+        "frontier" => frontier::run_cmd(&rest),
         "bench" => bench(&rest),
         "bench-snntorch" => bench_snntorch::run_cmd(&rest),
         "demo" => demo::run_cmd(&rest),

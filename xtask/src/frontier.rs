@@ -182,7 +182,7 @@ fn spiking_run(
     capture(
         Command::new(snn)
             .args(["--threads", "2", "train", "--config"])
-            .arg(&cfg)
+            .arg(cfg)
             .arg("--out")
             .arg(&run)
             .args(["--overwrite", "--quiet", "--json"]),

@@ -38,7 +38,7 @@ pub fn quantise(mlp: &Mlp, calib: &Samples) -> Result<Vec<u8>> {
     let n = mlp.weights.len();
     let mut s_in = 1.0 / 127.0;
     let mut layers = Vec::new();
-    for l in 0..n {
+    for (l, act) in acts.iter().enumerate() {
         let w: Vec<Vec<f32>> = mlp.weights[l].as_tensor().to_vec2()?;
         let b: Vec<f32> = mlp.biases[l].as_tensor().to_vec1()?;
         let max_w = w
@@ -62,7 +62,7 @@ pub fn quantise(mlp: &Mlp, calib: &Samples) -> Result<Vec<u8>> {
             })
             .collect();
         let (multiplier, shift, s_out) = if l + 1 < n {
-            let max_a = acts[l].max_keepdim(0)?.max_keepdim(1)?.flatten_all()?;
+            let max_a = act.max_keepdim(0)?.max_keepdim(1)?.flatten_all()?;
             let max_a = f64::from(max_a.to_vec1::<f32>()?[0]).max(1e-6);
             let s_out = max_a / 127.0;
             let (m, s) = requant(s_in * s_w / s_out).ok_or_else(|| {

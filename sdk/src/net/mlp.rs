@@ -48,10 +48,9 @@ impl Mlp {
 
     /// Logits `[batch, outputs]` of `x` `[batch, inputs]` (f32).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self
-            .activations(x)?
+        self.activations(x)?
             .pop()
-            .ok_or_else(|| NetworkError::Input("no layers".into()))?)
+            .ok_or_else(|| NetworkError::Input("no layers".into()))
     }
 
     /// Every layer's output, input side first: the hidden layers after their ReLU, then the

@@ -115,14 +115,16 @@ impl Figure for Frontier<'_> {
                 .label(s.name.as_str())
                 .legend(line_key(colour, width));
             chart
-                .draw_series(s.points.iter().map(|p| {
+                .draw_series(s.points.iter().enumerate().map(|(k, p)| {
+                    // Neighbours alternate above and below their point, so close ones stay legible.
+                    let dy = if k % 2 == 0 {
+                        -(theme.px(14.0) as i32)
+                    } else {
+                        theme.px(6.0) as i32
+                    };
                     EmptyElement::at((p.0, p.1))
                         + Circle::new((0, 0), theme.px(4.0), colour.filled())
-                        + Text::new(
-                            p.2.clone(),
-                            (theme.px(6.0) as i32, -(theme.px(14.0) as i32)),
-                            theme.legend(),
-                        )
+                        + Text::new(p.2.clone(), (theme.px(6.0) as i32, dy), theme.legend())
                 }))
                 .or_draw()?;
         }

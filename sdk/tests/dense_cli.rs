@@ -60,6 +60,10 @@ fn dense_baseline_trains_quantises_and_decodes() {
     let bytes = std::fs::read(&out).unwrap();
     let m = snn_models::dense::decode_dense(&bytes).unwrap();
     assert_eq!((m.inputs(), m.outputs(), m.layers.len()), (64, 10, 2));
+    // snn simulate runs spiking models; a dense file gets a sentence saying what to use.
+    let o = snn(&["simulate", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bench-dense"));
     // A time-series config has no dense baseline: refused as an input error naming why.
     let o = snn(&[
         "dense",

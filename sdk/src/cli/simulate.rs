@@ -66,6 +66,15 @@ pub fn run(args: SimulateArgs) -> CliResult {
             )));
         }
     }
+    let dense =
+        std::fs::read(&args.model).is_ok_and(|b| b.starts_with(&snn_models::dense::DENSE_MAGIC));
+    if dense {
+        return Err(CliError::input(format!(
+            "{} is a dense int8 baseline (snn dense), not a spiking model: its accuracy is \
+             printed by snn dense, its cost on each core by cargo xtask bench-dense",
+            args.model.display()
+        )));
+    }
     let bytes = crate::deploy::inspect::read_model(&args.model)?;
     let model = snn_models::decode(&bytes).map_err(|e| {
         CliError::input(format!(

@@ -137,13 +137,14 @@ pub const BOARDS: [Board; 5] = [
         name: "nucleo-f446re",
         core: Core::CortexM4,
         clock_mhz: 168,
-        // Scaled to 168 MHz from the 180 MHz row (run current is linear in the clock).
+        // Typical, all peripherals off; transcribed without the PDF at hand when this was
+        // written: check it against the cited table before quoting it.
         run_ma: 36.0,
         supply_v: 3.3,
         source: "STM32F446xC/E datasheet DS10693, table 'Typical and maximum current \
                  consumption in Run mode, code with data processing running from Flash memory \
-                 (ART accelerator enabled except prefetch)', all peripherals disabled, typ, \
-                 scaled to 168 MHz",
+                 (ART accelerator enabled except prefetch)', 168 MHz, all peripherals \
+                 disabled, typ",
     },
     Board {
         name: "nrf52840-dk",
@@ -158,6 +159,8 @@ pub const BOARDS: [Board; 5] = [
         name: "rp-pico",
         core: Core::CortexM0,
         clock_mhz: 125,
+        // Approximate: the datasheet gives scenario currents, not a per-MHz figure; check it
+        // against the cited chapter before quoting it.
         run_ma: 25.0,
         supply_v: 3.3,
         source: "RP2040 Datasheet (build 2023), chapter 'Power', typical average current with \

@@ -60,6 +60,25 @@ fn main() {
     };
     fs::write(out.join("builtin_model.bin"), model).expect("write builtin_model.bin");
 
+    // SNN_FW_DENSE / SNN_FW_DENSE_SAMPLES (feature dense-bench, `cargo xtask bench-dense`): a
+    // dense int8 model and the feature bytes of the samples to run it on at boot.
+    for (var, file) in [
+        ("SNN_FW_DENSE", "builtin_dense.bin"),
+        ("SNN_FW_DENSE_SAMPLES", "dense_samples.bin"),
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+        let bytes = match env::var_os(var).filter(|p| !p.is_empty()) {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                println!("cargo:rerun-if-changed={}", path.display());
+                fs::read(&path)
+                    .unwrap_or_else(|e| panic!("{var}={}: cannot read it: {e}", path.display()))
+            }
+            None => Vec::new(),
+        };
+        fs::write(out.join(file), bytes).unwrap_or_else(|e| panic!("write {file}: {e}"));
+    }
+
     // SNN_FW_PUBKEY=/path/key.pub (from `cargo xtask build-fw --pubkey FILE`): the firmware then
     // accepts only models signed with the matching secret key. The file is the 32-byte Ed25519
     // public key, raw or as 64 hex digits (what `snn keygen` writes).

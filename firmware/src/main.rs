@@ -12,6 +12,8 @@
 mod board;
 #[cfg(feature = "imu")]
 mod sensor;
+#[cfg(feature = "dense-bench")]
+mod dense_bench;
 mod stack;
 
 #[cfg(all(feature = "imu", not(feature = "board-nucleo-f446re")))]
@@ -73,6 +75,8 @@ fn main() -> ! {
             out_counts: OUT_COUNTS.take(),
         },
     );
+    #[cfg(feature = "dense-bench")]
+    dense_bench::run(&mut b.counter);
     let device = Device {
         firmware: env!("CARGO_PKG_VERSION"),
         board: board::NAME,

@@ -10,10 +10,17 @@
 //!   `u8` features into input spikes the same way on the host and on the device.
 //! - [`decision`] turns the output spikes of each step into a class: final count, sliding
 //!   window, first-to-threshold (the same rules on the host and on the device).
+//! - [`dense`] is the non-spiking int8 MLP baseline: its own small file format and kernels.
 //! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
 //!   export, tools) and borrows it as a [`Model`].
 #![cfg_attr(not(feature = "std"), no_std)]
-#![forbid(unsafe_code)]
+// `unsafe` is forbidden but in one place: the Arm DSP kernel of the dense baseline
+// (`dense/dsp.rs`, inline assembly), compiled only with feature `arm-dsp` on an Arm target.
+#![cfg_attr(
+    not(all(feature = "arm-dsp", target_arch = "arm")),
+    forbid(unsafe_code)
+)]
+#![cfg_attr(all(feature = "arm-dsp", target_arch = "arm"), deny(unsafe_code))]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]
@@ -22,6 +29,7 @@ extern crate alloc;
 pub mod codec;
 pub mod crc;
 pub mod decision;
+pub mod dense;
 pub mod encode;
 pub mod engine;
 pub mod error;

@@ -60,7 +60,7 @@ fn stage(bar: &ProgressBar, msg: &str) {
 }
 
 /// Runs a command capturing its output; on failure shows its stderr and fails naming it.
-fn capture(cmd: &mut Command, what: &str) -> Result<String> {
+pub(crate) fn capture(cmd: &mut Command, what: &str) -> Result<String> {
     let out = cmd
         .output()
         .with_context(|| format!("{what}: cannot start {:?}", cmd.get_program()))?;
@@ -76,12 +76,12 @@ fn capture(cmd: &mut Command, what: &str) -> Result<String> {
 }
 
 /// The JSON object on the last line of `stdout`.
-fn last_json(stdout: &str, what: &str) -> Result<Value> {
+pub(crate) fn last_json(stdout: &str, what: &str) -> Result<Value> {
     let line = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(line).with_context(|| format!("{what}: no JSON summary in `{line}`"))
 }
 
-fn num(v: &Value, key: &str, what: &str) -> Result<f64> {
+pub(crate) fn num(v: &Value, key: &str, what: &str) -> Result<f64> {
     v[key]
         .as_f64()
         .with_context(|| format!("{what}: `{key}` missing from its JSON summary {v}"))

@@ -237,10 +237,15 @@ pub struct Variant {
     /// Classify what an LSM6DSO on I2C feels instead of serving the link (feature `imu`;
     /// Nucleo-F446RE with the X-NUCLEO-IKS01A3 shield only).
     pub imu: bool,
+    /// Run this dense model over these samples' feature bytes at boot (`bench-dense` build).
+    pub dense: Option<(PathBuf, PathBuf)>,
 }
 
 impl Variant {
     fn tag(&self) -> Option<&'static str> {
+        if self.dense.is_some() {
+            return Some("dense-bench");
+        }
         if self.imu {
             return Some(if self.pubkey.is_some() {
                 "signed-imu"
@@ -299,6 +304,20 @@ pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<
     }
     if v.imu {
         features.push("imu");
+    }
+    match &v.dense {
+        Some((model, samples)) => {
+            for (var, file) in [("SNN_FW_DENSE", model), ("SNN_FW_DENSE_SAMPLES", samples)] {
+                let abs = std::fs::canonicalize(file)
+                    .with_context(|| format!("{var}: {} not found", file.display()))?;
+                c.env(var, abs);
+            }
+            features.push("dense-bench");
+        }
+        None => {
+            c.env_remove("SNN_FW_DENSE")
+                .env_remove("SNN_FW_DENSE_SAMPLES");
+        }
     }
     if !features.is_empty() {
         c.arg("--features").arg(features.join(","));

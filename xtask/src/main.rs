@@ -3,6 +3,7 @@
 //! A plain binary that shells out to cargo, rustup, qemu and probe-rs, and says exactly what to
 //! install when a tool is missing.
 mod args;
+mod bench_dense;
 mod bench_fw;
 mod bench_snntorch;
 mod capi;
@@ -13,6 +14,7 @@ mod elf;
 mod features;
 mod field;
 mod firmware;
+mod frontier;
 mod hil;
 mod nir;
 mod series;
@@ -72,6 +74,16 @@ Commands:
                        64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
                        fixed costs, the zoo model's cost, flash and RAM; --json ends with the
                        per-core table as one JSON line
+  bench-dense [--board B|all] [--model FILE] [--samples N] [--json]
+                       the dense int8 baseline (default models/zoo/digits.dense) on every
+                       emulated core (or B): built into a bench firmware with the last N digits
+                       rows (default 300), every sample's logits checked against the host
+                       reference; instructions per inference, accuracy, flash and RAM
+  frontier [--samples N]
+                       accuracy vs instructions per inference on the emulated Cortex-M4:
+                       spiking digits configurations (steps, rate/latency coding, hidden size,
+                       rate budget) against dense int8 baselines (hidden 16..128); writes
+                       target/frontier/frontier.json and docs/frontier.svg
   capi-header          regenerate models/capi/include/snn.h (the C API header) with cbindgen
   capi [--samples N]   the C API checks of `test`: header up to date, host C program (gcc) and
                        C firmware under QEMU (arm-none-eabi-gcc) vs the host engine (default
@@ -107,6 +119,8 @@ fn main() -> Result<()> {
         "run-qemu" => firmware::run_qemu_cmd(&rest),
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
+        "bench-dense" => bench_dense::run_cmd(&rest),
+        "frontier" => frontier::run_cmd(&rest),
         "bench" => bench(&rest),
         "bench-snntorch" => bench_snntorch::run_cmd(&rest),
         "demo" => demo::run_cmd(&rest),

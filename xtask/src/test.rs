@@ -13,6 +13,7 @@ const NOISY_SAMPLES: usize = 200;
 /// and lint checks, every host test of the workspace, then builds the firmware for every board,
 /// runs the hardware-in-the-loop comparison of the zoo model on every emulated core, the
 /// synthetic models, the streams of the zoo series models and the SHD-sized event stream, the
+/// dense int8 baseline bit-exact on every emulated core, the
 /// C API checks (`capi.rs`), the link robustness test and the field checks
 /// on the emulated Cortex-M4.
 pub fn run(_args: &[String]) -> Result<()> {
@@ -70,6 +71,21 @@ pub fn run(_args: &[String]) -> Result<()> {
         println!(
             "xtask test: hil on {} took {:.1} s",
             board.name(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    // The dense int8 baseline on every core: every logit equal to the host reference (SMLAD
+    // kernel on M4/M7/M33, portable elsewhere).
+    for board in Board::EMULATED {
+        let t = std::time::Instant::now();
+        let r = crate::bench_dense::on_qemu(board, &crate::bench_dense::zoo_dense(), HIL_SAMPLES)?;
+        println!(
+            "xtask test: dense baseline on {} ({}): {} samples bit-exact, {:.0} instructions per \
+             inference, {:.1} s",
+            board.name(),
+            board.core(),
+            r.samples,
+            r.instructions,
             t.elapsed().as_secs_f64()
         );
     }

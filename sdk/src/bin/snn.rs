@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use snn_sdk::cli::{self, eval, export, import, init, inspect, keygen, plot, simulate, train};
+use snn_sdk::cli::{
+    self, dense, eval, export, import, init, inspect, keygen, plot, simulate, train,
+};
 
 /// mimalloc keeps the large per-step training buffers instead of returning them to the OS
 /// after every step as glibc's malloc does (feature `mimalloc`, default; see sdk/Cargo.toml).
@@ -44,6 +46,9 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Write a commented starter config.
     Init(init::InitArgs),
+    /// Train the non-spiking int8 baseline of a config (ReLU MLP of the same shape, same data)
+    /// and write its dense model file.
+    Dense(dense::DenseArgs),
     /// Make an Ed25519 key pair for signing models (`export --sign`, `xtask build-fw --pubkey`).
     Keygen(keygen::KeygenArgs),
 }
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Plot(a) => plot::run(a),
         Command::Init(a) => init::run(a),
         Command::Keygen(a) => keygen::run(a),
+        Command::Dense(a) => dense::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@
 //! backtrace.
 use std::fmt;
 
+pub mod dense;
 pub mod eval;
 pub mod export;
 pub mod import;

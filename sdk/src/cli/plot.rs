@@ -151,6 +151,19 @@ pub enum PlotKind {
         #[command(flatten)]
         look: Look,
     },
+    /// Accuracy against instructions per inference, one line per family, from a JSON file
+    /// `{"series": [{"name", "points": [{"instructions", "accuracy", "label"}]}]}` (accuracy in
+    /// percent; `cargo xtask frontier` writes one).
+    Frontier {
+        /// The JSON file.
+        data: PathBuf,
+        /// Output image (.png or .svg).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Size and title.
+        #[command(flatten)]
+        look: Look,
+    },
     /// Every plot (curves, raster, traces, rates, connectivity of each layer) into a directory.
     All {
         /// Run directory (or its checkpoint.safetensors).
@@ -236,6 +249,11 @@ pub fn run(args: PlotArgs) -> CliResult {
             connectivity(&r, layer, recurrent, &out, &look.options())?;
             vec![out]
         }
+        PlotKind::Frontier { data, out, look } => {
+            let series = frontier_series(&data)?;
+            plot::frontier(&series, &out, &look.options())?;
+            vec![out]
+        }
         PlotKind::All {
             run,
             dir,
@@ -248,6 +266,45 @@ pub fn run(args: PlotArgs) -> CliResult {
         println!("wrote {}", w.display());
     }
     Ok(())
+}
+
+/// Reads the frontier JSON of `snn plot frontier`, naming the file and the entry at fault.
+fn frontier_series(path: &Path) -> CliResult<Vec<plot::FrontierSeries>> {
+    let bad = |what: String| CliError::input(format!("{}: {what}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let series = v["series"]
+        .as_array()
+        .ok_or_else(|| bad("no `series` array".into()))?;
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let name = s["name"]
+                .as_str()
+                .ok_or_else(|| bad(format!("series[{i}] has no `name`")))?;
+            let points = s["points"]
+                .as_array()
+                .ok_or_else(|| bad(format!("series[{i}] has no `points` array")))?
+                .iter()
+                .enumerate()
+                .map(
+                    |(j, p)| match (p["instructions"].as_f64(), p["accuracy"].as_f64()) {
+                        (Some(x), Some(y)) => {
+                            Ok((x, y, p["label"].as_str().unwrap_or("").to_string()))
+                        }
+                        _ => Err(bad(format!(
+                            "series[{i}].points[{j}] needs numbers `instructions` and `accuracy`"
+                        ))),
+                    },
+                )
+                .collect::<CliResult<Vec<_>>>()?;
+            Ok(plot::FrontierSeries {
+                name: name.to_string(),
+                points,
+            })
+        })
+        .collect()
 }
 
 fn all(

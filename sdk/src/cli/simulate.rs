@@ -35,8 +35,9 @@ pub struct SimulateArgs {
     /// cortex-m7, cortex-m33, rv32) from its `cargo xtask bench-fw` fit.
     #[arg(long, value_name = "CORE")]
     pub target: Option<String>,
-    /// Also (or instead of --target) a board (nucleo-f446re, nrf52840-dk, rp-pico, esp32c3):
-    /// its core, and the time per inference at its clock (lower bound: one instruction/cycle).
+    /// Also (or instead of --target) a board (nucleo-f446re, nrf52840-dk, rp-pico, esp32c3,
+    /// microbit): its core, and the time (µs) and energy (µJ) per inference at its clock and
+    /// datasheet run current (lower bounds: one instruction per cycle, the chip alone).
     #[arg(long, value_name = "NAME")]
     pub board: Option<String>,
     /// Sliding-window decision rule: the class with most output spikes over the last W steps
@@ -96,6 +97,15 @@ pub fn run(args: SimulateArgs) -> CliResult {
                 b.core.name()
             )));
         }
+    }
+    let dense =
+        std::fs::read(&args.model).is_ok_and(|b| b.starts_with(&snn_models::dense::DENSE_MAGIC));
+    if dense {
+        return Err(CliError::input(format!(
+            "{} is a dense int8 baseline (snn dense), not a spiking model: its accuracy is \
+             printed by snn dense, its cost on each core by cargo xtask bench-dense",
+            args.model.display()
+        )));
     }
     let bytes = crate::deploy::inspect::read_model(&args.model)?;
     let model = snn_models::decode(&bytes).map_err(|e| {
@@ -223,6 +233,10 @@ pub fn run(args: SimulateArgs) -> CliResult {
                 v["board"] = serde_json::json!(b.name);
                 v["clock_mhz"] = serde_json::json!(b.clock_mhz);
                 v["micros_per_inference_min"] = serde_json::json!(us);
+                v["micro_joules_per_inference_min"] =
+                    serde_json::json!(b.micro_joules(instructions));
+                v["run_ma"] = serde_json::json!(b.run_ma);
+                v["supply_v"] = serde_json::json!(b.supply_v);
             }
         }
         println!("{v}");
@@ -242,8 +256,14 @@ pub fn run(args: SimulateArgs) -> CliResult {
             );
             if let Some((b, us)) = timed {
                 println!(
-                    "{}: at least {us:.0} µs per inference at {} MHz (one instruction per cycle)",
-                    b.name, b.clock_mhz
+                    "{}: at least {us:.0} µs and {:.2} µJ per inference at {} MHz (one \
+                     instruction per cycle; {} mA at {} V, {})",
+                    b.name,
+                    b.micro_joules(instructions),
+                    b.clock_mhz,
+                    b.run_ma,
+                    b.supply_v,
+                    b.source
                 );
             }
         }

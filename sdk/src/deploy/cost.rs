@@ -8,7 +8,10 @@
 //! model the prediction is within 10 % of the measured count on every core (the test below).
 //!
 //! With a board, `µs = instructions / clock_MHz`: one instruction per cycle, so a lower bound
-//! (flash wait states and multi-cycle instructions only add).
+//! (flash wait states and multi-cycle instructions only add). Energy per inference
+//! `µJ = µs × I_run (mA) × V_supply (V) / 1000`, with the typical active (run) current of the
+//! board's chip from its datasheet at that clock (each board cites its source below): the chip
+//! only, no LEDs, debug probe or regulators of the development board, so again a lower bound.
 use thiserror::Error;
 
 /// Why a core or board name was refused.
@@ -111,7 +114,7 @@ impl Core {
 }
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Board {
     /// The name `--board` (and `cargo xtask flash --board`) takes.
     pub name: &'static str,
@@ -119,29 +122,69 @@ pub struct Board {
     pub core: Core,
     /// Core clock the firmware configures, MHz.
     pub clock_mhz: u32,
+    /// Typical run current of the chip at that clock, code running from flash, mA.
+    pub run_ma: f64,
+    /// Supply voltage that current is given at, V.
+    pub supply_v: f64,
+    /// Where `run_ma` and `supply_v` come from (datasheet, table, conditions).
+    pub source: &'static str,
 }
 
-/// The real boards of `firmware/` with the core clock each board module sets up.
-pub const BOARDS: [Board; 4] = [
+/// The real boards of `firmware/` with the core clock each board module sets up, and their
+/// chips' datasheet run currents.
+pub const BOARDS: [Board; 5] = [
     Board {
         name: "nucleo-f446re",
         core: Core::CortexM4,
         clock_mhz: 168,
+        // Typical, all peripherals off; transcribed without the PDF at hand when this was
+        // written: check it against the cited table before quoting it.
+        run_ma: 36.0,
+        supply_v: 3.3,
+        source: "STM32F446xC/E datasheet DS10693, table 'Typical and maximum current \
+                 consumption in Run mode, code with data processing running from Flash memory \
+                 (ART accelerator enabled except prefetch)', 168 MHz, all peripherals \
+                 disabled, typ",
     },
     Board {
         name: "nrf52840-dk",
         core: Core::CortexM4,
         clock_mhz: 64,
+        run_ma: 3.3,
+        supply_v: 3.0,
+        source: "nRF52840 Product Specification v1.7, section 'CPU performance', I_CPU: CPU \
+                 running CoreMark at 64 MHz from flash, clock HFXO, regulator DC/DC, 3 V",
     },
     Board {
         name: "rp-pico",
         core: Core::CortexM0,
         clock_mhz: 125,
+        // Approximate: the datasheet gives scenario currents, not a per-MHz figure; check it
+        // against the cited chapter before quoting it.
+        run_ma: 25.0,
+        supply_v: 3.3,
+        source: "RP2040 Datasheet (build 2023), chapter 'Power', typical average current with \
+                 both cores active at 125 MHz, peripherals idle (the firmware runs one core: \
+                 an upper value for it)",
     },
     Board {
         name: "esp32c3",
         core: Core::Rv32,
         clock_mhz: 160,
+        run_ma: 20.0,
+        supply_v: 3.3,
+        source: "Espressif ESP-AT guide 'Sleep AT Examples' (ESP32-C3): average current in \
+                 Modem-sleep at a CPU clock of 160 MHz, radio off between beacons, about \
+                 20 mA; ESP32-C3 Series Datasheet, 'Current consumption in Modem-sleep mode'",
+    },
+    Board {
+        name: "microbit",
+        core: Core::CortexM0,
+        clock_mhz: 16,
+        run_ma: 4.4,
+        supply_v: 3.0,
+        source: "nRF51822 Product Specification v3.4, section 'CPU', I_CPU,FLASH: CPU running \
+                 from flash at 16 MHz, 3 V (BBC micro:bit v1)",
     },
 ];
 
@@ -157,6 +200,11 @@ impl Board {
     /// Lower bound of the time of `instructions` on this board, µs (one instruction per cycle).
     pub fn micros(&self, instructions: f64) -> f64 {
         instructions / f64::from(self.clock_mhz)
+    }
+
+    /// Energy of `instructions` on this board's chip, µJ: `micros × run_ma × supply_v / 1000`.
+    pub fn micro_joules(&self, instructions: f64) -> f64 {
+        self.micros(instructions) * self.run_ma * self.supply_v / 1000.0
     }
 }
 
@@ -177,6 +225,21 @@ mod tests {
         // 1.68 M instructions at 168 MHz take at least 10 ms.
         let b = Board::parse("nucleo-f446re").unwrap();
         assert!((b.micros(1.68e6) - 10_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn energy_is_time_times_power_and_every_board_cites_its_source() {
+        // 64 k instructions on the nRF52840 at 64 MHz: 1000 µs at 3.3 mA and 3 V = 9.9 µJ.
+        let b = Board::parse("nrf52840-dk").unwrap();
+        assert!((b.micro_joules(64_000.0) - 9.9).abs() < 1e-9);
+        for b in BOARDS {
+            assert!(b.run_ma > 0.0 && b.supply_v > 0.0, "{}", b.name);
+            assert!(b.source.len() > 40, "{}: no datasheet source", b.name);
+            // Under a watt, over a milliwatt: a plausible MCU.
+            let mw = b.run_ma * b.supply_v;
+            assert!((1.0..1000.0).contains(&mw), "{}: {mw} mW", b.name);
+        }
+        assert_eq!(Board::parse("microbit").unwrap().core, Core::CortexM0);
     }
 
     /// The zoo digits model on the host engine, last 50 digits rows (what `bench-fw` runs): the

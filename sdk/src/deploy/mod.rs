@@ -17,6 +17,7 @@
 pub mod card;
 pub mod cost;
 pub mod decide;
+pub mod dense;
 pub mod export;
 pub mod inspect;
 pub mod qat;

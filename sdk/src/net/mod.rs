@@ -8,7 +8,8 @@
 //! (Heaviside-with-surrogate as a candle op), [`lif`] (the recurrence, with the per-step autograd
 //! reference [`lif::lif_slow`]), [`fused`] + `kernels` (the same recurrence over all `T` steps as
 //! one candle op with a hand-written backward through time; CPU, f32) and [`init`] (PyTorch's
-//! `nn.Linear` initialisation from a seed). Raises [`NetworkError`].
+//! `nn.Linear` initialisation from a seed); [`mlp`] is the non-spiking ReLU MLP of the same
+//! shape, the dense baseline. Raises [`NetworkError`].
 //!
 //! May import: [`crate::structure::mask`] (a layer carries its connectivity masks) and
 //! [`crate::rng`]; never `data`, `train`, `loss`, `budget`, `deploy`, `plot` or `cli`.
@@ -19,6 +20,7 @@ pub mod init;
 mod kernels;
 pub mod layer;
 pub mod lif;
+pub mod mlp;
 pub mod network;
 pub mod spike;
 pub mod surrogate;

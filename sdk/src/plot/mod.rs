@@ -22,6 +22,7 @@ mod colour;
 mod connectivity;
 mod curves;
 mod font;
+mod frontier;
 mod histogram;
 mod metrics;
 mod output;
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use connectivity::connectivity;
 pub use curves::curves;
+pub use frontier::{frontier, FrontierSeries};
 pub use histogram::{rate_histograms, LayerRates};
 pub use metrics::{read_metrics_jsonl, MetricsRow};
 pub use output::ImageFormat;

@@ -4,7 +4,8 @@
 //! Owns: [`config`] (`TrainConfig`, TOML with defaults, nearest-key suggestions, validation;
 //! raises [`config::ConfigError`]), [`trainer`] (`Trainer`: encode → forward → loss → backward →
 //! clip → Adam, evaluation, resume, the NaN/Inf stop), [`optim`], [`schedule`], [`checkpoint`]
-//! (safetensors + config, atomic), [`metrics`] (`metrics.jsonl`) and [`progress`].
+//! (safetensors + config, atomic), [`metrics`] (`metrics.jsonl`), [`progress`] and [`mlp`] (the
+//! non-spiking dense baseline trained on the same data and split).
 //!
 //! Also the crate's main error, [`Error`] (wrapping the errors of the subsystems below, with
 //! training's own failures), and [`atomic`] file writes (used by checkpoints, metrics, export
@@ -18,6 +19,7 @@ pub mod checkpoint;
 pub mod config;
 mod error;
 pub mod metrics;
+pub mod mlp;
 pub mod optim;
 pub mod progress;
 pub mod schedule;

@@ -740,7 +740,20 @@ fn step_dense(
     out: &mut [u16],
 ) -> usize {
     let fire = Fire::of(layer);
-    let w = Dense { ff, rec, pre, prev };
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    let n = v.len();
+    let w = Dense {
+        ff,
+        rec,
+        pre,
+        prev,
+        // `dense_weights` checked that every row exists, so these are `Some`; a `None` (never
+        // reached) would add nothing rather than read past the weights.
+        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre),
+        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+        prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev),
+    };
     with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
 }
 
@@ -750,16 +763,38 @@ struct Dense<'a> {
     rec: &'a [u8],
     pre: &'a [u16],
     prev: &'a [i32],
+    /// `pre` checked against `ff` for the DSP kernel.
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    pre_rows: Option<crate::dsp::Rows<'a, u16>>,
+    /// `prev` checked against `rec` for the DSP kernel.
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    prev_rows: Option<crate::dsp::Rows<'a, i32>>,
 }
 
 impl Dense<'_> {
     /// The packed sums of columns `off..off + B` over every spiking row (see [`add_rows`]).
+    #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
     #[inline(always)]
     fn lanes<const B: usize, const W: usize>(&self, n: usize, off: usize) -> [u32; W] {
         let mut acc = [0u32; W];
         add_rows::<B, W, u16>(self.ff, n, off, self.pre, &mut acc);
         if !self.prev.is_empty() {
             add_rows::<B, W, i32>(self.rec, n, off, self.prev, &mut acc);
+        }
+        acc
+    }
+
+    /// The signed packed sums of columns `off..off + B` over every spiking row, by the DSP
+    /// kernel (`dsp.rs`).
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    #[inline(always)]
+    fn lanes<const B: usize, const W: usize>(&self, _n: usize, off: usize) -> [u32; W] {
+        let mut acc = [0u32; W];
+        if let Some(r) = &self.pre_rows {
+            r.add(off, &mut acc);
+        }
+        if let Some(r) = &self.prev_rows {
+            r.add(off, &mut acc);
         }
         acc
     }
@@ -774,9 +809,14 @@ impl Dense<'_> {
         out: &mut [u16],
     ) -> usize {
         let n = v.len();
-        // Every weight entered the lanes as `w + 128`: `sum(w) = lane - 128 * rows`.
+        // Portable path: every weight entered the lanes as `w + 128`, so `sum(w) = lane - 128 *
+        // rows`. DSP path: the lanes hold `sum(w)` itself.
         let rows = (self.pre.len() + self.prev.len()) as i32;
-        let minus = rows.wrapping_mul(-128);
+        let minus = if cfg!(all(feature = "arm-dsp", target_arch = "arm")) {
+            0
+        } else {
+            rows.wrapping_mul(-128)
+        };
         let mut count = 0;
         if rows == 0 {
             // No synaptic input: every neuron only leaks (and its bias adds).
@@ -843,13 +883,30 @@ fn lane_values<const B: usize, const W: usize>(acc: &[u32; W], minus: i32) -> [i
     let mut syn = [minus; B];
     for q in 0..B / 4 {
         let (e, d) = (acc[2 * q], acc[2 * q + 1]);
-        syn[4 * q] += (e & 0xFFFF) as i32;
-        syn[4 * q + 1] += (d & 0xFFFF) as i32;
-        syn[4 * q + 2] += (e >> 16) as i32;
-        syn[4 * q + 3] += (d >> 16) as i32;
+        syn[4 * q] += lane_lo(e);
+        syn[4 * q + 1] += lane_lo(d);
+        syn[4 * q + 2] += lane_hi(e);
+        syn[4 * q + 3] += lane_hi(d);
     }
     syn
 }
+
+/// The low lane of a packed sum: unsigned (portable: biased weights).
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+#[inline(always)]
+fn lane_lo(w: u32) -> i32 {
+    (w & 0xFFFF) as i32
+}
+
+/// The high lane of a packed sum: unsigned (portable: biased weights).
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+#[inline(always)]
+fn lane_hi(w: u32) -> i32 {
+    (w >> 16) as i32
+}
+
+#[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+use crate::dsp::{hi as lane_hi, lo as lane_lo};
 
 /// A spike index as stored in a spike list.
 trait Index: Copy {
@@ -885,6 +942,7 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
 /// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
 /// Lane layout as in [`lane_values`].
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
 fn add_rows<const B: usize, const W: usize, S: Index>(
     values: &[u8],

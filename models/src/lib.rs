@@ -11,7 +11,8 @@
 //! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
 //!   export, tools) and borrows it as a [`Model`].
 #![cfg_attr(not(feature = "std"), no_std)]
-#![forbid(unsafe_code)]
+// `unsafe` only in `dsp` (inline assembly, Arm DSP cores with feature `arm-dsp`).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]
@@ -19,6 +20,8 @@ extern crate alloc;
 
 pub mod codec;
 pub mod crc;
+#[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+mod dsp;
 pub mod encode;
 pub mod engine;
 pub mod error;

@@ -16,7 +16,7 @@
 use crate::encode::{encode_frame, Encoder};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
-use crate::format::{Encoding, Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
+use crate::format::{Encoding, Layer, LeI32s, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
 
 /// Sizes of the caller-provided state buffers a model needs (elements, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -600,8 +600,8 @@ fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
 }
 
 /// `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` for the neurons `base..base + v.len()`
-/// (`decay(i, v)` is the decay of neuron `i`); spike when `u_i >= threshold`, appending `i` to
-/// `out` at `count`, and reset.
+/// (`decay(i, v)` is the decay of neuron `i`, `bias` yields `bias_i` in order); spike when
+/// `u_i >= threshold`, appending `i` to `out` at `count`, and reset.
 #[allow(clippy::too_many_arguments)] // one inlined step; the arguments are its registers
 #[inline(always)]
 fn lif(
@@ -610,13 +610,13 @@ fn lif(
     syn: impl Iterator<Item = i32>,
     fire: Fire,
     decay: &impl Fn(usize, i32) -> i32,
-    bias: &impl Fn(usize) -> i32,
+    bias: impl Iterator<Item = i32>,
     out: &mut [u16],
     count: &mut usize,
 ) {
-    for (k, (vi, s)) in v.iter_mut().zip(syn).enumerate() {
+    for (k, ((vi, s), b)) in v.iter_mut().zip(syn).zip(bias).enumerate() {
         let i = base + k;
-        let u = sat_add(sat_add(decay(i, *vi), s), bias(i));
+        let u = sat_add(sat_add(decay(i, *vi), s), b);
         if u >= fire.threshold {
             if let Some(o) = out.get_mut(*count) {
                 *o = i as u16;
@@ -629,26 +629,63 @@ fn lif(
     }
 }
 
-/// Calls `$run` with the layer's decay and bias closures, one monomorphic copy per leak/bias
-/// variant, so the variants are resolved once per layer, not per neuron.
+/// A layer's per-neuron bias, read per neuron or a block at a time.
+trait Bias: Copy {
+    /// `bias_i` (0 past the end).
+    fn at(self, i: usize) -> i32;
+    /// `bias_off .. bias_off + B`, with one bounds check for the block.
+    fn block<const B: usize>(self, off: usize) -> [i32; B];
+}
+
+/// A layer without bias.
+#[derive(Clone, Copy)]
+struct NoBias;
+
+impl Bias for NoBias {
+    #[inline(always)]
+    fn at(self, _: usize) -> i32 {
+        0
+    }
+    #[inline(always)]
+    fn block<const B: usize>(self, _: usize) -> [i32; B] {
+        [0; B]
+    }
+}
+
+impl Bias for LeI32s<'_> {
+    #[inline(always)]
+    fn at(self, i: usize) -> i32 {
+        self.get(i).unwrap_or(0)
+    }
+    #[inline(always)]
+    fn block<const B: usize>(self, off: usize) -> [i32; B] {
+        let bytes = off
+            .checked_mul(4)
+            .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?));
+        match bytes {
+            Some(b) => core::array::from_fn(|k| {
+                i32::from_le_bytes([b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]])
+            }),
+            None => core::array::from_fn(|k| self.at(off + k)),
+        }
+    }
+}
+
+/// Calls `$run` with the layer's decay closure and [`Bias`], one monomorphic copy per leak/bias
+/// variant, so the variants are resolved once per layer, not per neuron. A shared leak also
+/// splits on the sign of `q = leak_q(leak)` (`hi = q >> 31` is a constant in each copy, so
+/// [`decay_q`] is one `smmulr` or one `smmlar` on a Cortex-M4).
 macro_rules! with_leak_bias {
     ($layer:expr, |$decay:ident, $bias:ident| $run:expr) => {
         match (&$layer.leak, &$layer.bias) {
             (Leak::Shared(l), b) => {
                 let q = leak_q(*l);
-                // Opaque to the optimiser, which would otherwise turn `v & hi` back into a
-                // per-neuron test of the sign of `q`.
-                let hi = core::hint::black_box(q >> 31);
-                let $decay = &|_: usize, v: i32| decay_q(v, q, hi);
-                match b {
-                    None => {
-                        let $bias = &|_: usize| 0;
-                        $run
-                    }
-                    Some(b) => {
-                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
-                        $run
-                    }
+                if q >= 0 {
+                    let $decay = &|_: usize, v: i32| decay_q(v, q, 0);
+                    with_leak_bias!(@bias b, $bias, $run)
+                } else {
+                    let $decay = &|_: usize, v: i32| decay_q(v, q, -1);
+                    with_leak_bias!(@bias b, $bias, $run)
                 }
             }
             (Leak::PerNeuron(ls), b) => {
@@ -656,16 +693,19 @@ macro_rules! with_leak_bias {
                     let q = leak_q(ls.get(i).unwrap_or(0));
                     decay_q(v, q, q >> 31)
                 };
-                match b {
-                    None => {
-                        let $bias = &|_: usize| 0;
-                        $run
-                    }
-                    Some(b) => {
-                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
-                        $run
-                    }
-                }
+                with_leak_bias!(@bias b, $bias, $run)
+            }
+        }
+    };
+    (@bias $b:expr, $bias:ident, $run:expr) => {
+        match $b {
+            None => {
+                let $bias = NoBias;
+                $run
+            }
+            Some(b) => {
+                let $bias = *b;
+                $run
             }
         }
     };
@@ -684,7 +724,7 @@ fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usi
         cur.iter().copied(),
         fire,
         decay,
-        bias,
+        (0..).map(|i| bias.at(i)),
         out,
         c
     ));
@@ -750,9 +790,11 @@ fn step_dense(
         // `dense_weights` checked that every row exists, so these are `Some`; a `None` (never
         // reached) would add nothing rather than read past the weights.
         #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre),
+        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
+            .unwrap_or(crate::dsp::Rows::<u16>::empty()),
         #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev),
+        prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev)
+            .unwrap_or(crate::dsp::Rows::<i32>::empty()),
     };
     with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
 }
@@ -765,10 +807,10 @@ struct Dense<'a> {
     prev: &'a [i32],
     /// `pre` checked against `ff` for the DSP kernel.
     #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-    pre_rows: Option<crate::dsp::Rows<'a, u16>>,
+    pre_rows: crate::dsp::Rows<'a, u16>,
     /// `prev` checked against `rec` for the DSP kernel.
     #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-    prev_rows: Option<crate::dsp::Rows<'a, i32>>,
+    prev_rows: crate::dsp::Rows<'a, i32>,
 }
 
 impl Dense<'_> {
@@ -790,12 +832,8 @@ impl Dense<'_> {
     #[inline(always)]
     fn lanes<const B: usize, const W: usize>(&self, _n: usize, off: usize) -> [u32; W] {
         let mut acc = [0u32; W];
-        if let Some(r) = &self.pre_rows {
-            r.add(off, &mut acc);
-        }
-        if let Some(r) = &self.prev_rows {
-            r.add(off, &mut acc);
-        }
+        self.pre_rows.add(off, &mut acc);
+        self.prev_rows.add(off, &mut acc);
         acc
     }
 
@@ -805,7 +843,7 @@ impl Dense<'_> {
         v: &mut [i32],
         fire: Fire,
         decay: &impl Fn(usize, i32) -> i32,
-        bias: &impl Fn(usize) -> i32,
+        bias: impl Bias,
         out: &mut [u16],
     ) -> usize {
         let n = v.len();
@@ -826,7 +864,7 @@ impl Dense<'_> {
                 core::iter::repeat(0),
                 fire,
                 decay,
-                bias,
+                (0..).map(|i| bias.at(i)),
                 out,
                 &mut count,
             );
@@ -837,7 +875,17 @@ impl Dense<'_> {
             let off = b * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            lif(vb, off, syn.into_iter(), fire, decay, bias, out, &mut count);
+            let b = bias.block::<BLOCK>(off);
+            lif(
+                vb,
+                off,
+                syn.into_iter(),
+                fire,
+                decay,
+                b.into_iter(),
+                out,
+                &mut count,
+            );
         }
         // The last `n % 8` neurons: a block of four, then the rest from the block of four that
         // ends at `n` (its first columns are neurons already updated, their sums are dropped);
@@ -853,7 +901,7 @@ impl Dense<'_> {
                 syn.into_iter(),
                 fire,
                 decay,
-                bias,
+                bias.block::<4>(done).into_iter(),
                 out,
                 &mut count,
             );
@@ -864,12 +912,14 @@ impl Dense<'_> {
             if n >= 4 {
                 let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, n - 4), minus);
                 let syn = syn.get(4 - rest.len()..).unwrap_or(&[]).iter().copied();
-                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+                let b = (done..n).map(|i| bias.at(i));
+                lif(rest, done, syn, fire, decay, b, out, &mut count);
             } else {
                 let syn = (done..n).map(|c| {
                     column_sum(self.ff, n, c, self.pre) + column_sum(self.rec, n, c, self.prev)
                 });
-                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+                let b = (done..n).map(|i| bias.at(i));
+                lif(rest, done, syn, fire, decay, b, out, &mut count);
             }
         }
         count

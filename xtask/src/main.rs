@@ -41,11 +41,12 @@ Commands:
   flash --board B [--model FILE]
                        flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico,
                        esp32c3)
-  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich] [--samples N]
+  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich|recurrent] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:
                        seeded random dense 64-H-10; rich: sparse, recurrent, bias, 4-bit,
-                       2 neurons per class), stream the last N
+                       2 neurons per class; recurrent: dense recurrent 64-100-10 with bias),
+                       stream the last N
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
                        qemu = the emulated --chip-board (default mps2-an386), probe = flash the

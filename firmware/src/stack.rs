@@ -11,23 +11,25 @@
 //! long as no single stack frame is larger than the guard.
 //!
 //! The guard and the fault handler need an ARMv7-M MPU and CFSR (feature `mpu-guard`: the
-//! Cortex-M3/M4/M7 boards); the other Arm boards (M0/M0+, M33) get the painting only, from the
-//! end of the statics up. The RISC-V boards have neither: [`usage`] reports `(0, 0)` there.
-#[cfg(target_arch = "arm")]
-pub use arm::*;
+//! Cortex-M3/M4/M7 boards); the other Arm boards (M0/M0+, M33) and the emulated RV32 board
+//! (`virt-rv32`, whose riscv-rt link script has the same `__sheap` and `_stack_start`) get the
+//! painting only, from the end of the statics up. The ESP32-C3 (its own runtime) has neither:
+//! [`usage`] reports `(0, 0)` there.
+#[cfg(any(target_arch = "arm", feature = "board-virt-rv32"))]
+pub use painted::*;
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(any(target_arch = "arm", feature = "board-virt-rv32")))]
 /// No stack painting on this core.
 pub fn init() {}
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(any(target_arch = "arm", feature = "board-virt-rv32")))]
 /// `(0, 0)`: no stack painting on this core.
 pub fn usage() -> (u32, u32) {
     (0, 0)
 }
 
-#[cfg(target_arch = "arm")]
-mod arm {
+#[cfg(any(target_arch = "arm", feature = "board-virt-rv32"))]
+mod painted {
     use core::sync::atomic::{AtomicU32, Ordering};
     #[cfg(feature = "mpu-guard")]
     use cortex_m::peripheral::MPU;
@@ -92,10 +94,27 @@ mod arm {
         paint(heap.div_ceil(4) * 4);
     }
 
+    /// The current stack pointer.
+    #[cfg(target_arch = "arm")]
+    fn stack_pointer() -> u32 {
+        cortex_m::register::msp::read()
+    }
+
+    /// The current stack pointer.
+    #[cfg(target_arch = "riscv32")]
+    fn stack_pointer() -> u32 {
+        let sp: u32;
+        // SAFETY: copies the stack pointer register; touches no memory.
+        unsafe {
+            core::arch::asm!("mv {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+
     /// Fills `[bottom, sp - 256)` with [`PAINT`] and records the stack's bounds.
     fn paint(bottom: u32) {
         let (_, top) = bounds();
-        let sp = cortex_m::register::msp::read();
+        let sp = stack_pointer();
         // Leave what the caller already uses alone (and some margin for this function).
         let end = sp.saturating_sub(256) & !3;
         let mut a = bottom;

@@ -65,17 +65,7 @@ mod painted {
         let guard = heap.div_ceil(GUARD) * GUARD;
         let regions = (mpu._type.read() >> 8) & 0xFF;
         if regions > 0 {
-            // SAFETY: region 0 becomes a no-access, never-execute region over the guard; every
-            // other address keeps the default memory map (PRIVDEFENA), so nothing else changes.
-            unsafe {
-                mpu.rnr.write(0);
-                mpu.rbar.write(guard);
-                // XN, AP = 0b000 (no access), SIZE = log2(GUARD) - 1, ENABLE.
-                let size = GUARD.trailing_zeros() - 1;
-                mpu.rasr.write((1 << 28) | (size << 1) | 1);
-                // ENABLE | PRIVDEFENA.
-                mpu.ctrl.write(0b101);
-            }
+            guard_region(mpu, guard);
             cortex_m::asm::dsb();
             cortex_m::asm::isb();
         }
@@ -85,6 +75,41 @@ mod painted {
             Ordering::Relaxed,
         );
         paint(guard + GUARD);
+    }
+
+    /// ARMv7-M (M3/M4/M7): region 0 = `[guard, guard + GUARD)`, no access, never execute.
+    #[cfg(all(feature = "mpu-guard", not(armv8m)))]
+    fn guard_region(mpu: &mut MPU, guard: u32) {
+        // SAFETY: region 0 becomes a no-access, never-execute region over the guard; every
+        // other address keeps the default memory map (PRIVDEFENA), so nothing else changes.
+        unsafe {
+            mpu.rnr.write(0);
+            mpu.rbar.write(guard);
+            // XN, AP = 0b000 (no access), SIZE = log2(GUARD) - 1, ENABLE.
+            let size = GUARD.trailing_zeros() - 1;
+            mpu.rasr.write((1 << 28) | (size << 1) | 1);
+            // ENABLE | PRIVDEFENA.
+            mpu.ctrl.write(0b101);
+        }
+    }
+
+    /// ARMv8-M (M33): region 0 = `[guard, guard + GUARD)`, read-only and never execute. The
+    /// ARMv8-M MPU has no "no access" permission; a stack overflow writes (pushes, stores), and
+    /// a write to a read-only region is the same MemManage fault.
+    #[cfg(all(feature = "mpu-guard", armv8m))]
+    fn guard_region(mpu: &mut MPU, guard: u32) {
+        // SAFETY: as on ARMv7-M: one region over the guard, the default map everywhere else.
+        unsafe {
+            mpu.rnr.write(0);
+            // MAIR0 attribute 0: normal memory, non-cacheable (the guard is plain SRAM).
+            mpu.mair[0].write(0x44);
+            // BASE | SH = 0 | AP = 0b10 (read-only, privileged) | XN.
+            mpu.rbar.write(guard | (0b10 << 1) | 1);
+            // LIMIT (last 32-byte block) | AttrIndx 0 | EN.
+            mpu.rlar.write(((guard + GUARD - 32) & !0x1F) | 1);
+            // ENABLE | PRIVDEFENA.
+            mpu.ctrl.write(0b101);
+        }
     }
 
     /// Paints the free stack from the end of the statics up; call first in `main`.

@@ -74,6 +74,7 @@ Commands:
                        200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
   field                the field checks alone: link, reset, flash slots and signatures on the
                        emulated Cortex-M4 (plain and signed firmware), stack-overflow fault
+                       on the M4 and the M33
   soak [--count N] [--model FILE]
                        N inferences (default 100,000) on the emulated Cortex-M4 in one boot,
                        every result compared with the host; free RAM and the stack peak must

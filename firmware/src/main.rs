@@ -10,7 +10,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod board;
+#[cfg(feature = "imu")]
+mod sensor;
 mod stack;
+
+#[cfg(all(feature = "imu", not(feature = "board-nucleo-f446re")))]
+compile_error!("feature `imu` needs `board-nucleo-f446re` (the X-NUCLEO-IKS01A3 shield's board)");
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
 use snn_hal::{Backend, CpuBackend, CpuBuffers, Device, Persistent, Server};
@@ -37,6 +42,7 @@ include!(concat!(env!("OUT_DIR"), "/public_key.rs"));
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
 #[cfg_attr(feature = "board-virt-rv32", riscv_rt::entry)]
 #[cfg_attr(feature = "board-esp32c3", esp_hal::main)]
+#[cfg_attr(feature = "imu", allow(unreachable_code, unused_variables))]
 fn main() -> ! {
     #[cfg_attr(not(feature = "mpu-guard"), allow(unused_mut))]
     let mut b = board::init();
@@ -49,6 +55,18 @@ fn main() -> ! {
         defmt::info!("stack-overflow-test: recursing until the guard");
         let _ = stack::overflow(0);
     }
+    // With a sensor the board classifies what it feels instead of serving the link.
+    #[cfg(feature = "imu")]
+    sensor::run(
+        b,
+        BUILTIN_MODEL,
+        sensor::Buffers {
+            membrane: MEMBRANE.take(),
+            current: CURRENT.take(),
+            spikes: SPIKES.take(),
+            out_counts: OUT_COUNTS.take(),
+        },
+    );
     let device = Device {
         firmware: env!("CARGO_PKG_VERSION"),
         board: board::NAME,

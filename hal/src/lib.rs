@@ -5,6 +5,8 @@
 //! ([`link::Link`], [`counter::CycleCounter`], [`spike_out::SpikeOutput`], [`backend::Backend`]),
 //! so it runs unchanged in the firmware and in host tests. Board support (UART and counter
 //! drivers) lives in the firmware; the host side of the link (feature `std`) in [`host`].
+//! Sensor drivers written against the `embedded-hal` bus traits live here ([`imu`]), with the
+//! sensor-to-decision loop [`sensor_stream`] and the LED blink code [`decision_led`].
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -12,15 +14,18 @@
 pub mod backend;
 pub mod counter;
 pub mod cpu;
+pub mod decision_led;
 pub mod frame;
 #[cfg(feature = "std")]
 pub mod host;
+pub mod imu;
 pub mod link;
 #[cfg(feature = "std")]
 pub mod noise;
 pub mod persist;
 pub mod protocol;
 pub mod ram_flash;
+pub mod sensor_stream;
 pub mod server;
 pub mod slots;
 pub mod spike_out;

@@ -60,6 +60,82 @@ pub fn encode_frame(
     state: &mut [i32],
     out: &mut [u16],
 ) -> Result<usize, EngineError> {
+    encode_channels(encoding, channels, frame.iter().copied(), state, out)
+}
+
+/// Smallest and largest exponent of a raw sample's unit (`x = raw * 2^exp`).
+pub const RAW_EXP_RANGE: (i8, i8) = (-60, 60);
+
+/// The unit `2^exp` of raw `i16` samples, or `None` outside [`RAW_EXP_RANGE`]. Every
+/// `raw * 2^exp` with `raw: i16` in that range is an exact `f32` (a normal number or zero).
+pub fn raw_unit(exp: i8) -> Option<f32> {
+    if exp < RAW_EXP_RANGE.0 || exp > RAW_EXP_RANGE.1 {
+        return None;
+    }
+    Some(f32::from_bits(((127 + i32::from(exp)) as u32) << 23))
+}
+
+/// A raw `i16` sample (a sensor's or ADC's reading) in fixed point:
+/// `q = quantise(raw * 2^exp, offset, scale)`. `raw * 2^exp` is exact, so this is the same
+/// correctly rounded `f32` arithmetic as [`quantise`] on every core (hardware FPU or soft
+/// float; Rust never fuses the multiply and subtract). `unit` is [`raw_unit`]`(exp)`.
+#[inline]
+pub fn quantise_raw(raw: i16, unit: f32, offset: f32, scale: f32) -> i16 {
+    quantise(f32::from(raw) * unit, offset, scale)
+}
+
+/// [`encode_frame`] for one frame of raw `i16` samples with unit `2^exp` (one per channel):
+/// channel `c` is `x_c = raw_c * 2^exp`, then exactly as [`encode_frame`]. This is the
+/// on-board encoder of a stream or a sensor: no host needed. Errors as [`encode_frame`], and
+/// for `exp` outside [`RAW_EXP_RANGE`].
+pub fn encode_raw_frame(
+    encoding: Encoding,
+    channels: &Channels<'_>,
+    raw: &[i16],
+    exp: i8,
+    state: &mut [i32],
+    out: &mut [u16],
+) -> Result<usize, EngineError> {
+    let unit = raw_unit(exp).ok_or(EngineError::InputKind {
+        needs: "a raw sample exponent in -60..=60",
+    })?;
+    let xs = raw.iter().map(|&r| f32::from(r) * unit);
+    encode_channels(encoding, channels, xs, state, out)
+}
+
+/// [`encode_raw_frame`] on little-endian `i16` bytes (`2 * channels` of them), as they arrive
+/// on a link.
+pub fn encode_raw_le(
+    encoding: Encoding,
+    channels: &Channels<'_>,
+    bytes: &[u8],
+    exp: i8,
+    state: &mut [i32],
+    out: &mut [u16],
+) -> Result<usize, EngineError> {
+    let unit = raw_unit(exp).ok_or(EngineError::InputKind {
+        needs: "a raw sample exponent in -60..=60",
+    })?;
+    if bytes.len() % 2 != 0 {
+        return Err(EngineError::InputLength {
+            expected: 2 * channels.len(),
+            given: bytes.len(),
+        });
+    }
+    let xs = bytes
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * unit);
+    encode_channels(encoding, channels, xs, state, out)
+}
+
+/// The body of the continuous encoders over one frame of channel values `x_c`.
+fn encode_channels(
+    encoding: Encoding,
+    channels: &Channels<'_>,
+    frame: impl ExactSizeIterator<Item = f32>,
+    state: &mut [i32],
+    out: &mut [u16],
+) -> Result<usize, EngineError> {
     let per = encoding.inputs_per_channel();
     if per == 0 {
         return Err(EngineError::InputKind {
@@ -82,7 +158,7 @@ pub fn encode_frame(
     }
     let params = channels.offset.iter().zip(channels.scale.iter());
     if per == 1 {
-        for ((o, (off, scale)), &x) in out.iter_mut().zip(params).zip(frame) {
+        for ((o, (off, scale)), x) in out.iter_mut().zip(params).zip(frame) {
             *o = quantise(x, off, scale) as u16;
         }
         return Ok(n);
@@ -96,9 +172,9 @@ pub fn encode_frame(
     }
     let sigma = matches!(encoding, Encoding::SigmaDelta);
     let mut k = 0;
-    for (c, (((off, scale), thr), (&x, r))) in params
+    for (c, (((off, scale), thr), (x, r))) in params
         .zip(channels.threshold.iter())
-        .zip(frame.iter().zip(state.iter_mut()))
+        .zip(frame.zip(state.iter_mut()))
         .enumerate()
     {
         let q = i32::from(quantise(x, off, scale));

@@ -13,7 +13,7 @@
 //! so `syn` never touches memory. Anything else (sparse weights, more rows, weights lacking a
 //! named row) takes the general path: zero the `current` buffer, add every fan-out into it
 //! (`fan_out`), then update. Both are bit-identical to the plain loops in the tests.
-use crate::encode::{encode_frame, Encoder};
+use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, Encoder};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
 use crate::format::{Encoding, Layer, LeI32s, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
@@ -74,6 +74,18 @@ pub struct Engine<'m, 's> {
     out_counts: &'s mut [u16],
     spike_len: [u16; MAX_LAYERS],
     stats: Stats,
+    /// Whether steps stop at the model's `time_steps` (off for a stream).
+    limited: bool,
+}
+
+/// The engine's own state besides the caller's buffers (last step's spike-list lengths,
+/// counters, step limit): with the same buffers untouched in between, [`Engine::resume`]
+/// continues a network exactly where [`Engine::carry`] left it (a stream across requests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Carry {
+    spike_len: [u16; MAX_LAYERS],
+    stats: Stats,
+    limited: bool,
 }
 
 /// Channels whose delta-encoder reference lives after the membranes (0 unless the model uses
@@ -119,9 +131,87 @@ impl<'m, 's> Engine<'m, 's> {
             out_counts,
             spike_len: [0; MAX_LAYERS],
             stats: Stats::default(),
+            limited: true,
         };
         e.reset();
         Ok(e)
+    }
+
+    /// Binds a model to buffers that hold the state an engine over the same model left in
+    /// them, and continues from it with `carry` (from [`Engine::carry`]); nothing is reset.
+    /// Every carried spike list is checked against its layer, so stale or foreign buffers give
+    /// an error, never a panic.
+    pub fn resume(
+        model: &'m Model<'m>,
+        membrane: &'s mut [i32],
+        current: &'s mut [i32],
+        spikes: &'s mut [u16],
+        out_counts: &'s mut [u16],
+        carry: &Carry,
+    ) -> Result<Self, EngineError> {
+        let r = Requirements::of(model);
+        check("membrane", r.membrane, membrane.len())?;
+        check("current", r.current, current.len())?;
+        check("spikes", r.spikes, spikes.len())?;
+        check("out_counts", r.out_counts, out_counts.len())?;
+        let mut start = usize::from(model.header.input_size);
+        for (l, layer) in model.layers.iter().enumerate() {
+            let n = usize::from(layer.neurons);
+            let len = usize::from(carry.spike_len[l]);
+            let ok = len <= n
+                && spikes
+                    .get(start..start + len)
+                    .is_some_and(|s| s.iter().all(|&i| usize::from(i) < n));
+            if !ok {
+                return Err(EngineError::BufferTooSmall {
+                    buffer: "carried spike list",
+                    needed: len,
+                    given: n,
+                });
+            }
+            start += n;
+        }
+        if carry.spike_len[model.layers.len()..]
+            .iter()
+            .any(|&k| k != 0)
+        {
+            return Err(EngineError::BufferTooSmall {
+                buffer: "carried spike list",
+                needed: model.layers.len() + 1,
+                given: model.layers.len(),
+            });
+        }
+        Ok(Self {
+            model,
+            membrane,
+            current,
+            spikes,
+            out_counts,
+            spike_len: carry.spike_len,
+            stats: carry.stats,
+            limited: carry.limited,
+        })
+    }
+
+    /// What [`Engine::resume`] needs to continue from here.
+    pub fn carry(&self) -> Carry {
+        Carry {
+            spike_len: self.spike_len,
+            stats: self.stats,
+            limited: self.limited,
+        }
+    }
+
+    /// Turns the step limit on (the default: at most the model's `time_steps` steps after a
+    /// reset, else [`EngineError::TooManySteps`]) or off (a stream: any number of steps;
+    /// `Stats::steps` then saturates at 65,535, spike counts at 65,535 per output neuron).
+    pub fn set_step_limit(&mut self, on: bool) {
+        self.limited = on;
+    }
+
+    /// Whether the step limit stops the next step.
+    fn at_limit(&self) -> bool {
+        self.limited && self.stats.steps >= self.model.header.time_steps
     }
 
     /// Puts every membrane at rest and clears spike lists, counts and stats.
@@ -199,7 +289,7 @@ impl<'m, 's> Engine<'m, 's> {
 
     /// Runs one step on the `k` valid input indices already in the input slot of `spikes`.
     fn step_staged(&mut self, k: usize) -> Result<(), EngineError> {
-        if self.stats.steps >= self.model.header.time_steps {
+        if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
         let input_size = usize::from(self.model.header.input_size);
@@ -272,7 +362,7 @@ impl<'m, 's> Engine<'m, 's> {
             pre = &own[..count];
             pre_bound = n;
         }
-        self.stats.steps += 1;
+        self.stats.steps = self.stats.steps.saturating_add(1);
         Ok(())
     }
 
@@ -294,16 +384,41 @@ impl<'m, 's> Engine<'m, 's> {
     /// State carries over from the previous step; [`reset`](Self::reset) starts a new sample.
     /// This is the streaming entry point: a sample of `T_i` steps is `T_i` calls.
     pub fn step_values(&mut self, frame: &[f32]) -> Result<(), EngineError> {
-        if self.stats.steps >= self.model.header.time_steps {
+        self.step_encoded(|enc, ch, state, out| encode_frame(enc, ch, frame, state, out))
+    }
+
+    /// [`step_values`](Self::step_values) on raw `i16` samples with unit `2^exp`
+    /// ([`encode_raw_frame`]: `x_c = raw_c * 2^exp`): the on-board encoder of a sensor or a
+    /// stream. The host simulation of raw input calls this too, so both see the same spikes.
+    pub fn step_raw(&mut self, raw: &[i16], exp: i8) -> Result<(), EngineError> {
+        self.step_encoded(|enc, ch, state, out| encode_raw_frame(enc, ch, raw, exp, state, out))
+    }
+
+    /// [`step_raw`](Self::step_raw) on the samples as little-endian `i16` bytes.
+    pub fn step_raw_le(&mut self, bytes: &[u8], exp: i8) -> Result<(), EngineError> {
+        self.step_encoded(|enc, ch, state, out| encode_raw_le(enc, ch, bytes, exp, state, out))
+    }
+
+    /// Encodes one frame with `encode` into the input slot (delta references after the
+    /// membranes) and runs the step.
+    fn step_encoded(
+        &mut self,
+        encode: impl FnOnce(
+            Encoding,
+            &crate::format::Channels<'_>,
+            &mut [i32],
+            &mut [u16],
+        ) -> Result<usize, EngineError>,
+    ) -> Result<(), EngineError> {
+        if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
         let input_size = usize::from(self.model.header.input_size);
         let neurons = self.membrane.len() - delta_channels(self.model);
         let state = self.membrane.get_mut(neurons..).unwrap_or(&mut []);
-        let k = encode_frame(
+        let k = encode(
             self.model.header.encoding,
             &self.model.channels,
-            frame,
             state,
             &mut self.spikes[..input_size],
         )?;

@@ -8,6 +8,8 @@
 //!   borrows a [`Model`] from its bytes; [`encode_to_slice`] / [`encode_to_vec`] write one.
 //! - [`Engine`] runs a model over caller buffers sized by [`Requirements::of`]; [`encode`] turns
 //!   `u8` features into input spikes the same way on the host and on the device.
+//! - [`decision`] turns the output spikes of each step into a class: final count, sliding
+//!   window, first-to-threshold (the same rules on the host and on the device).
 //! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
 //!   export, tools) and borrows it as a [`Model`].
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -20,6 +22,7 @@ extern crate alloc;
 
 pub mod codec;
 pub mod crc;
+pub mod decision;
 #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
 mod dsp;
 pub mod encode;
@@ -35,7 +38,7 @@ pub mod validate;
 #[cfg(feature = "alloc")]
 pub use codec::encode_to_vec;
 pub use codec::{decode, encode_to_slice};
-pub use engine::{Engine, Requirements, Stats};
+pub use engine::{Carry, Engine, Requirements, Stats};
 pub use error::{EngineError, FormatError};
 pub use format::*;
 #[cfg(feature = "alloc")]

@@ -80,3 +80,97 @@ fn zoo_digits_engine_agrees_with_its_float_network() {
         acc.float
     );
 }
+
+/// `snn simulate` on the shipped model with JSON output: the last line parsed, and every
+/// per-sample line.
+fn simulate_json(args: &[&str]) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snn"))
+        .args([
+            "simulate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../models/zoo/digits.snn"),
+        ])
+        .args(args)
+        .args(["--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.pop().unwrap();
+    (summary, lines)
+}
+
+#[test]
+fn simulate_reports_every_decision_rule_on_the_zoo_model() {
+    let t = 25.0; // the zoo model's time steps
+    let (sum, rows) = simulate_json(&["--window", "5", "--threshold", "3"]);
+    let d = &sum["decisions"];
+    assert_eq!(
+        (d["window"].as_u64(), d["threshold"].as_u64()),
+        (Some(5), Some(3))
+    );
+    // The final count is the engine's prediction, decided after all T steps.
+    assert_eq!(d["final_count"]["accuracy"], sum["accuracy"]);
+    assert_eq!(d["final_count"]["mean_latency_steps"].as_f64(), Some(t));
+    for rule in ["sliding_window", "first_to_threshold"] {
+        let acc = d[rule]["accuracy"].as_f64().unwrap();
+        let lat = d[rule]["mean_latency_steps"].as_f64().unwrap();
+        assert!(acc > 0.9, "{rule}: accuracy {acc}");
+        assert!((1.0..t).contains(&lat), "{rule}: latency {lat} steps");
+    }
+    assert_eq!(rows.len() as u64, sum["samples"].as_u64().unwrap());
+    let correct = rows
+        .iter()
+        .filter(|r| r["threshold_predicted"] == r["label"])
+        .count();
+    assert_eq!(
+        correct as f64 / rows.len() as f64,
+        d["first_to_threshold"]["accuracy"].as_f64().unwrap()
+    );
+    let mean_window_latency = rows
+        .iter()
+        .map(|r| r["window_latency"].as_f64().unwrap())
+        .sum::<f64>()
+        / rows.len() as f64;
+    assert!(
+        (mean_window_latency - d["sliding_window"]["mean_latency_steps"].as_f64().unwrap()).abs()
+            < 1e-9
+    );
+
+    // A window as long as the sample sees what the final count sees; a threshold no class
+    // reaches leaves every sample to the final count at T.
+    let (sum, rows) = simulate_json(&["--window", "25", "--threshold", "1000"]);
+    let d = &sum["decisions"];
+    for r in &rows {
+        if !r["window_predicted"].is_null() {
+            assert_eq!(r["window_predicted"], r["predicted"], "{r}");
+        }
+        assert!(r["threshold_step"].is_null());
+        assert_eq!(r["threshold_predicted"], r["predicted"]);
+    }
+    assert_eq!(d["reached"].as_f64(), Some(0.0));
+    assert_eq!(d["first_to_threshold"]["accuracy"], sum["accuracy"]);
+    assert_eq!(
+        d["first_to_threshold"]["mean_latency_steps"].as_f64(),
+        Some(t)
+    );
+
+    // Out-of-range rules are input errors naming the option.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snn"))
+        .args([
+            "simulate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../models/zoo/digits.snn"),
+        ])
+        .args(["--window", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--window must be in 1..=65535"));
+}

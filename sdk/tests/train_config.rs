@@ -101,3 +101,26 @@ fn missing_network_is_reported() {
     let e = err("name = \"x\"\n");
     assert!(e.message.contains("missing field `network`"), "{e}");
 }
+
+#[test]
+fn the_decision_table_has_defaults_and_checked_ranges() {
+    let cfg = TrainConfig::from_toml_str(NET, "cfg.toml").unwrap();
+    assert_eq!((cfg.decision.window, cfg.decision.threshold), (10, 5));
+    let cfg = TrainConfig::from_toml_str(
+        &format!("[decision]\nwindow = 30\nthreshold = 12\n{NET}"),
+        "cfg.toml",
+    )
+    .unwrap();
+    assert_eq!((cfg.decision.window, cfg.decision.threshold), (30, 12));
+    let back = TrainConfig::from_toml_str(&cfg.to_toml_string(), "x").unwrap();
+    assert_eq!(back.decision, cfg.decision);
+    let e = err(&format!("[decision]\nwindow = 0\n{NET}"));
+    assert!(
+        e.message.contains("decision.window must be in 1..=65535"),
+        "{e}"
+    );
+    let e = err(&format!("[decision]\nthreshold = 0\n{NET}"));
+    assert!(e.message.contains("decision.threshold must be >= 1"), "{e}");
+    let e = err(&format!("[decision]\nwindw = 3\n{NET}"));
+    assert!(e.to_string().contains("did you mean `window`?"), "{e}");
+}

@@ -25,7 +25,7 @@ pub fn test_pubkey() -> Result<PathBuf> {
 pub fn signed_elf() -> Result<PathBuf> {
     let v = Variant {
         pubkey: Some(test_pubkey()?),
-        stack_overflow_test: false,
+        ..Variant::default()
     };
     build_variant(Board::Mps2An386, None, &v)
 }
@@ -38,8 +38,8 @@ pub fn overflow_check(board: Board) -> Result<()> {
     let machine = board.emulated()?;
     ensure_qemu(machine.program)?;
     let v = Variant {
-        pubkey: None,
         stack_overflow_test: true,
+        ..Variant::default()
     };
     let elf = build_variant(board, None, &v)?;
     let dir = scratch()?;

@@ -234,16 +234,42 @@ pub struct Variant {
     pub pubkey: Option<PathBuf>,
     /// Recurse at boot until the stack guard faults (test build).
     pub stack_overflow_test: bool,
+    /// Classify what an LSM6DSO on I2C feels instead of serving the link (feature `imu`;
+    /// Nucleo-F446RE with the X-NUCLEO-IKS01A3 shield only).
+    pub imu: bool,
 }
 
 impl Variant {
     fn tag(&self) -> Option<&'static str> {
+        if self.imu {
+            return Some(if self.pubkey.is_some() {
+                "signed-imu"
+            } else {
+                "imu"
+            });
+        }
         match (self.pubkey.is_some(), self.stack_overflow_test) {
             (false, false) => None,
             (true, false) => Some("signed"),
             (false, true) => Some("stack-overflow-test"),
             (true, true) => Some("signed-stack-overflow-test"),
         }
+    }
+
+    /// The variant of `--sensor NAME` (`lsm6dso`, on the nucleo-f446re), or an error naming
+    /// what is accepted.
+    fn with_sensor(mut self, board: Board, sensor: Option<&str>) -> Result<Self> {
+        match sensor {
+            None => {}
+            Some("lsm6dso") if board == Board::NucleoF446re => self.imu = true,
+            Some("lsm6dso") => bail!(
+                "--sensor lsm6dso: the sensor firmware is for the nucleo-f446re (X-NUCLEO-IKS01A3 \
+                 shield), not {}",
+                board.name()
+            ),
+            Some(other) => bail!("--sensor {other}: unknown sensor (accepted: lsm6dso)"),
+        }
+        Ok(self)
     }
 }
 
@@ -271,6 +297,9 @@ pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<
     if v.stack_overflow_test {
         features.push("stack-overflow-test");
     }
+    if v.imu {
+        features.push("imu");
+    }
     if !features.is_empty() {
         c.arg("--features").arg(features.join(","));
     }
@@ -283,6 +312,9 @@ pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<
             c.env("SNN_FW_MODEL", abs);
         }
         None => {
+            if v.imu {
+                bail!("the sensor firmware needs a model built in: add --model FILE (e.g. models/zoo/basic_motions.snn)");
+            }
             c.env_remove("SNN_FW_MODEL");
         }
     }
@@ -310,14 +342,15 @@ pub fn build_variant(board: Board, model: Option<&Path>, v: &Variant) -> Result<
     Ok(copy)
 }
 
-/// `cargo xtask build-fw [--board B] [--model FILE] [--pubkey FILE]`.
+/// `cargo xtask build-fw [--board B] [--model FILE] [--pubkey FILE] [--sensor lsm6dso]`.
 pub fn build_cmd(args: &[String]) -> Result<()> {
-    let o = Opts::parse("build-fw", args, &["board", "model", "pubkey"])?;
+    let o = Opts::parse("build-fw", args, &["board", "model", "pubkey", "sensor"])?;
     let board = Board::parse(o.get("board").unwrap_or("mps2-an386"))?;
     let v = Variant {
         pubkey: o.get("pubkey").map(PathBuf::from),
-        stack_overflow_test: false,
-    };
+        ..Variant::default()
+    }
+    .with_sensor(board, o.get("sensor"))?;
     let elf = build_variant(board, o.get("model").map(Path::new), &v)?;
     let (flash, ram) = elf::flash_ram(&std::fs::read(&elf)?)?;
     println!(
@@ -420,15 +453,16 @@ pub fn flash(board: Board, elf: &Path) -> Result<()> {
     run(Command::new("probe-rs").args(["reset", "--chip", board.chip()]))
 }
 
-/// `cargo xtask flash --board B [--model FILE]`.
+/// `cargo xtask flash --board B [--model FILE] [--sensor lsm6dso]`.
 pub fn flash_cmd(args: &[String]) -> Result<()> {
-    let o = Opts::parse("flash", args, &["board", "model"])?;
+    let o = Opts::parse("flash", args, &["board", "model", "sensor"])?;
     let board =
         Board::parse(o.get("board").context(
             "`flash`: --board is required (nucleo-f446re, nrf52840-dk, rp-pico, esp32c3)",
         )?)?;
     ensure_real(board)?;
-    let elf = build(board, o.get("model").map(Path::new))?;
+    let v = Variant::default().with_sensor(board, o.get("sensor"))?;
+    let elf = build_variant(board, o.get("model").map(Path::new), &v)?;
     flash(board, &elf)
 }
 

@@ -27,20 +27,22 @@ Commands:
                        train on the bundled digits data, quantise, export, run on the emulated
                        board and print host vs board results in one table (files: target/demo/)
   test                 every test: fmt, clippy, host tests, firmware build, hardware-in-the-loop
-  build-fw [--board B] [--model FILE] [--pubkey FILE]
+  build-fw [--board B] [--model FILE] [--pubkey FILE] [--sensor lsm6dso]
                        build the firmware; --model builds that model file into flash (loaded at
                        boot when no uploaded model is stored); --pubkey: accept only models
                        signed with that Ed25519 key (`snn keygen` writes it, `snn export --sign`
-                       signs). Boards, emulated (one per core; B may also be the core name):
+                       signs); --sensor lsm6dso (nucleo-f446re + X-NUCLEO-IKS01A3, needs
+                       --model, e.g. models/zoo/basic_motions.snn): classify the shield's IMU at
+                       10 Hz, decisions on the UART and LD2, instead of serving the link. Boards, emulated (one per core; B may also be the core name):
                        mps2-an386 (cortex-m4, default), mps2-an385 (cortex-m3), mps2-an500
                        (cortex-m7), mps2-an505 (cortex-m33), microbit (cortex-m0), virt-rv32
                        (rv32); real: nucleo-f446re, nrf52840-dk, rp-pico, esp32c3
   run-qemu [--board B] [--model FILE] [--seconds S]
                        build the firmware, boot it on an emulated board (default mps2-an386),
                        print its Info reply and its decoded defmt log
-  flash --board B [--model FILE]
+  flash --board B [--model FILE] [--sensor lsm6dso]
                        flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico,
-                       esp32c3)
+                       esp32c3); --sensor as for build-fw
   hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich|recurrent] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:

@@ -1,5 +1,5 @@
 //! `cargo xtask test`: every test, in the order that fails fastest.
-use crate::firmware::{build, Board};
+use crate::firmware::{build, build_variant, Board, Variant};
 use crate::setup::{cargo, ensure_component, run as sh};
 use anyhow::Result;
 
@@ -47,6 +47,7 @@ pub fn run(_args: &[String]) -> Result<()> {
             .env_remove("SNN_FW_MODEL"))?;
         build(board, None)?;
     }
+    sensor_firmware(&fw)?;
     // The trained model on every core: same counts as the host, and a good classifier.
     for board in Board::EMULATED {
         let t = std::time::Instant::now();
@@ -130,5 +131,34 @@ pub fn run(_args: &[String]) -> Result<()> {
     crate::field::overflow_check(m4)?;
     crate::field::overflow_check(Board::Mps2An505)?;
     println!("xtask test: all passed");
+    Ok(())
+}
+
+/// The sensor firmware (feature `imu`: the Nucleo-F446RE reading the X-NUCLEO-IKS01A3's LSM6DSO)
+/// with the zoo BasicMotions model built in: clippy and a release build (no board here to run
+/// it; `hal/tests/sensor_stream.rs` runs its code path on the host with a scripted I2C bus).
+fn sensor_firmware(fw: &std::path::Path) -> Result<()> {
+    let t = std::time::Instant::now();
+    let board = Board::NucleoF446re;
+    println!("xtask test: sensor firmware (nucleo-f446re + LSM6DSO, zoo BasicMotions model; built, not run)");
+    sh(cargo()
+        .current_dir(fw)
+        .args(["clippy", "--release", "--target-dir"])
+        .arg(crate::firmware::target_dir())
+        .args(board.cargo_args())
+        .args(["--features", "imu", "--", "-D", "warnings"])
+        .env_remove("SNN_FW_MODEL"))?;
+    let model = crate::setup::root().join("models/zoo/basic_motions.snn");
+    let v = Variant {
+        imu: true,
+        ..Variant::default()
+    };
+    let elf = build_variant(board, Some(&model), &v)?;
+    let (flash, ram) = crate::elf::flash_ram(&std::fs::read(&elf)?)?;
+    println!(
+        "xtask test: sensor firmware {} ({flash} bytes flash, {ram} bytes static RAM) took {:.1} s",
+        elf.display(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -4,14 +4,19 @@
 //! `embedded-hal-nb` ([`snn_hal::NbLink`]). Counter: DWT CYCCNT (core cycles at 168 MHz),
 //! extended to 64 bits in software. Spike output: LD2 (PA5) pulses once per output spike.
 //! defmt goes out over RTT (read it with `probe-rs attach` or `cargo xtask flash`).
+//! Feature `imu`: I2C1 on the Arduino pins D15/D14 (PB8 SCL, PB9 SDA, 400 kHz), where the
+//! X-NUCLEO-IKS01A3 shield's LSM6DSO sits (`crate::sensor`).
 use super::dwt::DwtCounter;
-use super::real::halt;
+pub use super::real::halt;
 use snn_hal::{NbLink, PinSpikeOutput};
 use stm32f4xx_hal::gpio::{Output, Pin};
 use stm32f4xx_hal::pac::{self, USART2};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::serial::{Config, Serial};
 
+/// Core clock, Hz (what the DWT counter counts; the sensor loop paces its steps by it).
+#[cfg(feature = "imu")]
+pub const CORE_HZ: u64 = 168_000_000;
 /// Board name reported in `Info`.
 pub const NAME: &str = "nucleo-f446re";
 /// Largest model file accepted, bytes (kept in RAM so it can be replaced over the link).
@@ -37,6 +42,9 @@ pub struct Board {
     pub slots: Option<snn_hal::Slots<super::storage_nucleo::Flash>>,
     /// The MPU (for the stack guard).
     pub mpu: cortex_m::peripheral::MPU,
+    /// I2C1 to the sensor shield.
+    #[cfg(feature = "imu")]
+    pub i2c: stm32f4xx_hal::i2c::I2c<pac::I2C1>,
 }
 
 /// Clocks (8 MHz ST-LINK clock in, 168 MHz core), USART2, LD2 and the cycle counter.
@@ -60,7 +68,14 @@ pub fn init() -> Board {
         defmt::error!("USART2 configuration refused");
         halt()
     };
+    #[cfg(feature = "imu")]
+    let i2c = {
+        let gpiob = dp.GPIOB.split();
+        dp.I2C1.i2c((gpiob.pb8, gpiob.pb9), 400.kHz(), &clocks)
+    };
     Board {
+        #[cfg(feature = "imu")]
+        i2c,
         link: NbLink(serial),
         counter: DwtCounter::start(&mut cp.DCB, &mut cp.DWT),
         spikes: PinSpikeOutput(gpioa.pa5.into_push_pull_output()),

@@ -138,6 +138,13 @@ incorrect_rate = 0.2 # ... and for every other class
 # method = \"lagrange\"   # or \"penalty\" (with weight = ...)
 # multiplier_lr = 100.0
 
+# The decision rules `snn simulate` reports next to the final count (snn_models::decision, the
+# code the board decides with): the class with most output spikes over the last `window` steps,
+# and the first class whose count reaches `threshold` spikes (its step is the latency).
+# [decision]
+# window = 10
+# threshold = 5
+
 [network]
 input_size = {input_size}
 

@@ -220,6 +220,7 @@ pub fn simulate(
     bytes: &[u8],
     run: Option<&LoadedRun>,
     data: Option<&Path>,
+    rules: crate::train::config::DecisionConfig,
     json: bool,
 ) -> CliResult {
     let (set, source, float) = match (run, data) {
@@ -245,14 +246,18 @@ pub fn simulate(
             )))
         }
     };
-    let r = crate::deploy::series::run_engine(bytes, &set)?;
+    let r = crate::deploy::series::run_engine_with(bytes, &set, rules)?;
     for (i, (p, y)) in r.predictions.iter().zip(&set.labels).enumerate() {
         let len = set.series[i].len();
         if json {
-            println!(
-                "{}",
-                serde_json::json!({"row": i, "label": y, "predicted": p, "steps": len})
-            );
+            let mut v = serde_json::json!({"row": i, "label": y, "predicted": p, "steps": len});
+            if let Some(d) = r.decisions.samples.get(i) {
+                super::simulate::merge(
+                    &mut v,
+                    crate::deploy::decide::DecisionReport::sample_json(d),
+                );
+            }
+            println!("{v}");
         } else {
             println!("row {i:>5}  label {y:>3}  predicted {p:>3}  steps {len:>5}");
         }
@@ -264,6 +269,7 @@ pub fn simulate(
             "samples": set.series.len(),
             "spikes_per_inference": r.spikes_per_inference,
             "layer_rates": r.layer_rates,
+            "decisions": r.decisions.json(),
         });
         println!("{v}");
     } else {
@@ -275,6 +281,7 @@ pub fn simulate(
             r.spikes_per_inference,
             r.layer_rates
         );
+        print!("{}", r.decisions.render());
     }
     Ok(())
 }

@@ -1,14 +1,17 @@
 //! `snn simulate MODEL [--checkpoint RUN] [--data digits|FILE.csv] [--max-ram BYTES]
-//! [--target CORE] [--board NAME] [--json]`: the integer engine (the device's code) on the host
-//! over a data set (the library's [`crate::deploy::simulate`]), and the predicted cost of one
-//! inference on a core or board ([`crate::deploy::cost`]).
+//! [--target CORE] [--board NAME] [--window W] [--threshold N] [--json]`: the integer engine (the
+//! device's code) on the host over a data set (the library's [`crate::deploy::simulate`]), the
+//! accuracy and mean latency of each decision rule ([`crate::deploy::decide`]), and the predicted
+//! cost of one inference on a core or board ([`crate::deploy::cost`]).
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{CliError, CliResult};
 use crate::deploy::cost::{Board, Core};
-use crate::deploy::simulate::{agreement, all_rows, check_ram, run_engine, run_float};
+use crate::deploy::decide::DecisionReport;
+use crate::deploy::simulate::{agreement, all_rows, check_ram, run_engine_with, run_float};
+use crate::train::config::DecisionConfig;
 
 /// Options of `snn simulate`.
 #[derive(Args, Debug)]
@@ -35,9 +38,37 @@ pub struct SimulateArgs {
     /// its core, and the time per inference at its clock (lower bound: one instruction/cycle).
     #[arg(long, value_name = "NAME")]
     pub board: Option<String>,
-    /// Per-sample JSON lines ({"row", "label", "predicted"}), then a one-line JSON summary last.
+    /// Sliding-window decision rule: the class with most output spikes over the last W steps
+    /// [default: the checkpoint config's `decision.window`, else 10].
+    #[arg(long, value_name = "W")]
+    pub window: Option<usize>,
+    /// First-to-threshold decision rule: the first class whose output spike count reaches N
+    /// [default: the checkpoint config's `decision.threshold`, else 5].
+    #[arg(long, value_name = "N")]
+    pub threshold: Option<u32>,
+    /// Per-sample JSON lines ({"row", "label", "predicted", "window_predicted", ...}), then a
+    /// one-line JSON summary last (with "decisions": accuracy and mean latency per rule).
     #[arg(long)]
     pub json: bool,
+}
+
+impl SimulateArgs {
+    /// The decision rules: `--window`/`--threshold` over the run config's `[decision]` table
+    /// (or the defaults), checked.
+    pub fn rules(&self, config: Option<DecisionConfig>) -> CliResult<DecisionConfig> {
+        let base = config.unwrap_or_default();
+        let rules = DecisionConfig {
+            window: self.window.unwrap_or(base.window),
+            threshold: self.threshold.unwrap_or(base.threshold),
+        };
+        rules.validate().map_err(|e| {
+            CliError::input(
+                e.replace("decision.window", "--window")
+                    .replace("decision.threshold", "--threshold"),
+            )
+        })?;
+        Ok(rules)
+    }
 }
 
 /// Runs `snn simulate`.
@@ -83,11 +114,13 @@ pub fn run(args: SimulateArgs) -> CliResult {
             .map(super::run::load)
             .transpose()?;
         let data = (args.data != "digits").then(|| PathBuf::from(&args.data));
+        let rules = args.rules(run.as_ref().map(|r| r.cfg.decision))?;
         return super::series::simulate(
             &args.model,
             &bytes,
             run.as_ref(),
             data.as_deref(),
+            rules,
             args.json,
         );
     }
@@ -136,7 +169,8 @@ pub fn run(args: SimulateArgs) -> CliResult {
         )));
     }
     let samples = crate::deploy::export::samples_of(rows);
-    let report = run_engine(&model, &samples)?;
+    let rules = args.rules(run.as_ref().map(|r| r.cfg.decision))?;
+    let report = run_engine_with(&model, &samples, rules)?;
     let float_accuracy = match &run {
         Some(r) => {
             let pred = run_float(&r.float_layers()?, &model.header, &samples)?;
@@ -144,12 +178,15 @@ pub fn run(args: SimulateArgs) -> CliResult {
         }
         None => None,
     };
-    for (x, p) in samples.iter().zip(&report.predictions) {
+    for ((x, p), d) in samples
+        .iter()
+        .zip(&report.predictions)
+        .zip(&report.decisions.samples)
+    {
         if args.json {
-            println!(
-                "{}",
-                serde_json::json!({"row": x.seed, "label": x.label, "predicted": p})
-            );
+            let mut v = serde_json::json!({"row": x.seed, "label": x.label, "predicted": p});
+            merge(&mut v, DecisionReport::sample_json(d));
+            println!("{v}");
         } else {
             println!(
                 "row {:>5}  label {:>3}  predicted {:>3}",
@@ -199,4 +236,11 @@ pub fn run(args: SimulateArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// Adds the fields of the JSON object `extra` to the object `v`.
+pub(crate) fn merge(v: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        v.extend(extra);
+    }
 }

@@ -6,7 +6,8 @@
 //! quantisation with a straight-through estimator), [`export`] (calibration, dense or CSR layout,
 //! evaluation, the model file written atomically), [`card`] (the JSON model card),
 //! [`simulate`] (the `snn_models` engine over a data set, and the float reference on the same
-//! spikes), [`cost`] (instructions and time per inference on a core or board, from the per-core
+//! spikes), [`decide`] (the decision rules of `snn_models::decision` per sample: accuracy and
+//! mean latency of final count, sliding window and first to threshold), [`cost`] (instructions and time per inference on a core or board, from the per-core
 //! fits of `cargo xtask bench-fw`), [`inspect`] (a model file's header and layer table) and
 //! [`signing`] (Ed25519 key pairs and signed model files).
 //!
@@ -15,6 +16,7 @@
 
 pub mod card;
 pub mod cost;
+pub mod decide;
 pub mod export;
 pub mod inspect;
 pub mod qat;

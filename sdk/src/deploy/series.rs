@@ -6,7 +6,9 @@ use snn_models::Encoding;
 
 use crate::data::series::input::SeriesInput;
 use crate::data::series::SeriesSet;
+use crate::deploy::decide::{Decider, DecisionReport, StepSpikes};
 use crate::net::Network;
+use crate::train::config::DecisionConfig;
 use crate::train::{Error, Result};
 
 /// Quantises `net` (no-clipping shifts) into a model with the fitted input: encoding and
@@ -55,10 +57,24 @@ pub struct EngineReport {
     pub spikes_per_inference: f64,
     /// Mean rate of each layer (spikes per neuron per valid step).
     pub layer_rates: Vec<f64>,
+    /// Accuracy and mean latency of each decision rule ([`crate::deploy::decide`]).
+    pub decisions: DecisionReport,
 }
 
-/// Runs the integer engine on every series of `set` for exactly its `T_i` steps.
+/// Runs the integer engine on every series of `set` for exactly its `T_i` steps (default
+/// decision rules).
 pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
+    run_engine_with(bytes, set, DecisionConfig::default())
+}
+
+/// [`run_engine`] with the decision rules' window and threshold: each series is stepped frame
+/// by frame (`Engine::step_values`, as `run_values` does) and each step's output spikes go
+/// through the rules.
+pub fn run_engine_with(
+    bytes: &[u8],
+    set: &SeriesSet,
+    rules: DecisionConfig,
+) -> Result<EngineReport> {
     let model = snn_models::decode(bytes).map_err(|e| Error::Data(e.to_string()))?;
     let r = snn_models::Requirements::of(&model);
     let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);
@@ -69,8 +85,27 @@ pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
     let (mut correct, mut spikes, mut steps) = (0usize, 0u64, 0u64);
     let mut per_layer = vec![0u64; layers];
     let mut predictions = Vec::with_capacity(set.series.len());
+    let decision_err = |e: snn_models::decision::DecisionError| Error::Data(e.to_string());
+    let mut decider = Decider::new(&model, rules).map_err(decision_err)?;
+    let mut decided = Vec::with_capacity(set.series.len());
+    let mut steps_out = StepSpikes::default();
+    let c = model.channels.len();
+    let max = c * usize::from(model.header.time_steps);
     for (s, &y) in set.series.iter().zip(&set.labels) {
-        e.run_values(&s.values).map_err(Error::Encode)?;
+        // `Engine::run_values`, one frame at a time so each step's output spikes are seen.
+        if c == 0 || s.values.is_empty() || s.values.len() % c != 0 || s.values.len() > max {
+            return Err(Error::Encode(snn_models::EngineError::InputLength {
+                expected: max,
+                given: s.values.len(),
+            }));
+        }
+        e.reset();
+        steps_out.clear();
+        for frame in s.values.chunks_exact(c) {
+            e.step_values(frame).map_err(Error::Encode)?;
+            steps_out.push(e.layer_spikes(layers - 1));
+        }
+        decided.push(decider.decide(steps_out.steps()).map_err(decision_err)?);
         let p = e.predicted_class();
         predictions.push(p);
         correct += usize::from(usize::from(p) == y);
@@ -82,7 +117,9 @@ pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
         }
     }
     let n = set.series.len().max(1) as f64;
+    let labels: Vec<u16> = set.labels.iter().map(|&y| y as u16).collect();
     Ok(EngineReport {
+        decisions: DecisionReport::new(rules, decided, &labels),
         accuracy: correct as f64 / n,
         predictions,
         spikes_per_inference: spikes as f64 / n,
@@ -220,6 +257,17 @@ mod tests {
                 r.accuracy
             );
             assert_eq!(r.layer_rates.len(), 2);
+            // Stepped frame by frame through the decision rules, the final count is the
+            // engine's prediction and every rule decides within the samples' own steps.
+            let d = &r.decisions;
+            assert_eq!(d.final_count.accuracy, r.accuracy);
+            let mean_len = test_set.series.iter().map(|s| s.len() as f64).sum::<f64>()
+                / test_set.series.len() as f64;
+            assert!((d.final_count.mean_latency_steps - mean_len).abs() < 1e-9);
+            for (s, p) in d.samples.iter().zip(&r.predictions) {
+                assert_eq!(s.final_class, *p);
+                assert!(s.window_latency <= s.steps && s.first_latency() <= s.steps);
+            }
         }
     }
 }

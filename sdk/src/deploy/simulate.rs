@@ -6,7 +6,9 @@
 //! same encoded spikes, `u[t] = beta*v[t-1] + W x[t] + R s[t-1] + b; s[t] = H(u[t] - thr)`,
 //! `v[t] = u[t] - s[t]*thr` (subtract) / `u[t]*(1 - s[t])` (zero) / `u[t]` (none): with the
 //! dequantised parameters it is the "float model with the quantised weights" the engine must match.
+use crate::deploy::decide::{Decider, DecisionReport, StepSpikes};
 use crate::deploy::quant::FloatLayer;
+use crate::train::config::DecisionConfig;
 use serde::Serialize;
 use snn_models::encode::Encoder;
 use snn_models::{Engine, EngineError, Header, Model, Requirements, Reset, RATE_ONE};
@@ -60,6 +62,9 @@ pub enum SimError {
     /// The data set is empty or does not fit the model.
     #[error("{0}")]
     Data(String),
+    /// The decision rules refused their parameters (window, threshold) for this model.
+    #[error("decision rules: {0}")]
+    Decision(#[from] snn_models::decision::DecisionError),
 }
 
 /// Refuses a model whose engine state ([`Requirements::bytes`]) exceeds `limit` bytes.
@@ -115,10 +120,23 @@ pub struct SimReport {
     pub input_spikes_per_inference: f64,
     /// Engine state bytes ([`Requirements::bytes`]).
     pub ram_bytes: usize,
+    /// Accuracy and mean latency of each decision rule ([`crate::deploy::decide`]).
+    pub decisions: DecisionReport,
 }
 
-/// Runs the integer engine over `samples` (reset, encode, all steps, predict, per sample).
+/// Runs the integer engine over `samples` (reset, encode, all steps, predict, per sample), with
+/// the default decision rules.
 pub fn run_engine(model: &Model<'_>, samples: &[Sample<'_>]) -> Result<SimReport, SimError> {
+    run_engine_with(model, samples, DecisionConfig::default())
+}
+
+/// [`run_engine`] with the decision rules' window and threshold: the engine is stepped one step
+/// at a time and each step's output spikes go through the rules.
+pub fn run_engine_with(
+    model: &Model<'_>,
+    samples: &[Sample<'_>],
+    rules: DecisionConfig,
+) -> Result<SimReport, SimError> {
     if samples.is_empty() {
         return Err(SimError::Data("the data set has no samples".into()));
     }
@@ -140,14 +158,26 @@ pub fn run_engine(model: &Model<'_>, samples: &[Sample<'_>]) -> Result<SimReport
     let mut ok = vec![0usize; layers];
     let (mut events, mut inputs) = (0u64, 0u64);
     let mut predictions = Vec::with_capacity(samples.len());
+    let mut decider = Decider::new(model, rules)?;
+    let mut decided = Vec::with_capacity(samples.len());
+    let mut steps_out = StepSpikes::default();
+    let mut input = vec![0u16; usize::from(model.header.input_size)];
     for (index, x) in samples.iter().enumerate() {
-        engine
-            .run_features(x.features, x.seed)
-            .map_err(|source| SimError::Engine {
-                index,
-                seed: x.seed,
-                source,
-            })?;
+        let err = |source| SimError::Engine {
+            index,
+            seed: x.seed,
+            source,
+        };
+        // `Engine::run_features`, one step at a time so each step's output spikes are seen.
+        engine.reset();
+        steps_out.clear();
+        let mut encoder = Encoder::new(&model.header, x.features, x.seed).map_err(err)?;
+        for _ in 0..model.header.time_steps {
+            let k = encoder.next_step(&mut input).map_err(err)?;
+            engine.step(&input[..k]).map_err(err)?;
+            steps_out.push(engine.layer_spikes(layers - 1));
+        }
+        decided.push(decider.decide(steps_out.steps())?);
         let st = engine.stats();
         for l in 0..layers {
             spikes[l] += u64::from(st.layer_spikes[l]);
@@ -180,6 +210,7 @@ pub fn run_engine(model: &Model<'_>, samples: &[Sample<'_>]) -> Result<SimReport
     let labels: Vec<u16> = samples.iter().map(|x| x.label).collect();
     Ok(SimReport {
         samples: n,
+        decisions: DecisionReport::new(rules, decided, &labels),
         accuracy: agreement(&predictions, &labels),
         predictions,
         labels,
@@ -391,7 +422,8 @@ pub fn run_float(
 impl SimReport {
     /// The one-line JSON summary `snn simulate --json` prints last: `accuracy`, `float_accuracy`
     /// (when the float network is known), `rates` (per layer), `within_budget` (per layer),
-    /// `synaptic_events_per_inference`, `input_spikes_per_inference`, `samples`, `ram_bytes`.
+    /// `synaptic_events_per_inference`, `input_spikes_per_inference`, `samples`, `ram_bytes`,
+    /// `decisions` ([`DecisionReport::json`]).
     pub fn summary_json(&self, float_accuracy: Option<f64>) -> String {
         let v = serde_json::json!({
             "samples": self.samples,
@@ -402,6 +434,7 @@ impl SimReport {
             "synaptic_events_per_inference": self.synaptic_events_per_inference,
             "input_spikes_per_inference": self.input_spikes_per_inference,
             "ram_bytes": self.ram_bytes,
+            "decisions": self.decisions.json(),
         });
         v.to_string()
     }
@@ -439,6 +472,7 @@ impl SimReport {
                 100.0 * r.samples_within_budget
             );
         }
+        s.push_str(&self.decisions.render());
         s
     }
 }

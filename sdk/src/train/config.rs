@@ -195,6 +195,44 @@ fn default_incorrect_rate() -> f64 {
     0.2
 }
 
+/// The `[decision]` table: parameters of the streaming decision rules of `snn_models::decision`
+/// that `snn simulate` reports next to the final count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionConfig {
+    /// Sliding-window rule: the class with most output spikes over the last `window` steps
+    /// (1..=65535; default 10).
+    pub window: usize,
+    /// First-to-threshold rule: the first class whose output spike count reaches `threshold`
+    /// (>= 1; default 5).
+    pub threshold: u32,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> Self {
+        Self {
+            window: 10,
+            threshold: 5,
+        }
+    }
+}
+
+impl DecisionConfig {
+    /// Checks the ranges; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.window == 0 || self.window > usize::from(u16::MAX) {
+            return Err(format!(
+                "decision.window must be in 1..=65535 steps, got {}",
+                self.window
+            ));
+        }
+        if self.threshold == 0 {
+            return Err("decision.threshold must be >= 1 spike, got 0".to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// The `[train]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -296,6 +334,9 @@ pub struct TrainConfig {
     /// `[data]`/`[encoding]` and `train.time_steps` (each sample runs its own length).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesSource>,
+    /// The decision rules `snn simulate` reports (`[decision]`: `window`, `threshold`).
+    #[serde(default)]
+    pub decision: DecisionConfig,
     /// Directory of the config file (relative data paths resolve against it); not serialised.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
@@ -422,6 +463,7 @@ impl TrainConfig {
             }
         }
         t.schedule.validate()?;
+        self.decision.validate()?;
         if let Some(s) = &self.series {
             s.validate()?;
         }

@@ -18,6 +18,7 @@ mod stack;
 compile_error!("feature `imu` needs `board-nucleo-f446re` (the X-NUCLEO-IKS01A3 shield's board)");
 
 use board::{MAX_INPUTS, MAX_LAYER_NEURONS, MAX_MODEL_BYTES, MAX_NEURONS, MAX_OUTPUTS};
+use snn_hal::protocol::{MAX_DECISION_CLASSES, MAX_DECISION_RING};
 use snn_hal::{Backend, CpuBackend, CpuBuffers, Device, Persistent, Server};
 use static_cell::ConstStaticCell;
 
@@ -32,6 +33,11 @@ static SPIKES: ConstStaticCell<[u16; MAX_INPUTS + MAX_NEURONS]> =
     ConstStaticCell::new([0; MAX_INPUTS + MAX_NEURONS]);
 static OUT_COUNTS: ConstStaticCell<[u16; MAX_OUTPUTS]> = ConstStaticCell::new([0; MAX_OUTPUTS]);
 static STEP: ConstStaticCell<[u16; MAX_INPUTS]> = ConstStaticCell::new([0; MAX_INPUTS]);
+/// Storage of a stream's decision rules: three counts per class, and the window's ring.
+static RULE_COUNTS: ConstStaticCell<[u32; 3 * MAX_DECISION_CLASSES]> =
+    ConstStaticCell::new([0; 3 * MAX_DECISION_CLASSES]);
+static RULE_RING: ConstStaticCell<[u16; MAX_DECISION_RING]> =
+    ConstStaticCell::new([0; MAX_DECISION_RING]);
 
 // `PUBLIC_KEY`: the Ed25519 key uploads must be signed with (`SNN_FW_PUBKEY`, see build.rs).
 #[cfg(feature = "signed-models")]
@@ -91,7 +97,8 @@ fn main() -> ! {
         spikes: SPIKES.take(),
         out_counts: OUT_COUNTS.take(),
         step: STEP.take(),
-    });
+    })
+    .with_rule_storage(RULE_COUNTS.take(), RULE_RING.take());
     #[cfg(feature = "signed-models")]
     if let Some(key) = PUBLIC_KEY {
         cpu.require_signatures(key);

@@ -1,6 +1,7 @@
 //! The inference backend: loads a model and runs samples. The CPU backend ([`crate::cpu`]) runs
 //! the `snn_models` engine; a neuromorphic co-processor driver would implement the same trait.
-use crate::protocol::{ErrorReply, InferResult, Input, ModelInfo};
+use crate::counter::CycleCounter;
+use crate::protocol::{ErrorReply, InferResult, Input, ModelInfo, StreamInput, StreamReply};
 use crate::spike_out::SpikeOutput;
 
 /// Capacity of a backend.
@@ -37,5 +38,26 @@ pub trait Backend {
         sample_seed: u32,
         out: &mut InferResult,
         spikes: &mut dyn SpikeOutput,
+    ) -> Result<(), ErrorReply>;
+    /// Begins a stream: `reset` puts the network at rest, otherwise the last stream's state is
+    /// kept; `exp` is the unit `2^exp` of raw samples; `rules` = `(window, threshold)` of the
+    /// decision rules (0: none) of a stream from rest. Fills `out` (no steps, running counts,
+    /// decisions so far).
+    fn stream_begin(
+        &mut self,
+        reset: bool,
+        exp: i8,
+        rules: (u16, u32),
+        out: &mut StreamReply,
+    ) -> Result<(), ErrorReply>;
+    /// Runs the next steps of the open stream; fills `out` with each step's output spikes, the
+    /// running counts and the steps' costs read from `counter`, and signals each output spike on
+    /// `spikes` in its step. The state stays for the next push.
+    fn stream_push(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut StreamReply,
+        spikes: &mut dyn SpikeOutput,
+        counter: &mut dyn CycleCounter,
     ) -> Result<(), ErrorReply>;
 }

@@ -1,14 +1,19 @@
 //! The CPU backend: model bytes in a caller-provided buffer, run by the one `snn_models` engine.
 use crate::backend::{Backend, Limits};
+use crate::counter::CycleCounter;
 use crate::protocol::{
-    truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo, EVENT_BYTES,
-    MAX_OUTPUTS,
+    stream_steps, truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo,
+    StreamDecisions, StreamInput, StreamReply, EVENT_BYTES, MAX_OUTPUTS, MAX_STREAM_OUTPUTS,
+    MAX_STREAM_SPIKES, STEP_END,
 };
 use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
 use snn_models::codec::{PREFIX_LEN, TRAILER_LEN};
-use snn_models::encode::Encoder;
-use snn_models::{crc::crc32, decode, Engine, EngineError, FormatError, Model, Requirements};
+use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Reached, Window};
+use snn_models::encode::{raw_unit, Encoder};
+use snn_models::{
+    crc::crc32, decode, Carry, Engine, EngineError, FormatError, Model, Requirements,
+};
 
 /// Caller-provided storage: static arrays on a device, vectors on the host.
 #[derive(Debug)]
@@ -37,6 +42,170 @@ pub struct CpuBackend<'a> {
     model_len: usize,
     loaded: Option<ModelInfo>,
     public_key: Option<[u8; snn_models::signed::PUBLIC_KEY_LEN]>,
+    /// The open stream: where the engine left the buffers, its raw-sample exponent and its
+    /// steps since reset. `None` when the buffers hold no stream (a load or an inference ran).
+    stream: Option<Stream>,
+    /// Storage of the stream's decision rules (empty unless given by
+    /// [`CpuBackend::with_rule_storage`]).
+    rules: RuleStore<'a>,
+}
+
+/// A stream between requests.
+#[derive(Clone, Copy, Debug)]
+struct Stream {
+    carry: Carry,
+    exp: i8,
+    steps: u32,
+    /// The decision rules' parameters and scalars (their storage is in [`RuleStore`]); `None`
+    /// when the backend has no room for the model's classes.
+    decide: Option<Decide>,
+}
+
+/// What resumes a stream's decision rules (`snn_models::decision`'s `mark`s).
+#[derive(Clone, Copy, Debug)]
+struct Decide {
+    pops: Populations,
+    final_mark: u32,
+    /// Window width and mark (`None`: no window).
+    window: Option<(usize, usize)>,
+    /// Threshold and mark (`None`: no first-to-threshold).
+    first: Option<(u32, (u32, Option<Reached>))>,
+}
+
+/// Caller storage of the decision rules: `counts` holds the final-count counts, the
+/// first-to-threshold counts and the window's sums (`classes` each), `ring` the window's ring.
+#[derive(Debug, Default)]
+struct RuleStore<'a> {
+    counts: &'a mut [u32],
+    ring: &'a mut [u16],
+}
+
+/// The rules of one push, resumed over [`RuleStore`].
+struct Rules<'r> {
+    final_count: FinalCount<'r>,
+    window: Option<Window<'r>>,
+    first: Option<FirstToThreshold<'r>>,
+}
+
+fn decision_err(e: snn_models::decision::DecisionError) -> ErrorReply {
+    err(ErrorCode::BadInput, e)
+}
+
+impl RuleStore<'_> {
+    /// Whether the storage holds the rules of `classes` classes (and the reply's window
+    /// decisions, `class + 1` in a byte, fit).
+    fn holds(&self, classes: usize) -> bool {
+        classes <= 254 && 3 * classes <= self.counts.len()
+    }
+
+    /// The count slices (final count, first to threshold, window sums) of `c` classes and the
+    /// ring.
+    fn split(&mut self, c: usize) -> (&mut [u32], &mut [u32], &mut [u32], &mut [u16]) {
+        let (f, rest) = self.counts.split_at_mut(c.min(self.counts.len()));
+        let (t, sums) = rest.split_at_mut(c.min(rest.len()));
+        (f, t, sums, &mut *self.ring)
+    }
+
+    /// Fresh rules for a stream from rest: final count always, a window of `window` steps and
+    /// first-to-threshold at `threshold` when non-zero.
+    fn begin(
+        &mut self,
+        pops: Populations,
+        window: u16,
+        threshold: u32,
+    ) -> Result<Decide, ErrorReply> {
+        let (fc, tc, sums, ring) = self.split(usize::from(pops.classes()));
+        let final_count = FinalCount::new(pops, fc).map_err(decision_err)?;
+        let window = match usize::from(window) {
+            0 => None,
+            w => {
+                let need = w * usize::from(pops.classes());
+                if need > ring.len() {
+                    let mut e = err(ErrorCode::BadInput, "");
+                    let _ = write!(
+                        e.reason,
+                        "a window of {w} steps x {} classes needs {need} slots, the device has {}",
+                        pops.classes(),
+                        ring.len()
+                    );
+                    return Err(e);
+                }
+                let win = Window::new(pops, w, ring, sums).map_err(decision_err)?;
+                Some((w, win.mark()))
+            }
+        };
+        let first = match threshold {
+            0 => None,
+            n => Some((
+                n,
+                FirstToThreshold::new(pops, n, tc)
+                    .map_err(decision_err)?
+                    .mark(),
+            )),
+        };
+        Ok(Decide {
+            pops,
+            final_mark: final_count.mark(),
+            window,
+            first,
+        })
+    }
+
+    /// The rules of `d`, resumed over this storage.
+    fn resume(&mut self, d: &Decide) -> Result<Rules<'_>, ErrorReply> {
+        let (fc, tc, sums, ring) = self.split(usize::from(d.pops.classes()));
+        let final_count = FinalCount::resume(d.pops, fc, d.final_mark).map_err(decision_err)?;
+        let window = match d.window {
+            None => None,
+            Some((w, head)) => {
+                Some(Window::resume(d.pops, w, ring, sums, head).map_err(decision_err)?)
+            }
+        };
+        let first = match d.first {
+            None => None,
+            Some((n, mark)) => {
+                Some(FirstToThreshold::resume(d.pops, n, tc, mark).map_err(decision_err)?)
+            }
+        };
+        Ok(Rules {
+            final_count,
+            window,
+            first,
+        })
+    }
+}
+
+impl Rules<'_> {
+    /// Feeds one step's output spikes; records the window decision of the step in `out`.
+    fn push(&mut self, fired: &[u16], out: &mut StreamDecisions) -> Result<(), ErrorReply> {
+        self.final_count.push(fired).map_err(decision_err)?;
+        if let Some(w) = self.window.as_mut() {
+            let d = w.push(fired).map_err(decision_err)?;
+            // Cannot fail: a push has at most MAX_STREAM_STEPS steps.
+            let _ = out.window.push(d.map_or(0, |c| (c + 1) as u8));
+        }
+        if let Some(f) = self.first.as_mut() {
+            f.push(fired).map_err(decision_err)?;
+        }
+        Ok(())
+    }
+
+    /// The decisions after the last step, and the marks to resume from.
+    fn finish(&self, d: &mut Decide, out: &mut StreamDecisions) {
+        out.final_count = self.final_count.decision();
+        out.first = self
+            .first
+            .as_ref()
+            .and_then(FirstToThreshold::reached)
+            .map(|r| (r.class, r.step));
+        d.final_mark = self.final_count.mark();
+        if let (Some(w), Some((_, head))) = (&self.window, d.window.as_mut()) {
+            *head = w.mark();
+        }
+        if let (Some(f), Some((_, mark))) = (&self.first, d.first.as_mut()) {
+            *mark = f.mark();
+        }
+    }
 }
 
 fn err(code: ErrorCode, what: impl core::fmt::Display) -> ErrorReply {
@@ -59,7 +228,18 @@ impl<'a> CpuBackend<'a> {
             model_len: 0,
             loaded: None,
             public_key: None,
+            stream: None,
+            rules: RuleStore::default(),
         }
+    }
+
+    /// Gives the stream's decision rules their storage: `counts` 3 per class (final count,
+    /// first to threshold, window sums), `ring` the window's `window * classes` slots (the
+    /// firmware gives `3 * MAX_DECISION_CLASSES` and `MAX_DECISION_RING`, `protocol.rs`).
+    /// Without it, streams carry no decisions.
+    pub fn with_rule_storage(mut self, counts: &'a mut [u32], ring: &'a mut [u16]) -> Self {
+        self.rules = RuleStore { counts, ring };
+        self
     }
 
     /// From now on accept only models signed with `public_key` (Ed25519): an unsigned model is
@@ -108,12 +288,17 @@ impl<'a> CpuBackend<'a> {
     /// `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
-        if bytes.get(4..PREFIX_LEN) != Some(&1u16.to_le_bytes()[..]) {
+        let version = bytes.get(4..PREFIX_LEN);
+        if version != Some(&1u16.to_le_bytes()[..]) && version != Some(&2u16.to_le_bytes()[..]) {
             return decode(bytes).map_err(|_| no_model());
         }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
+        if bytes.get(4..PREFIX_LEN) == Some(&2u16.to_le_bytes()[..]) {
+            // A version-2 body is exactly `postcard(Model)` (header, layers, channels).
+            return postcard::from_bytes::<Model<'_>>(body).map_err(|_| no_model());
+        }
         // A version-1 body is the header and the layers; the channel section came in version 2.
         type V1<'b> = (
             snn_models::Header<'b>,
@@ -169,6 +354,7 @@ impl Backend for CpuBackend<'_> {
 
     fn begin_load(&mut self, len: u32) -> Result<(), ErrorReply> {
         self.loaded = None;
+        self.stream = None;
         self.len = 0;
         self.model_len = 0;
         if len as usize > self.buf.model.len() {
@@ -239,6 +425,8 @@ impl Backend for CpuBackend<'_> {
         if self.loaded.is_none() {
             return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
         }
+        // The inference overwrites the state buffers: no stream survives it.
+        self.stream = None;
         let b = &mut self.buf;
         let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
         // Hand the engine only what this model needs: it clears its state on every run, and the
@@ -287,6 +475,362 @@ impl Backend for CpuBackend<'_> {
         out.synaptic_events = stats.synaptic_events;
         Ok(())
     }
+
+    fn stream_begin(
+        &mut self,
+        reset: bool,
+        exp: i8,
+        rules: (u16, u32),
+        out: &mut StreamReply,
+    ) -> Result<(), ErrorReply> {
+        if self.loaded.is_none() {
+            return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
+        }
+        if raw_unit(exp).is_none() {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(e.reason, "raw sample exponent {exp} is outside -60..=60");
+            return Err(e);
+        }
+        let outputs = self.loaded.as_ref().map_or(0, |m| usize::from(m.outputs));
+        if outputs > MAX_STREAM_OUTPUTS {
+            let mut e = err(ErrorCode::ModelTooBig, "");
+            let _ = write!(
+                e.reason,
+                "streams take models of at most {MAX_STREAM_OUTPUTS} output neurons, this one has {outputs}"
+            );
+            return Err(e);
+        }
+        let kept = match (reset, self.stream) {
+            (false, None) => {
+                return Err(err(
+                    ErrorCode::NoStream,
+                    "no stream state to keep (none since the model was loaded or an Infer ran); begin with reset",
+                ))
+            }
+            (false, Some(s)) => Some(s),
+            (true, _) => None,
+        };
+        self.stream = None;
+        let b = &mut self.buf;
+        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let engine = bind(
+            &model,
+            &mut *b.membrane,
+            &mut *b.current,
+            &mut *b.spikes,
+            &mut *b.out_counts,
+            kept.as_ref().map(|s| &s.carry),
+        )?;
+        let steps = kept.map_or(0, |s| s.steps);
+        out.steps = steps;
+        out.spikes.clear();
+        out.cost = 0;
+        out.step_cost_max = 0;
+        fill_counts(&engine, out)?;
+        let carry = engine.carry();
+        let mut decide = match kept {
+            Some(k) => k.decide,
+            None => {
+                let pops = Populations::of(&model).map_err(decision_err)?;
+                if self.rules.holds(usize::from(pops.classes())) {
+                    Some(self.rules.begin(pops, rules.0, rules.1)?)
+                } else if rules != (0, 0) {
+                    let mut e = err(ErrorCode::BadInput, "");
+                    let _ = write!(
+                        e.reason,
+                        "the device holds decisions of at most {} classes, the model has {}",
+                        (self.rules.counts.len() / 3).min(254),
+                        pops.classes()
+                    );
+                    return Err(e);
+                } else {
+                    None
+                }
+            }
+        };
+        out.decisions = match decide.as_mut() {
+            Some(d) => {
+                let mut o = StreamDecisions::default();
+                self.rules.resume(d)?.finish(d, &mut o);
+                Some(o)
+            }
+            None => None,
+        };
+        self.stream = Some(Stream {
+            carry,
+            exp,
+            steps,
+            decide,
+        });
+        Ok(())
+    }
+
+    fn stream_push(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut StreamReply,
+        spikes: &mut dyn SpikeOutput,
+        counter: &mut dyn CycleCounter,
+    ) -> Result<(), ErrorReply> {
+        let Some(mut stream) = self.stream else {
+            return Err(err(
+                ErrorCode::NoStream,
+                "no stream open (StreamBegin first; a load or an Infer ends a stream)",
+            ));
+        };
+        let b = &mut self.buf;
+        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let mut engine = bind(
+            &model,
+            &mut *b.membrane,
+            &mut *b.current,
+            &mut *b.spikes,
+            &mut *b.out_counts,
+            Some(&stream.carry),
+        )?;
+        out.spikes.clear();
+        out.cost = 0;
+        out.step_cost_max = 0;
+        out.steps = stream.steps;
+        let outputs = model.output_neurons();
+        let mut decisions = stream.decide.map(|_| StreamDecisions::default());
+        let mut rules = match stream.decide.as_ref() {
+            Some(d) => Some(self.rules.resume(d)?),
+            None => None,
+        };
+        let mut push = Push {
+            rules: rules.as_mut().zip(decisions.as_mut()),
+            out: &mut *out,
+            spikes,
+            counter,
+            outputs,
+            most: stream_steps(outputs),
+            start: stream.steps,
+            last: model.layers.len().saturating_sub(1),
+        };
+        let exp = stream.exp;
+        let steps = match input {
+            StreamInput::Values(bytes) => bytes.len() / (2 * model.channels.len()).max(1),
+            StreamInput::Events(bytes) => check_events(
+                bytes,
+                usize::from(model.header.input_size).min(b.step.len()),
+            )?,
+        };
+        if steps > push.most {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(
+                e.reason,
+                "{steps} steps in one push, at most {} for this model (the reply must fit a frame)",
+                push.most
+            );
+            return Err(e);
+        }
+        let r = match input {
+            StreamInput::Values(_) if model.channels.is_empty() => Err(err(
+                ErrorCode::BadInput,
+                "this model takes input spikes (StreamInput::Events), not channel values",
+            )),
+            StreamInput::Values(bytes) => {
+                let width = 2 * model.channels.len();
+                if bytes.len() % width != 0 {
+                    let mut e = err(ErrorCode::BadInput, "");
+                    let _ = write!(
+                        e.reason,
+                        "{} value bytes are not whole steps of {width} (i16 per channel)",
+                        bytes.len()
+                    );
+                    Err(e)
+                } else {
+                    bytes
+                        .chunks_exact(width)
+                        .try_for_each(|f| push.step(&mut engine, |e| e.step_raw_le(f, exp)))
+                }
+            }
+            StreamInput::Events(bytes) => stream_events(bytes, b.step, |step| {
+                push.step(&mut engine, |e| e.step(step))
+            }),
+        };
+        // Steps that ran stay run (the stream goes on from there), even when a later step of
+        // the push was refused; the reply says how far it got in `steps`.
+        stream.steps = out.steps;
+        if let (Some(r), Some(d), Some(o)) = (&rules, stream.decide.as_mut(), decisions.as_mut()) {
+            r.finish(d, o);
+        }
+        out.decisions = decisions;
+        stream.carry = engine.carry();
+        fill_counts(&engine, out)?;
+        self.stream = Some(stream);
+        r
+    }
+}
+
+/// The steps of one push: runs each, measures it and records its output spikes.
+struct Push<'a, 'r> {
+    /// The decision rules and where their per-step decisions go.
+    rules: Option<(&'a mut Rules<'r>, &'a mut StreamDecisions)>,
+    out: &'a mut StreamReply,
+    spikes: &'a mut dyn SpikeOutput,
+    counter: &'a mut dyn CycleCounter,
+    outputs: usize,
+    most: usize,
+    start: u32,
+    last: usize,
+}
+
+impl Push<'_, '_> {
+    /// Runs one step with `run` (encode and step the network), costs it, and appends its
+    /// output spikes to the reply (signalling each on the spike output). Refuses a step past
+    /// [`stream_steps`].
+    fn step(
+        &mut self,
+        engine: &mut Engine<'_, '_>,
+        run: impl FnOnce(&mut Engine<'_, '_>) -> Result<(), EngineError>,
+    ) -> Result<(), ErrorReply> {
+        let done = self.out.steps.wrapping_sub(self.start) as usize;
+        if done >= self.most || self.out.spikes.len() + self.outputs + 1 > MAX_STREAM_SPIKES {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(
+                e.reason,
+                "more than {} steps in one push (the reply must fit a frame)",
+                self.most
+            );
+            return Err(e);
+        }
+        let t0 = self.counter.now();
+        run(engine).map_err(engine_err)?;
+        let cost = self.counter.now().wrapping_sub(t0);
+        self.out.cost = self.out.cost.saturating_add(cost);
+        self.out.step_cost_max = self.out.step_cost_max.max(cost);
+        self.out.steps = self.out.steps.saturating_add(1);
+        let fired = engine.layer_spikes(self.last);
+        // Cannot fail: room for `outputs + 1` entries was checked above.
+        let _ = self.out.spikes.push(fired.len() as u16);
+        for &i in fired {
+            let _ = self.out.spikes.push(i);
+            self.spikes.spike(i);
+        }
+        if let Some((rules, decisions)) = self.rules.as_mut() {
+            rules.push(fired, decisions)?;
+        }
+        Ok(())
+    }
+}
+
+/// An engine over the loaded `model` and the state buffers, resumed from `carry` (with the
+/// step limit off) or fresh at rest.
+fn bind<'m, 'b>(
+    model: &'m Model<'m>,
+    membrane: &'b mut [i32],
+    current: &'b mut [i32],
+    spikes: &'b mut [u16],
+    counts: &'b mut [u16],
+    carry: Option<&Carry>,
+) -> Result<Engine<'m, 'b>, ErrorReply> {
+    let r = Requirements::of(model);
+    let too_big = || {
+        err(
+            ErrorCode::ModelTooBig,
+            "model needs more state than the device has",
+        )
+    };
+    let membrane = membrane.get_mut(..r.membrane).ok_or_else(too_big)?;
+    let current = current.get_mut(..r.current).ok_or_else(too_big)?;
+    let spikes = spikes.get_mut(..r.spikes).ok_or_else(too_big)?;
+    let counts = counts.get_mut(..r.out_counts).ok_or_else(too_big)?;
+    let mut e = match carry {
+        Some(c) => Engine::resume(model, membrane, current, spikes, counts, c),
+        None => Engine::new(model, membrane, current, spikes, counts),
+    }
+    .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
+    e.set_step_limit(false);
+    Ok(e)
+}
+
+/// Copies the running output counts into the reply.
+fn fill_counts(engine: &Engine<'_, '_>, out: &mut StreamReply) -> Result<(), ErrorReply> {
+    out.counts.clear();
+    for &c in engine.output_counts() {
+        out.counts
+            .push(c)
+            .map_err(|_| err(ErrorCode::ModelTooBig, "too many output neurons"))?;
+    }
+    Ok(())
+}
+
+/// Checks [`StreamInput::Events`] words before any step runs (so a push runs whole or not at
+/// all): whole words, every index below `inputs`, at most `inputs` indices a step, no words
+/// after the last [`STEP_END`]. Returns the number of steps.
+fn check_events(bytes: &[u8], inputs: usize) -> Result<usize, ErrorReply> {
+    let words = bytes.chunks_exact(2);
+    if !words.remainder().is_empty() {
+        return Err(err(
+            ErrorCode::BadInput,
+            "event bytes are not whole u16 words",
+        ));
+    }
+    let (mut steps, mut k) = (0usize, 0usize);
+    for w in words {
+        let word = u16::from_le_bytes([w[0], w[1]]);
+        if word == STEP_END {
+            steps += 1;
+            k = 0;
+            continue;
+        }
+        k += 1;
+        if usize::from(word) >= inputs || k > inputs {
+            let mut e = err(ErrorCode::BadInput, "");
+            let _ = write!(
+                e.reason,
+                "step {steps} of the push: input {word} (or its count {k}) is not below the model's {inputs} inputs"
+            );
+            return Err(e);
+        }
+    }
+    if k != 0 {
+        return Err(err(
+            ErrorCode::BadInput,
+            "events after the last step end (0xFFFF) in a push",
+        ));
+    }
+    Ok(steps)
+}
+
+/// Splits [`StreamInput::Events`] words into steps (each ended by [`STEP_END`]) and calls
+/// `step` with each step's indices (gathered in `buf`). Odd bytes, trailing words without their
+/// [`STEP_END`] and more indices in a step than `buf` holds are refused.
+fn stream_events(
+    bytes: &[u8],
+    buf: &mut [u16],
+    mut step: impl FnMut(&[u16]) -> Result<(), ErrorReply>,
+) -> Result<(), ErrorReply> {
+    let words = bytes.chunks_exact(2);
+    if !words.remainder().is_empty() {
+        return Err(err(
+            ErrorCode::BadInput,
+            "event bytes are not whole u16 words",
+        ));
+    }
+    let mut k = 0usize;
+    for w in words {
+        let word = u16::from_le_bytes([w[0], w[1]]);
+        if word == STEP_END {
+            step(buf.get(..k).unwrap_or(&[]))?;
+            k = 0;
+            continue;
+        }
+        let slot = buf
+            .get_mut(k)
+            .ok_or_else(|| err(ErrorCode::BadInput, "more events in one step than inputs"))?;
+        *slot = word;
+        k += 1;
+    }
+    if k != 0 {
+        return Err(err(
+            ErrorCode::BadInput,
+            "events after the last step end (0xFFFF) in a push",
+        ));
+    }
+    Ok(())
 }
 
 /// Signals the output layer's spikes of the step just run.

@@ -1,7 +1,8 @@
 //! Host side of the link (feature `std`): a client that speaks the protocol over any byte
 //! stream, and a launcher for the emulated boards under QEMU.
 use crate::protocol::{
-    ErrorReply, InferResult, Info, Input, ModelInfo, Reply, Request, CHUNK, MAX_REQUEST,
+    stream_steps, ErrorReply, InferResult, Info, Input, ModelInfo, Reply, Request, StreamInput,
+    StreamReply, CHUNK, MAX_REQUEST, PROTOCOL_VERSION, STEP_END,
 };
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -35,6 +36,17 @@ pub enum ClientError {
     /// The device answered with a reply of the wrong kind.
     #[error("unexpected reply: {0:?}")]
     Unexpected(Box<Reply>),
+    /// The device speaks another protocol version than this host.
+    #[error("the device speaks protocol {device}, this host speaks {host}: update the {}", if .device < .host { "firmware" } else { "host tools" })]
+    Version {
+        /// The host's [`PROTOCOL_VERSION`].
+        host: u16,
+        /// The device's, from its `Info`.
+        device: u16,
+    },
+    /// A stream's input does not fit the protocol (what, and why).
+    #[error("stream input: {0}")]
+    StreamInput(String),
     /// Every try of a request failed on the link.
     #[error("no valid reply after {tries} tries of {what}; last failure: {last}")]
     GaveUp {
@@ -82,6 +94,10 @@ pub enum Received {
     Damaged(usize),
 }
 
+/// Input bytes of one [`Request::StreamPush`] the host sends: [`MAX_REQUEST`] less room for the
+/// request's tag and lengths.
+pub const RAW_ROOM: usize = MAX_REQUEST - 16;
+
 /// Speaks the protocol: one request frame out, one reply frame back, retried on link damage.
 pub struct Client {
     rx: Receiver<Vec<u8>>,
@@ -89,6 +105,8 @@ pub struct Client {
     tx: Box<dyn Write + Send>,
     seq: u16,
     stats: LinkStats,
+    /// The device's protocol version, once read (a stream begin checks it).
+    device_protocol: Option<u16>,
     /// How long to wait for each reply (per try).
     pub timeout: Duration,
     /// Tries per request before giving up with [`ClientError::GaveUp`] (at least 1).
@@ -117,6 +135,8 @@ fn kind(req: &Request<'_>) -> &'static str {
         Request::LoadEnd => "LoadEnd",
         Request::Infer { .. } => "Infer",
         Request::Reset => "Reset",
+        Request::StreamBegin { .. } => "StreamBegin",
+        Request::StreamPush { .. } => "StreamPush",
     }
 }
 
@@ -150,6 +170,7 @@ impl Client {
             tx: Box::new(writer),
             seq: (seed ^ (seed >> 16)) as u16,
             stats: LinkStats::default(),
+            device_protocol: None,
             timeout: Duration::from_secs(30),
             tries: 5,
             chunk: CHUNK,
@@ -339,6 +360,112 @@ impl Client {
             Reply::Ack { .. } => Ok(()),
             o => Err(Box::new(o)),
         })
+    }
+
+    /// Begins a stream (`reset`: from rest; else keep the last stream's state) whose raw samples
+    /// are in units of `2^exp`. Checks the device's protocol version first: a device that
+    /// cannot stream gets [`ClientError::Version`] naming both versions (the version is read
+    /// once per client).
+    /// `(window, threshold)` are the decision rules' parameters of a stream from rest (0: none).
+    pub fn stream_begin(
+        &mut self,
+        reset: bool,
+        exp: i8,
+        (window, threshold): (u16, u32),
+    ) -> Result<StreamReply, ClientError> {
+        let device = match self.device_protocol {
+            Some(v) => v,
+            None => self.info()?.protocol,
+        };
+        self.device_protocol = Some(device);
+        if device != PROTOCOL_VERSION {
+            return Err(ClientError::Version {
+                host: PROTOCOL_VERSION,
+                device,
+            });
+        }
+        let r = self.call(&Request::StreamBegin {
+            protocol: PROTOCOL_VERSION,
+            reset,
+            exp,
+            window,
+            threshold,
+        })?;
+        Self::expect(r, |r| match r {
+            Reply::Stream(s) => Ok(s),
+            o => Err(Box::new(o)),
+        })
+    }
+
+    /// Pushes the next steps of the open stream (at most [`stream_steps`] of them).
+    pub fn stream_push(&mut self, input: StreamInput<'_>) -> Result<StreamReply, ClientError> {
+        let r = self.call(&Request::StreamPush { input })?;
+        Self::expect(r, |r| match r {
+            Reply::Stream(s) => Ok(s),
+            o => Err(Box::new(o)),
+        })
+    }
+
+    /// Streams raw samples (`channels` per step, step-major) through the open stream in pushes
+    /// that fit a frame both ways (`outputs`: the model's output neurons); returns each push's
+    /// reply in order.
+    pub fn stream_raw(
+        &mut self,
+        raw: &[i16],
+        channels: usize,
+        outputs: usize,
+    ) -> Result<Vec<StreamReply>, ClientError> {
+        if channels == 0 || !raw.len().is_multiple_of(channels) {
+            return Err(ClientError::StreamInput(format!(
+                "{} samples are not whole steps of {channels} channels",
+                raw.len()
+            )));
+        }
+        let per = stream_steps(outputs).min(RAW_ROOM / (2 * channels)).max(1);
+        let mut bytes = Vec::with_capacity(2 * channels * per);
+        raw.chunks(channels * per)
+            .map(|chunk| {
+                bytes.clear();
+                bytes.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                self.stream_push(StreamInput::Values(&bytes))
+            })
+            .collect()
+    }
+
+    /// Streams input spikes (`steps[t]`: the input indices of step `t`) through the open stream
+    /// in pushes that fit a frame both ways; returns each push's reply in order. A single step
+    /// must fit one request ([`RAW_ROOM`] / 2 - 1 events).
+    pub fn stream_events(
+        &mut self,
+        steps: &[Vec<u16>],
+        outputs: usize,
+    ) -> Result<Vec<StreamReply>, ClientError> {
+        let most = stream_steps(outputs).max(1);
+        let mut replies = Vec::new();
+        let mut bytes: Vec<u8> = Vec::with_capacity(RAW_ROOM);
+        let mut n = 0usize;
+        for (t, step) in steps.iter().enumerate() {
+            let need = 2 * (step.len() + 1);
+            if need > RAW_ROOM {
+                return Err(ClientError::StreamInput(format!(
+                    "step {t} has {} events, one push holds at most {}",
+                    step.len(),
+                    RAW_ROOM / 2 - 1
+                )));
+            }
+            if n == most || bytes.len() + need > RAW_ROOM {
+                replies.push(self.stream_push(StreamInput::Events(&bytes))?);
+                bytes.clear();
+                n = 0;
+            }
+            bytes.extend(step.iter().flat_map(|i| i.to_le_bytes()));
+            bytes.extend(STEP_END.to_le_bytes());
+            n += 1;
+        }
+        if n > 0 {
+            replies.push(self.stream_push(StreamInput::Events(&bytes))?);
+        }
+        Ok(replies)
     }
 
     /// Runs one sample on the device.

@@ -5,7 +5,10 @@
 //! only after the inner backend accepted the whole model (CRC, format, signature, size), so a
 //! refused or interrupted upload never replaces the stored model.
 use crate::backend::{Backend, Limits};
-use crate::protocol::{ErrorCode, ErrorReply, InferResult, Input, ModelInfo};
+use crate::counter::CycleCounter;
+use crate::protocol::{
+    ErrorCode, ErrorReply, InferResult, Input, ModelInfo, StreamInput, StreamReply,
+};
 use crate::slots::{SlotError, SlotInfo, Slots};
 use crate::spike_out::SpikeOutput;
 use embedded_storage::nor_flash::NorFlash;
@@ -148,5 +151,25 @@ impl<B: Backend, F: NorFlash> Backend for Persistent<B, F> {
         spikes: &mut dyn SpikeOutput,
     ) -> Result<(), ErrorReply> {
         self.inner.infer(input, sample_seed, out, spikes)
+    }
+
+    fn stream_begin(
+        &mut self,
+        reset: bool,
+        exp: i8,
+        rules: (u16, u32),
+        out: &mut StreamReply,
+    ) -> Result<(), ErrorReply> {
+        self.inner.stream_begin(reset, exp, rules, out)
+    }
+
+    fn stream_push(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut StreamReply,
+        spikes: &mut dyn SpikeOutput,
+        counter: &mut dyn CycleCounter,
+    ) -> Result<(), ErrorReply> {
+        self.inner.stream_push(input, out, spikes, counter)
     }
 }

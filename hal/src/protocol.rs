@@ -14,8 +14,8 @@ use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 use snn_models::MAX_LAYERS;
 
-/// Protocol revision; bumped on any incompatible message change.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Protocol revision; bumped on any incompatible message change (3: streams).
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Largest decoded (postcard) request the device accepts, bytes.
 pub const MAX_REQUEST: usize = 1024;
 /// Largest encoded request frame on the wire: the envelope, COBS (one byte per 254) and the
@@ -31,6 +31,49 @@ pub const MAX_REASON: usize = 96;
 pub const MAX_NAME: usize = 64;
 /// Bytes per input event in [`Input::Events`]: `t` (u16 LE) then `index` (u16 LE).
 pub const EVENT_BYTES: usize = 4;
+/// The word that ends a step in [`StreamInput::Events`] (never an input index).
+pub const STEP_END: u16 = 0xFFFF;
+/// Entries of [`StreamReply::spikes`]: per step its spike count, then the spiking output indices.
+pub const MAX_STREAM_SPIKES: usize = 256;
+/// Most steps one [`Request::StreamPush`] may carry (every step takes at least two entries of
+/// [`StreamReply::spikes`]).
+pub const MAX_STREAM_STEPS: usize = MAX_STREAM_SPIKES / 2;
+/// Classes the firmware keeps decision storage for (`CpuBackend::with_rule_storage`: three
+/// `u32` counts per class); a model with more streams without decisions.
+pub const MAX_DECISION_CLASSES: usize = 32;
+/// Slots of the firmware's sliding-window ring: `window * classes <= MAX_DECISION_RING`
+/// (e.g. 128 steps of 4 classes, 56 of 9).
+pub const MAX_DECISION_RING: usize = 512;
+/// Most output neurons of a model that streams (the running counts of a [`StreamReply`]).
+pub const MAX_STREAM_OUTPUTS: usize = 128;
+/// Largest decoded (postcard) reply, bytes: an [`InferResult`] with every output, or a
+/// [`StreamReply`] of [`stream_steps`] steps, fits.
+pub const MAX_REPLY: usize = 1150;
+/// Bytes of a [`StreamReply`] besides its spike entries and counts, worst case (steps, cost,
+/// maximum step cost, lengths, decisions, the reply's tag), with room.
+const STREAM_FIXED: usize = 64;
+
+/// Most steps one [`Request::StreamPush`] may carry for a model with `outputs` output neurons,
+/// so that the reply (every step's spikes in the worst case, its window decision, every running
+/// count) fits [`MAX_REPLY`]: `min(MAX_STREAM_SPIKES / (outputs + 1), (MAX_REPLY - 64 -
+/// 3 outputs) / (b (outputs + 1) + 1))`, with `b` the postcard bytes of an entry (1 below 128
+/// outputs, else 2). At least 1 up to [`MAX_STREAM_OUTPUTS`] outputs, 0 above (such a model
+/// does not stream).
+pub const fn stream_steps(outputs: usize) -> usize {
+    if outputs > MAX_STREAM_OUTPUTS {
+        return 0;
+    }
+    let per_step = outputs + 1;
+    let entry = if outputs < 128 { 1 } else { 2 };
+    let room = MAX_REPLY - STREAM_FIXED - 3 * outputs;
+    let by_bytes = room / (entry * per_step + 1);
+    let by_slots = MAX_STREAM_SPIKES / per_step;
+    if by_bytes < by_slots {
+        by_bytes
+    } else {
+        by_slots
+    }
+}
 
 /// A request from the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +109,46 @@ pub enum Request<'a> {
     /// Reset the board (answered with `Ack { received: 0 }` first): a model stored in flash
     /// comes back, one only in RAM is gone.
     Reset,
+    /// Begin a stream on the loaded model (answered with [`Reply::Stream`], no steps run).
+    /// `reset`: put every membrane, spike list and running count at rest; otherwise keep the
+    /// state the last stream left (refused with [`ErrorCode::NoStream`] when there is none: no
+    /// stream since the model was loaded, or an [`Request::Infer`] ran since).
+    StreamBegin {
+        /// The host's [`PROTOCOL_VERSION`]; a different one is refused with
+        /// [`ErrorCode::Version`], naming both.
+        protocol: u16,
+        /// Start from rest (true) or keep the state (false).
+        reset: bool,
+        /// Unit of raw `i16` samples in [`StreamInput::Values`]: `x = raw * 2^exp`
+        /// (`snn_models::encode::raw_unit`, -60..=60).
+        exp: i8,
+        /// Sliding-window decision over the last `window` steps at every step (0: none;
+        /// `window * classes <= MAX_DECISION_RING`). Ignored when keeping state.
+        window: u16,
+        /// First-to-threshold decision at `threshold` spikes of one class (0: none). Ignored
+        /// when keeping state.
+        threshold: u32,
+    },
+    /// The next steps of the stream: run them, answer each step's output spikes and the
+    /// running counts ([`Reply::Stream`]). At most [`stream_steps`]`(outputs)` steps.
+    StreamPush {
+        /// The steps.
+        #[serde(borrow)]
+        input: StreamInput<'a>,
+    },
+}
+
+/// Steps of a stream's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamInput<'a> {
+    /// Input spikes: `u16` LE words, each step's input indices (below `input_size`, at most
+    /// `input_size` of them) followed by [`STEP_END`]; a silent step is a lone [`STEP_END`].
+    /// The number of [`STEP_END`] words is the number of steps; trailing words are refused.
+    Events(#[serde(borrow)] &'a [u8]),
+    /// Raw channel samples: `i16` LE, one per channel per step (`2 * channels` bytes a step),
+    /// encoded on the device with the model's per-channel constants
+    /// (`snn_models::Engine::step_raw`, unit `2^exp` from [`Request::StreamBegin`]).
+    Values(#[serde(borrow)] &'a [u8]),
 }
 
 /// One sample's input.
@@ -90,11 +173,13 @@ pub enum CostUnit {
     None,
 }
 
-/// A reply from the device.
+/// A reply from the device. `S` is what a [`Reply::Stream`] holds: the [`StreamReply`] itself
+/// (the host's decoded reply), or on the device a reference to the one it keeps (same bytes on
+/// the wire), so no stream reply is ever copied onto the device's stack.
 // No allocator on the device, so the large result is not boxed; one reply lives at a time.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reply {
+pub enum Reply<S = StreamReply> {
     /// Device and model description.
     Info(Info),
     /// The upload step was accepted; `received` bytes so far.
@@ -108,6 +193,82 @@ pub enum Reply {
     Result(InferResult),
     /// The request failed; the device keeps serving.
     Error(ErrorReply),
+    /// Outcome of [`Request::StreamBegin`] (no steps) or [`Request::StreamPush`].
+    Stream(S),
+}
+
+/// The outcome of the steps of one [`Request::StreamPush`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamReply {
+    /// Steps of the stream since its last reset, this push's included.
+    pub steps: u32,
+    /// Output spikes of every step of this push, in order: the step's spike count `k`, then
+    /// its `k` spiking output neuron indices (ascending).
+    pub spikes: Vec<u16, MAX_STREAM_SPIKES>,
+    /// Running spike count of each output neuron since the stream's reset (saturating).
+    pub counts: Vec<u16, MAX_STREAM_OUTPUTS>,
+    /// Cost of this push's steps in [`Info::cost_unit`]: the sum over its steps of the
+    /// encoding and the network step (decoding the request and replying are not counted).
+    pub cost: u64,
+    /// Largest cost of one step of this push.
+    pub step_cost_max: u64,
+    /// The decisions (`snn_models::decision`, the host's code), when the device holds them for
+    /// the model's classes (the firmware: up to [`MAX_DECISION_CLASSES`]); else `None`.
+    pub decisions: Option<StreamDecisions>,
+}
+
+/// The decision rules of a stream after the steps of one push.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamDecisions {
+    /// Final count: the class with most spikes since the stream's reset (ties and silence: the
+    /// lowest class).
+    pub final_count: u16,
+    /// Sliding window: after each step of this push, `class + 1`, or 0 while the window holds
+    /// no output spike; empty when the stream has no window.
+    pub window: Vec<u8, MAX_STREAM_STEPS>,
+    /// First to threshold, once a class reached it (sticky until a reset): the class and the
+    /// 1-based step of the stream at which it did.
+    pub first: Option<(u16, u32)>,
+}
+
+impl StreamReply {
+    /// An empty reply (no steps yet).
+    pub const fn new() -> Self {
+        Self {
+            steps: 0,
+            spikes: Vec::new(),
+            counts: Vec::new(),
+            cost: 0,
+            step_cost_max: 0,
+            decisions: None,
+        }
+    }
+
+    /// The output spikes of each step of this push.
+    pub fn steps_spikes(&self) -> StepSpikes<'_> {
+        StepSpikes(&self.spikes)
+    }
+}
+
+impl Default for StreamReply {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Iterator over the steps of [`StreamReply::spikes`]: one slice of output indices per step.
+#[derive(Clone, Debug)]
+pub struct StepSpikes<'a>(&'a [u16]);
+
+impl<'a> Iterator for StepSpikes<'a> {
+    type Item = &'a [u16];
+    fn next(&mut self) -> Option<&'a [u16]> {
+        let (&k, rest) = self.0.split_first()?;
+        let k = usize::from(k).min(rest.len());
+        let (step, rest) = rest.split_at(k);
+        self.0 = rest;
+        Some(step)
+    }
 }
 
 /// Device description.
@@ -222,6 +383,10 @@ pub enum ErrorCode {
     Unsigned,
     /// The model's signature does not verify with the device's public key.
     BadSignature,
+    /// The host speaks another [`PROTOCOL_VERSION`] (the reason names both).
+    Version,
+    /// A stream push (or a `StreamBegin` keeping state) with no stream state to continue.
+    NoStream,
 }
 
 impl ErrorCode {

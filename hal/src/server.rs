@@ -5,15 +5,23 @@ use crate::counter::CycleCounter;
 use crate::frame::{Frame, FrameBuffer};
 use crate::link::Link;
 use crate::protocol::{
-    ErrorCode, ErrorReply, InferResult, Info, Reply, Request, MAX_FRAME, PROTOCOL_VERSION,
+    ErrorCode, ErrorReply, InferResult, Info, Request, StreamReply, MAX_FRAME, PROTOCOL_VERSION,
 };
 use crate::spike_out::SpikeOutput;
 use crate::wire::{self, WireError};
 use heapless::Vec;
 
-/// Largest reply message before the envelope (an [`InferResult`] with every output is the
-/// largest reply).
-pub const MAX_REPLY: usize = 1150;
+/// Largest reply message before the envelope ([`crate::protocol::MAX_REPLY`]).
+pub const MAX_REPLY: usize = crate::protocol::MAX_REPLY;
+
+/// The device's replies: a [`crate::protocol::Reply`] whose stream variant only marks that the
+/// kept [`StreamReply`] is the answer (it is encoded from where it lives, never copied).
+type Reply = crate::protocol::Reply<Kept>;
+
+/// Marks [`crate::protocol::Reply::Stream`] in a device reply: the server's own `stream` is
+/// encoded in its place.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+struct Kept;
 /// Largest encoded reply frame.
 pub const MAX_REPLY_FRAME: usize = wire::max_frame(MAX_REPLY);
 /// Largest encoded link-error reply frame (kept apart so the last good reply stays cached).
@@ -48,6 +56,8 @@ struct Core<B, C, S> {
     device: Device,
     upload: Upload,
     result: InferResult,
+    /// The outcome of the last stream request.
+    stream: StreamReply,
     /// The last reply frame to a well-formed request, kept to answer a repeat of that request.
     tx: [u8; MAX_REPLY_FRAME],
     /// `(seq, crc, frame length)` of the request `tx` answers.
@@ -91,6 +101,7 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
                     synaptic_events: 0,
                     cost: 0,
                 },
+                stream: StreamReply::new(),
                 tx: [0; MAX_REPLY_FRAME],
                 last: None,
                 reset: false,
@@ -182,9 +193,16 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
 }
 
 impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
-    /// Encodes `reply` into `tx`; returns the frame length.
+    /// Encodes `reply` into `tx` (a stream reply from `stream`); returns the frame length.
     fn encode(&mut self, seq: u16, reply: &Reply) -> usize {
-        match wire::encode(seq, reply, &mut self.raw, &mut self.tx) {
+        let r = match reply {
+            crate::protocol::Reply::Stream(Kept) => {
+                let kept = crate::protocol::Reply::<&StreamReply>::Stream(&self.stream);
+                wire::encode(seq, &kept, &mut self.raw, &mut self.tx)
+            }
+            other => wire::encode(seq, other, &mut self.raw, &mut self.tx),
+        };
+        match r {
             Ok(n) => n,
             Err(_) => {
                 let fallback = error(ErrorCode::BadFrame, "reply does not fit the frame buffer");
@@ -252,6 +270,43 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
                 }
                 match self.backend.finish_load(crc) {
                     Ok(info) => Reply::Loaded(info),
+                    Err(e) => Reply::Error(e),
+                }
+            }
+            Request::StreamBegin {
+                protocol,
+                reset,
+                exp,
+                window,
+                threshold,
+            } => {
+                if protocol != PROTOCOL_VERSION {
+                    let mut e = ErrorReply::new(ErrorCode::Version, "");
+                    let _ = core::fmt::Write::write_fmt(
+                        &mut e.reason,
+                        format_args!(
+                            "host speaks protocol {protocol}, this firmware speaks {PROTOCOL_VERSION}"
+                        ),
+                    );
+                    return Reply::Error(e);
+                }
+                match self
+                    .backend
+                    .stream_begin(reset, exp, (window, threshold), &mut self.stream)
+                {
+                    Ok(()) => Reply::Stream(Kept),
+                    Err(e) => Reply::Error(e),
+                }
+            }
+            Request::StreamPush { input } => {
+                let r = self.backend.stream_push(
+                    input,
+                    &mut self.stream,
+                    &mut self.spikes,
+                    &mut self.counter,
+                );
+                match r {
+                    Ok(()) => Reply::Stream(Kept),
                     Err(e) => Reply::Error(e),
                 }
             }

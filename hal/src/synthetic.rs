@@ -229,3 +229,64 @@ pub fn digits_model_rich(seed: u32) -> Result<Vec<u8>, FormatError> {
     };
     encode_to_vec(&model)
 }
+
+/// Inputs of the SHD-shaped stream model (the Spiking Heidelberg Digits' 700 channels).
+pub const SHD_INPUTS: u16 = 700;
+/// Hidden recurrent neurons of the SHD-shaped stream model.
+pub const SHD_HIDDEN: u16 = 128;
+/// Output neurons (classes) of the SHD-shaped stream model.
+pub const SHD_CLASSES: u16 = 20;
+
+/// Model file bytes of an SHD-shaped event model, 700 -> 128 recurrent -> 20, `Encoding::Events`,
+/// `time_steps` 100 (a stream runs past it), weights drawn from `seed`: the streaming test of
+/// thousands of events over a second.
+pub fn shd_model(seed: u32) -> Result<Vec<u8>, FormatError> {
+    let mut rng = Rng::new(seed, 0x05D0);
+    let w1 = weights(&mut rng, usize::from(SHD_INPUTS) * usize::from(SHD_HIDDEN));
+    let rec: Vec<u8> = (0..usize::from(SHD_HIDDEN) * usize::from(SHD_HIDDEN))
+        .map(|_| (((rng.next_u32() >> 24) % 41) as i32 - 20) as i8 as u8)
+        .collect();
+    let w2 = weights(&mut rng, usize::from(SHD_HIDDEN) * usize::from(SHD_CLASSES));
+    let mut hidden = layer(SHD_INPUTS, SHD_HIDDEN, &w1, 150);
+    hidden.recurrent = Some(Weights::Dense {
+        values: Bytes(&rec),
+    });
+    let mut layers = heapless::Vec::new();
+    let _ = layers.push(hidden);
+    let _ = layers.push(layer(SHD_HIDDEN, SHD_CLASSES, &w2, 250));
+    let model = Model {
+        header: Header {
+            name: "synthetic-shd-stream",
+            input_size: SHD_INPUTS,
+            time_steps: 100,
+            encoding: Encoding::Events,
+            num_classes: SHD_CLASSES,
+            neurons_per_class: 1,
+        },
+        layers,
+        channels: Default::default(),
+    };
+    encode_to_vec(&model)
+}
+
+/// A seeded SHD-like event stream: `steps` steps (1 ms bins: 1,000 steps is one second) of
+/// input indices below [`SHD_INPUTS`], ascending and distinct per step. A band of 40 channels
+/// drifts across the 700 over the stream, each of its channels firing with probability 1/6
+/// per step, plus sparse background: about 7 events per step.
+pub fn shd_events(seed: u32, steps: usize) -> Vec<Vec<u16>> {
+    let mut rng = Rng::new(seed, 0xE7E7);
+    (0..steps)
+        .map(|t| {
+            let centre = (t * 660 / steps.max(1)) as u16;
+            let mut step: Vec<u16> = (centre..centre + 40)
+                .filter(|_| rng.next_u32().is_multiple_of(6))
+                .collect();
+            if rng.next_u32().is_multiple_of(2) {
+                step.push((rng.next_u32() % u32::from(SHD_INPUTS)) as u16);
+            }
+            step.sort_unstable();
+            step.dedup();
+            step
+        })
+        .collect()
+}

@@ -460,3 +460,92 @@ impl Settle {
         self.steps
     }
 }
+
+// Resuming between requests (#14 item 1, streams on the board): a rule's storage stays with
+// the caller, and its few scalars (`steps`, `head`, `reached`) are read back with `mark` and
+// handed to `resume`, so a rule continues across requests exactly as if it had never been
+// dropped. `resume` validates sizes and never clears the storage.
+
+impl<'b> FinalCount<'b> {
+    /// Steps pushed so far: with the counts in the caller's storage, all [`resume`](Self::resume)
+    /// needs.
+    pub fn mark(&self) -> u32 {
+        self.steps
+    }
+
+    /// The rule over `counts` as left by a rule whose [`mark`](Self::mark) was `steps` (nothing
+    /// is cleared).
+    pub fn resume(
+        pops: Populations,
+        counts: &'b mut [u32],
+        steps: u32,
+    ) -> Result<Self, DecisionError> {
+        need("counts", counts, pops.classes_usize())?;
+        Ok(Self {
+            pops,
+            counts: &mut counts[..pops.classes_usize()],
+            steps,
+        })
+    }
+}
+
+impl<'b> Window<'b> {
+    /// Position of the next step in the ring: with the ring and sums in the caller's storage,
+    /// all [`resume`](Self::resume) needs.
+    pub fn mark(&self) -> usize {
+        self.head
+    }
+
+    /// The window of `width` over `ring` and `sums` as left by a window whose
+    /// [`mark`](Self::mark) was `head` (nothing is cleared; `head < width`).
+    pub fn resume(
+        pops: Populations,
+        width: usize,
+        ring: &'b mut [u16],
+        sums: &'b mut [u32],
+        head: usize,
+    ) -> Result<Self, DecisionError> {
+        if width == 0 || width > usize::from(u16::MAX) || head >= width {
+            return Err(DecisionError::WindowWidth { width });
+        }
+        let (ring_len, sums_len) = Self::storage(pops, width);
+        need("ring", ring, ring_len)?;
+        need("sums", sums, sums_len)?;
+        Ok(Self {
+            pops,
+            width,
+            ring: &mut ring[..ring_len],
+            sums: &mut sums[..sums_len],
+            head,
+        })
+    }
+}
+
+impl<'b> FirstToThreshold<'b> {
+    /// Steps pushed and the decision so far: with the counts in the caller's storage, all
+    /// [`resume`](Self::resume) needs.
+    pub fn mark(&self) -> (u32, Option<Reached>) {
+        (self.steps, self.reached)
+    }
+
+    /// The rule with threshold `N >= 1` over `counts` as left by a rule whose
+    /// [`mark`](Self::mark) was `(steps, reached)` (nothing is cleared).
+    pub fn resume(
+        pops: Populations,
+        threshold: u32,
+        counts: &'b mut [u32],
+        (steps, reached): (u32, Option<Reached>),
+    ) -> Result<Self, DecisionError> {
+        if threshold == 0 {
+            return Err(DecisionError::ZeroThreshold);
+        }
+        need("counts", counts, pops.classes_usize())?;
+        Ok(Self {
+            pops,
+            threshold,
+            counts: &mut counts[..pops.classes_usize()],
+            steps,
+            reached,
+        })
+    }
+}

@@ -284,3 +284,50 @@ fn bad_storage_and_spikes_are_errors_and_change_nothing() {
     assert_eq!(win.push(&[]).unwrap(), Some(0));
     assert_eq!(win.sums(), &[65535, 0]);
 }
+
+/// Every rule stopped and resumed after every step (`mark` / `resume` over the same storage)
+/// decides exactly as one that ran straight through.
+#[test]
+fn resumed_rules_decide_as_uninterrupted_ones() {
+    use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Window};
+    let pops = Populations::new(3, 2).unwrap();
+    let mut x = 0x9E37_79B9u32;
+    let steps: Vec<Vec<u16>> = (0..60)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (0..6u16).filter(|i| (x >> (i * 3)) & 3 == 0).collect()
+        })
+        .collect();
+    let (mut c1, mut r1, mut s1, mut t1) = ([0u32; 3], [0u16; 15], [0u32; 3], [0u32; 3]);
+    let mut fc = FinalCount::new(pops, &mut c1).unwrap();
+    let mut w = Window::new(pops, 5, &mut r1, &mut s1).unwrap();
+    let mut ft = FirstToThreshold::new(pops, 9, &mut t1).unwrap();
+    let (mut c2, mut r2, mut s2, mut t2) = ([0u32; 3], [0u16; 15], [0u32; 3], [0u32; 3]);
+    let (mut fm, mut wm, mut tm) = {
+        let f = FinalCount::new(pops, &mut c2).unwrap();
+        let w = Window::new(pops, 5, &mut r2, &mut s2).unwrap();
+        let t = FirstToThreshold::new(pops, 9, &mut t2).unwrap();
+        (f.mark(), w.mark(), t.mark())
+    };
+    for s in &steps {
+        fc.push(s).unwrap();
+        let want_w = w.push(s).unwrap();
+        let want_t = ft.push(s).unwrap();
+        let mut f = FinalCount::resume(pops, &mut c2, fm).unwrap();
+        let mut w2 = Window::resume(pops, 5, &mut r2, &mut s2, wm).unwrap();
+        let mut t = FirstToThreshold::resume(pops, 9, &mut t2, tm).unwrap();
+        f.push(s).unwrap();
+        assert_eq!(w2.push(s).unwrap(), want_w);
+        assert_eq!(t.push(s).unwrap(), want_t);
+        assert_eq!(f.decision(), fc.decision());
+        (fm, wm, tm) = (f.mark(), w2.mark(), t.mark());
+    }
+    assert!(
+        ft.reached().is_some(),
+        "the threshold must be reached for the test to bite"
+    );
+    assert!(Window::resume(pops, 5, &mut r2, &mut s2, 5).is_err());
+    assert!(FirstToThreshold::resume(pops, 0, &mut t2, tm).is_err());
+}

@@ -408,7 +408,7 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
 }
 
 #[test]
-fn zoo_training_configs_are_valid_and_shd_trains_on_synthetic_data_of_its_shape() {
+fn zoo_training_configs_are_valid_and_shd_is_event_streams_of_its_shape() {
     let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/zoo");
     let mut seen = 0;
     for entry in std::fs::read_dir(&zoo).unwrap() {
@@ -423,9 +423,16 @@ fn zoo_training_configs_are_valid_and_shd_trains_on_synthetic_data_of_its_shape(
     }
     assert!(seen >= 3, "digits, digits_balanced_budget, shd_recurrent");
     let shd = snn_sdk::TrainConfig::from_toml_file(zoo.join("shd_recurrent.toml")).unwrap();
-    let data = snn_sdk::Trainer::load_data(&shd).unwrap();
-    assert_eq!(data.num_features(), 700);
-    assert_eq!(data.num_classes, 20);
-    assert_eq!(shd.train.time_steps, 100);
+    // SHD's shape as event streams: 700 channels, 20 classes, up to 100 steps of 10 ms.
+    let src = shd
+        .series
+        .as_ref()
+        .expect("shd_recurrent has a [series] table");
+    assert!(src.format.is_events());
+    assert_eq!(src.binning().max_steps(), 100);
+    let synth = src.synthetic.clone().unwrap_or_default();
+    assert_eq!((synth.channels, synth.classes), (700, 20));
+    assert_eq!(shd.network.input_size, 700);
     assert_eq!(shd.network.layers[0].size, 256);
+    assert_eq!(shd.network.layers[1].size, 20);
 }

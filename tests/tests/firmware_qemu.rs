@@ -5,7 +5,7 @@
 //! of order, a corrupt model and an oversized model each get an `Error` reply; then a valid
 //! upload and inference match the host engine, and the firmware has not reset.
 use snn_hal::host::{Client, Qemu};
-use snn_hal::protocol::{ErrorCode, Input, Reply, Request, MAX_FRAME};
+use snn_hal::protocol::{ErrorCode, Input, Reply, Request, MAX_FRAME, PROTOCOL_VERSION};
 use snn_hal::synthetic::digits_model;
 use snn_models::{crc::crc32, decode, encode::Rng, Engine, Requirements};
 use std::path::PathBuf;
@@ -293,4 +293,46 @@ fn firmware_built_with_a_key_refuses_unsigned_and_wrongly_signed_models() {
     assert!(qemu.exited().is_none(), "firmware exited");
     drop(qemu);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs qemu-system-arm and SNN_FW_ELF; run by `cargo xtask test`"]
+fn a_host_of_another_protocol_version_gets_an_error_naming_both() {
+    let log = std::env::temp_dir().join(format!("snn-fw-version-{}.defmt", std::process::id()));
+    let (_qemu, mut client) = Qemu::spawn(&elf(), &log).expect("start qemu-system-arm");
+    let model = digits_model(64, 1).unwrap();
+    assert!(matches!(
+        upload_with_crc(&mut client, &model, crc32(&model)),
+        Reply::Loaded(_)
+    ));
+    let info = client.info().unwrap();
+    assert_eq!(info.protocol, PROTOCOL_VERSION);
+    // A host one version behind asks for a stream: the firmware names both versions.
+    let old = PROTOCOL_VERSION - 1;
+    let r = client
+        .call(&Request::StreamBegin {
+            protocol: old,
+            reset: true,
+            exp: 0,
+            window: 0,
+            threshold: 0,
+        })
+        .unwrap();
+    let Reply::Error(e) = &r else {
+        panic!("expected an error, got {r:?}")
+    };
+    assert_eq!(e.code, ErrorCode::Version);
+    assert!(
+        e.reason.contains(&format!("protocol {old}"))
+            && e.reason.contains(&PROTOCOL_VERSION.to_string()),
+        "{}",
+        e.reason
+    );
+    // The same host at the right version streams.
+    let r = client.stream_begin(true, 0, (5, 3)).unwrap();
+    assert_eq!(r.steps, 0);
+    let r = client
+        .stream_events(&[vec![1, 2, 3], vec![], vec![60]], 10)
+        .unwrap();
+    assert_eq!(r.iter().map(|r| r.steps_spikes().count()).sum::<usize>(), 3);
 }

@@ -1,7 +1,10 @@
 //! `cargo xtask bench-fw`: instructions per inference on every emulated core, their split into a
 //! cost per synaptic event, a cost per neuron update and a fixed cost per inference (fitted over
 //! seeded random models of several hidden sizes), the exported zoo model's cost, and the
-//! firmware's flash and RAM; `--json` ends with one JSON line holding the per-core table.
+//! firmware's flash and RAM, and streams: instructions per step (mean and maximum over every
+//! test series of the zoo JapaneseVowels and BasicMotions models, encoding on the board
+//! included) and the real-time factor at the board's clock; `--json` ends with one JSON line
+//! holding the per-core table.
 //!
 //! Under `qemu -icount shift=0` the firmware's counter counts executed instructions (SysTick:
 //! resolution 40 to 62.5; `minstret` on RV32: exact), so these numbers are exact and repeatable,
@@ -70,6 +73,41 @@ struct CoreResult {
     /// Firmware flash (stored sections) and static RAM, bytes.
     flash: u64,
     ram: u64,
+    /// Streams of the zoo series models that fit the board.
+    streams: Vec<StreamCost>,
+}
+
+/// Cost of streaming one zoo series model's test set.
+struct StreamCost {
+    /// Model name.
+    model: String,
+    /// Series and steps streamed.
+    series: usize,
+    steps: u64,
+    /// Instructions per step: mean and maximum over the test set.
+    mean: f64,
+    max: u64,
+}
+
+/// Sampling rate of BasicMotions (the UEA archive: 10 Hz, ten seconds per series).
+const BASIC_MOTIONS_HZ: f64 = 10.0;
+
+/// Core clock of an emulated board, Hz (the one its SysTick counts: `board/mps2.rs`,
+/// `board/microbit.rs`); `None` for the RV32 `virt` machine, which has no core clock to speak
+/// of (it counts `minstret`).
+fn clock_hz(board: Board) -> Option<f64> {
+    match board.name() {
+        "mps2-an385" | "mps2-an386" | "mps2-an500" => Some(25e6),
+        "mps2-an505" => Some(20e6),
+        "microbit" => Some(16e6),
+        _ => None,
+    }
+}
+
+/// Real-time factor of a stream sampled at `hz` on a core at `clock` Hz taking `instr` per
+/// step at one instruction per cycle: `(1 / hz) / (instr / clock)`.
+fn real_time_factor(clock: f64, instr: f64, hz: f64) -> f64 {
+    clock / (instr.max(1.0) * hz)
 }
 
 /// Hidden sizes measured: these of 64, 128, 256, 512 that the board takes; boards too small for
@@ -180,6 +218,30 @@ fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
         correct += usize::from(r.predicted == u16::from(s.label));
     }
     let n = rows.len().max(1) as f64;
+    // Streams: every test series of each zoo series model that fits the board.
+    let mut streams = Vec::new();
+    for path in crate::hil::zoo_series_models() {
+        let model = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+        if model.len() > info.max_model_bytes as usize {
+            println!(
+                "bench-fw: {}: {} ({} bytes) does not fit the board's {} bytes; no stream",
+                board.core(),
+                path.display(),
+                model.len(),
+                info.max_model_bytes
+            );
+            continue;
+        }
+        let rep = crate::hil::stream_series(&mut client, &model, None, crate::hil::STREAM_RULES)?;
+        crate::stream::judge(&rep)?;
+        streams.push(StreamCost {
+            model: rep.model.clone(),
+            series: rep.samples,
+            steps: rep.steps,
+            mean: rep.per_step(),
+            max: rep.step_max,
+        });
+    }
     Ok(CoreResult {
         board,
         per_event: a,
@@ -189,6 +251,7 @@ fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
         zoo_accuracy: correct as f64 / n,
         flash,
         ram,
+        streams,
     })
 }
 
@@ -227,6 +290,36 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
     println!(
         "bench-fw: target on cortex-m4, m7, m33: <= 2.0 per event, <= 12 per update, <= 10k fixed"
     );
+    println!(
+        "bench-fw: streams, every test series from rest, raw i16 samples encoded on the board; \
+         instructions per step (encoding + network step, SysTick resolution 40-62.5); real-time \
+         factor of BasicMotions (10 Hz) at the board's clock, one instruction per cycle"
+    );
+    println!("| core | board | model | series | steps | instr/step mean | instr/step max | real-time factor (mean / worst step) |");
+    println!("|---|---|---|---:|---:|---:|---:|---|");
+    for r in &results {
+        for s in &r.streams {
+            let rtf = match clock_hz(r.board) {
+                Some(clock) if s.model == "basic_motions" => format!(
+                    "{:.0}x / {:.0}x at {:.0} MHz",
+                    real_time_factor(clock, s.mean, BASIC_MOTIONS_HZ),
+                    real_time_factor(clock, s.max as f64, BASIC_MOTIONS_HZ),
+                    clock / 1e6
+                ),
+                _ => "-".to_string(),
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {:.0} | {} | {rtf} |",
+                r.board.core(),
+                r.board.name(),
+                s.model,
+                s.series,
+                s.steps,
+                s.mean,
+                s.max
+            );
+        }
+    }
     if json {
         let cores: Vec<serde_json::Value> = results
             .iter()
@@ -241,6 +334,14 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
                     "zoo_accuracy": r.zoo_accuracy,
                     "flash_bytes": r.flash,
                     "ram_bytes": r.ram,
+                    "streams": r.streams.iter().map(|s| serde_json::json!({
+                        "model": s.model,
+                        "series": s.series,
+                        "steps": s.steps,
+                        "instr_per_step_mean": s.mean,
+                        "instr_per_step_max": s.max,
+                        "clock_hz": clock_hz(r.board),
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -255,6 +356,12 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_time_factor_is_sample_period_over_step_time() {
+        // 25,000 instructions at 25 MHz is 1 ms; a 10 Hz sample lasts 100 ms: 100x.
+        assert!((real_time_factor(25e6, 25_000.0, 10.0) - 100.0).abs() < 1e-9);
+    }
 
     #[test]
     fn hidden_sizes_fit_the_board() {

@@ -244,7 +244,85 @@ pub fn on_qemu_with(
     rep
 }
 
-fn on_probe(board: Board, port: &Path, model: &[u8], samples: usize) -> Result<HilReport> {
+/// Runs `f` with a client of the emulated `board` (a fresh QEMU); prints the firmware's log
+/// when `f` fails or the board stopped.
+pub fn with_qemu<T>(board: Board, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    let machine = board.emulated()?;
+    ensure_qemu(machine.program)?;
+    let elf = build(board, None)?;
+    let log = scratch()?.join(format!("hil-{}.defmt", board.name()));
+    let (mut qemu, mut client) = Qemu::spawn_on(&machine, &elf, &log)?;
+    let r = f(&mut client);
+    let exited = qemu.exited();
+    drop(qemu);
+    if r.is_err() || exited.is_some() {
+        println!("xtask: firmware log:");
+        defmt_log::print(&elf, &log);
+    }
+    r
+}
+
+/// Streams every test series of the data of `model` (a model of real channels; `data`, or
+/// the zoo model's own test file) through `client`, step by step against the host.
+pub fn stream_series(
+    client: &mut Client,
+    model: &[u8],
+    data: Option<&Path>,
+    rules: (u16, u32),
+) -> Result<crate::stream::StreamReport> {
+    let m = decode(model).context("model")?;
+    let path = match data {
+        Some(p) => p.to_path_buf(),
+        None => crate::series::zoo_test_file(m.header.name).with_context(|| {
+            format!(
+                "`hil`: model `{}` is not a zoo series model; give its test file with --data FILE.ts",
+                m.header.name
+            )
+        })?,
+    };
+    let file = crate::series::read(&path)?;
+    crate::stream::series(client, model, &file, rules)
+}
+
+/// The zoo series models streamed by `cargo xtask test` (and `hil --model` on them).
+pub fn zoo_series_models() -> [PathBuf; 2] {
+    let zoo = crate::setup::root().join("models/zoo");
+    [
+        zoo.join("japanese_vowels.snn"),
+        zoo.join("basic_motions.snn"),
+    ]
+}
+
+/// Decision rules of the streams when not given: a window of 10 steps, first to 4 spikes.
+pub const STREAM_RULES: (u16, u32) = (10, 4);
+
+/// Steps of the SHD-sized synthetic event stream (1 ms bins: one second).
+pub const SHD_STEPS: usize = 1000;
+
+/// Streams the SHD-sized synthetic event stream (700 channels, [`SHD_STEPS`] steps, about 7,000
+/// events) through `client`, step by step against the host.
+pub fn stream_shd(client: &mut Client, rules: (u16, u32)) -> Result<crate::stream::StreamReport> {
+    let model =
+        snn_hal::synthetic::shd_model(1).map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
+    let steps = snn_hal::synthetic::shd_events(7, SHD_STEPS);
+    crate::stream::events(client, &model, &steps, rules)
+}
+
+/// The stream checks of `cargo xtask test` (`cargo xtask hil --suite streams`): in one boot of
+/// the emulated `board`, every test series of the zoo JapaneseVowels and BasicMotions models,
+/// then the SHD-sized event stream, each step against the host; fails on any difference.
+pub fn stream_suite(board: Board) -> Result<()> {
+    with_qemu(board, |client| {
+        for path in zoo_series_models() {
+            let model = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+            crate::stream::judge(&stream_series(client, &model, None, STREAM_RULES)?)?;
+        }
+        crate::stream::judge(&stream_shd(client, STREAM_RULES)?)
+    })
+}
+
+/// A client of the real `board` on the serial `port`, after flashing the firmware.
+fn probe_client(board: Board, port: &Path) -> Result<Client> {
     let elf = build(board, None)?;
     flash(board, &elf)?;
     run(Command::new("stty")
@@ -257,8 +335,11 @@ fn on_probe(board: Board, port: &Path, model: &[u8], samples: usize) -> Result<H
         .write(true)
         .open(port)
         .with_context(|| format!("open serial port {}", port.display()))?;
-    let mut client = Client::new(file.try_clone()?, file);
-    compare(&mut client, model, samples)
+    Ok(Client::new(file.try_clone()?, file))
+}
+
+fn on_probe(board: Board, port: &Path, model: &[u8], samples: usize) -> Result<HilReport> {
+    compare(&mut probe_client(board, port)?, model, samples)
 }
 
 /// Prints the report and fails on any mismatch or a silent layer.
@@ -326,8 +407,12 @@ pub fn judge(rep: &HilReport) -> Result<()> {
 }
 
 /// `cargo xtask hil [--board qemu|probe|BOARD] [--chip-board BOARD] [--model FILE] [--samples N]
-/// [--port DEV]`: `qemu` runs the emulated `--chip-board` (default mps2-an386), `probe` flashes the
-/// real one; a board (or core) name picks either by what the board is.
+/// [--port DEV] [--data FILE.ts]`: `qemu` runs the emulated `--chip-board` (default mps2-an386),
+/// `probe` flashes the real one; a board (or core) name picks either by what the board is. A
+/// model of real channels (JapaneseVowels, BasicMotions) streams every series of its test file
+/// (`--data`, or the zoo model's own) step by step; `--synthetic shd` streams the SHD-sized
+/// event stream; streams decide with `--window W --threshold N` (default 10 and 4);
+/// `--suite streams` runs the stream checks of `cargo xtask test`.
 pub fn hil_cmd(args: &[String]) -> Result<()> {
     let o = Opts::parse(
         "hil",
@@ -342,8 +427,71 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
             "synthetic",
             "noise",
             "seed",
+            "data",
+            "window",
+            "threshold",
+            "suite",
         ],
     )?;
+    match o.get("suite") {
+        None => {}
+        Some("streams") => {
+            let board = Board::parse(o.get("chip-board").unwrap_or("mps2-an386"))?;
+            let t = Instant::now();
+            stream_suite(board)?;
+            println!(
+                "xtask hil: the stream suite took {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        Some(other) => bail!("`hil`: unknown --suite {other} (streams)"),
+    }
+    let rules = (
+        o.num("window", STREAM_RULES.0)?,
+        o.num("threshold", STREAM_RULES.1)?,
+    );
+    let target = || -> Result<(Board, bool)> {
+        Ok(match o.get("board").unwrap_or("qemu") {
+            "qemu" => (
+                Board::parse(o.get("chip-board").unwrap_or("mps2-an386"))?,
+                true,
+            ),
+            "probe" => (
+                Board::parse(o.get("chip-board").unwrap_or("nucleo-f446re"))?,
+                false,
+            ),
+            name => {
+                let b = Board::parse(name).with_context(|| {
+                    format!("`hil`: --board {name} (qemu, probe or a board name)")
+                })?;
+                (b, b.machine().is_some())
+            }
+        })
+    };
+    let port = PathBuf::from(o.get("port").unwrap_or("/dev/ttyACM0"));
+    let streamed = |f: &dyn Fn(&mut Client) -> Result<crate::stream::StreamReport>| -> Result<()> {
+        let rep = match target()? {
+            (b, true) => with_qemu(b, f)?,
+            (b, false) => f(&mut probe_client(b, &port)?)?,
+        };
+        crate::stream::judge(&rep)
+    };
+    if o.get("synthetic") == Some("shd") {
+        return streamed(&|c| stream_shd(c, rules));
+    }
+    if let Some(m) = o.get("model") {
+        let bytes = std::fs::read(m).with_context(|| format!("read {m}"))?;
+        let continuous = decode(&bytes)
+            .with_context(|| format!("{m} is not a valid model"))?
+            .header
+            .encoding
+            .is_continuous();
+        if continuous {
+            let data = o.get("data").map(PathBuf::from);
+            return streamed(&|c| stream_series(c, &bytes, data.as_deref(), rules));
+        }
+    }
     let samples = o.num("samples", 300usize)?;
     let model_path = match (o.get("model"), o.get("synthetic")) {
         (Some(m), _) => PathBuf::from(m),
@@ -352,7 +500,7 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
         (None, Some("rich")) => synthetic_rich_model()?,
         (None, Some("recurrent")) => synthetic_recurrent_model()?,
         (None, Some(other)) => {
-            bail!("`hil`: unknown --synthetic {other} (plain, rich or recurrent)")
+            bail!("`hil`: unknown --synthetic {other} (plain, rich, recurrent or shd)")
         }
     };
     let model =

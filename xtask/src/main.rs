@@ -14,7 +14,9 @@ mod features;
 mod field;
 mod firmware;
 mod hil;
+mod series;
 mod setup;
+mod stream;
 mod test;
 
 use anyhow::{bail, Result};
@@ -43,7 +45,7 @@ Commands:
   flash --board B [--model FILE] [--sensor lsm6dso]
                        flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico,
                        esp32c3); --sensor as for build-fw
-  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich|recurrent] [--samples N]
+  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich|recurrent|shd] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:
                        seeded random dense 64-H-10; rich: sparse, recurrent, bias, 4-bit,

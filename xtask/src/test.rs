@@ -12,7 +12,8 @@ const NOISY_SAMPLES: usize = 200;
 /// Checks that the demo and the tests compile candle with the same features, runs formatting
 /// and lint checks, every host test of the workspace, then builds the firmware for every board,
 /// runs the hardware-in-the-loop comparison of the zoo model on every emulated core, the
-/// synthetic models, the C API checks (`capi.rs`), the link robustness test and the field checks
+/// synthetic models, the streams of the zoo series models and the SHD-sized event stream, the
+/// C API checks (`capi.rs`), the link robustness test and the field checks
 /// on the emulated Cortex-M4.
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
@@ -92,6 +93,21 @@ pub fn run(_args: &[String]) -> Result<()> {
         let rep = crate::hil::on_qemu(board, &model, HIL_SAMPLES)?;
         crate::hil::judge(&rep)?;
     }
+    // Streams (issue 14): every test series of the zoo series models, compared step by step,
+    // and the SHD-sized event stream, in one boot of the Cortex-M4.
+    let t = std::time::Instant::now();
+    println!(
+        "xtask test: streams on the emulated {}: every test series of the zoo JapaneseVowels \
+         and BasicMotions models (raw i16 samples encoded on the board), then a {}-step \
+         SHD-sized event stream; every step's output spikes against the host",
+        m4.name(),
+        crate::hil::SHD_STEPS
+    );
+    crate::hil::stream_suite(m4)?;
+    println!(
+        "xtask test: streams took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     println!(
         "xtask test: C API (header, host C program, C firmware under QEMU), {} samples",
         crate::capi::SAMPLES

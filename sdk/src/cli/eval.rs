@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::run::{self, SplitChoice};
-use super::{CliError, CliResult};
+use super::CliResult;
 use crate::train::Trainer;
 
 /// Options of `snn eval`.
@@ -13,7 +13,8 @@ pub struct EvalArgs {
     /// Run directory written by `snn train` (or its checkpoint.safetensors).
     pub run: PathBuf,
     /// Evaluate every row of this data file instead (read with the run's [data] options, scaled
-    /// as in training). Default: the run's own data set.
+    /// as in training; for a [series] run, a file or directory in its [series] format).
+    /// Default: the run's own data set.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Which part of the run's data set to evaluate (ignored with --data).
@@ -28,12 +29,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> CliResult {
     let loaded = run::load(&args.run)?;
     if loaded.cfg.series.is_some() {
-        if args.data.is_some() {
-            return Err(CliError::input(
-                "--data is not supported for a [series] run; it evaluates its own files (--split)",
-            ));
-        }
-        return super::series::eval(&loaded, args.split, args.json);
+        return super::series::eval(&loaded, args.split, args.data.as_deref(), args.json);
     }
     let (what, samples) = match &args.data {
         Some(path) => loaded.external_samples(path)?,

@@ -1,5 +1,6 @@
-//! `snn init [PATH] [--force] [--name NAME] [--csv FILE [--header] [--delimiter C]]`: writes a
-//! commented starter training config (atomically; refuses to overwrite without `--force`).
+//! `snn init [PATH] [--force] [--name NAME] [--csv FILE [--header] [--delimiter C] | --data FILE]`:
+//! writes a commented starter training config (atomically; refuses to overwrite without
+//! `--force`). `--data` takes time series and event data ([`super::init_series`]).
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -31,6 +32,11 @@ pub struct InitArgs {
     /// With --csv: the field separator.
     #[arg(long, default_value_t = ',', requires = "csv")]
     pub delimiter: char,
+    /// Start from time series or event data: a UEA/UCR `.ts` file (NAME_TRAIN.ts: NAME_TEST.ts
+    /// beside it is the test set), a CSV of sequences (`.csv`: sample, label and channel
+    /// columns), an SHD/SSC `.h5` file, or an N-MNIST directory (or a `.bin` file in it).
+    #[arg(long, conflicts_with = "csv")]
+    pub data: Option<PathBuf>,
 }
 
 /// The data part of the starter config.
@@ -202,20 +208,28 @@ pub fn run(args: InitArgs) -> CliResult {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "run".to_owned()),
     };
-    let part = match &args.csv {
-        Some(csv) => csv_part(csv, path, args.header, args.delimiter)?,
-        None => digits_part(),
+    let (text, input_size, classes, hidden) = if let Some(data) = &args.data {
+        let part = super::init_series::series_part(data)?;
+        for line in &part.report {
+            println!("{line}");
+        }
+        let text = super::init_series::template(&name, &part);
+        (text, part.input_size, part.classes, "128 recurrent LIF")
+    } else {
+        let part = match &args.csv {
+            Some(csv) => csv_part(csv, path, args.header, args.delimiter)?,
+            None => digits_part(),
+        };
+        let text = template(&name, &part.table, part.input_size, part.classes);
+        (text, part.input_size, part.classes, "128 LIF")
     };
-    let text = template(&name, &part.table, part.input_size, part.classes);
     // Never write a config `snn train` would refuse.
     TrainConfig::from_toml_str(&text, &path.display().to_string())?;
     crate::train::atomic::write(path, text.as_bytes())
         .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
     println!(
-        "wrote {} ({} inputs -> 128 LIF -> {} LIF); train it with: snn train --config {}",
+        "wrote {} ({input_size} inputs -> {hidden} -> {classes} LIF); train it with: snn train --config {}",
         path.display(),
-        part.input_size,
-        part.classes,
         path.display()
     );
     Ok(())

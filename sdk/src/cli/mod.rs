@@ -15,6 +15,7 @@ use std::fmt;
 pub mod eval;
 pub mod export;
 pub mod init;
+pub mod init_series;
 pub mod inspect;
 pub mod keygen;
 pub mod plot;

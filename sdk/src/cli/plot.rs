@@ -3,6 +3,9 @@
 //!
 //! - `curves RUN|metrics.jsonl -o F`: loss and accuracy per epoch (train and test);
 //! - `raster RUN [--sample I] -o F`: the input spikes and every layer's spikes for one sample;
+//!   `raster --data FILE [--sample I] -o F` (time series or event data in any format `snn init
+//!   --data` reads, optionally with RUN): the input events of one sample, binned as training
+//!   sees them;
 //! - `traces RUN [--sample I] [--layer L] [--neurons 0,1,2] -o F`: membrane potentials;
 //! - `rates RUN -o F`: per-layer histograms of per-neuron rates against the budget line, one
 //!   outline per epoch from the metrics log's `layer_rates` histograms, else the checkpoint's
@@ -79,10 +82,17 @@ pub enum PlotKind {
         #[command(flatten)]
         look: Look,
     },
-    /// Spike raster of the input and of every layer for one sample.
+    /// Spike raster of the input and of every layer for one sample (or, with --data and no
+    /// run, the input events of one sample of a data file).
     Raster {
         /// Run directory (or its checkpoint.safetensors).
-        run: PathBuf,
+        #[arg(required_unless_present = "data")]
+        run: Option<PathBuf>,
+        /// A time-series or event file (.ts, sequence .csv, SHD .h5, N-MNIST directory): the
+        /// sample comes from it (read in the run's [series] format, or the format its name
+        /// suggests without a run); --split is ignored.
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Output image (.png or .svg).
         #[arg(long, short)]
         out: PathBuf,
@@ -183,12 +193,19 @@ pub fn run(args: PlotArgs) -> CliResult {
         }
         PlotKind::Raster {
             run,
+            data,
             out,
             pick,
             look,
         } => {
-            let r = run::load(&run)?;
-            raster(&r, &pick, &out, &look.options())?;
+            match (run, data) {
+                (Some(run), None) => raster(&run::load(&run)?, &pick, &out, &look.options())?,
+                (run, Some(data)) => {
+                    let r = run.as_deref().map(run::load).transpose()?;
+                    data_raster(r.as_ref(), &data, &pick, &out, &look.options())?;
+                }
+                (None, None) => return Err(CliError::input("give a RUN directory or --data FILE")),
+            }
             vec![out]
         }
         PlotKind::Traces {
@@ -292,11 +309,119 @@ fn curves(metrics: &Path, out: &Path, opts: &PlotOptions) -> CliResult {
     Ok(())
 }
 
+/// The input marks of an encoded series `[T, n]`: a spike for events and the delta encoders,
+/// a value above the channel's training mean (`q > 0`) for direct input.
+fn series_marks(x: &[f32], n: usize) -> Vec<Vec<bool>> {
+    x.chunks(n.max(1))
+        .map(|row| row.iter().map(|&v| v > 0.0).collect())
+        .collect()
+}
+
+/// Sample `pick.sample` of a series set, or an error naming the range.
+fn pick_series<'a>(
+    set: &'a crate::data::series::SeriesSet,
+    what: &str,
+    pick: &Pick,
+) -> CliResult<&'a crate::data::series::Series> {
+    set.series.get(pick.sample).ok_or_else(|| {
+        CliError::input(format!(
+            "--sample {} is out of range: {what} has {} samples (0..={})",
+            pick.sample,
+            set.series.len(),
+            set.series.len().saturating_sub(1)
+        ))
+    })
+}
+
+/// One sample of a `[series]` run (or of `data` read in its format) through the network.
+fn forward_series(
+    r: &LoadedRun,
+    data: Option<&Path>,
+    pick: &Pick,
+) -> CliResult<(String, Vec<Vec<bool>>, Vec<LayerOutput>)> {
+    let (train, test, input) = super::series::load(&r.cfg)?;
+    let external;
+    let (what, set) = match data {
+        Some(p) => {
+            let src = r
+                .cfg
+                .series
+                .as_ref()
+                .ok_or_else(|| CliError::input("the run has no [series] table"))?;
+            external = src.read(p).map_err(|e| CliError::input(e.to_string()))?;
+            (p.display().to_string(), &external)
+        }
+        None => match pick.split {
+            SplitChoice::Train => ("the training data".to_owned(), &train),
+            _ => ("the test data".to_owned(), &test),
+        },
+    };
+    let s = pick_series(set, &what, pick)?;
+    let x = input.encode(s)?;
+    let n = input.inputs();
+    let t = candle_core::Tensor::from_vec(x.clone(), (1, s.len(), n), &Device::Cpu)?;
+    let outs = r.net.forward(&t)?;
+    let label = format!(
+        "sample {} of {what} (label {}, {} steps)",
+        pick.sample,
+        set.classes[set.labels[pick.sample]],
+        s.len()
+    );
+    Ok((label, series_marks(&x, n), outs))
+}
+
+/// `plot raster --data`: the input of one sample of a data file, through the run's network
+/// when a run is given.
+fn data_raster(
+    r: Option<&LoadedRun>,
+    data: &Path,
+    pick: &Pick,
+    out: &Path,
+    opts: &PlotOptions,
+) -> CliResult {
+    if let Some(r) = r {
+        if r.cfg.series.is_none() {
+            return Err(CliError::input(format!(
+                "--data {} needs a [series] run (or no run); {} trains on static features",
+                data.display(),
+                r.dir.display()
+            )));
+        }
+        let (label, input, outs) = forward_series(r, Some(data), pick)?;
+        return draw_raster(r, label, input, &outs, out, opts);
+    }
+    let src = super::series::data_source(data, &[]);
+    let set = src.read(data).map_err(|e| CliError::input(e.to_string()))?;
+    let what = data.display().to_string();
+    let s = pick_series(&set, &what, pick)?;
+    let input = crate::data::series::input::SeriesInput::fit(src.encoder, &set);
+    let x = input.encode(s)?;
+    let marks = series_marks(&x, input.inputs());
+    let kind = if src.format.is_events() {
+        format!("events binned at {} ms", src.dt_ms)
+    } else {
+        "value above the channel mean".to_owned()
+    };
+    let layers = vec![(format!("input ({} inputs, {kind})", input.inputs()), marks)];
+    let label = format!(
+        "sample {} of {what} (label {}, {} steps)",
+        pick.sample,
+        set.classes[set.labels[pick.sample]],
+        s.len()
+    );
+    let opts = with_title(opts, format!("Input events, {label}"));
+    plot::spike_raster(&layers, out, &opts)?;
+    Ok(())
+}
+
 /// One sample through the network: its input spikes `[T][in]` and every layer's output.
 fn forward_one(
     r: &LoadedRun,
     pick: &Pick,
 ) -> CliResult<(String, Vec<Vec<bool>>, Vec<LayerOutput>)> {
+    if r.cfg.series.is_some() {
+        return forward_series(r, None, pick);
+    }
     let (what, samples) = r.split_samples(pick.split)?;
     if pick.sample >= samples.len() {
         return Err(CliError::input(format!(
@@ -334,6 +459,17 @@ fn with_title(opts: &PlotOptions, default: String) -> PlotOptions {
 
 fn raster(r: &LoadedRun, pick: &Pick, out: &Path, opts: &PlotOptions) -> CliResult {
     let (label, input, outs) = forward_one(r, pick)?;
+    draw_raster(r, label, input, &outs, out, opts)
+}
+
+fn draw_raster(
+    r: &LoadedRun,
+    label: String,
+    input: Vec<Vec<bool>>,
+    outs: &[LayerOutput],
+    out: &Path,
+    opts: &PlotOptions,
+) -> CliResult {
     let mut layers = vec![(format!("input ({})", r.cfg.network.input_size), input)];
     for (l, o) in outs.iter().enumerate() {
         let name = if l + 1 == outs.len() {
@@ -393,8 +529,45 @@ fn traces(
     Ok(())
 }
 
+/// Per-neuron mean rates (spikes per valid step, averaged over samples) of every layer of a
+/// `[series]` run on its test data.
+fn series_neuron_rates(r: &LoadedRun) -> CliResult<Vec<Vec<f32>>> {
+    let (_, test, input) = super::series::load(&r.cfg)?;
+    let mut sums: Vec<Vec<f64>> = r
+        .cfg
+        .network
+        .layers
+        .iter()
+        .map(|l| vec![0.0; l.size])
+        .collect();
+    let all: Vec<&crate::data::series::Series> = test.series.iter().collect();
+    for batch in all.chunks(64) {
+        let (x, mask) = input.batch(batch, &Device::Cpu)?;
+        let len = mask.sum(1)?; // [B, 1]
+        for (l, o) in r.net.forward(&x)?.iter().enumerate() {
+            let per = o
+                .spikes
+                .broadcast_mul(&mask)?
+                .sum(1)?
+                .broadcast_div(&len)?
+                .sum(0)?;
+            for (s, v) in sums[l].iter_mut().zip(per.to_vec1::<f32>()?) {
+                *s += f64::from(v);
+            }
+        }
+    }
+    let n = test.series.len().max(1) as f64;
+    Ok(sums
+        .into_iter()
+        .map(|v| v.into_iter().map(|s| (s / n) as f32).collect())
+        .collect())
+}
+
 /// Per-neuron mean rates of every layer on the test split (train split without one).
 fn neuron_rates(r: &LoadedRun) -> CliResult<Vec<Vec<f32>>> {
+    if r.cfg.series.is_some() {
+        return series_neuron_rates(r);
+    }
     let (_, samples) = r
         .split_samples(SplitChoice::Test)
         .or_else(|_| r.split_samples(SplitChoice::Train))?;

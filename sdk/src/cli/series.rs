@@ -1,22 +1,24 @@
 //! The time-series path of `snn train`, `eval`, `export` and `simulate`: runs whose config has a
 //! `[series]` table (see [`crate::data::series::source`]). Training is masked and each sample
-//! keeps its own length ([`crate::train::series`]); the model is format v2 with the channel
+//! keeps its own length ([`crate::train::series`]); a continuous-input model is format v2 with the channel
 //! constants fitted on the training file ([`crate::deploy::series`]); the integer engine runs
 //! each sample for exactly its `T_i` steps.
 //!
-//! Series checkpoints hold the weights and the config (with `series.train`/`series.test` made
-//! absolute); they carry no optimiser moments, so `--resume` is refused for them.
+//! Series checkpoints hold the weights, the Adam moments, the epoch and the config (with
+//! `series.train`/`series.test` made absolute); one is written after every epoch, so
+//! `snn train --resume` continues a run exactly where it stopped. With `series.validation` the
+//! held-out part of the training file is scored after every epoch.
 use std::path::{Path, PathBuf};
 
 use super::run::{LoadedRun, SplitChoice};
 use super::{CliError, CliResult};
 use crate::data::series::input::SeriesInput;
-use crate::data::series::source::SeriesSource;
+use crate::data::series::source::{SeriesFormat, SeriesSource};
 use crate::data::series::SeriesSet;
 use crate::net::Network;
 use crate::train::checkpoint::{self, CheckpointMeta};
-use crate::train::optim::{Adam, AdamConfig};
-use crate::train::series::{accuracy_float, SeriesTrainOptions};
+use crate::train::optim::Adam;
+use crate::train::series::{accuracy_float, SeriesHooks, SeriesTrainOptions};
 use crate::train::TrainConfig;
 
 /// The config's `[series]` table, or an error for a config without one.
@@ -26,19 +28,30 @@ fn source(cfg: &TrainConfig) -> CliResult<&SeriesSource> {
         .ok_or_else(|| CliError::input("the config has no [series] table"))
 }
 
-/// Loads the training and test files and fits the input on the training file; checks that the
-/// network's input size and output layer match the data (errors name the field).
+/// Loads the training and test data (and the validation holdout) and fits the input on the
+/// training part; checks that the network's input size and output layer match the data (errors
+/// name the field).
 pub fn load(cfg: &TrainConfig) -> CliResult<(SeriesSet, SeriesSet, SeriesInput)> {
+    let (train, _, test, input) = load_parts(cfg)?;
+    Ok((train, test, input))
+}
+
+/// [`load`] with the validation holdout (`None` without `series.validation`).
+#[allow(clippy::type_complexity)]
+pub fn load_parts(
+    cfg: &TrainConfig,
+) -> CliResult<(SeriesSet, Option<SeriesSet>, SeriesSet, SeriesInput)> {
     let src = source(cfg)?;
-    let (train, test) = src
-        .load(cfg.base_dir.as_deref())
+    let parts = src
+        .load_parts(cfg.base_dir.as_deref())
         .map_err(|e| CliError::input(e.to_string()))?;
+    let (train, validation, test) = (parts.train, parts.validation, parts.test);
     let input = SeriesInput::fit(src.encoder, &train);
     if cfg.network.input_size != input.inputs() {
         return Err(CliError::input(format!(
             "network.input_size = {} but {} has {} channels, which the {:?} encoder makes {} inputs",
             cfg.network.input_size,
-            src.train.display(),
+            train_name(src),
             train.channels,
             input.encoding,
             input.inputs()
@@ -48,21 +61,17 @@ pub fn load(cfg: &TrainConfig) -> CliResult<(SeriesSet, SeriesSet, SeriesInput)>
     if out != train.classes.len() {
         return Err(CliError::input(format!(
             "the last [[network.layers]] has size = {out} but {} has {} classes",
-            src.train.display(),
+            train_name(src),
             train.classes.len()
         )));
     }
-    Ok((train, test, input))
+    Ok((train, validation, test, input))
 }
 
-/// Trains a series config into `run_dir` and prints the summary (test accuracy on the test file).
+/// Trains a series config into `run_dir` (a checkpoint after every epoch; with `resume`, from
+/// the run's checkpoint on) and prints the summary (test accuracy on the test data).
 pub fn train(mut cfg: TrainConfig, run_dir: &Path, resume: bool, json: bool) -> CliResult {
-    if resume {
-        return Err(CliError::input(
-            "--resume is not supported for [series] runs (their checkpoints hold no optimiser state)",
-        ));
-    }
-    let (train_set, test_set, input) = load(&cfg)?;
+    let (train_set, val_set, test_set, input) = load_parts(&cfg)?;
     let device = candle_core::Device::Cpu;
     let mut net = Network::new(&cfg.network, cfg.seed, &device)?;
     let opts = SeriesTrainOptions {
@@ -72,43 +81,106 @@ pub fn train(mut cfg: TrainConfig, run_dir: &Path, resume: bool, json: bool) -> 
         seed: cfg.seed,
         grad_clip: cfg.train.grad_clip,
     };
-    let rep = crate::train::series::train(&mut net, &input, &train_set, &opts)?;
-    let test_acc = accuracy_float(&net, &input, &test_set)?;
     let base = cfg.base_dir.clone();
     if let Some(s) = cfg.series.as_mut() {
         s.absolutize(base.as_deref());
     }
+    let config_toml = cfg.to_toml_string();
+    let previous = if resume {
+        let ck = checkpoint::load(run_dir, &device)?;
+        ck.restore_network(&net)?;
+        if ck.meta.epoch >= cfg.train.epochs {
+            return Err(CliError::input(format!(
+                "{} already trained {} epochs; pass --epochs N (the total, above {}) to train on",
+                run_dir.display(),
+                ck.meta.epoch,
+                ck.meta.epoch
+            )));
+        }
+        if !json {
+            eprintln!(
+                "resuming {} after epoch {} (weights, Adam moments and step, epoch restored)",
+                run_dir.display(),
+                ck.meta.epoch
+            );
+        }
+        Some(ck)
+    } else {
+        None
+    };
     std::fs::create_dir_all(run_dir)
         .map_err(|e| CliError::runtime(format!("cannot create {}: {e}", run_dir.display())))?;
-    let opt = Adam::new(checkpoint::sorted_vars(&net), AdamConfig::default())?;
-    let meta = CheckpointMeta {
-        epoch: cfg.train.epochs,
-        step: 0,
-        optimizer_steps: 0,
-        wall_s: rep.seconds,
-        config_toml: cfg.to_toml_string(),
-        budget_state: None,
-    };
-    let ckpt = checkpoint::save(run_dir, &net, &opt, &meta)?;
     crate::train::atomic::write(
         &run_dir.join(checkpoint::CONFIG_FILE),
-        cfg.to_toml_string().as_bytes(),
+        config_toml.as_bytes(),
     )?;
+    let start_epoch = previous.as_ref().map_or(0, |c| c.meta.epoch);
+    let wall_before = previous.as_ref().map_or(0.0, |c| c.meta.wall_s);
+    let mut validation = Vec::new();
+    let started = std::time::Instant::now();
+    let mut on_epoch = |net: &Network, opt: &Adam, epoch: usize, loss: f64| {
+        let val = match &val_set {
+            Some(v) => Some(accuracy_float(net, &input, v)?),
+            None => None,
+        };
+        if let Some(a) = val {
+            validation.push(serde_json::json!({"epoch": epoch, "loss": loss, "validation_acc": a}));
+        }
+        if !json {
+            let v = val.map_or_else(String::new, |a| {
+                format!(", validation accuracy {:.2} %", 100.0 * a)
+            });
+            eprintln!("epoch {epoch}/{}: loss {loss:.4}{v}", opts.epochs);
+        }
+        let meta = CheckpointMeta {
+            epoch,
+            step: 0,
+            optimizer_steps: opt.steps(),
+            wall_s: wall_before + started.elapsed().as_secs_f64(),
+            config_toml: config_toml.clone(),
+            budget_state: None,
+        };
+        checkpoint::save(run_dir, net, opt, &meta)?;
+        Ok(())
+    };
+    let restore = |opt: &mut Adam| match &previous {
+        Some(ck) => ck.restore_optimizer(opt),
+        None => Ok(()),
+    };
+    let hooks = SeriesHooks {
+        start_epoch,
+        restore: Some(&restore),
+        on_epoch: Some(&mut on_epoch),
+    };
+    let rep = crate::train::series::train_with(&mut net, &input, &train_set, &opts, hooks)?;
+    let test_acc = accuracy_float(&net, &input, &test_set)?;
+    let ckpt = run_dir.join(checkpoint::CHECKPOINT_FILE);
+    let val_acc = validation.last().and_then(|v| v["validation_acc"].as_f64());
     if json {
         let v = serde_json::json!({
             "test_acc": test_acc,
+            "validation_acc": val_acc,
+            "validation": validation,
             "train_samples_per_s": rep.samples_per_sec,
             "train_steps_per_s": rep.steps_per_sec,
             "last_loss": rep.last_loss,
             "wall_s": rep.seconds,
             "epochs": cfg.train.epochs,
+            "resumed_from_epoch": start_epoch,
             "checkpoint": ckpt,
             "run_dir": run_dir,
         });
         println!("{v}");
     } else {
+        let v = val_acc.map_or_else(String::new, |a| {
+            format!(
+                "validation accuracy {:.2}% ({} series held out of the training data), ",
+                100.0 * a,
+                val_set.as_ref().map_or(0, |s| s.series.len())
+            )
+        });
         println!(
-            "test accuracy {:.2}% ({} series of the test file), {:.0} train samples/s, {:.1} s; checkpoint {}",
+            "{v}test accuracy {:.2}% ({} test series), {:.0} train samples/s, {:.1} s; checkpoint {}",
             100.0 * test_acc,
             test_set.series.len(),
             rep.samples_per_sec,
@@ -119,31 +191,78 @@ pub fn train(mut cfg: TrainConfig, run_dir: &Path, resume: bool, json: bool) -> 
     Ok(())
 }
 
-/// `snn eval` of a series run: float accuracy on the test file, the training file or both.
-pub fn eval(run: &LoadedRun, split: SplitChoice, json: bool) -> CliResult {
+/// What the test data of `src` is, for messages: the test file, or the holdout.
+fn test_name(src: &SeriesSource) -> String {
+    if src.format == SeriesFormat::SyntheticEvents {
+        "the synthetic test streams".to_owned()
+    } else if src.test.as_os_str().is_empty() {
+        format!(
+            "the test holdout ({} %) of {}",
+            100.0 * src.test_fraction,
+            src.train.display()
+        )
+    } else {
+        src.test.display().to_string()
+    }
+}
+
+/// What the training data of `src` is, for messages.
+fn train_name(src: &SeriesSource) -> String {
+    if src.format == SeriesFormat::SyntheticEvents {
+        "the synthetic training streams".to_owned()
+    } else {
+        src.train.display().to_string()
+    }
+}
+
+/// `snn eval` of a series run: float accuracy on the test data, the training data or both, or
+/// on `data` read in the run's `[series]` format.
+pub fn eval(run: &LoadedRun, split: SplitChoice, data: Option<&Path>, json: bool) -> CliResult {
     let (train_set, test_set, input) = load(&run.cfg)?;
     let src = source(&run.cfg)?;
-    let (what, acc, n) = match split {
-        SplitChoice::Test => (
-            src.test.display().to_string(),
-            accuracy_float(&run.net, &input, &test_set)?,
-            test_set.series.len(),
-        ),
-        SplitChoice::Train => (
-            src.train.display().to_string(),
-            accuracy_float(&run.net, &input, &train_set)?,
-            train_set.series.len(),
-        ),
-        SplitChoice::All => {
-            let a = accuracy_float(&run.net, &input, &train_set)?;
-            let b = accuracy_float(&run.net, &input, &test_set)?;
-            let (na, nb) = (train_set.series.len(), test_set.series.len());
-            (
-                "training and test files".to_owned(),
-                (a * na as f64 + b * nb as f64) / (na + nb).max(1) as f64,
-                na + nb,
-            )
+    let external = data
+        .map(|p| src.read(p).map_err(|e| CliError::input(e.to_string())))
+        .transpose()?;
+    if let Some(set) = &external {
+        if set.channels != train_set.channels || set.classes != train_set.classes {
+            return Err(CliError::input(format!(
+                "--data {}: {} channels and classes {:?}, but the run was trained on {} channels and classes {:?}",
+                data.map_or_else(String::new, |p| p.display().to_string()),
+                set.channels,
+                set.classes,
+                train_set.channels,
+                train_set.classes
+            )));
         }
+    }
+    let (what, acc, n) = match (split, &external) {
+        (_, Some(set)) => (
+            data.map_or_else(String::new, |p| p.display().to_string()),
+            accuracy_float(&run.net, &input, set)?,
+            set.series.len(),
+        ),
+        (split, None) => match split {
+            SplitChoice::Test => (
+                test_name(src),
+                accuracy_float(&run.net, &input, &test_set)?,
+                test_set.series.len(),
+            ),
+            SplitChoice::Train => (
+                train_name(src),
+                accuracy_float(&run.net, &input, &train_set)?,
+                train_set.series.len(),
+            ),
+            SplitChoice::All => {
+                let a = accuracy_float(&run.net, &input, &train_set)?;
+                let b = accuracy_float(&run.net, &input, &test_set)?;
+                let (na, nb) = (train_set.series.len(), test_set.series.len());
+                (
+                    "training and test files".to_owned(),
+                    (a * na as f64 + b * nb as f64) / (na + nb).max(1) as f64,
+                    na + nb,
+                )
+            }
+        },
     };
     if json {
         let v = serde_json::json!({
@@ -193,23 +312,48 @@ pub fn export(run: &LoadedRun, out: Option<PathBuf>, name: Option<&str>, json: b
         println!("{v}");
     } else {
         println!(
-            "wrote {} ({} bytes, format v2, {:?} input, up to {longest} steps)",
+            "wrote {} ({} bytes, format v{}, {:?} input, up to {longest} steps)",
             path.display(),
             bytes.len(),
+            u16::from_le_bytes([bytes[4], bytes[5]]),
             input.encoding
         );
         println!(
             "{}: float {:.2} %, integer engine {:.2} %, {:.1} spikes/inference",
-            run.cfg
-                .series
-                .as_ref()
-                .map_or_else(String::new, |s| s.test.display().to_string()),
+            run.cfg.series.as_ref().map_or_else(String::new, test_name),
             100.0 * float,
             100.0 * eng.accuracy,
             eng.spikes_per_inference
         );
     }
     Ok(())
+}
+
+/// How to read a data file given without a run: the format its name suggests
+/// ([`SeriesFormat::guess`]) at default settings, the event binning running for the model's
+/// `time_steps` of the default 10 ms, with pooling when the model has fewer inputs than the
+/// format's channels (SHD's 700, an N-MNIST 34 x 34 sensor's 2 x 1156).
+pub fn data_source(path: &Path, model_bytes: &[u8]) -> SeriesSource {
+    let mut src = SeriesSource::new(SeriesFormat::guess(path), path.to_path_buf());
+    if src.format.is_events() {
+        if let Ok(m) = snn_models::decode(model_bytes) {
+            src.max_duration_ms = src.dt_ms * f64::from(m.header.time_steps.max(1));
+            let inputs = u32::from(m.header.input_size.max(1));
+            let raw = match src.format {
+                SeriesFormat::Nmnist => u32::from(src.sensor[0]) * u32::from(src.sensor[1]),
+                _ => crate::data::series::shd::SHD_CHANNELS,
+            };
+            let per = if src.format == SeriesFormat::Nmnist {
+                2
+            } else {
+                1
+            };
+            src.pool = (1..=raw)
+                .find(|p| raw.div_ceil(*p) * per == inputs)
+                .unwrap_or(1);
+        }
+    }
+    src
 }
 
 /// `snn simulate` of a continuous-input model: the integer engine over a series file (`data`,
@@ -227,21 +371,21 @@ pub fn simulate(
         (Some(r), None) => {
             let (_, test, input) = load(&r.cfg)?;
             let f = accuracy_float(&r.net, &input, &test)?;
-            let what = source(&r.cfg)?.test.display().to_string();
+            let what = test_name(source(&r.cfg)?);
             (test, what, Some(f))
         }
         (r, Some(path)) => {
-            let src = r.and_then(|r| r.cfg.series.clone());
-            let set = match &src {
-                Some(s) => s.read(path),
-                None => crate::data::series::ts::read(path, Default::default()),
-            }
-            .map_err(|e| CliError::input(e.to_string()))?;
+            let src = r
+                .and_then(|r| r.cfg.series.clone())
+                .unwrap_or_else(|| data_source(path, bytes));
+            let set = src
+                .read(path)
+                .map_err(|e| CliError::input(e.to_string()))?;
             (set, path.display().to_string(), None)
         }
         (None, None) => {
             return Err(CliError::input(format!(
-                "{} takes time series: give --data FILE.ts or --checkpoint RUN (a [series] run)",
+                "{} takes time series or event streams: give --data FILE (.ts, .csv, .h5, an N-MNIST directory) or --checkpoint RUN (a [series] run)",
                 model_path.display()
             )))
         }

@@ -19,8 +19,9 @@ pub struct SimulateArgs {
     /// Model file (.snn).
     pub model: PathBuf,
     /// Data set: `digits` (bundled) or a CSV file (no header, label last, min-max scaled over
-    /// the file); for a continuous-input (series) model a `.ts` file (or, with a series
-    /// --checkpoint, a file in the run's format; default there: the run's test file). Every row is run, seeded by its row index. Ignored when the checkpoint is known.
+    /// the file); for a continuous-input (series) model a `.ts` or sequence `.csv` file, for an
+    /// event model an SHD `.h5` file or an N-MNIST directory (or, with a series --checkpoint, a
+    /// file in the run's format; default there: the run's test data). Every row is run, seeded by its row index. Ignored when the checkpoint is known.
     #[arg(long, default_value = "digits")]
     pub data: String,
     /// Training checkpoint of the model: runs its test split (as in training) and reports
@@ -107,12 +108,24 @@ pub fn run(args: SimulateArgs) -> CliResult {
         check_ram(&model, limit)
             .map_err(|e| CliError::input(format!("refusing {}: {e}", args.model.display())))?;
     }
-    if model.header.encoding.is_continuous() {
-        let run = args
-            .checkpoint
-            .as_deref()
-            .map(super::run::load)
-            .transpose()?;
+    let series_run = match (&args.checkpoint, model.header.encoding) {
+        (Some(c), snn_models::Encoding::Events) => {
+            Some(super::run::load(c)?).filter(|r| r.cfg.series.is_some())
+        }
+        _ => None,
+    };
+    let event_data = model.header.encoding == snn_models::Encoding::Events
+        && args.data != "digits"
+        && crate::data::series::source::SeriesFormat::guess(Path::new(&args.data)).is_events();
+    if model.header.encoding.is_continuous() || series_run.is_some() || event_data {
+        let run = match series_run {
+            Some(r) => Some(r),
+            None => args
+                .checkpoint
+                .as_deref()
+                .map(super::run::load)
+                .transpose()?,
+        };
         let data = (args.data != "digits").then(|| PathBuf::from(&args.data));
         let rules = args.rules(run.as_ref().map(|r| r.cfg.decision))?;
         return super::series::simulate(

@@ -62,7 +62,8 @@ pub struct EngineReport {
 }
 
 /// Runs the integer engine on every series of `set` for exactly its `T_i` steps (default
-/// decision rules).
+/// decision rules): real values through `step_values`, or, for an `events` model, each step's
+/// inputs above 0.5 as that step's input spikes through `step`.
 pub fn run_engine(bytes: &[u8], set: &SeriesSet) -> Result<EngineReport> {
     run_engine_with(bytes, set, DecisionConfig::default())
 }
@@ -92,18 +93,29 @@ pub fn run_engine_with(
     let c = model.channels.len();
     let max = c * usize::from(model.header.time_steps);
     for (s, &y) in set.series.iter().zip(&set.labels) {
-        // `Engine::run_values`, one frame at a time so each step's output spikes are seen.
-        if c == 0 || s.values.is_empty() || s.values.len() % c != 0 || s.values.len() > max {
-            return Err(Error::Encode(snn_models::EngineError::InputLength {
-                expected: max,
-                given: s.values.len(),
-            }));
-        }
         e.reset();
         steps_out.clear();
-        for frame in s.values.chunks_exact(c) {
-            e.step_values(frame).map_err(Error::Encode)?;
-            steps_out.push(e.layer_spikes(layers - 1));
+        if model.header.encoding == Encoding::Events {
+            // `Engine::run_spike_steps`, one step at a time so each step's output spikes are seen.
+            let mut input = Vec::with_capacity(s.channels);
+            for t in 0..s.len() {
+                input.clear();
+                input.extend((0..s.channels).filter(|&i| s.step(t)[i] > 0.5).map(|i| i as u16));
+                e.step(&input).map_err(Error::Encode)?;
+                steps_out.push(e.layer_spikes(layers - 1));
+            }
+        } else {
+            // `Engine::run_values`, one frame at a time so each step's output spikes are seen.
+            if c == 0 || s.values.is_empty() || s.values.len() % c != 0 || s.values.len() > max {
+                return Err(Error::Encode(snn_models::EngineError::InputLength {
+                    expected: max,
+                    given: s.values.len(),
+                }));
+            }
+            for frame in s.values.chunks_exact(c) {
+                e.step_values(frame).map_err(Error::Encode)?;
+                steps_out.push(e.layer_spikes(layers - 1));
+            }
         }
         decided.push(decider.decide(steps_out.steps()).map_err(decision_err)?);
         let p = e.predicted_class();

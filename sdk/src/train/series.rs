@@ -40,6 +40,25 @@ pub struct SeriesTrainReport {
     pub steps_per_sec: f64,
 }
 
+/// Restores the optimiser of a resumed run.
+pub type RestoreFn<'a> = &'a dyn Fn(&mut Adam) -> Result<()>;
+/// Called after every epoch with the network, the optimiser, the epoch (1-based) and its loss.
+pub type EpochFn<'a> = &'a mut dyn FnMut(&Network, &Adam, usize, f64) -> Result<()>;
+
+/// A resumed start and a per-epoch report for [`train_with`]; the default is a fresh run with
+/// no reports.
+#[derive(Default)]
+pub struct SeriesHooks<'a> {
+    /// Epochs already trained (a resumed run): their shuffles are replayed and the learning-rate
+    /// schedule continues from their last step, so the run goes on as if never stopped.
+    pub start_epoch: usize,
+    /// Restores the optimiser of a resumed run (moments and step count) before the first step.
+    pub restore: Option<RestoreFn<'a>>,
+    /// Called after every epoch with the network, the optimiser, the epoch (1-based) and the
+    /// epoch's mean loss: validation reports and checkpoints.
+    pub on_epoch: Option<EpochFn<'a>>,
+}
+
 /// Output spike counts over each sample's valid steps, `[B, N]`.
 pub fn masked_counts(spikes: &Tensor, mask: &Tensor) -> Result<Tensor> {
     Ok(spikes.broadcast_mul(mask)?.sum(1)?)
@@ -52,6 +71,17 @@ pub fn train(
     input: &SeriesInput,
     set: &SeriesSet,
     opts: &SeriesTrainOptions,
+) -> Result<SeriesTrainReport> {
+    train_with(net, input, set, opts, SeriesHooks::default())
+}
+
+/// [`train`] with a resumed start and per-epoch reports ([`SeriesHooks`]).
+pub fn train_with(
+    net: &mut Network,
+    input: &SeriesInput,
+    set: &SeriesSet,
+    opts: &SeriesTrainOptions,
+    mut hooks: SeriesHooks<'_>,
 ) -> Result<SeriesTrainReport> {
     if set.series.is_empty() {
         return Err(Error::Data("the training set has no series".into()));
@@ -74,14 +104,22 @@ pub fn train(
             ..AdamConfig::default()
         },
     )?;
-    let total = opts.epochs * set.series.len().div_ceil(opts.batch_size.max(1));
+    if let Some(restore) = hooks.restore {
+        restore(&mut opt)?;
+    }
+    let per_epoch = set.series.len().div_ceil(opts.batch_size.max(1));
+    let total = opts.epochs * per_epoch;
     let mut rng = SplitMix64::new(opts.seed);
-    let (mut seconds, mut samples, mut steps, mut step_no) = (0f64, 0usize, 0usize, 0usize);
+    let (mut seconds, mut samples, mut steps) = (0f64, 0usize, 0usize);
+    let mut step_no = hooks.start_epoch.min(opts.epochs) * per_epoch;
     let mut last_loss = f64::NAN;
-    for _ in 0..opts.epochs {
+    for epoch in 0..opts.epochs {
         let mut order: Vec<usize> = (0..set.series.len()).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
+        }
+        if epoch < hooks.start_epoch {
+            continue;
         }
         let (mut sum, mut n) = (0f64, 0usize);
         for batch in order.chunks(opts.batch_size.max(1)) {
@@ -115,6 +153,9 @@ pub fn train(
             n += batch.len();
         }
         last_loss = sum / n.max(1) as f64;
+        if let Some(f) = hooks.on_epoch.as_mut() {
+            f(net, &opt, epoch + 1, last_loss)?;
+        }
     }
     Ok(SeriesTrainReport {
         last_loss,

@@ -28,6 +28,9 @@ pub enum SeriesEncoding {
         /// Threshold in training standard deviations.
         threshold_std: f32,
     },
+    /// Binned event streams: each step's 0/1 inputs are the input spikes (`Encoding::Events`,
+    /// nothing fitted; format version 1). The encoder of `shd`, `nmnist` and `synthetic_events`.
+    Events,
 }
 
 /// The fitted input side of a series model: encoding and per-channel constants (fitted on the
@@ -45,6 +48,13 @@ pub struct SeriesInput {
 impl SeriesInput {
     /// Fits offsets and scales (and delta thresholds) on `train`.
     pub fn fit(encoding: SeriesEncoding, train: &SeriesSet) -> Self {
+        if encoding == SeriesEncoding::Events {
+            return Self {
+                encoding: Encoding::Events,
+                channels: OwnedChannels::default(),
+                num_channels: train.channels,
+            };
+        }
         let fit = ChannelFit::fit(train.channels, &train.series);
         let (encoding, channels) = match encoding {
             SeriesEncoding::Direct => (
@@ -59,6 +69,7 @@ impl SeriesInput {
                 Encoding::SigmaDelta,
                 OwnedChannels::delta(&fit.offset, &fit.scale, &fit.thresholds(threshold_std)),
             ),
+            SeriesEncoding::Events => (Encoding::Events, OwnedChannels::default()),
         };
         Self {
             encoding,
@@ -67,14 +78,21 @@ impl SeriesInput {
         }
     }
 
-    /// Network inputs: channels for direct input, two per channel for the delta encoders.
+    /// Network inputs: channels for direct input and events, two per channel for the delta
+    /// encoders.
     pub fn inputs(&self) -> usize {
-        self.num_channels * self.encoding.inputs_per_channel()
+        match self.encoding {
+            Encoding::Events => self.num_channels,
+            e => self.num_channels * e.inputs_per_channel(),
+        }
     }
 
     /// The network input of one series, `[T_i, inputs]` step-major, exactly what the engine
     /// feeds its first layer: `q / 256` per channel (direct) or 0/1 spikes (delta).
     pub fn encode(&self, s: &Series) -> Result<Vec<f32>> {
+        if self.encoding == Encoding::Events {
+            return Ok(s.values.clone());
+        }
         let n = self.inputs();
         let channels = self.channels.as_channels();
         let mut state = vec![0i32; self.num_channels];

@@ -14,14 +14,27 @@
 //! `models/FORMAT.md`, "Samples of their own length"). A sample ends after its last step; nothing
 //! carries over to the next sample.
 //!
+//! **Event streams as samples.** An event stream is binned ([`EventStream::bin`]) into steps of
+//! `dt`: input `i` is 1 at step `t` when at least one event of its (pooled, per-polarity) channel
+//! falls in `[t dt, (t + 1) dt)`, else 0 ([`binned_set`]). The sample's own length `T_i` ends
+//! with the step of its last kept event (events at or after the maximum duration are dropped);
+//! a stream with no kept event is one silent step. The network sees exactly these 0/1 inputs,
+//! and the integer engine runs the same steps as spike lists (`run_spike_steps`, encoding
+//! `events`). Trailing silence after the last event is not part of the sample: a silent step
+//! can still move membranes (leak, recurrence), so training, host simulation and the device
+//! agree because all three stop at `T_i`.
+//!
 //! Loaders: [`ts`] (UEA/UCR `.ts`, plain or gzip), [`seqcsv`] (a CSV of sequences),
-//! [`nmnist`] (N-MNIST binary events). [`input`]: the fitted continuous encoding of a model.
+//! [`nmnist`] (N-MNIST binary events), [`shd`] (SHD/SSC HDF5), [`synthetic`] (seeded event
+//! streams of SHD's shape). [`input`]: the fitted continuous encoding of a model.
 //! Training is `crate::train::series`, export and the engine run `crate::deploy::series`.
 pub mod error;
 pub mod input;
 pub mod nmnist;
 pub mod seqcsv;
+pub mod shd;
 pub mod source;
+pub mod synthetic;
 pub mod ts;
 
 pub use error::SeriesError;
@@ -157,6 +170,73 @@ impl EventStream {
         }
         steps
     }
+}
+
+/// Bins every stream of `set` into a [`SeriesSet`] of 0/1 inputs per step (see the module
+/// doc): channels = [`Binning::inputs`] of the streams' channels, `T_i` = the binned length (at
+/// least one step). Dense: `T_i x inputs` values per sample, so pool wide sensors.
+pub fn binned_set(name: &str, set: &nmnist::EventSet, b: &Binning) -> SeriesSet {
+    let channels = set.streams.first().map_or(0, |s| s.channels);
+    let inputs = b.inputs(channels);
+    let series = set
+        .streams
+        .iter()
+        .map(|s| {
+            let steps = s.bin(b);
+            let mut values = vec![0f32; steps.len().max(1) * inputs];
+            for (t, step) in steps.iter().enumerate() {
+                for &i in step {
+                    values[t * inputs + usize::from(i)] = 1.0;
+                }
+            }
+            Series {
+                channels: inputs,
+                values,
+            }
+        })
+        .collect();
+    SeriesSet {
+        name: name.to_owned(),
+        channels: inputs,
+        classes: set.classes.clone(),
+        series,
+        labels: set.labels.clone(),
+    }
+}
+
+/// Splits `set` into `(rest, held)`: `round(fraction x n_k)` series of each class `k` held out
+/// (at least one when the class has two or more), drawn by a seeded shuffle; order within each
+/// part follows the file.
+pub fn holdout(set: &SeriesSet, fraction: f64, seed: u64) -> (SeriesSet, SeriesSet) {
+    let mut rng = crate::data::SplitMix64::new(seed ^ 0x0004_01d0_u64);
+    let mut held = vec![false; set.series.len()];
+    for k in 0..set.classes.len() {
+        let mut idx: Vec<usize> = (0..set.labels.len())
+            .filter(|&i| set.labels[i] == k)
+            .collect();
+        rng.shuffle(&mut idx);
+        let mut n = (fraction * idx.len() as f64).round() as usize;
+        if fraction > 0.0 && idx.len() >= 2 {
+            n = n.clamp(1, idx.len() - 1);
+        }
+        for &i in &idx[..n.min(idx.len())] {
+            held[i] = true;
+        }
+    }
+    let part = |want: bool, suffix: &str| SeriesSet {
+        name: format!("{}{suffix}", set.name),
+        channels: set.channels,
+        classes: set.classes.clone(),
+        series: (0..set.series.len())
+            .filter(|&i| held[i] == want)
+            .map(|i| set.series[i].clone())
+            .collect(),
+        labels: (0..set.labels.len())
+            .filter(|&i| held[i] == want)
+            .map(|i| set.labels[i])
+            .collect(),
+    };
+    (part(false, ""), part(true, " (held out)"))
 }
 
 /// A batch of series padded at the end to the longest: `values` is `[B, T_max, C]` (padding 0),
@@ -310,5 +390,43 @@ mod tests {
         assert_eq!(b.inputs(6), 6);
         assert_eq!(b.max_steps(), 5);
         assert_eq!(stream.bin(&b), vec![vec![1, 4], vec![], vec![0]]);
+        let set = nmnist::EventSet {
+            classes: vec!["a".into()],
+            streams: vec![
+                stream,
+                EventStream {
+                    channels: 6,
+                    events: vec![],
+                },
+            ],
+            labels: vec![0, 0],
+        };
+        let bs = binned_set("x", &set, &b);
+        assert_eq!(bs.channels, 6);
+        assert_eq!(bs.series[0].len(), 3);
+        assert_eq!(bs.series[0].step(0), [0.0, 1.0, 0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(bs.series[0].step(2), [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(bs.series[1].len(), 1, "an empty stream is one silent step");
+        assert!(bs.series[1].values.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn holdout_is_stratified_seeded_and_disjoint() {
+        let set = SeriesSet {
+            name: "h".into(),
+            channels: 1,
+            classes: vec!["a".into(), "b".into()],
+            series: (0..20).map(|i| s(1, &[i as f32])).collect(),
+            labels: (0..20).map(|i| usize::from(i >= 15)).collect(),
+        };
+        let (rest, held) = holdout(&set, 0.2, 3);
+        assert_eq!(held.labels.iter().filter(|&&y| y == 0).count(), 3);
+        assert_eq!(held.labels.iter().filter(|&&y| y == 1).count(), 1);
+        assert_eq!(rest.series.len() + held.series.len(), 20);
+        for h in &held.series {
+            assert!(!rest.series.contains(h));
+        }
+        assert_eq!(holdout(&set, 0.2, 3).1, held);
+        assert_ne!(holdout(&set, 0.2, 4).1, held);
     }
 }

@@ -1,0 +1,577 @@
+//! Streams through the protocol server (in memory): every step's output spikes equal the host
+//! engine's, state persists across pushes and begins, an SHD-sized event stream (thousands of
+//! events over 1,000 steps, ten times the model's `time_steps`) goes through, and wrong
+//! requests (other protocol version, no stream, too many steps, malformed steps) are refused.
+use snn_hal::host::Client;
+use snn_hal::protocol::{
+    stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, CHUNK,
+    MAX_DECISION_CLASSES, MAX_DECISION_RING, PROTOCOL_VERSION, STEP_END,
+};
+use snn_hal::synthetic::{shd_events, shd_model};
+use snn_hal::wire;
+use snn_hal::{CpuBackend, CpuBuffers, Device, NoCounter, NoSpikeOutput, Server};
+use snn_models::{crc::crc32, decode, Engine, Requirements};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
+
+const BASIC_MOTIONS: &[u8] = include_bytes!("../../models/zoo/basic_motions.snn");
+
+struct Store {
+    model: Vec<u8>,
+    membrane: Vec<i32>,
+    current: Vec<i32>,
+    spikes: Vec<u16>,
+    out: Vec<u16>,
+    step: Vec<u16>,
+    rule_counts: Vec<u32>,
+    ring: Vec<u16>,
+}
+
+impl Store {
+    fn new() -> Self {
+        Self {
+            model: vec![0; 160 * 1024],
+            membrane: vec![0; 1024],
+            current: vec![0; 1024],
+            spikes: vec![0; 2048],
+            out: vec![0; 256],
+            step: vec![0; 1024],
+            rule_counts: vec![0; 3 * MAX_DECISION_CLASSES],
+            ring: vec![0; MAX_DECISION_RING],
+        }
+    }
+    fn server(&mut self) -> Srv<'_> {
+        let backend = CpuBackend::new(CpuBuffers {
+            model: &mut self.model,
+            membrane: &mut self.membrane,
+            current: &mut self.current,
+            spikes: &mut self.spikes,
+            out_counts: &mut self.out,
+            step: &mut self.step,
+        })
+        .with_rule_storage(&mut self.rule_counts, &mut self.ring);
+        let device = Device {
+            firmware: "test",
+            board: "host",
+            free_ram: 0,
+            stack: None,
+        };
+        Server::new(backend, NoCounter, NoSpikeOutput, device)
+    }
+}
+
+static SEQ: AtomicU16 = AtomicU16::new(0);
+
+fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
+    let frame = Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap();
+    let mut replies = Vec::new();
+    for &b in &frame {
+        if let Some(r) = s.push(b) {
+            let mut f = r[..r.len() - 1].to_vec();
+            let c = wire::decode(&mut f).unwrap();
+            replies.push(postcard::from_bytes::<Reply>(c.msg).unwrap());
+        }
+    }
+    assert_eq!(replies.len(), 1, "one reply per request");
+    replies.pop().unwrap()
+}
+
+fn upload(s: &mut Srv<'_>, model: &[u8]) {
+    let begin = Request::LoadBegin {
+        len: model.len() as u32,
+        crc: crc32(model),
+    };
+    assert!(matches!(call(s, &begin), Reply::Ack { .. }));
+    for (i, bytes) in model.chunks(CHUNK).enumerate() {
+        let offset = (i * CHUNK) as u32;
+        assert!(matches!(
+            call(s, &Request::LoadChunk { offset, bytes }),
+            Reply::Ack { .. }
+        ));
+    }
+    assert!(matches!(call(s, &Request::LoadEnd), Reply::Loaded(_)));
+}
+
+fn stream(r: Reply) -> StreamReply {
+    match r {
+        Reply::Stream(s) => s,
+        other => panic!("expected a stream reply, got {other:?}"),
+    }
+}
+
+fn code(r: &Reply) -> ErrorCode {
+    match r {
+        Reply::Error(e) => {
+            assert!(!e.reason.is_empty(), "error replies carry a reason");
+            e.code
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn begin(s: &mut Srv<'_>, reset: bool, exp: i8) -> Reply {
+    call(
+        s,
+        &Request::StreamBegin {
+            protocol: PROTOCOL_VERSION,
+            reset,
+            exp,
+            window: 10,
+            threshold: 5,
+        },
+    )
+}
+
+/// The host engine over a whole stream (no step limit): each step's output spikes, and the
+/// final counts.
+fn host_stream(
+    model: &[u8],
+    steps: usize,
+    mut step: impl FnMut(&mut Engine<'_, '_>, usize),
+) -> (Vec<Vec<u16>>, Vec<u16>) {
+    let m = decode(model).unwrap();
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    e.set_step_limit(false);
+    let last = m.layers.len() - 1;
+    let per_step = (0..steps)
+        .map(|t| {
+            step(&mut e, t);
+            e.layer_spikes(last).to_vec()
+        })
+        .collect();
+    (per_step, e.output_counts().to_vec())
+}
+
+/// The decisions after each step of `steps` by the host's rules (window 10, threshold 5):
+/// `(window class + 1 or 0, final count, first to threshold)`.
+type Decided = (u8, u16, Option<(u16, u32)>);
+
+fn host_decisions(model: &[u8], steps: &[Vec<u16>]) -> Vec<Decided> {
+    use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Window};
+    let m = decode(model).unwrap();
+    let pops = Populations::of(&m).unwrap();
+    let c = usize::from(pops.classes());
+    let (mut fc, mut ring, mut sums, mut tc) =
+        (vec![0; c], vec![0; 10 * c], vec![0; c], vec![0; c]);
+    let mut f = FinalCount::new(pops, &mut fc).unwrap();
+    let mut w = Window::new(pops, 10, &mut ring, &mut sums).unwrap();
+    let mut t = FirstToThreshold::new(pops, 5, &mut tc).unwrap();
+    steps
+        .iter()
+        .map(|s| {
+            f.push(s).unwrap();
+            let win = w.push(s).unwrap().map_or(0, |k| k as u8 + 1);
+            let first = t.push(s).unwrap().map(|r| (r.class, r.step));
+            (win, f.decision(), first)
+        })
+        .collect()
+}
+
+/// Checks one push's decisions against the host's after its steps `from..to`.
+fn check_decisions(r: &StreamReply, host: &[Decided], from: usize) {
+    let d = r
+        .decisions
+        .as_ref()
+        .expect("decisions for a model of few classes");
+    let to = r.steps as usize;
+    let want: Vec<u8> = host[from..to].iter().map(|h| h.0).collect();
+    assert_eq!(
+        d.window.as_slice(),
+        want.as_slice(),
+        "window decisions of steps {from}..{to}"
+    );
+    assert_eq!(d.final_count, host[to - 1].1, "final count after step {to}");
+    assert_eq!(
+        d.first,
+        host[to - 1].2,
+        "first to threshold after step {to}"
+    );
+}
+
+/// Seeded raw samples: `steps` frames of 6 channels, a slow wave plus noise in raw units.
+fn raw_samples(steps: usize) -> Vec<i16> {
+    let mut x = 0x1234_5678u32;
+    (0..steps * 6)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let wave = ((i / 6) as f32 * 0.21 + (i % 6) as f32).sin() * 3000.0;
+            (wave as i32 + (x >> 20) as i32 - 2048) as i16
+        })
+        .collect()
+}
+
+#[test]
+fn raw_values_stream_matches_the_engine_at_every_step() {
+    let mut store = Store::new();
+    let mut s = store.server();
+    upload(&mut s, BASIC_MOTIONS);
+    // 250 steps (the model declares 100): one stream in pushes, split over two begins that
+    // keep the state, against one uninterrupted host run.
+    let (exp, steps) = (-10i8, 250usize);
+    let raw = raw_samples(steps);
+    let (want, want_counts) = host_stream(BASIC_MOTIONS, steps, |e, t| {
+        e.step_raw(&raw[6 * t..6 * t + 6], exp).unwrap()
+    });
+    let decided = host_decisions(BASIC_MOTIONS, &want);
+    let r = stream(begin(&mut s, true, exp));
+    assert_eq!((r.steps, r.counts.as_slice()), (0, &[0u16; 4][..]));
+    let d = r.decisions.as_ref().unwrap();
+    assert_eq!((d.final_count, d.window.len(), d.first), (0, 0, None));
+    let per = stream_steps(4);
+    let mut got: Vec<Vec<u16>> = Vec::new();
+    let mut last = StreamReply::new();
+    for (i, chunk) in raw.chunks(6 * per).enumerate() {
+        if i == 2 {
+            let r = stream(begin(&mut s, false, exp));
+            assert_eq!(
+                r.steps as usize,
+                got.len(),
+                "a kept stream goes on counting"
+            );
+            assert_eq!(r.counts, last.counts);
+        }
+        let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+        last = stream(call(
+            &mut s,
+            &Request::StreamPush {
+                input: StreamInput::Values(&bytes),
+            },
+        ));
+        check_decisions(&last, &decided, got.len());
+        got.extend(last.steps_spikes().map(<[u16]>::to_vec));
+        assert_eq!(last.steps as usize, got.len());
+    }
+    assert_eq!(got.len(), steps);
+    for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "output spikes differ at step {t}");
+    }
+    assert_eq!(last.counts.as_slice(), want_counts.as_slice());
+    assert!(
+        decided.iter().any(|d| d.2.is_some()) && decided.iter().any(|d| d.0 > 1),
+        "the threshold is reached and the window decides for more than class 0"
+    );
+    assert!(
+        want_counts.iter().map(|&c| u32::from(c)).sum::<u32>() > 20,
+        "the outputs must spike for the comparison to mean anything: {want_counts:?}"
+    );
+    // A reset starts from rest: the first push equals the host's first steps again.
+    let r = stream(begin(&mut s, true, exp));
+    assert_eq!(r.steps, 0);
+    let bytes: Vec<u8> = raw[..6 * per]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let r = stream(call(
+        &mut s,
+        &Request::StreamPush {
+            input: StreamInput::Values(&bytes),
+        },
+    ));
+    let again: Vec<Vec<u16>> = r.steps_spikes().map(<[u16]>::to_vec).collect();
+    assert_eq!(again, want[..per]);
+}
+
+#[test]
+fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
+    let model = shd_model(3).unwrap();
+    let mut store = Store::new();
+    let mut s = store.server();
+    upload(&mut s, &model);
+    let events = shd_events(7, 1000);
+    let total: usize = events.iter().map(Vec::len).sum();
+    assert!(total > 5000, "{total} events is not SHD-sized");
+    let (want, want_counts) = host_stream(&model, events.len(), |e, t| e.step(&events[t]).unwrap());
+    stream(begin(&mut s, true, 0));
+    let per = stream_steps(20);
+    let mut got: Vec<Vec<u16>> = Vec::new();
+    let mut counts = Vec::new();
+    let mut pushes = 0;
+    let mut last = None;
+    for chunk in events.chunks(per) {
+        let mut bytes = Vec::new();
+        for step in chunk {
+            bytes.extend(step.iter().flat_map(|i| i.to_le_bytes()));
+            bytes.extend(STEP_END.to_le_bytes());
+        }
+        // A push whose bytes would overflow a request is split further.
+        for piece in split_steps(&bytes, 1000) {
+            let r = stream(call(
+                &mut s,
+                &Request::StreamPush {
+                    input: StreamInput::Events(&piece),
+                },
+            ));
+            got.extend(r.steps_spikes().map(<[u16]>::to_vec));
+            counts = r.counts.to_vec();
+            pushes += 1;
+            last = Some(r);
+        }
+    }
+    assert_eq!(got.len(), 1000);
+    assert!(pushes >= 1000 / per);
+    for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "output spikes differ at step {t}");
+    }
+    assert_eq!(counts, want_counts);
+    let decided = host_decisions(&model, &want);
+    assert_eq!(last.unwrap().decisions.unwrap().final_count, decided[999].1);
+    assert!(
+        got[900..].iter().any(|s| !s.is_empty()),
+        "the outputs still spike after the model's 100 declared steps"
+    );
+}
+
+/// Splits event words into pieces of whole steps of at most `max` bytes.
+fn split_steps(bytes: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let mut pieces = vec![Vec::new()];
+    let mut step = Vec::new();
+    for w in bytes.chunks_exact(2) {
+        step.extend_from_slice(w);
+        if u16::from_le_bytes([w[0], w[1]]) == STEP_END {
+            if pieces.last().unwrap().len() + step.len() > max {
+                pieces.push(Vec::new());
+            }
+            pieces.last_mut().unwrap().append(&mut step);
+        }
+    }
+    pieces
+}
+
+#[test]
+fn wrong_stream_requests_are_refused_and_nothing_runs() {
+    let mut store = Store::new();
+    let mut s = store.server();
+    let push = |s: &mut Srv<'_>, bytes: &[u8]| {
+        call(
+            s,
+            &Request::StreamPush {
+                input: StreamInput::Values(bytes),
+            },
+        )
+    };
+    // No model, then no stream.
+    assert_eq!(code(&begin(&mut s, true, 0)), ErrorCode::NoModel);
+    upload(&mut s, BASIC_MOTIONS);
+    assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::NoStream);
+    assert_eq!(code(&begin(&mut s, false, 0)), ErrorCode::NoStream);
+    // Another protocol version: refused, naming both.
+    let r = call(
+        &mut s,
+        &Request::StreamBegin {
+            protocol: 2,
+            reset: true,
+            exp: 0,
+            window: 0,
+            threshold: 0,
+        },
+    );
+    assert_eq!(code(&r), ErrorCode::Version);
+    let Reply::Error(e) = r else { unreachable!() };
+    assert!(
+        e.reason.contains("protocol 2") && e.reason.contains(&PROTOCOL_VERSION.to_string()),
+        "{}",
+        e.reason
+    );
+    assert_eq!(code(&begin(&mut s, true, 61)), ErrorCode::BadInput);
+    // A window longer than the device's ring (512 slots / 4 classes = 128 steps).
+    let long = Request::StreamBegin {
+        protocol: PROTOCOL_VERSION,
+        reset: true,
+        exp: 0,
+        window: 129,
+        threshold: 0,
+    };
+    assert_eq!(code(&call(&mut s, &long)), ErrorCode::BadInput);
+    stream(begin(&mut s, true, 0));
+    // Not whole steps, too many steps, events for a values model: refused before any step.
+    assert_eq!(code(&push(&mut s, &[0; 13])), ErrorCode::BadInput);
+    let too_many = vec![0u8; 12 * (stream_steps(4) + 1)];
+    assert_eq!(code(&push(&mut s, &too_many)), ErrorCode::BadInput);
+    let ev = StreamInput::Events(&[0xFF, 0xFF]);
+    assert_eq!(
+        code(&call(&mut s, &Request::StreamPush { input: ev })),
+        ErrorCode::BadInput
+    );
+    let r = stream(push(&mut s, &[0; 12]));
+    assert_eq!(r.steps, 1, "only the good push ran");
+    // An inference ends the stream (it overwrites the state).
+    let r = call(
+        &mut s,
+        &Request::Infer {
+            sample_seed: 0,
+            input: Input::Features(&[0; 6]),
+        },
+    );
+    assert!(
+        matches!(r, Reply::Error(_)),
+        "a direct model takes no features"
+    );
+    assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::NoStream);
+    // Events: trailing words without a step end, odd bytes, an index past the inputs.
+    upload(&mut s, &shd_model(1).unwrap());
+    stream(begin(&mut s, true, 0));
+    let ev = |s: &mut Srv<'_>, b: &[u8]| {
+        call(
+            s,
+            &Request::StreamPush {
+                input: StreamInput::Events(b),
+            },
+        )
+    };
+    assert_eq!(code(&ev(&mut s, &[1, 0])), ErrorCode::BadInput);
+    assert_eq!(code(&ev(&mut s, &[1, 0, 0xFF])), ErrorCode::BadInput);
+    assert_eq!(
+        code(&ev(&mut s, &[0xBC, 0x02, 0xFF, 0xFF])),
+        ErrorCode::BadInput
+    );
+    assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::BadInput);
+    let r = stream(ev(&mut s, &[1, 0, 2, 0, 0xFF, 0xFF, 0xFF, 0xFF]));
+    assert_eq!((r.steps, r.steps_spikes().count()), (2, 2));
+}
+
+/// A device of protocol 2 (before streams) answers `Info` with its version: the host refuses
+/// to stream with an error naming both versions, before sending any stream request.
+#[test]
+fn a_device_of_another_protocol_version_is_refused_by_the_host() {
+    use snn_hal::host::ClientError;
+    use snn_hal::protocol::{CostUnit, Info};
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let (host, mut device) = UnixStream::pair().unwrap();
+    let old = std::thread::spawn(move || {
+        // Reads one request frame, answers it as a protocol-2 device would answer `Info`, and
+        // returns the request.
+        let mut frame = Vec::new();
+        let mut b = [0u8; 1];
+        while device.read(&mut b).unwrap() == 1 && b[0] != 0 {
+            frame.push(b[0]);
+        }
+        let c = wire::decode(&mut frame).unwrap();
+        let req: Request<'_> = postcard::from_bytes(c.msg).unwrap();
+        let info = Info {
+            firmware: "0.1.0".try_into().unwrap(),
+            board: "old".try_into().unwrap(),
+            protocol: 2,
+            format_version: 2,
+            model: None,
+            free_ram: 0,
+            max_model_bytes: 0,
+            max_neurons: 0,
+            max_inputs: 0,
+            cost_unit: CostUnit::None,
+            signatures_required: false,
+            stack_peak: 0,
+            stack_size: 0,
+        };
+        let (mut raw, mut out) = (vec![0u8; 2048], vec![0u8; 2048]);
+        let reply: Reply = Reply::Info(info);
+        let n = wire::encode(c.seq, &reply, &mut raw, &mut out).unwrap();
+        device.write_all(&out[..n]).unwrap();
+        format!("{req:?}")
+    });
+    let mut client = Client::new(host.try_clone().unwrap(), host);
+    let e = client.stream_begin(true, 0, (0, 0)).unwrap_err();
+    assert!(
+        matches!(e, ClientError::Version { host: 3, device: 2 }),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("protocol 2") && text.contains("speaks 3"),
+        "{text}"
+    );
+    assert_eq!(old.join().unwrap(), "Info", "only Info was asked");
+}
+
+/// A backend given no decision storage streams without decisions, and refuses a stream that
+/// asks for a window or a threshold, saying why.
+#[test]
+fn without_rule_storage_a_stream_has_no_decisions() {
+    let mut st = Store::new();
+    let backend = CpuBackend::new(CpuBuffers {
+        model: &mut st.model,
+        membrane: &mut st.membrane,
+        current: &mut st.current,
+        spikes: &mut st.spikes,
+        out_counts: &mut st.out,
+        step: &mut st.step,
+    });
+    let device = Device {
+        firmware: "test",
+        board: "host",
+        free_ram: 0,
+        stack: None,
+    };
+    let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+    upload(&mut s, BASIC_MOTIONS);
+    let r = begin(&mut s, true, 0);
+    assert_eq!(code(&r), ErrorCode::BadInput);
+    let Reply::Error(e) = r else { unreachable!() };
+    assert!(e.reason.contains("at most 0 classes"), "{}", e.reason);
+    let plain = Request::StreamBegin {
+        protocol: PROTOCOL_VERSION,
+        reset: true,
+        exp: 0,
+        window: 0,
+        threshold: 0,
+    };
+    assert_eq!(stream(call(&mut s, &plain)).decisions, None);
+    let r = stream(call(
+        &mut s,
+        &Request::StreamPush {
+            input: StreamInput::Values(&[0; 12]),
+        },
+    ));
+    assert_eq!((r.steps, r.decisions), (1, None));
+}
+
+/// The worst-case reply of `stream_steps(outputs)` steps (every output spiking every step,
+/// counts at 65,535, every decision present) fits `MAX_REPLY` for every output count that
+/// streams, and a model with more outputs does not stream.
+#[test]
+fn the_largest_stream_reply_fits_a_frame() {
+    use snn_hal::protocol::{StreamDecisions, MAX_REPLY, MAX_STREAM_OUTPUTS};
+    for outputs in 1..=MAX_STREAM_OUTPUTS {
+        let steps = stream_steps(outputs);
+        assert!(steps >= 1, "{outputs} outputs");
+        let mut r = StreamReply::new();
+        r.steps = u32::MAX;
+        r.cost = u64::MAX;
+        r.step_cost_max = u64::MAX;
+        for _ in 0..steps {
+            r.spikes.push(outputs as u16).unwrap();
+            for i in 0..outputs {
+                r.spikes.push(i as u16).unwrap();
+            }
+        }
+        for _ in 0..outputs {
+            r.counts.push(u16::MAX).unwrap();
+        }
+        let mut d = StreamDecisions {
+            final_count: u16::MAX,
+            window: Default::default(),
+            first: Some((u16::MAX, u32::MAX)),
+        };
+        for _ in 0..steps {
+            d.window.push(255).unwrap();
+        }
+        r.decisions = Some(d);
+        let bytes = postcard::to_allocvec(&Reply::Stream(r)).unwrap();
+        assert!(
+            bytes.len() <= MAX_REPLY,
+            "{outputs} outputs, {steps} steps: {} bytes",
+            bytes.len()
+        );
+    }
+    assert_eq!(stream_steps(MAX_STREAM_OUTPUTS + 1), 0);
+}

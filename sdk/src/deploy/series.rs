@@ -100,7 +100,11 @@ pub fn run_engine_with(
             let mut input = Vec::with_capacity(s.channels);
             for t in 0..s.len() {
                 input.clear();
-                input.extend((0..s.channels).filter(|&i| s.step(t)[i] > 0.5).map(|i| i as u16));
+                input.extend(
+                    (0..s.channels)
+                        .filter(|&i| s.step(t)[i] > 0.5)
+                        .map(|i| i as u16),
+                );
                 e.step(&input).map_err(Error::Encode)?;
                 steps_out.push(e.layer_spikes(layers - 1));
             }

@@ -89,12 +89,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.134, 58.50, 57_939.0),
-            Core::CortexM3 => (2.957, 15.79, 37_035.0),
-            Core::CortexM4 => (1.969, 10.13, 40_193.0),
-            Core::CortexM7 => (1.969, 10.13, 40_195.0),
-            Core::CortexM33 => (1.964, 10.13, 40_409.0),
-            Core::Rv32 => (5.626, 18.05, 42_440.0),
+            Core::CortexM0 => (8.134, 58.51, 68_817.0),
+            Core::CortexM3 => (2.957, 15.79, 45_249.0),
+            Core::CortexM4 => (1.969, 10.13, 48_134.0),
+            Core::CortexM7 => (1.969, 10.13, 48_132.0),
+            Core::CortexM33 => (1.965, 10.11, 48_560.0),
+            Core::Rv32 => (5.626, 18.05, 47_915.0),
         };
         Coefficients {
             per_event,
@@ -197,12 +197,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 855_066.0),
-            (Core::CortexM3, 322_890.0),
-            (Core::CortexM4, 221_537.0),
-            (Core::CortexM7, 221_534.0),
-            (Core::CortexM33, 224_413.0),
-            (Core::Rv32, 531_430.0),
+            (Core::CortexM0, 865_935.0),
+            (Core::CortexM3, 331_092.0),
+            (Core::CortexM4, 229_466.0),
+            (Core::CortexM7, 229_460.0),
+            (Core::CortexM33, 232_499.0),
+            (Core::Rv32, 536_888.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);

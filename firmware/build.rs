@@ -20,6 +20,11 @@ const BOARDS: [&str; 10] = [
 ];
 
 fn main() {
+    // `cfg(armv8m)`: the ARMv8-M MPU layout (RBAR/RLAR), for the stack guard of the M33.
+    println!("cargo::rustc-check-cfg=cfg(armv8m)");
+    if env::var("TARGET").is_ok_and(|t| t.starts_with("thumbv8m")) {
+        println!("cargo::rustc-cfg=armv8m");
+    }
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let boards: Vec<&str> = BOARDS
         .iter()

@@ -11,23 +11,25 @@
 //! long as no single stack frame is larger than the guard.
 //!
 //! The guard and the fault handler need an ARMv7-M MPU and CFSR (feature `mpu-guard`: the
-//! Cortex-M3/M4/M7 boards); the other Arm boards (M0/M0+, M33) get the painting only, from the
-//! end of the statics up. The RISC-V boards have neither: [`usage`] reports `(0, 0)` there.
-#[cfg(target_arch = "arm")]
-pub use arm::*;
+//! Cortex-M3/M4/M7 boards); the other Arm boards (M0/M0+, M33) and the emulated RV32 board
+//! (`virt-rv32`, whose riscv-rt link script has the same `__sheap` and `_stack_start`) get the
+//! painting only, from the end of the statics up. The ESP32-C3 (its own runtime) has neither:
+//! [`usage`] reports `(0, 0)` there.
+#[cfg(any(target_arch = "arm", feature = "board-virt-rv32"))]
+pub use painted::*;
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(any(target_arch = "arm", feature = "board-virt-rv32")))]
 /// No stack painting on this core.
 pub fn init() {}
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(any(target_arch = "arm", feature = "board-virt-rv32")))]
 /// `(0, 0)`: no stack painting on this core.
 pub fn usage() -> (u32, u32) {
     (0, 0)
 }
 
-#[cfg(target_arch = "arm")]
-mod arm {
+#[cfg(any(target_arch = "arm", feature = "board-virt-rv32"))]
+mod painted {
     use core::sync::atomic::{AtomicU32, Ordering};
     #[cfg(feature = "mpu-guard")]
     use cortex_m::peripheral::MPU;
@@ -63,17 +65,7 @@ mod arm {
         let guard = heap.div_ceil(GUARD) * GUARD;
         let regions = (mpu._type.read() >> 8) & 0xFF;
         if regions > 0 {
-            // SAFETY: region 0 becomes a no-access, never-execute region over the guard; every
-            // other address keeps the default memory map (PRIVDEFENA), so nothing else changes.
-            unsafe {
-                mpu.rnr.write(0);
-                mpu.rbar.write(guard);
-                // XN, AP = 0b000 (no access), SIZE = log2(GUARD) - 1, ENABLE.
-                let size = GUARD.trailing_zeros() - 1;
-                mpu.rasr.write((1 << 28) | (size << 1) | 1);
-                // ENABLE | PRIVDEFENA.
-                mpu.ctrl.write(0b101);
-            }
+            guard_region(mpu, guard);
             cortex_m::asm::dsb();
             cortex_m::asm::isb();
         }
@@ -85,6 +77,41 @@ mod arm {
         paint(guard + GUARD);
     }
 
+    /// ARMv7-M (M3/M4/M7): region 0 = `[guard, guard + GUARD)`, no access, never execute.
+    #[cfg(all(feature = "mpu-guard", not(armv8m)))]
+    fn guard_region(mpu: &mut MPU, guard: u32) {
+        // SAFETY: region 0 becomes a no-access, never-execute region over the guard; every
+        // other address keeps the default memory map (PRIVDEFENA), so nothing else changes.
+        unsafe {
+            mpu.rnr.write(0);
+            mpu.rbar.write(guard);
+            // XN, AP = 0b000 (no access), SIZE = log2(GUARD) - 1, ENABLE.
+            let size = GUARD.trailing_zeros() - 1;
+            mpu.rasr.write((1 << 28) | (size << 1) | 1);
+            // ENABLE | PRIVDEFENA.
+            mpu.ctrl.write(0b101);
+        }
+    }
+
+    /// ARMv8-M (M33): region 0 = `[guard, guard + GUARD)`, read-only and never execute. The
+    /// ARMv8-M MPU has no "no access" permission; a stack overflow writes (pushes, stores), and
+    /// a write to a read-only region is the same MemManage fault.
+    #[cfg(all(feature = "mpu-guard", armv8m))]
+    fn guard_region(mpu: &mut MPU, guard: u32) {
+        // SAFETY: as on ARMv7-M: one region over the guard, the default map everywhere else.
+        unsafe {
+            mpu.rnr.write(0);
+            // MAIR0 attribute 0: normal memory, non-cacheable (the guard is plain SRAM).
+            mpu.mair[0].write(0x44);
+            // BASE | SH = 0 | AP = 0b10 (read-only, privileged) | XN.
+            mpu.rbar.write(guard | (0b10 << 1) | 1);
+            // LIMIT (last 32-byte block) | AttrIndx 0 | EN.
+            mpu.rlar.write(((guard + GUARD - 32) & !0x1F) | 1);
+            // ENABLE | PRIVDEFENA.
+            mpu.ctrl.write(0b101);
+        }
+    }
+
     /// Paints the free stack from the end of the statics up; call first in `main`.
     #[cfg(not(feature = "mpu-guard"))]
     pub fn init() {
@@ -92,10 +119,27 @@ mod arm {
         paint(heap.div_ceil(4) * 4);
     }
 
+    /// The current stack pointer.
+    #[cfg(target_arch = "arm")]
+    fn stack_pointer() -> u32 {
+        cortex_m::register::msp::read()
+    }
+
+    /// The current stack pointer.
+    #[cfg(target_arch = "riscv32")]
+    fn stack_pointer() -> u32 {
+        let sp: u32;
+        // SAFETY: copies the stack pointer register; touches no memory.
+        unsafe {
+            core::arch::asm!("mv {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+
     /// Fills `[bottom, sp - 256)` with [`PAINT`] and records the stack's bounds.
     fn paint(bottom: u32) {
         let (_, top) = bounds();
-        let sp = cortex_m::register::msp::read();
+        let sp = stack_pointer();
         // Leave what the caller already uses alone (and some margin for this function).
         let end = sp.saturating_sub(256) & !3;
         let mut a = bottom;

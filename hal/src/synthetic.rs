@@ -71,6 +71,52 @@ pub fn digits_model(hidden: u16, seed: u32) -> Result<Vec<u8>, FormatError> {
     encode_to_vec(&model)
 }
 
+/// Model file bytes of a 64 -> 100 -> 10 network whose hidden layer has dense recurrent weights:
+/// the fused dense step with last step's spikes as rows (the recurrent half of the packed sums),
+/// blocks of 8, a block of 4 and a tail of neurons, a shared leak below one half (`leak < 2^15`)
+/// beside one above it, and a bias on both layers.
+pub fn digits_model_recurrent(seed: u32) -> Result<Vec<u8>, FormatError> {
+    use snn_models::LeI32s;
+    const HIDDEN: u16 = 100;
+    let mut rng = Rng::new(seed, 0xDE5E);
+    let w1 = weights(&mut rng, usize::from(DIGITS_INPUTS) * usize::from(HIDDEN));
+    // Recurrent weights in -12..=11: the hidden layer feeds itself without running away.
+    let rec: Vec<u8> = (0..usize::from(HIDDEN) * usize::from(HIDDEN))
+        .map(|_| (((rng.next_u32() >> 24) % 24) as i32 - 12) as i8 as u8)
+        .collect();
+    let w2 = weights(&mut rng, usize::from(HIDDEN) * usize::from(DIGITS_CLASSES));
+    let bias = |rng: &mut Rng, n: u16| -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| ((rng.next_u32() % 81) as i32 - 40).to_le_bytes())
+            .collect()
+    };
+    let (b1, b2) = (bias(&mut rng, HIDDEN), bias(&mut rng, DIGITS_CLASSES));
+    let mut hidden = layer(DIGITS_INPUTS, HIDDEN, &w1, 300);
+    hidden.recurrent = Some(Weights::Dense {
+        values: Bytes(&rec),
+    });
+    hidden.bias = Some(LeI32s::new(&b1));
+    hidden.leak = Leak::Shared(30_000); // beta = 0.46: the other sign of `leak << 16`
+    let mut out = layer(HIDDEN, DIGITS_CLASSES, &w2, 300);
+    out.bias = Some(LeI32s::new(&b2));
+    let mut layers = heapless::Vec::new();
+    let _ = layers.push(hidden);
+    let _ = layers.push(out);
+    let model = Model {
+        header: Header {
+            name: "synthetic-digits-recurrent",
+            input_size: DIGITS_INPUTS,
+            time_steps: TIME_STEPS,
+            encoding: Encoding::Rate { seed },
+            num_classes: DIGITS_CLASSES,
+            neurons_per_class: 1,
+        },
+        layers,
+        channels: Default::default(),
+    };
+    encode_to_vec(&model)
+}
+
 /// Sorted distinct random posts for one sparse row, with weights from `weight`.
 fn sparse_row(
     rng: &mut Rng,

@@ -221,6 +221,37 @@ pub fn latency_step(q: u8, time_steps: u16) -> u16 {
     ((u32::from(255 - q) * span + 127) / 255) as u16
 }
 
+/// One step of rate coding: feature `i` spikes when `(draw_i >> 24) < q_i`, one xorshift32 draw
+/// per feature in feature order; the spiking indices go to `out` ascending. Four features per
+/// loop turn (the same draws in the same order), so the loop's own bookkeeping costs a quarter.
+#[inline]
+fn rate_step(rng: &mut Rng, frame: &[u8], out: &mut [u16]) -> usize {
+    let mut n = 0;
+    let mut feature = |i: usize, q: u8, n: &mut usize| {
+        if (rng.next_u32() >> 24) < u32::from(q) {
+            if let Some(o) = out.get_mut(*n) {
+                *o = i as u16;
+            }
+            *n += 1;
+        }
+    };
+    let quads = frame.chunks_exact(4);
+    let rest = quads.remainder();
+    let mut i = 0;
+    for q in quads {
+        feature(i, q[0], &mut n);
+        feature(i + 1, q[1], &mut n);
+        feature(i + 2, q[2], &mut n);
+        feature(i + 3, q[3], &mut n);
+        i += 4;
+    }
+    for &q in rest {
+        feature(i, q, &mut n);
+        i += 1;
+    }
+    n
+}
+
 /// Encodes one sample step by step.
 #[derive(Clone, Debug)]
 pub struct Encoder<'f> {
@@ -291,6 +322,9 @@ impl<'f> Encoder<'f> {
         let t = self.step;
         self.step += 1;
         let frame = self.frame(t).ok_or(EngineError::TooManySteps)?;
+        if let Encoding::Rate { .. } = self.encoding {
+            return Ok(rate_step(&mut self.rng, frame, out));
+        }
         let prev = if t == 0 { None } else { self.frame(t - 1) };
         let mut n = 0;
         for (i, &q) in frame.iter().enumerate() {

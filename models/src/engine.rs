@@ -16,7 +16,7 @@
 use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, Encoder};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
-use crate::format::{Encoding, Layer, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
+use crate::format::{Encoding, Layer, LeI32s, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
 
 /// Sizes of the caller-provided state buffers a model needs (elements, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -715,8 +715,8 @@ fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
 }
 
 /// `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` for the neurons `base..base + v.len()`
-/// (`decay(i, v)` is the decay of neuron `i`); spike when `u_i >= threshold`, appending `i` to
-/// `out` at `count`, and reset.
+/// (`decay(i, v)` is the decay of neuron `i`, `bias` yields `bias_i` in order); spike when
+/// `u_i >= threshold`, appending `i` to `out` at `count`, and reset.
 #[allow(clippy::too_many_arguments)] // one inlined step; the arguments are its registers
 #[inline(always)]
 fn lif(
@@ -725,13 +725,13 @@ fn lif(
     syn: impl Iterator<Item = i32>,
     fire: Fire,
     decay: &impl Fn(usize, i32) -> i32,
-    bias: &impl Fn(usize) -> i32,
+    bias: impl Iterator<Item = i32>,
     out: &mut [u16],
     count: &mut usize,
 ) {
-    for (k, (vi, s)) in v.iter_mut().zip(syn).enumerate() {
+    for (k, ((vi, s), b)) in v.iter_mut().zip(syn).zip(bias).enumerate() {
         let i = base + k;
-        let u = sat_add(sat_add(decay(i, *vi), s), bias(i));
+        let u = sat_add(sat_add(decay(i, *vi), s), b);
         if u >= fire.threshold {
             if let Some(o) = out.get_mut(*count) {
                 *o = i as u16;
@@ -744,26 +744,63 @@ fn lif(
     }
 }
 
-/// Calls `$run` with the layer's decay and bias closures, one monomorphic copy per leak/bias
-/// variant, so the variants are resolved once per layer, not per neuron.
+/// A layer's per-neuron bias, read per neuron or a block at a time.
+trait Bias: Copy {
+    /// `bias_i` (0 past the end).
+    fn at(self, i: usize) -> i32;
+    /// `bias_off .. bias_off + B`, with one bounds check for the block.
+    fn block<const B: usize>(self, off: usize) -> [i32; B];
+}
+
+/// A layer without bias.
+#[derive(Clone, Copy)]
+struct NoBias;
+
+impl Bias for NoBias {
+    #[inline(always)]
+    fn at(self, _: usize) -> i32 {
+        0
+    }
+    #[inline(always)]
+    fn block<const B: usize>(self, _: usize) -> [i32; B] {
+        [0; B]
+    }
+}
+
+impl Bias for LeI32s<'_> {
+    #[inline(always)]
+    fn at(self, i: usize) -> i32 {
+        self.get(i).unwrap_or(0)
+    }
+    #[inline(always)]
+    fn block<const B: usize>(self, off: usize) -> [i32; B] {
+        let bytes = off
+            .checked_mul(4)
+            .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?));
+        match bytes {
+            Some(b) => core::array::from_fn(|k| {
+                i32::from_le_bytes([b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]])
+            }),
+            None => core::array::from_fn(|k| self.at(off + k)),
+        }
+    }
+}
+
+/// Calls `$run` with the layer's decay closure and [`Bias`], one monomorphic copy per leak/bias
+/// variant, so the variants are resolved once per layer, not per neuron. A shared leak also
+/// splits on the sign of `q = leak_q(leak)` (`hi = q >> 31` is a constant in each copy, so
+/// [`decay_q`] is one `smmulr` or one `smmlar` on a Cortex-M4).
 macro_rules! with_leak_bias {
     ($layer:expr, |$decay:ident, $bias:ident| $run:expr) => {
         match (&$layer.leak, &$layer.bias) {
             (Leak::Shared(l), b) => {
                 let q = leak_q(*l);
-                // Opaque to the optimiser, which would otherwise turn `v & hi` back into a
-                // per-neuron test of the sign of `q`.
-                let hi = core::hint::black_box(q >> 31);
-                let $decay = &|_: usize, v: i32| decay_q(v, q, hi);
-                match b {
-                    None => {
-                        let $bias = &|_: usize| 0;
-                        $run
-                    }
-                    Some(b) => {
-                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
-                        $run
-                    }
+                if q >= 0 {
+                    let $decay = &|_: usize, v: i32| decay_q(v, q, 0);
+                    with_leak_bias!(@bias b, $bias, $run)
+                } else {
+                    let $decay = &|_: usize, v: i32| decay_q(v, q, -1);
+                    with_leak_bias!(@bias b, $bias, $run)
                 }
             }
             (Leak::PerNeuron(ls), b) => {
@@ -771,16 +808,19 @@ macro_rules! with_leak_bias {
                     let q = leak_q(ls.get(i).unwrap_or(0));
                     decay_q(v, q, q >> 31)
                 };
-                match b {
-                    None => {
-                        let $bias = &|_: usize| 0;
-                        $run
-                    }
-                    Some(b) => {
-                        let $bias = &|i: usize| b.get(i).unwrap_or(0);
-                        $run
-                    }
-                }
+                with_leak_bias!(@bias b, $bias, $run)
+            }
+        }
+    };
+    (@bias $b:expr, $bias:ident, $run:expr) => {
+        match $b {
+            None => {
+                let $bias = NoBias;
+                $run
+            }
+            Some(b) => {
+                let $bias = *b;
+                $run
             }
         }
     };
@@ -799,7 +839,7 @@ fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usi
         cur.iter().copied(),
         fire,
         decay,
-        bias,
+        (0..).map(|i| bias.at(i)),
         out,
         c
     ));
@@ -855,7 +895,22 @@ fn step_dense(
     out: &mut [u16],
 ) -> usize {
     let fire = Fire::of(layer);
-    let w = Dense { ff, rec, pre, prev };
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    let n = v.len();
+    let w = Dense {
+        ff,
+        rec,
+        pre,
+        prev,
+        // `dense_weights` checked that every row exists, so these are `Some`; a `None` (never
+        // reached) would add nothing rather than read past the weights.
+        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
+            .unwrap_or(crate::dsp::Rows::<u16>::empty()),
+        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+        prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev)
+            .unwrap_or(crate::dsp::Rows::<i32>::empty()),
+    };
     with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
 }
 
@@ -865,10 +920,17 @@ struct Dense<'a> {
     rec: &'a [u8],
     pre: &'a [u16],
     prev: &'a [i32],
+    /// `pre` checked against `ff` for the DSP kernel.
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    pre_rows: crate::dsp::Rows<'a, u16>,
+    /// `prev` checked against `rec` for the DSP kernel.
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    prev_rows: crate::dsp::Rows<'a, i32>,
 }
 
 impl Dense<'_> {
     /// The packed sums of columns `off..off + B` over every spiking row (see [`add_rows`]).
+    #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
     #[inline(always)]
     fn lanes<const B: usize, const W: usize>(&self, n: usize, off: usize) -> [u32; W] {
         let mut acc = [0u32; W];
@@ -879,19 +941,35 @@ impl Dense<'_> {
         acc
     }
 
+    /// The signed packed sums of columns `off..off + B` over every spiking row, by the DSP
+    /// kernel (`dsp.rs`).
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    #[inline(always)]
+    fn lanes<const B: usize, const W: usize>(&self, _n: usize, off: usize) -> [u32; W] {
+        let mut acc = [0u32; W];
+        self.pre_rows.add(off, &mut acc);
+        self.prev_rows.add(off, &mut acc);
+        acc
+    }
+
     #[inline(always)]
     fn run(
         &self,
         v: &mut [i32],
         fire: Fire,
         decay: &impl Fn(usize, i32) -> i32,
-        bias: &impl Fn(usize) -> i32,
+        bias: impl Bias,
         out: &mut [u16],
     ) -> usize {
         let n = v.len();
-        // Every weight entered the lanes as `w + 128`: `sum(w) = lane - 128 * rows`.
+        // Portable path: every weight entered the lanes as `w + 128`, so `sum(w) = lane - 128 *
+        // rows`. DSP path: the lanes hold `sum(w)` itself.
         let rows = (self.pre.len() + self.prev.len()) as i32;
-        let minus = rows.wrapping_mul(-128);
+        let minus = if cfg!(all(feature = "arm-dsp", target_arch = "arm")) {
+            0
+        } else {
+            rows.wrapping_mul(-128)
+        };
         let mut count = 0;
         if rows == 0 {
             // No synaptic input: every neuron only leaks (and its bias adds).
@@ -901,7 +979,7 @@ impl Dense<'_> {
                 core::iter::repeat(0),
                 fire,
                 decay,
-                bias,
+                (0..).map(|i| bias.at(i)),
                 out,
                 &mut count,
             );
@@ -912,7 +990,17 @@ impl Dense<'_> {
             let off = b * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            lif(vb, off, syn.into_iter(), fire, decay, bias, out, &mut count);
+            let b = bias.block::<BLOCK>(off);
+            lif(
+                vb,
+                off,
+                syn.into_iter(),
+                fire,
+                decay,
+                b.into_iter(),
+                out,
+                &mut count,
+            );
         }
         // The last `n % 8` neurons: a block of four, then the rest from the block of four that
         // ends at `n` (its first columns are neurons already updated, their sums are dropped);
@@ -928,7 +1016,7 @@ impl Dense<'_> {
                 syn.into_iter(),
                 fire,
                 decay,
-                bias,
+                bias.block::<4>(done).into_iter(),
                 out,
                 &mut count,
             );
@@ -939,12 +1027,14 @@ impl Dense<'_> {
             if n >= 4 {
                 let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, n - 4), minus);
                 let syn = syn.get(4 - rest.len()..).unwrap_or(&[]).iter().copied();
-                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+                let b = (done..n).map(|i| bias.at(i));
+                lif(rest, done, syn, fire, decay, b, out, &mut count);
             } else {
                 let syn = (done..n).map(|c| {
                     column_sum(self.ff, n, c, self.pre) + column_sum(self.rec, n, c, self.prev)
                 });
-                lif(rest, done, syn, fire, decay, bias, out, &mut count);
+                let b = (done..n).map(|i| bias.at(i));
+                lif(rest, done, syn, fire, decay, b, out, &mut count);
             }
         }
         count
@@ -958,13 +1048,30 @@ fn lane_values<const B: usize, const W: usize>(acc: &[u32; W], minus: i32) -> [i
     let mut syn = [minus; B];
     for q in 0..B / 4 {
         let (e, d) = (acc[2 * q], acc[2 * q + 1]);
-        syn[4 * q] += (e & 0xFFFF) as i32;
-        syn[4 * q + 1] += (d & 0xFFFF) as i32;
-        syn[4 * q + 2] += (e >> 16) as i32;
-        syn[4 * q + 3] += (d >> 16) as i32;
+        syn[4 * q] += lane_lo(e);
+        syn[4 * q + 1] += lane_lo(d);
+        syn[4 * q + 2] += lane_hi(e);
+        syn[4 * q + 3] += lane_hi(d);
     }
     syn
 }
+
+/// The low lane of a packed sum: unsigned (portable: biased weights).
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+#[inline(always)]
+fn lane_lo(w: u32) -> i32 {
+    (w & 0xFFFF) as i32
+}
+
+/// The high lane of a packed sum: unsigned (portable: biased weights).
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+#[inline(always)]
+fn lane_hi(w: u32) -> i32 {
+    (w >> 16) as i32
+}
+
+#[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+use crate::dsp::{hi as lane_hi, lo as lane_lo};
 
 /// A spike index as stored in a spike list.
 trait Index: Copy {
@@ -1000,6 +1107,7 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
 /// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
 /// Lane layout as in [`lane_values`].
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
 fn add_rows<const B: usize, const W: usize, S: Index>(
     values: &[u8],

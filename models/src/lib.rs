@@ -14,8 +14,9 @@
 //! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
 //!   export, tools) and borrows it as a [`Model`].
 #![cfg_attr(not(feature = "std"), no_std)]
-// `unsafe` is forbidden but in one place: the Arm DSP kernel of the dense baseline
-// (`dense/dsp.rs`, inline assembly), compiled only with feature `arm-dsp` on an Arm target.
+// `unsafe` is forbidden but in two marked places, both inline assembly compiled only with
+// feature `arm-dsp` on an Arm target: the engine's synaptic loop (`dsp.rs`) and the dense
+// baseline's kernel (`dense/dsp.rs`).
 #![cfg_attr(
     not(all(feature = "arm-dsp", target_arch = "arm")),
     forbid(unsafe_code)
@@ -30,6 +31,8 @@ pub mod codec;
 pub mod crc;
 pub mod decision;
 pub mod dense;
+#[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+mod dsp;
 pub mod encode;
 pub mod engine;
 pub mod error;

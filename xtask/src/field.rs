@@ -30,23 +30,25 @@ pub fn signed_elf() -> Result<PathBuf> {
     build_variant(Board::Mps2An386, None, &v)
 }
 
-/// Boots the `stack-overflow-test` firmware, which recurses until the stack reaches its guard,
-/// and checks that it stops with the overflow fault (QEMU exits with failure, the log says
-/// "stack overflow") instead of running on through the statics.
-pub fn overflow_check() -> Result<()> {
-    ensure_qemu("qemu-system-arm")?;
+/// Boots the `stack-overflow-test` firmware on the emulated `board` (an ARMv7-M or ARMv8-M one
+/// with the `mpu-guard` feature), which recurses until the stack reaches its guard, and checks
+/// that it stops with the overflow fault (QEMU exits with failure, the log says "stack
+/// overflow") instead of running on through the statics.
+pub fn overflow_check(board: Board) -> Result<()> {
+    let machine = board.emulated()?;
+    ensure_qemu(machine.program)?;
     let v = Variant {
         stack_overflow_test: true,
         ..Variant::default()
     };
-    let elf = build_variant(Board::Mps2An386, None, &v)?;
+    let elf = build_variant(board, None, &v)?;
     let dir = scratch()?;
-    let log = dir.join("overflow.defmt");
+    let log = dir.join(format!("overflow-{}.defmt", board.name()));
     // No host link: the firmware faults at boot, possibly before a client could connect to its
     // UART, so QEMU is started directly (UART socket unused) and only its exit is awaited.
     // (Unix socket paths are limited to about 100 bytes: a short one in the temp dir.)
     let socket = std::env::temp_dir().join(format!("snn-overflow-{}.sock", std::process::id()));
-    let mut child = Qemu::command(&elf, &socket)
+    let mut child = Qemu::command_on(&machine, &elf, &socket)
         .stdin(std::process::Stdio::null())
         .stdout(std::fs::File::create(&log).context("create the overflow log")?)
         .spawn()
@@ -83,7 +85,10 @@ pub fn overflow_check() -> Result<()> {
         !lines.iter().any(|l| l.contains("panic")),
         "the firmware panicked instead of faulting on the guard"
     );
-    println!("xtask: stack overflow faults cleanly on the guard ({status})");
+    println!(
+        "xtask: stack overflow faults cleanly on the guard of the {} ({status})",
+        board.name()
+    );
     Ok(())
 }
 
@@ -188,5 +193,6 @@ pub fn check_cmd(args: &[String]) -> Result<()> {
             .env("SNN_FW_ELF", plain)
             .env("SNN_FW_SIGNED_ELF", signed),
     )?;
-    overflow_check()
+    overflow_check(Board::Mps2An386)?;
+    overflow_check(Board::Mps2An505)
 }

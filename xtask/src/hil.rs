@@ -33,6 +33,14 @@ pub fn synthetic_rich_model() -> Result<PathBuf> {
     write_model("synthetic-digits-rich.snnm", &bytes)
 }
 
+/// Writes the seeded 64-100-10 model with dense recurrent weights and bias (file under
+/// `target/xtask`); returns its path.
+pub fn synthetic_recurrent_model() -> Result<PathBuf> {
+    let bytes = snn_hal::synthetic::digits_model_recurrent(1)
+        .map_err(|e| anyhow::anyhow!("synthetic model: {e}"))?;
+    write_model("synthetic-digits-recurrent.snnm", &bytes)
+}
+
 fn write_model(name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let path = scratch()?.join(name);
     let tmp = path.with_extension("snnm.tmp");
@@ -490,7 +498,10 @@ pub fn hil_cmd(args: &[String]) -> Result<()> {
         (None, None) if o.get("hidden").is_none() => zoo_model(),
         (None, None | Some("plain")) => synthetic_model(o.num("hidden", 128u16)?)?,
         (None, Some("rich")) => synthetic_rich_model()?,
-        (None, Some(other)) => bail!("`hil`: unknown --synthetic {other} (plain, rich or shd)"),
+        (None, Some("recurrent")) => synthetic_recurrent_model()?,
+        (None, Some(other)) => {
+            bail!("`hil`: unknown --synthetic {other} (plain, rich, recurrent or shd)")
+        }
     };
     let model =
         std::fs::read(&model_path).with_context(|| format!("read {}", model_path.display()))?;

@@ -48,11 +48,12 @@ Commands:
   flash --board B [--model FILE] [--sensor lsm6dso]
                        flash a real board with probe-rs (nucleo-f446re, nrf52840-dk, rp-pico,
                        esp32c3); --sensor as for build-fw
-  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich] [--samples N]
+  hil [--board qemu|probe|B] [--model FILE | --hidden H | --synthetic rich|recurrent|shd] [--samples N]
       [--port DEV] [--chip-board B]
                        upload a model (default: the exported models/zoo/digits.snn; --hidden:
                        seeded random dense 64-H-10; rich: sparse, recurrent, bias, 4-bit,
-                       2 neurons per class), stream the last N
+                       2 neurons per class; recurrent: dense recurrent 64-100-10 with bias),
+                       stream the last N
                        digits rows (default 300), compare every output count, layer count,
                        budget verdict, synaptic event count and class with the host engine;
                        qemu = the emulated --chip-board (default mps2-an386), probe = flash the
@@ -90,6 +91,7 @@ Commands:
                        200 digits rows), libsnn_capi.a for thumbv7em, thumbv6m and the host
   field                the field checks alone: link, reset, flash slots and signatures on the
                        emulated Cortex-M4 (plain and signed firmware), stack-overflow fault
+                       on the M4 and the M33
   nir                  the NIR fixtures of snnTorch, Norse, sinabs and nir (tests/nir/fixtures) imported,
                        exported and run on the emulated Cortex-M4 with the tools' own input
                        spikes: board == host engine, and within 20 % of the tools' output spikes

@@ -4,7 +4,8 @@
 //! `instructions = a × synaptic_events + b × neuron_updates + c`, where `neuron_updates =
 //! neurons × time_steps` and the per-core `(a, b, c)` were fitted by `cargo xtask bench-fw` on
 //! each emulated core, instruction-exact under QEMU `-icount shift=0` (BENCHMARKS.md, "Every
-//! core"; 2026-11-30, firmware release build, seeded random 64 → H → 10 models). On the zoo digits
+//! core"; 2026-11-30 after the DSP kernel of issue #16 item 3, firmware release build, seeded
+//! random 64 → H → 10 models). On the zoo digits
 //! model the prediction is within 10 % of the measured count on every core (the test below).
 //!
 //! With a board, `µs = instructions / clock_MHz`: one instruction per cycle, so a lower bound
@@ -91,12 +92,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.198, 62.55, 76_069.0),
-            Core::CortexM3 => (3.302, 20.65, 53_368.0),
-            Core::CortexM4 => (2.720, 15.78, 52_964.0),
-            Core::CortexM7 => (2.720, 15.78, 52_965.0),
-            Core::CortexM33 => (2.671, 16.86, 51_045.0),
-            Core::Rv32 => (5.496, 19.17, 52_210.0),
+            Core::CortexM0 => (8.134, 58.51, 68_817.0),
+            Core::CortexM3 => (2.957, 15.79, 45_249.0),
+            Core::CortexM4 => (1.969, 10.13, 48_134.0),
+            Core::CortexM7 => (1.969, 10.13, 48_132.0),
+            Core::CortexM33 => (1.965, 10.11, 48_560.0),
+            Core::Rv32 => (5.626, 18.05, 47_915.0),
         };
         Coefficients {
             per_event,
@@ -259,12 +260,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 910_131.0),
-            (Core::CortexM3, 349_485.0),
-            (Core::CortexM4, 305_061.0),
-            (Core::CortexM7, 305_062.0),
-            (Core::CortexM33, 312_490.0),
-            (Core::Rv32, 544_434.0),
+            (Core::CortexM0, 865_935.0),
+            (Core::CortexM3, 331_092.0),
+            (Core::CortexM4, 229_466.0),
+            (Core::CortexM7, 229_460.0),
+            (Core::CortexM33, 232_499.0),
+            (Core::Rv32, 536_888.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);

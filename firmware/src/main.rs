@@ -10,10 +10,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod board;
-#[cfg(feature = "imu")]
-mod sensor;
 #[cfg(feature = "dense-bench")]
 mod dense_bench;
+#[cfg(feature = "imu")]
+mod sensor;
 mod stack;
 
 #[cfg(all(feature = "imu", not(feature = "board-nucleo-f446re")))]

@@ -3,7 +3,12 @@
 //! split and prints float and integer accuracy, spikes per inference, per-layer rates and
 //! training speed per seed:
 //!
-//! `cargo run -p snn-sdk --example series_zoo -- [jv|bm] [SEEDS] [EPOCHS] [HIDDEN] [BATCH] [LR]`
+//! `cargo run -p snn-sdk --example series_zoo -- [jv|bm] [SEEDS] [EPOCHS] [HIDDEN] [BATCH] [LR]
+//! [HIDDEN_KEYS] [OUTPUT_KEYS]`
+//!
+//! `HIDDEN_KEYS` / `OUTPUT_KEYS` are extra `[[layers]]` keys of the hidden and output layer,
+//! `;`-separated (e.g. `"learn_beta = true; beta_per_neuron = true"`). The example runs with the
+//! `snn` binary's allocator (mimalloc) and process settings, so its speed is `snn train`'s.
 use std::path::Path;
 
 use candle_core::Device;
@@ -13,7 +18,13 @@ use snn_sdk::deploy::series::{export, run_engine};
 use snn_sdk::net::{Network, NetworkConfig};
 use snn_sdk::train::series::{accuracy_float, train, SeriesTrainOptions};
 
+/// The allocator of the `snn` binary (feature `mimalloc`, default).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
+    snn_sdk::runtime::configure(None);
     let args: Vec<String> = std::env::args().collect();
     let task = args.get(1).map_or("jv", String::as_str);
     let seeds: u64 = args.get(2).map_or(Ok(3), |s| s.parse())?;
@@ -21,6 +32,8 @@ fn main() -> anyhow::Result<()> {
     let hidden: usize = args.get(4).map_or(Ok(128), |s| s.parse())?;
     let batch_size: usize = args.get(5).map_or(Ok(32), |s| s.parse())?;
     let lr: f64 = args.get(6).map_or(Ok(0.005), |s| s.parse())?;
+    let keys = |i: usize| args.get(i).map_or(String::new(), |s| s.replace(';', "\n"));
+    let (hidden_keys, output_keys) = (keys(7), keys(8));
     let name = match task {
         "jv" => "JapaneseVowels",
         "bm" => "BasicMotions",
@@ -33,8 +46,8 @@ fn main() -> anyhow::Result<()> {
     let longest = longest.max(train_set.length_range().1);
     let input = SeriesInput::fit(SeriesEncoding::Direct, &train_set);
     let cfg: NetworkConfig = toml::from_str(&format!(
-        "input_size = {}\n[[layers]]\nsize = {hidden}\nkind = \"recurrent\"\n\
-         [[layers]]\nsize = {}\n",
+        "input_size = {}\n[[layers]]\nsize = {hidden}\nkind = \"recurrent\"\n{hidden_keys}\n\
+         [[layers]]\nsize = {}\n{output_keys}\n",
         input.inputs(),
         train_set.classes.len()
     ))?;

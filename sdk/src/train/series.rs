@@ -1,12 +1,17 @@
 //! Training a network on time series: padded batches of the device's own input
 //! ([`crate::data::series::input::SeriesInput`]), a cross-entropy on the spike counts of each
 //! sample's valid steps (padding masked out), and float accuracy on the same counts.
+//!
+//! Each series is encoded once per run ([`Encoded`]); a batch pads them to its longest
+//! and runs [`Network::forward_lengths`], so every sample stops at its own `T_i` and the
+//! padding costs no work and yields no spikes (a step costs the same in a batch of unequal
+//! lengths as in one of equal lengths, `cargo bench -p snn-sdk --bench train_step -- series`).
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::data::series::input::SeriesInput;
-use crate::data::series::{Series, SeriesSet};
+use crate::data::series::SeriesSet;
 use crate::data::SplitMix64;
 use crate::net::Network;
 use crate::train::optim::{Adam, AdamConfig};
@@ -38,6 +43,51 @@ pub struct SeriesTrainReport {
     pub samples_per_sec: f64,
     /// Valid steps trained per second (sum of `T_i`).
     pub steps_per_sec: f64,
+}
+
+/// The network inputs of a set of series, encoded once (`SeriesInput::encode`, the device's
+/// input), to be padded into batches.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// `[T_i, inputs]` step-major per series.
+    rows: Vec<Vec<f32>>,
+    /// Network inputs per step.
+    inputs: usize,
+}
+
+impl Encoded {
+    /// Encodes every series of `set`.
+    pub fn new(input: &SeriesInput, set: &SeriesSet) -> Result<Self> {
+        let rows = set
+            .series
+            .iter()
+            .map(|s| input.encode(s))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Self {
+            rows,
+            inputs: input.inputs(),
+        })
+    }
+
+    /// Valid steps of series `i`.
+    pub fn len_of(&self, i: usize) -> usize {
+        self.rows[i].len() / self.inputs.max(1)
+    }
+
+    /// The padded batch of series `idx`: `x [B, T_max, inputs]` (0 after each end) and the
+    /// lengths `T_i`.
+    pub fn batch(&self, idx: &[usize], device: &Device) -> Result<(Tensor, Vec<usize>)> {
+        let n = self.inputs;
+        let lengths: Vec<usize> = idx.iter().map(|&i| self.len_of(i)).collect();
+        let steps = lengths.iter().copied().max().unwrap_or(0).max(1);
+        let mut x = vec![0f32; idx.len() * steps * n];
+        for (b, &i) in idx.iter().enumerate() {
+            let e = &self.rows[i];
+            x[b * steps * n..b * steps * n + e.len()].copy_from_slice(e);
+        }
+        let x = Tensor::from_vec(x, (idx.len(), steps, n), device)?;
+        Ok((x, lengths))
+    }
 }
 
 /// Output spike counts over each sample's valid steps, `[B, N]`.
@@ -75,6 +125,7 @@ pub fn train(
         },
     )?;
     let total = opts.epochs * set.series.len().div_ceil(opts.batch_size.max(1));
+    let enc = Encoded::new(input, set)?;
     let mut rng = SplitMix64::new(opts.seed);
     let (mut seconds, mut samples, mut steps, mut step_no) = (0f64, 0usize, 0usize, 0usize);
     let mut last_loss = f64::NAN;
@@ -86,13 +137,13 @@ pub fn train(
         let (mut sum, mut n) = (0f64, 0usize);
         for batch in order.chunks(opts.batch_size.max(1)) {
             let t0 = Instant::now();
-            let series: Vec<&Series> = batch.iter().map(|&i| &set.series[i]).collect();
-            let (x, mask) = input.batch(&series, &device)?;
+            let (x, lengths) = enc.batch(batch, &device)?;
             let y: Vec<u32> = batch.iter().map(|&i| set.labels[i] as u32).collect();
             let y = Tensor::from_vec(y, batch.len(), &device)?;
-            let outs = net.forward(&x)?;
+            let outs = net.forward_lengths(&x, &lengths)?;
             let last = outs.last().ok_or_else(|| Error::Data("no layers".into()))?;
-            let counts = masked_counts(&last.spikes, &mask)?;
+            // spikes after each sample's end are 0: the plain sum counts valid steps only
+            let counts = last.spikes.sum(1)?;
             let loss = crate::loss::snntorch::ce_count(&counts.unsqueeze(1)?, &y)?;
             let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !lv.is_finite() {
@@ -109,7 +160,7 @@ pub fn train(
             net.after_step(before)?;
             seconds += t0.elapsed().as_secs_f64();
             samples += batch.len();
-            steps += series.iter().map(|s| s.len()).sum::<usize>();
+            steps += lengths.iter().sum::<usize>();
             step_no += 1;
             sum += lv * batch.len() as f64;
             n += batch.len();
@@ -129,13 +180,13 @@ pub fn train(
 pub fn accuracy_float(net: &Network, input: &SeriesInput, set: &SeriesSet) -> Result<f64> {
     let device = net.device().clone();
     let mut correct = 0usize;
+    let enc = Encoded::new(input, set)?;
     let idx: Vec<usize> = (0..set.series.len()).collect();
     for batch in idx.chunks(64) {
-        let series: Vec<&Series> = batch.iter().map(|&i| &set.series[i]).collect();
-        let (x, mask) = input.batch(&series, &device)?;
-        let outs = net.forward(&x)?;
+        let (x, lengths) = enc.batch(batch, &device)?;
+        let outs = net.forward_lengths(&x, &lengths)?;
         let last = outs.last().ok_or_else(|| Error::Data("no layers".into()))?;
-        let counts = masked_counts(&last.spikes, &mask)?.to_vec2::<f32>()?;
+        let counts = last.spikes.sum(1)?.to_vec2::<f32>()?;
         for (row, &i) in counts.iter().zip(batch) {
             let mut best = 0;
             for (k, &c) in row.iter().enumerate() {

@@ -10,6 +10,13 @@
 //! - `digits`: 64 -> 128 -> 10 LIF, T = 25, batch 128, Bernoulli rate inputs from the bundled
 //!   digits pixels (rate = pixel/16); targets: the digits labels.
 //! - `shd`: SHD-shaped 700 -> 256 recurrent -> 20, T = 100, batch 64, 5 % Bernoulli inputs.
+//! - `series`: JapaneseVowels' 12 -> 128 recurrent -> 9, batch 32, direct input of the first 32
+//!   training utterances (`sdk/data/JapaneseVowels_TRAIN.ts.gz`, lengths 7-29). Throughput in
+//!   valid steps/s (criterion "elements" = `sum_b T_b`): `unequal` is the padded batch of the
+//!   utterances' own lengths (`Network::forward_lengths`), `equal` a batch of the same 32
+//!   utterances all of one length with the same total of valid steps (each utterance's frames
+//!   repeated or cut), `padded` the unequal batch run over all its padded steps with the counts
+//!   masked afterwards (what the padding cost before samples stopped at their own length).
 //!
 //! Loss: cross-entropy on the output spike counts; optimiser: Adam (`AdamW`, weight decay 0).
 
@@ -19,6 +26,8 @@ use std::time::Duration;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use snn_sdk::data::series::input::{SeriesEncoding, SeriesInput};
+use snn_sdk::data::series::ts::{read, Missing};
 use snn_sdk::net::layer::{LayerConfig, LayerKind, Reset};
 use snn_sdk::net::network::{Network, NetworkConfig};
 use snn_sdk::rng::SplitMix64;
@@ -34,6 +43,8 @@ struct Task {
     opt: AdamW,
     x: Tensor,
     y: Tensor,
+    /// Valid steps per sample (`None`: all), and whether the fused op may stop there.
+    lengths: Option<(Vec<usize>, bool)>,
 }
 
 impl Task {
@@ -48,17 +59,36 @@ impl Task {
             },
         )
         .unwrap();
-        Self { net, opt, x, y }
+        Self {
+            net,
+            opt,
+            x,
+            y,
+            lengths: None,
+        }
     }
 
     fn step(&mut self, fused: bool) -> f32 {
-        let outs = if fused {
-            self.net.forward(&self.x)
-        } else {
-            self.net.forward_reference(&self.x)
+        let outs = match (&self.lengths, fused) {
+            (Some((l, true)), true) => self.net.forward_lengths(&self.x, l),
+            (_, true) => self.net.forward(&self.x),
+            (_, false) => self.net.forward_reference(&self.x),
         }
         .unwrap();
-        let counts = outs.last().unwrap().spikes.sum(1).unwrap();
+        let spikes = &outs.last().unwrap().spikes;
+        let counts = match &self.lengths {
+            Some((l, false)) => {
+                // run over the padding, then mask it out of the counts
+                let t = spikes.dim(1).unwrap();
+                let m: Vec<f32> = l
+                    .iter()
+                    .flat_map(|&li| (0..t).map(move |k| f32::from(u8::from(k < li))))
+                    .collect();
+                let m = Tensor::from_vec(m, (l.len(), t, 1), &Device::Cpu).unwrap();
+                spikes.broadcast_mul(&m).unwrap().sum(1).unwrap()
+            }
+            _ => spikes.sum(1).unwrap(),
+        };
         let loss = candle_nn::loss::cross_entropy(&counts, &self.y).unwrap();
         self.opt.backward_step(&loss).unwrap();
         loss.to_scalar::<f32>().unwrap()
@@ -128,6 +158,84 @@ fn shd_task() -> Task {
     Task::new(&cfg, x, y)
 }
 
+/// JapaneseVowels' network and its first 32 training utterances, encoded as the device sees
+/// them: `(config, per-utterance [T_i * 12] inputs, labels)`.
+fn jv_data() -> (NetworkConfig, Vec<Vec<f32>>, Vec<u32>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/JapaneseVowels_TRAIN.ts.gz"
+    );
+    let set = read(std::path::Path::new(path), Missing::Refuse).unwrap();
+    let input = SeriesInput::fit(SeriesEncoding::Direct, &set);
+    let rows = set.series[..32]
+        .iter()
+        .map(|s| input.encode(s).unwrap())
+        .collect();
+    let labels = set.labels[..32].iter().map(|&l| l as u32).collect();
+    let cfg = NetworkConfig {
+        input_size: 12,
+        layers: vec![
+            LayerConfig::new(LayerKind::Recurrent, 128),
+            LayerConfig::new(LayerKind::Leaky, 9),
+        ],
+    };
+    (cfg, rows, labels)
+}
+
+/// `[B, T, 12]` with sample `b`'s rows `rows[b]`, zero-padded to `T`.
+fn padded(rows: &[Vec<f32>], t: usize) -> Tensor {
+    let mut x = vec![0f32; rows.len() * t * 12];
+    for (b, r) in rows.iter().enumerate() {
+        x[b * t * 12..b * t * 12 + r.len()].copy_from_slice(r);
+    }
+    Tensor::from_vec(x, (rows.len(), t, 12), &Device::Cpu).unwrap()
+}
+
+/// The `series` tasks: `(name, task, valid steps)`.
+fn series_tasks() -> Vec<(&'static str, Task, usize)> {
+    let (cfg, rows, labels) = jv_data();
+    let lengths: Vec<usize> = rows.iter().map(|r| r.len() / 12).collect();
+    let total: usize = lengths.iter().sum();
+    let t_max = *lengths.iter().max().unwrap();
+    let y = || Tensor::from_vec(labels.clone(), 32, &Device::Cpu).unwrap();
+    let mut unequal = Task::new(&cfg, padded(&rows, t_max), y());
+    unequal.lengths = Some((lengths.clone(), true));
+    let mut pad = Task::new(&cfg, padded(&rows, t_max), y());
+    pad.lengths = Some((lengths.clone(), false));
+    // the same total of valid steps in one length: T = total / 32 for every sample (the
+    // remainder, < 32 steps, is spread as one extra step over the first samples; all samples
+    // still stop at their own length)
+    let (t_eq, extra) = (total / 32, total % 32);
+    let eq_len: Vec<usize> = (0..32).map(|b| t_eq + usize::from(b < extra)).collect();
+    let eq_rows: Vec<Vec<f32>> = rows
+        .iter()
+        .zip(&eq_len)
+        .map(|(r, &l)| r.chunks(12).cycle().take(l).flatten().copied().collect())
+        .collect();
+    let mut equal = Task::new(&cfg, padded(&eq_rows, t_eq + 1), y());
+    equal.lengths = Some((eq_len, true));
+    vec![
+        ("unequal", unequal, total),
+        ("equal", equal, total),
+        ("padded", pad, total),
+    ]
+}
+
+fn series(c: &mut Criterion) {
+    snn_sdk::runtime::configure(None);
+    let mut g = c.benchmark_group("series");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(6));
+    for (id, mut task, steps) in series_tasks() {
+        g.throughput(Throughput::Elements(steps as u64));
+        g.bench_function(BenchmarkId::new("train_step", id), |b| {
+            b.iter(|| task.step(true))
+        });
+    }
+    g.finish();
+}
+
 fn bench(c: &mut Criterion, name: &str, batch: usize, make: fn() -> Task) {
     // the process settings of the `snn` binary (short candle pool spinning), before any tensor op
     snn_sdk::runtime::configure(None);
@@ -154,5 +262,5 @@ fn shd(c: &mut Criterion) {
     bench(c, "shd", 64, shd_task);
 }
 
-criterion_group!(benches, digits, shd);
+criterion_group!(benches, digits, shd, series);
 criterion_main!(benches);

@@ -66,15 +66,20 @@ fn main() -> anyhow::Result<()> {
             lr,
             seed,
             grad_clip: Some(5.0),
+            weight_decay: env_f64("WEIGHT_DECAY"),
+            input_noise: env_f64("INPUT_NOISE") as f32,
         };
+        let cpu0 = cpu_seconds();
         let rep = train(&mut net, &input, &train_set, &opts)?;
+        let cpu = cpu_seconds().zip(cpu0).map(|(a, b)| a - b);
         let float = accuracy_float(&net, &input, &test_set)?;
         let model = export(&net, &input, name, longest, train_set.classes.len())?;
         let bytes = model.to_bytes()?;
         let eng = run_engine(&bytes, &test_set)?;
         println!(
             "seed {seed}: float {:.2} % | integer {:.2} % | spikes/inference {:.1} | rates {:?} | \
-             train {:.1} s, {:.0} samples/s, {:.0} steps/s, last loss {:.4}",
+             train {:.1} s, {:.0} samples/s, {:.0} steps/s, {} samples per CPU-second, \
+             last loss {:.4}",
             100.0 * float,
             100.0 * eng.accuracy,
             eng.spikes_per_inference,
@@ -85,8 +90,32 @@ fn main() -> anyhow::Result<()> {
             rep.seconds,
             rep.samples_per_sec,
             rep.steps_per_sec,
+            cpu.map_or("?".into(), |c| format!(
+                "{:.0}",
+                (epochs * train_set.series.len()) as f64 / c.max(1e-9)
+            )),
             rep.last_loss
         );
     }
     Ok(())
+}
+
+/// CPU seconds of this process so far (all threads; user + system, Linux `/proc/self/stat`
+/// in clock ticks of 1/100 s), `None` elsewhere: on a shared machine the wall clock of a run
+/// stretches with everyone else's load, its CPU time much less.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // the fields after the command name in parentheses; utime and stime are fields 14 and 15
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// A tuning knob from the environment (`WEIGHT_DECAY`, `INPUT_NOISE`), 0 when unset.
+fn env_f64(name: &str) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -71,6 +71,8 @@ pub fn train(mut cfg: TrainConfig, run_dir: &Path, resume: bool, json: bool) -> 
         lr: cfg.train.lr,
         seed: cfg.seed,
         grad_clip: cfg.train.grad_clip,
+        weight_decay: cfg.train.weight_decay,
+        ..SeriesTrainOptions::default()
     };
     let rep = crate::train::series::train(&mut net, &input, &train_set, &opts)?;
     let test_acc = accuracy_float(&net, &input, &test_set)?;

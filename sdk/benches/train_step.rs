@@ -17,6 +17,10 @@
 //!   utterances all of one length with the same total of valid steps (each utterance's frames
 //!   repeated or cut), `padded` the unequal batch run over all its padded steps with the counts
 //!   masked afterwards (what the padding cost before samples stopped at their own length).
+//!   The same three again as `series_cpu`, measured in CPU time of the whole process (all
+//!   threads, `/proc/self/task/*/schedstat`, Linux): on a machine shared with other work the
+//!   wall clock stretches with everyone's load, the CPU time of the work itself much less
+//!   (throughput there is valid steps per CPU-second).
 //!
 //! Loss: cross-entropy on the output spike counts; optimiser: Adam (`AdamW`, weight decay 0).
 
@@ -25,6 +29,7 @@ use std::time::Duration;
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use snn_sdk::data::series::input::{SeriesEncoding, SeriesInput};
 use snn_sdk::data::series::ts::{read, Missing};
@@ -222,8 +227,16 @@ fn series_tasks() -> Vec<(&'static str, Task, usize)> {
 }
 
 fn series(c: &mut Criterion) {
+    series_with(c, "series");
+}
+
+fn series_cpu(c: &mut Criterion<CpuTime>) {
+    series_with(c, "series_cpu");
+}
+
+fn series_with<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     snn_sdk::runtime::configure(None);
-    let mut g = c.benchmark_group("series");
+    let mut g = c.benchmark_group(name);
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(6));
@@ -262,5 +275,88 @@ fn shd(c: &mut Criterion) {
     bench(c, "shd", 64, shd_task);
 }
 
+/// CPU time of this process, all threads (the sum of the first field of every
+/// `/proc/self/task/*/schedstat`: nanoseconds on a CPU), in nanoseconds; 0 where there is none.
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A criterion measurement of the CPU time of the whole process (see [`process_cpu_ns`]).
+struct CpuTime;
+
+/// Formats CPU nanoseconds like criterion's wall time, throughput per CPU-second.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if ns < 1e3 {
+            (1.0, "ns cpu")
+        } else if ns < 1e6 {
+            (1e-3, "µs cpu")
+        } else if ns < 1e9 {
+            (1e-6, "ms cpu")
+        } else {
+            (1e-9, "s cpu")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(&self, typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let n = match *t {
+            Throughput::Elements(e) | Throughput::ElementsAndBytes { elements: e, .. } => e,
+            Throughput::Bytes(b) | Throughput::BytesDecimal(b) => b,
+            Throughput::Bits(b) => b,
+        } as f64;
+        let (div, unit) = if n * 1e9 / typical < 1e6 {
+            (1e3, "K/cpu-s")
+        } else {
+            (1e6, "M/cpu-s")
+        };
+        values.iter_mut().for_each(|v| *v = n * 1e9 / *v / div);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        process_cpu_ns()
+    }
+    fn end(&self, i: u64) -> u64 {
+        process_cpu_ns().saturating_sub(i)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
 criterion_group!(benches, digits, shd, series);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = series_cpu
+}
+criterion_main!(benches, cpu);

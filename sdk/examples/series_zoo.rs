@@ -16,7 +16,7 @@ use snn_sdk::data::series::input::{SeriesEncoding, SeriesInput};
 use snn_sdk::data::series::ts::{read, Missing};
 use snn_sdk::deploy::series::{export, run_engine};
 use snn_sdk::net::{Network, NetworkConfig};
-use snn_sdk::train::series::{accuracy_float, train, SeriesTrainOptions};
+use snn_sdk::train::series::{accuracy_float, train, SeriesLoss, SeriesTrainOptions};
 
 /// The allocator of the `snn` binary (feature `mimalloc`, default).
 #[cfg(feature = "mimalloc")]
@@ -68,6 +68,13 @@ fn main() -> anyhow::Result<()> {
             grad_clip: Some(5.0),
             weight_decay: env_f64("WEIGHT_DECAY"),
             input_noise: env_f64("INPUT_NOISE") as f32,
+            loss: match env_f64("MSE_CORRECT") {
+                c if c > 0.0 => SeriesLoss::MseRate {
+                    correct: c,
+                    incorrect: env_f64("MSE_INCORRECT"),
+                },
+                _ => SeriesLoss::CeCount,
+            },
         };
         let cpu0 = cpu_seconds();
         let rep = train(&mut net, &input, &train_set, &opts)?;
@@ -112,7 +119,8 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// A tuning knob from the environment (`WEIGHT_DECAY`, `INPUT_NOISE`), 0 when unset.
+/// A tuning knob from the environment (`WEIGHT_DECAY`, `INPUT_NOISE`, `MSE_CORRECT` and
+/// `MSE_INCORRECT` for the rate loss), 0 when unset.
 fn env_f64(name: &str) -> f64 {
     std::env::var(name)
         .ok()

@@ -17,6 +17,24 @@ use crate::net::Network;
 use crate::train::optim::{Adam, AdamConfig, OptimizerKind};
 use crate::train::{Error, Result};
 
+/// The loss on each sample's output spike counts over its valid steps `c[b, i]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum SeriesLoss {
+    /// `-(1/B) sum_b log softmax(c[b])[y_b]` (snnTorch's `ce_count_loss` on the valid steps).
+    #[default]
+    CeCount,
+    /// Squared error of the rates `c[b, i] / T_b` against `correct` for the target class and
+    /// `incorrect` for the others, `(1/(B N)) sum_{b,i} (c[b,i]/T_b - target[b,i])^2`
+    /// (snnTorch's `mse_count_loss` per valid step, so samples of every length ask for the
+    /// same rates).
+    MseRate {
+        /// Target rate of the correct class.
+        correct: f64,
+        /// Target rate of the other classes.
+        incorrect: f64,
+    },
+}
+
 /// Training hyper-parameters of [`train`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesTrainOptions {
@@ -36,6 +54,8 @@ pub struct SeriesTrainOptions {
     /// batch (inputs are standardised on the training split, so this is in training standard
     /// deviations of each channel); 0 = none. Evaluation and the device see clean inputs.
     pub input_noise: f32,
+    /// The loss on the output counts.
+    pub loss: SeriesLoss,
 }
 
 impl Default for SeriesTrainOptions {
@@ -48,6 +68,7 @@ impl Default for SeriesTrainOptions {
             grad_clip: Some(5.0),
             weight_decay: 0.0,
             input_noise: 0.0,
+            loss: SeriesLoss::CeCount,
         }
     }
 }
@@ -200,7 +221,21 @@ pub fn train(
             let last = outs.last().ok_or_else(|| Error::Data("no layers".into()))?;
             // spikes after each sample's end are 0: the plain sum counts valid steps only
             let counts = last.spikes.sum(1)?;
-            let loss = crate::loss::snntorch::ce_count(&counts.unsqueeze(1)?, &y)?;
+            let loss = match opts.loss {
+                SeriesLoss::CeCount => crate::loss::snntorch::ce_count(&counts.unsqueeze(1)?, &y)?,
+                SeriesLoss::MseRate { correct, incorrect } => {
+                    let k = counts.dim(1)?;
+                    let inv: Vec<f32> = lengths.iter().map(|&l| 1.0 / l.max(1) as f32).collect();
+                    let inv = Tensor::from_vec(inv, (lengths.len(), 1), &device)?;
+                    let rates = counts.broadcast_mul(&inv)?;
+                    let mut t = vec![incorrect as f32; batch.len() * k];
+                    for (b, &i) in batch.iter().enumerate() {
+                        t[b * k + set.labels[i]] = correct as f32;
+                    }
+                    let t = Tensor::from_vec(t, (batch.len(), k), &device)?;
+                    (rates - t)?.sqr()?.mean_all()?
+                }
+            };
             let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !lv.is_finite() {
                 return Err(Error::Data(format!(

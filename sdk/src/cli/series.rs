@@ -72,6 +72,7 @@ pub fn train(mut cfg: TrainConfig, run_dir: &Path, resume: bool, json: bool) -> 
         seed: cfg.seed,
         grad_clip: cfg.train.grad_clip,
         weight_decay: cfg.train.weight_decay,
+        loss: crate::train::series::SeriesLoss::from_config(&cfg.loss)?,
         ..SeriesTrainOptions::default()
     };
     let rep = crate::train::series::train(&mut net, &input, &train_set, &opts)?;

@@ -14,6 +14,7 @@ use crate::data::series::input::SeriesInput;
 use crate::data::series::SeriesSet;
 use crate::data::SplitMix64;
 use crate::net::Network;
+use crate::train::config::LossConfig;
 use crate::train::optim::{Adam, AdamConfig, OptimizerKind};
 use crate::train::{Error, Result};
 
@@ -33,6 +34,26 @@ pub enum SeriesLoss {
         /// Target rate of the other classes.
         incorrect: f64,
     },
+}
+
+impl SeriesLoss {
+    /// The series loss of a config's `[loss]`: `ce_count` as is, `mse_count` per valid step
+    /// (its rates become [`SeriesLoss::MseRate`]'s targets); the others have no series form yet.
+    pub fn from_config(loss: &LossConfig) -> Result<Self> {
+        match *loss {
+            LossConfig::CeCount => Ok(Self::CeCount),
+            LossConfig::MseCount {
+                correct_rate,
+                incorrect_rate,
+            } => Ok(Self::MseRate {
+                correct: correct_rate,
+                incorrect: incorrect_rate,
+            }),
+            ref other => Err(Error::Data(format!(
+                "loss {other:?} is not supported for [series] training; use ce_count or mse_count"
+            ))),
+        }
+    }
 }
 
 /// Training hyper-parameters of [`train`].
@@ -289,4 +310,116 @@ pub fn accuracy_float(net: &Network, input: &SeriesInput, set: &SeriesSet) -> Re
         }
     }
     Ok(correct as f64 / set.series.len().max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::series::input::SeriesEncoding;
+    use crate::data::series::Series;
+    use crate::net::NetworkConfig;
+    use candle_core::Device;
+
+    /// Two classes: channel 0 rises or falls over the series' own length (5-12 steps).
+    fn toy(n: usize, seed: u64) -> SeriesSet {
+        let mut rng = crate::rng::SplitMix64::new(seed);
+        let (mut series, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let y = i % 2;
+            let len = 5 + (rng.next_u64() % 8) as usize;
+            let mut values = Vec::new();
+            for t in 0..len {
+                let trend = t as f32 / len as f32;
+                values.push(if y == 1 { trend } else { -trend } + 0.1 * rng.next_f32());
+                values.push(rng.uniform(-1.0, 1.0));
+            }
+            series.push(Series {
+                channels: 2,
+                values,
+            });
+            labels.push(y);
+        }
+        SeriesSet {
+            name: "toy".into(),
+            channels: 2,
+            classes: vec!["fall".into(), "rise".into()],
+            series,
+            labels,
+        }
+    }
+
+    #[test]
+    fn batches_pad_at_the_end_and_report_each_length() -> Result<()> {
+        let set = toy(6, 3);
+        let input = SeriesInput::fit(SeriesEncoding::Direct, &set);
+        let enc = Encoded::new(&input, &set)?;
+        let (x, lengths) = enc.batch(&[0, 1, 2], &Device::Cpu)?;
+        let want: Vec<usize> = (0..3).map(|i| set.series[i].len()).collect();
+        assert_eq!(lengths, want);
+        let t = *want.iter().max().unwrap();
+        assert_eq!(x.dims(), &[3, t, 2]);
+        let x = x.to_vec3::<f32>()?;
+        for (b, &l) in want.iter().enumerate() {
+            assert_eq!(x[b][..l].concat(), input.encode(&set.series[b])?);
+            assert!(x[b][l..].iter().flatten().all(|&v| v == 0.0));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_rate_loss_comes_from_mse_count_and_others_are_refused() {
+        let mse = LossConfig::MseCount {
+            correct_rate: 0.8,
+            incorrect_rate: 0.1,
+        };
+        assert_eq!(
+            SeriesLoss::from_config(&mse).unwrap(),
+            SeriesLoss::MseRate {
+                correct: 0.8,
+                incorrect: 0.1
+            }
+        );
+        assert_eq!(
+            SeriesLoss::from_config(&LossConfig::CeCount).unwrap(),
+            SeriesLoss::CeCount
+        );
+        let e = SeriesLoss::from_config(&LossConfig::CeRate)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[series]") && e.contains("mse_count"), "{e}");
+    }
+
+    #[test]
+    fn both_losses_and_noise_learn_the_toy_task() -> Result<()> {
+        let (train_set, test_set) = (toy(80, 1), toy(40, 2));
+        let input = SeriesInput::fit(SeriesEncoding::Direct, &train_set);
+        let cfg: NetworkConfig = toml::from_str(
+            "input_size = 2\n[[layers]]\nsize = 16\nkind = \"recurrent\"\n[[layers]]\nsize = 2",
+        )
+        .unwrap();
+        for loss in [
+            SeriesLoss::CeCount,
+            SeriesLoss::MseRate {
+                correct: 0.8,
+                incorrect: 0.1,
+            },
+        ] {
+            let mut net = Network::new(&cfg, 1, &Device::Cpu)?;
+            let opts = SeriesTrainOptions {
+                epochs: 15,
+                batch_size: 16,
+                lr: 0.01,
+                seed: 7,
+                input_noise: 0.1,
+                weight_decay: 1e-4,
+                loss,
+                ..SeriesTrainOptions::default()
+            };
+            let rep = train(&mut net, &input, &train_set, &opts)?;
+            assert!(rep.last_loss.is_finite());
+            let acc = accuracy_float(&net, &input, &test_set)?;
+            assert!(acc >= 0.9, "{loss:?}: accuracy {acc}");
+        }
+        Ok(())
+    }
 }

@@ -9,6 +9,8 @@
 //! `HIDDEN_KEYS` / `OUTPUT_KEYS` are extra `[[layers]]` keys of the hidden and output layer,
 //! `;`-separated (e.g. `"learn_beta = true; beta_per_neuron = true"`). The example runs with the
 //! `snn` binary's allocator (mimalloc) and process settings, so its speed is `snn train`'s.
+//! With `VALIDATE=1` every 5th training series is held out and reported in place of the test
+//! file (for tuning without looking at the test set).
 use std::path::Path;
 
 use candle_core::Device;
@@ -40,8 +42,24 @@ fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown task `{other}` (jv or bm)"),
     };
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    let train_set = read(&data.join(format!("{name}_TRAIN.ts.gz")), Missing::Refuse)?;
-    let test_set = read(&data.join(format!("{name}_TEST.ts.gz")), Missing::Refuse)?;
+    let mut train_set = read(&data.join(format!("{name}_TRAIN.ts.gz")), Missing::Refuse)?;
+    let mut test_set = read(&data.join(format!("{name}_TEST.ts.gz")), Missing::Refuse)?;
+    if std::env::var_os("VALIDATE").is_some() {
+        // tuning: every 5th training series is held out as the validation set, which takes
+        // the test set's place; the test file is not used
+        let all = train_set.clone();
+        let keep = |held: bool| {
+            let mut s = all.clone();
+            let idx: Vec<usize> = (0..all.series.len())
+                .filter(|i| (i % 5 == 4) == held)
+                .collect();
+            s.series = idx.iter().map(|&i| all.series[i].clone()).collect();
+            s.labels = idx.iter().map(|&i| all.labels[i]).collect();
+            s
+        };
+        (train_set, test_set) = (keep(false), keep(true));
+        println!("VALIDATE: training on 4/5 of the training file, validating on the other 1/5");
+    }
     let (_, longest) = test_set.length_range();
     let longest = longest.max(train_set.length_range().1);
     let input = SeriesInput::fit(SeriesEncoding::Direct, &train_set);

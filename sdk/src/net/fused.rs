@@ -393,8 +393,10 @@ impl Config {
                     let rows = xs.len() / inp.max(1);
                     let xt = Tensor::from_vec(xs, (rows, inp), &Device::Cpu)?;
                     let wt = Tensor::from_slice(wt, (inp, n), &Device::Cpu)?;
-                    let y = xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?;
-                    scatter(&y, n, &spans, d.rows())
+                    let mut y = xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?;
+                    // the bias of the valid rows only: the padding's currents are never read
+                    add_bias(&mut y);
+                    return Ok(scatter(&y, n, &spans, d.rows()));
                 }
             },
         };
@@ -425,15 +427,18 @@ fn gather(src: &[f32], width: usize, spans: &[std::ops::Range<usize>]) -> Vec<f3
     out
 }
 
-/// The inverse of [`gather`]: a `[rows, width]` matrix with `src`'s rows at `spans`, 0 elsewhere.
+/// The inverse of [`gather`]: a `[rows, width]` matrix with `src`'s rows at `spans` (ascending),
+/// 0 elsewhere; every element is written once.
 fn scatter(src: &[f32], width: usize, spans: &[std::ops::Range<usize>], rows: usize) -> Vec<f32> {
-    let mut out = vec![0f32; rows * width];
+    let mut out = Vec::with_capacity(rows * width);
     let mut off = 0;
     for r in spans {
         let k = r.len() * width;
-        out[r.start * width..r.end * width].copy_from_slice(&src[off..off + k]);
+        out.resize(r.start * width, 0.0);
+        out.extend_from_slice(&src[off..off + k]);
         off += k;
     }
+    out.resize(rows * width, 0.0);
     out
 }
 

@@ -1,6 +1,7 @@
 //! The fused multi-step LIF op must reproduce the per-step autograd reference: same spikes,
 //! same membranes and the same gradients (to 1e-5) for every layer kind, reset mode and
-//! surrogate, including learnable decays and thresholds.
+//! surrogate, including learnable decays and thresholds; and on padded batches of unequal
+//! lengths (`forward_lengths`), where each sample stops at its own length.
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use snn_sdk::net::fused::lif_fused as lif;
@@ -68,8 +69,8 @@ fn surrogates() -> Vec<SurrogateConfig> {
 /// Runs both paths on the same network and input and compares outputs and all gradients.
 fn check_network(cfg: &NetworkConfig, seed: u64, batch: usize, steps: usize) -> Result<()> {
     // dense inputs (the op projects with a matmul) and sparse ones (event-driven projection)
-    check_network_with(cfg, seed, batch, steps, 0.4, 1.5)?;
-    check_network_with(cfg, seed, batch, steps, 0.12, 4.0)
+    check_network_with(cfg, seed, batch, steps, 0.4, 1.5, None)?;
+    check_network_with(cfg, seed, batch, steps, 0.12, 4.0, None)
 }
 
 fn check_network_with(
@@ -79,10 +80,18 @@ fn check_network_with(
     steps: usize,
     p: f32,
     scale: f32,
+    lengths: Option<&[usize]>,
 ) -> Result<()> {
     let net = Network::new(cfg, seed, &Device::Cpu).map_err(candle_core::Error::wrap)?;
     let mut rng = SplitMix64::new(seed ^ 0xABCD);
     let x = bernoulli(&mut rng, &[batch, steps, cfg.input_size], p, scale)?;
+    let (fused, reference) = match lengths {
+        None => (net.forward(&x), net.forward_reference(&x)),
+        Some(l) => (
+            net.forward_lengths(&x, l),
+            net.forward_reference_lengths(&x, l),
+        ),
+    };
     let weights: Vec<(Tensor, Tensor)> = cfg
         .layers
         .iter()
@@ -93,10 +102,8 @@ fn check_network_with(
             ))
         })
         .collect::<Result<_>>()?;
-    let fused = net.forward(&x).map_err(candle_core::Error::wrap)?;
-    let reference = net
-        .forward_reference(&x)
-        .map_err(candle_core::Error::wrap)?;
+    let fused = fused.map_err(candle_core::Error::wrap)?;
+    let reference = reference.map_err(candle_core::Error::wrap)?;
     let mut total_spikes = 0f32;
     let mut total_slots = 0usize;
     for (l, (f, r)) in fused.iter().zip(&reference).enumerate() {
@@ -325,5 +332,82 @@ fn custom_surrogate_through_the_trait() -> Result<()> {
         .sum_all()?
         .to_scalar::<f32>()?;
     assert!(diff > 1e-4, "custom surrogate had no effect");
+    Ok(())
+}
+
+/// Padded batches: every sample stops at its own length. The fused op (which skips the
+/// padding's work) must equal the reference (which computes the padding and zeroes it), in
+/// outputs and every gradient, for dense and event-driven projections and every layer kind.
+#[test]
+fn padded_batches_of_unequal_lengths() -> Result<()> {
+    let lengths = [7, 1, 12, 3, 12, 9];
+    for (seed, kind) in [
+        (31, LayerKind::Recurrent),
+        (32, LayerKind::Synaptic),
+        (33, LayerKind::Leaky),
+    ] {
+        let cfg = net(
+            10,
+            vec![
+                LayerConfig::new(kind, 24),
+                LayerConfig::new(LayerKind::Leaky, 5),
+            ],
+        );
+        check_network_with(&cfg, seed, 6, 12, 0.4, 1.5, Some(&lengths))?;
+        check_network_with(&cfg, seed, 6, 12, 0.12, 4.0, Some(&lengths))?;
+    }
+    Ok(())
+}
+
+/// On a padded batch the valid steps equal an unpadded run, the padding's outputs are 0 and
+/// whatever the padding's inputs hold is never read.
+#[test]
+fn padding_is_never_read_and_outputs_zero() -> Result<()> {
+    let cfg = net(
+        8,
+        vec![
+            LayerConfig::new(LayerKind::Recurrent, 20),
+            LayerConfig::new(LayerKind::Leaky, 4),
+        ],
+    );
+    let net = Network::new(&cfg, 5, &Device::Cpu).map_err(candle_core::Error::wrap)?;
+    let mut rng = SplitMix64::new(77);
+    let x = bernoulli(&mut rng, &[3, 10, 8], 0.4, 1.5)?;
+    let lengths = [10, 4, 6];
+    // garbage after each end: the same outputs as with zeros there
+    let noise = bernoulli(&mut rng, &[3, 10, 8], 0.9, 3.0)?;
+    let keep: Vec<f32> = lengths
+        .iter()
+        .flat_map(|&l| (0..10).map(move |t| f32::from(u8::from(t < l))))
+        .collect();
+    let keep = Tensor::from_vec(keep, (3, 10, 1), &Device::Cpu)?;
+    let clean = x.broadcast_mul(&keep)?;
+    let dirty = (&clean + noise.broadcast_mul(&(1.0 - &keep)?)?)?;
+    let a = net
+        .forward_lengths(&clean, &lengths)
+        .map_err(candle_core::Error::wrap)?;
+    let b = net
+        .forward_lengths(&dirty, &lengths)
+        .map_err(candle_core::Error::wrap)?;
+    let full = net.forward(&clean).map_err(candle_core::Error::wrap)?;
+    for (l, ((a, b), f)) in a.iter().zip(&b).zip(&full).enumerate() {
+        assert_close(
+            &format!("layer {l} spikes, dirty padding"),
+            &b.spikes,
+            &a.spikes,
+        )?;
+        assert_close(&format!("layer {l} mem, dirty padding"), &b.mem, &a.mem)?;
+        let masked = f.spikes.broadcast_mul(&keep)?;
+        assert_close(&format!("layer {l} spikes vs unpadded"), &a.spikes, &masked)?;
+        let masked = f.mem.broadcast_mul(&keep)?;
+        assert_close(&format!("layer {l} mem vs unpadded"), &a.mem, &masked)?;
+    }
+    assert!(
+        a[0].spikes.sum_all()?.to_scalar::<f32>()? > 0.0,
+        "the hidden layer must spike for this test to mean anything"
+    );
+    // a length beyond the batch's steps is refused
+    assert!(net.forward_lengths(&clean, &[10, 11, 6]).is_err());
+    assert!(net.forward_lengths(&clean, &[10, 4]).is_err());
     Ok(())
 }

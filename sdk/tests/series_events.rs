@@ -449,6 +449,9 @@ fn a_resumed_series_run_equals_the_uninterrupted_one_bit_for_bit() {
         lr: 0.01,
         seed: 5,
         grad_clip: Some(5.0),
+        // noise too: a resumed run replays the skipped epochs' noise draws
+        input_noise: 0.05,
+        ..SeriesTrainOptions::default()
     };
     let dir = scratch("exact");
     // One thread: the batch's parallel gradient sums then add in one order in both runs.

@@ -67,9 +67,10 @@ Commands:
                        and of the model
   bench [FILTER]       host training benchmarks (criterion: cargo bench -p snn-sdk --bench
                        train_step [-- FILTER]), e.g. `cargo xtask bench fused`
-  bench-snntorch [--threads N] [--loop per-step|hoisted] [--only digits|shd]
+  bench-snntorch [--threads N] [--loop per-step|hoisted] [--only digits|shd|jv] [--epochs N]
                        the same two training steps in snnTorch 1.0 / torch 2.15 (installs them
-                       into target/snntorch-venv on first use), for the side-by-side numbers
+                       into target/snntorch-venv on first use), for the side-by-side numbers;
+                       --only jv: JapaneseVowels training epochs (beside the series_zoo example)
   bench-fw [--board B|all] [--samples N] [--json]
                        instructions per inference on every emulated core (or B) for hidden sizes
                        64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and

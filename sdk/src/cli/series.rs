@@ -80,6 +80,9 @@ pub fn train(mut cfg: TrainConfig, run_dir: &Path, resume: bool, json: bool) -> 
         lr: cfg.train.lr,
         seed: cfg.seed,
         grad_clip: cfg.train.grad_clip,
+        weight_decay: cfg.train.weight_decay,
+        loss: crate::train::series::SeriesLoss::from_config(&cfg.loss)?,
+        ..SeriesTrainOptions::default()
     };
     let base = cfg.base_dir.clone();
     if let Some(s) = cfg.series.as_mut() {

@@ -259,6 +259,7 @@ mod tests {
                 lr: 0.01,
                 seed: 7,
                 grad_clip: Some(5.0),
+                ..SeriesTrainOptions::default()
             };
             train(&mut n, &input, &train_set, &opts).unwrap();
             let float = accuracy_float(&n, &input, &test_set).unwrap();

@@ -25,6 +25,13 @@
 //! ```
 //!
 //! The reset is detached (no gradient through `s` in `v = u - s*thr`), as in snnTorch.
+//!
+//! Samples of their own length ([`lif_layer_lengths`]): sample `b` runs steps `t < T_b` only.
+//! Its spikes and membranes at `t >= T_b` are 0, the inputs there are never read, and the
+//! gradients arriving there are ignored; so no work is spent on padding (the recurrence,
+//! its backward, `gR` stop at `T_b`, and the dense projections and their gradients multiply
+//! only the `sum_b T_b` valid rows). Valid steps equal those of [`lif_layer`] on the same
+//! input (the recurrence is causal).
 //! Spikes and membranes are two ops sharing one forward computation (a cache filled by the
 //! spike op), so a loss on the spikes alone never pays for the membrane path and vice versa.
 //! The parameters of the layer travel as two tensors: `pack [N, in + 1 + N] = (W | bias | R)`
@@ -71,7 +78,29 @@ pub fn lif_layer(
     bias: Option<&Tensor>,
     p: &LifParams,
 ) -> Result<LifOutput> {
-    let (_, _, width) = x.dims3()?;
+    lif_layer_lengths(x, w_ff, bias, p, None)
+}
+
+/// [`lif_layer`] on a padded batch: sample `b` runs its first `lengths[b]` steps (each at most
+/// `T`); outputs after them are 0 and cost nothing (module docs). `None`: every sample runs `T`.
+pub fn lif_layer_lengths(
+    x: &Tensor,
+    w_ff: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    p: &LifParams,
+    lengths: Option<&[usize]>,
+) -> Result<LifOutput> {
+    let (b, t, width) = x.dims3()?;
+    if let Some(l) = lengths {
+        if l.len() != b {
+            candle_core::bail!("fused lif: {} lengths for a batch of {b}", l.len());
+        }
+        if let Some((i, &li)) = l.iter().enumerate().find(|(_, &li)| li > t) {
+            candle_core::bail!("fused lif: sample {i} has length {li} but the batch has {t} steps");
+        }
+    }
+    // every sample full length: the plain path (no gathering of rows)
+    let lengths = lengths.filter(|l| l.iter().any(|&li| li < t));
     let n = p.beta.dim(0)?;
     let x = x.contiguous()?;
     let mut parts: Vec<Tensor> = Vec::with_capacity(3);
@@ -104,6 +133,7 @@ pub fn lif_layer(
         bias: bias.is_some(),
         rec: p.w_rec.is_some(),
         n,
+        lengths: lengths.map(Arc::from),
     });
     let cache: Cache = Arc::new(Mutex::new(None));
     let spikes = x.apply_op3_arc(
@@ -137,6 +167,8 @@ struct Config {
     bias: bool,
     rec: bool,
     n: usize,
+    /// Valid steps per sample (`None`: all of them).
+    lengths: Option<Arc<[usize]>>,
 }
 
 /// Shapes of one call.
@@ -197,6 +229,21 @@ struct Pack {
 }
 
 impl Config {
+    /// Valid steps of sample `b`.
+    fn len(&self, d: Dims, b: usize) -> usize {
+        self.lengths.as_ref().map_or(d.t, |l| l[b].min(d.t))
+    }
+
+    /// The valid rows `b*T .. b*T + T_b` of every sample, when some sample is shorter than `T`.
+    fn spans(&self, d: Dims) -> Option<Vec<std::ops::Range<usize>>> {
+        self.lengths.as_ref()?;
+        Some(
+            (0..d.b)
+                .map(|b| b * d.t..b * d.t + self.len(d, b))
+                .collect(),
+        )
+    }
+
     fn cols(&self, inp: usize) -> usize {
         (if self.linear { inp } else { 0 }) + self.bias as usize + if self.rec { self.n } else { 0 }
     }
@@ -281,8 +328,10 @@ impl Config {
         s.par_chunks_mut(ps)
             .zip(u.par_chunks_mut(ps))
             .zip(i_chunks)
-            .for_each(|((s, u), i)| {
-                forward_sample(self, d, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
+            .enumerate()
+            .for_each(|(b, ((s, u), i))| {
+                let len = self.len(d, b);
+                forward_sample(self, len, d, beta, thr, alpha, pk.rec_t.as_deref(), s, u, i)
             });
         Ok((s, State { u, i, events }))
     }
@@ -332,11 +381,24 @@ impl Config {
                     });
                 return Ok(cur);
             }
-            Some(wt) => {
-                let xt = Tensor::from_slice(x, (d.rows(), inp), &Device::Cpu)?;
-                let wt = Tensor::from_slice(wt, (inp, n), &Device::Cpu)?;
-                xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?
-            }
+            Some(wt) => match self.spans(d) {
+                None => {
+                    let xt = Tensor::from_slice(x, (d.rows(), inp), &Device::Cpu)?;
+                    let wt = Tensor::from_slice(wt, (inp, n), &Device::Cpu)?;
+                    xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?
+                }
+                Some(spans) => {
+                    // only the valid rows: gather, multiply, scatter (padding stays 0)
+                    let xs = gather(x, inp, &spans);
+                    let rows = xs.len() / inp.max(1);
+                    let xt = Tensor::from_vec(xs, (rows, inp), &Device::Cpu)?;
+                    let wt = Tensor::from_slice(wt, (inp, n), &Device::Cpu)?;
+                    let mut y = xt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?;
+                    // the bias of the valid rows only: the padding's currents are never read
+                    add_bias(&mut y);
+                    return Ok(scatter(&y, n, &spans, d.rows()));
+                }
+            },
         };
         if pk.bias.is_some() {
             cur.par_chunks_mut(ROWS_PER_TASK * n).for_each(add_bias);
@@ -356,11 +418,37 @@ fn use_sparse(d: Dims, density: f32) -> bool {
     d.n >= SPARSE_MIN_NEURONS && density <= n / (SPARSE_COST * (n + SPARSE_EVENT_OVERHEAD))
 }
 
-/// One sample's forward pass over all steps; `s`, `u`, `i` are its `[T, N]` outputs (`i`
-/// empty unless synaptic); `u` holds the input currents on entry.
+/// Rows `spans` of the row-major `[rows, width]` matrix `src`, one after another.
+fn gather(src: &[f32], width: usize, spans: &[std::ops::Range<usize>]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(spans.iter().map(|r| r.len()).sum::<usize>() * width);
+    for r in spans {
+        out.extend_from_slice(&src[r.start * width..r.end * width]);
+    }
+    out
+}
+
+/// The inverse of [`gather`]: a `[rows, width]` matrix with `src`'s rows at `spans` (ascending),
+/// 0 elsewhere; every element is written once.
+fn scatter(src: &[f32], width: usize, spans: &[std::ops::Range<usize>], rows: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * width);
+    let mut off = 0;
+    for r in spans {
+        let k = r.len() * width;
+        out.resize(r.start * width, 0.0);
+        out.extend_from_slice(&src[off..off + k]);
+        off += k;
+    }
+    out.resize(rows * width, 0.0);
+    out
+}
+
+/// One sample's forward pass over its first `len` steps; `s`, `u`, `i` are its `[T, N]`
+/// outputs (`i` empty unless synaptic), 0 from step `len` on; `u` holds the input currents on
+/// entry.
 #[allow(clippy::too_many_arguments)]
 fn forward_sample(
     cfg: &Config,
+    len: usize,
     d: Dims,
     beta: &[f32],
     thr: &[f32],
@@ -375,7 +463,9 @@ fn forward_sample(
     let mut v = vec![0f32; n];
     let mut syn = vec![0f32; n];
     let mut input = vec![0f32; n];
-    for t in 0..d.t {
+    // the padding's currents are never read: its membranes are 0 (spikes are already 0)
+    u[len * n..].fill(0.0);
+    for t in 0..len {
         let row = t * n..(t + 1) * n;
         input.copy_from_slice(&u[row.clone()]);
         if let (Some(rt), true) = (rt, t > 0) {
@@ -437,9 +527,7 @@ fn add_f64(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
 impl<'a> SurrogateVisitor for &Bwd<'a> {
     type Output = Result<Bptt>;
     fn visit<S: SurrogateGradient + ?Sized>(self, sur: &S) -> Result<Bptt> {
-        let Dims {
-            b, t: t_steps, n, ..
-        } = self.d;
+        let Dims { b, n, .. } = self.d;
         let ps = self.d.per_sample();
         let total = b * ps;
         let (u_all, i_all) = (&self.st.u, &self.st.i);
@@ -487,7 +575,7 @@ impl<'a> SurrogateVisitor for &Bwd<'a> {
                     let mut gs_rec = vec![0f32; n];
                     // beta, threshold, alpha (step_backward), then the bias: sum_t gi[t]
                     let mut acc32 = vec![0f32; 4 * n];
-                    for t in (0..t_steps).rev() {
+                    for t in (0..self.cfg.len(self.d, bi)).rev() {
                         step_backward(
                             sur,
                             rc,
@@ -662,6 +750,7 @@ impl FusedOp {
         let Dims { b, t, n, inp } = d;
         let rows = d.rows();
         let cols = cfg.cols(inp);
+        let spans = cfg.spans(d);
         let g = &bptt.g_cur;
         let g_pack = if want_pack && cols > 0 {
             let mut gp = vec![0f32; n * cols];
@@ -682,6 +771,14 @@ impl FusedOp {
                         .reduce_with(add_f32)
                         .unwrap_or_else(|| vec![0f32; inp * n]);
                     transpose(&g_wt, inp, n)
+                } else if let Some(spans) = &spans {
+                    // the padding's gi rows are 0: multiply the valid rows only
+                    let gs = gather(g, n, spans);
+                    let valid = gs.len() / n;
+                    let xs = with_slice(x, |xs| Ok(gather(xs, inp, spans)))?;
+                    let gt = Tensor::from_vec(gs, (valid, n), &Device::Cpu)?;
+                    let xt = Tensor::from_vec(xs, (valid, inp), &Device::Cpu)?;
+                    gt.t()?.matmul(&xt)?.flatten_all()?.to_vec1::<f32>()?
                 } else {
                     let gt = Tensor::from_slice(g, (rows, n), &Device::Cpu)?;
                     let xt = x.reshape((rows, inp))?;
@@ -705,10 +802,11 @@ impl FusedOp {
                 let g_rt = g
                     .par_chunks(ps)
                     .zip(st.u.par_chunks(ps))
+                    .enumerate()
                     .fold(
                         || vec![0f32; n * n],
-                        |mut acc, (gc, uc)| {
-                            for tt in 1..t {
+                        |mut acc, (bi, (gc, uc))| {
+                            for tt in 1..cfg.len(d, bi) {
                                 let gr = &gc[tt * n..(tt + 1) * n];
                                 for (k, &uv) in uc[(tt - 1) * n..tt * n].iter().enumerate() {
                                     // spiked at t-1: the forward's comparison again
@@ -740,12 +838,23 @@ impl FusedOp {
         };
         let g_x = if want_x {
             Some(match &pk.w_ff {
-                Some(w) => {
-                    // gi is not needed any more: hand its buffer to the matmul without a copy
-                    let gt = Tensor::from_vec(bptt.g_cur, (rows, n), &Device::Cpu)?;
-                    let wt = Tensor::from_slice(w, (n, inp), &Device::Cpu)?;
-                    gt.matmul(&wt)?.reshape((b, t, inp))?.to_device(dev)?
-                }
+                Some(w) => match &spans {
+                    None => {
+                        // gi is not needed any more: hand its buffer to the matmul without a copy
+                        let gt = Tensor::from_vec(bptt.g_cur, (rows, n), &Device::Cpu)?;
+                        let wt = Tensor::from_slice(w, (n, inp), &Device::Cpu)?;
+                        gt.matmul(&wt)?.reshape((b, t, inp))?.to_device(dev)?
+                    }
+                    Some(spans) => {
+                        // the inputs of padded steps were never read: their gradient is 0
+                        let gs = gather(&bptt.g_cur, n, spans);
+                        let valid = gs.len() / n;
+                        let gt = Tensor::from_vec(gs, (valid, n), &Device::Cpu)?;
+                        let wt = Tensor::from_slice(w, (n, inp), &Device::Cpu)?;
+                        let gx = gt.matmul(&wt)?.flatten_all()?.to_vec1::<f32>()?;
+                        Tensor::from_vec(scatter(&gx, inp, spans, rows), (b, t, inp), dev)?
+                    }
+                },
                 None => Tensor::from_vec(bptt.g_cur, (b, t, n), dev)?,
             })
         } else {

@@ -30,7 +30,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::net::fused::lif_layer;
+use crate::net::fused::lif_layer_lengths;
 use crate::net::init::linear_uniform;
 use crate::net::layer::{LayerConfig, LayerKind, Reset};
 use crate::net::lif::{lif_slow, LifOutput, LifParams};
@@ -236,6 +236,7 @@ impl Layer {
         fused: bool,
         w_ff: &Tensor,
         w_rec: Option<&Tensor>,
+        lengths: Option<&[usize]>,
     ) -> candle_core::Result<LifOutput> {
         let n = self.cfg.size;
         let beta = self.beta.tensor(n)?;
@@ -250,9 +251,26 @@ impl Layer {
             surrogate: &self.surrogate,
         };
         if fused {
-            lif_layer(x, Some(w_ff), self.bias.as_ref().map(|b| b.as_tensor()), &p)
+            let bias = self.bias.as_ref().map(|b| b.as_tensor());
+            lif_layer_lengths(x, Some(w_ff), bias, &p, lengths)
         } else {
-            lif_slow(&self.currents(x, w_ff)?, &p)
+            let o = lif_slow(&self.currents(x, w_ff)?, &p)?;
+            match lengths {
+                None => Ok(o),
+                Some(l) => {
+                    // the reference computes the padding too and zeroes it afterwards
+                    let (b, t, _) = x.dims3()?;
+                    let m: Vec<f32> = l
+                        .iter()
+                        .flat_map(|&li| (0..t).map(move |k| f32::from(u8::from(k < li))))
+                        .collect();
+                    let m = Tensor::from_vec(m, (b, t, 1), x.device())?;
+                    Ok(LifOutput {
+                        spikes: o.spikes.broadcast_mul(&m)?,
+                        mem: o.mem.broadcast_mul(&m)?,
+                    })
+                }
+            }
         }
     }
 }
@@ -550,8 +568,16 @@ impl Network {
         Ok(())
     }
 
-    fn run(&self, x: &Tensor, fused: bool) -> Result<Vec<LayerOutput>> {
+    fn run(&self, x: &Tensor, fused: bool, lengths: Option<&[usize]>) -> Result<Vec<LayerOutput>> {
         self.check_input(x)?;
+        if let Some(l) = lengths {
+            let (b, t, _) = x.dims3()?;
+            if l.len() != b || l.iter().any(|&li| li > t) {
+                return Err(NetworkError::Input(format!(
+                    "lengths must be {b} values of at most {t} steps, got {l:?}"
+                )));
+            }
+        }
         let mut outs: Vec<LayerOutput> = Vec::with_capacity(self.layers.len());
         for (li, layer) in self.layers.iter().enumerate() {
             let input = match outs.last() {
@@ -563,7 +589,7 @@ impl Network {
                 Some(w) => Some(self.effective(li, 1, w)?),
                 None => None,
             };
-            let o = layer.run(input, fused, &w_ff, w_rec.as_ref())?;
+            let o = layer.run(input, fused, &w_ff, w_rec.as_ref(), lengths)?;
             outs.push(o.into());
         }
         Ok(outs)
@@ -572,12 +598,29 @@ impl Network {
     /// Runs the network on `x` (`[B, T, input_size]`, f32) with the fused multi-step op;
     /// returns the spikes and membranes of every layer.
     pub fn forward(&self, x: &Tensor) -> Result<Vec<LayerOutput>> {
-        self.run(x, true)
+        self.run(x, true, None)
+    }
+
+    /// [`Self::forward`] on a padded batch: sample `b` runs its first `lengths[b]` steps; every
+    /// layer's spikes and membranes after them are 0, padded inputs are never read, and padding
+    /// costs no work (`crate::net::fused`). Valid steps equal those of `forward`.
+    pub fn forward_lengths(&self, x: &Tensor, lengths: &[usize]) -> Result<Vec<LayerOutput>> {
+        self.run(x, true, Some(lengths))
     }
 
     /// Same as [`Self::forward`] but built from per-step candle ops (the autograd reference).
     pub fn forward_reference(&self, x: &Tensor) -> Result<Vec<LayerOutput>> {
-        self.run(x, false)
+        self.run(x, false, None)
+    }
+
+    /// Same as [`Self::forward_lengths`] but built from per-step candle ops: the whole padded
+    /// batch is computed, then every output after a sample's length is set to 0.
+    pub fn forward_reference_lengths(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+    ) -> Result<Vec<LayerOutput>> {
+        self.run(x, false, Some(lengths))
     }
 
     /// The current float parameters of every layer (for quantisation and export).

@@ -8,45 +8,12 @@ use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, 
 use snn_models::{crc::crc32, decode, Engine, Requirements};
 use std::sync::atomic::{AtomicU16, Ordering};
 
-type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
+mod common;
+use common::{Srv, Store};
 
-struct Store {
-    model: Vec<u8>,
-    membrane: Vec<i32>,
-    current: Vec<i32>,
-    spikes: Vec<u16>,
-    out: Vec<u16>,
-    step: Vec<u16>,
-}
-
-impl Store {
-    fn new(model_bytes: usize, neurons: usize) -> Self {
-        Self {
-            model: vec![0; model_bytes],
-            membrane: vec![0; neurons],
-            current: vec![0; neurons],
-            spikes: vec![0; neurons + 256],
-            out: vec![0; 256],
-            step: vec![0; 256],
-        }
-    }
-    fn server(&mut self) -> Srv<'_> {
-        let backend = CpuBackend::new(CpuBuffers {
-            model: &mut self.model,
-            membrane: &mut self.membrane,
-            current: &mut self.current,
-            spikes: &mut self.spikes,
-            out_counts: &mut self.out,
-            step: &mut self.step,
-        });
-        let device = Device {
-            firmware: "test",
-            board: "host",
-            free_ram: 0,
-            stack: None,
-        };
-        Server::new(backend, NoCounter, NoSpikeOutput, device)
-    }
+/// Buffers for a model of up to `model_bytes` and `neurons` neurons.
+fn store(model_bytes: usize, neurons: usize) -> Store {
+    Store::sized(model_bytes, neurons, neurons + 256, 256)
 }
 
 static SEQ: AtomicU16 = AtomicU16::new(0);
@@ -149,7 +116,7 @@ fn infer_ok(s: &mut Srv<'_>, model: &[u8], seed: u32) {
 #[test]
 fn info_upload_and_infer_match_the_engine() {
     let model = digits_model(128, 7).unwrap();
-    let mut st = Store::new(64 * 1024, 1024);
+    let mut st = store(64 * 1024, 1024);
     let mut s = st.server();
     let Reply::Info(info) = call(&mut s, &Request::Info) else {
         panic!()
@@ -172,7 +139,7 @@ fn info_upload_and_infer_match_the_engine() {
 #[test]
 fn every_bad_request_gets_an_error_and_serving_goes_on() {
     let model = digits_model(128, 7).unwrap();
-    let mut st = Store::new(16 * 1024, 1024);
+    let mut st = store(16 * 1024, 1024);
     let mut s = st.server();
     let f = features(1);
     let infer = Request::Infer {
@@ -269,7 +236,7 @@ fn every_bad_request_gets_an_error_and_serving_goes_on() {
 #[test]
 fn the_rich_model_runs_every_engine_path_and_matches() {
     let model = snn_hal::synthetic::digits_model_rich(5).unwrap();
-    let mut st = Store::new(64 * 1024, 1024);
+    let mut st = store(64 * 1024, 1024);
     let mut s = st.server();
     let Reply::Loaded(m) = upload(&mut s, &model, crc32(&model)) else {
         panic!()
@@ -283,7 +250,7 @@ fn the_rich_model_runs_every_engine_path_and_matches() {
 #[test]
 fn a_model_needing_more_state_than_the_device_has_is_refused() {
     let model = digits_model(512, 1).unwrap();
-    let mut st = Store::new(64 * 1024, 256);
+    let mut st = store(64 * 1024, 256);
     let mut s = st.server();
     assert_eq!(
         code(&upload(&mut s, &model, crc32(&model))),
@@ -294,7 +261,7 @@ fn a_model_needing_more_state_than_the_device_has_is_refused() {
 #[test]
 fn event_input_equals_stepping_the_engine() {
     let model = digits_model(64, 3).unwrap();
-    let mut st = Store::new(64 * 1024, 1024);
+    let mut st = store(64 * 1024, 1024);
     let mut s = st.server();
     assert!(matches!(
         upload(&mut s, &model, crc32(&model)),
@@ -366,7 +333,7 @@ impl embedded_io::Write for Pipe {
 
 #[test]
 fn serves_a_byte_stream_through_an_embedded_io_link() {
-    let mut st = Store::new(1024, 64);
+    let mut st = store(1024, 64);
     let mut s = st.server();
     let mut input = vec![0xFF, 2, 3, 0];
     input.extend(frame(&Request::Info));
@@ -407,7 +374,7 @@ impl snn_hal::SpikeOutput for Recorder {
 fn the_spike_output_sees_every_output_spike() {
     use snn_hal::Backend;
     let model = digits_model(128, 7).unwrap();
-    let mut st = Store::new(64 * 1024, 1024);
+    let mut st = store(64 * 1024, 1024);
     let mut backend = CpuBackend::new(CpuBuffers {
         model: &mut st.model,
         membrane: &mut st.membrane,
@@ -447,7 +414,7 @@ fn the_spike_output_sees_every_output_spike() {
 #[test]
 fn replies_echo_the_sequence_number_and_a_repeat_is_not_run_twice() {
     let model = digits_model(128, 7).unwrap();
-    let mut st = Store::new(64 * 1024, 1024);
+    let mut st = store(64 * 1024, 1024);
     let mut s = st.server();
     let begin = Request::LoadBegin {
         len: model.len() as u32,
@@ -524,7 +491,7 @@ fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
     let model = digits_model(128, 7).unwrap();
     let seed = [42u8; 32];
     let signed = sign(&model, &seed);
-    let mut st = Store::new(64 * 1024, 1024);
+    let mut st = store(64 * 1024, 1024);
     // Without a key: signatures are not required, and a signed model loads like a plain one.
     {
         let mut s = st.server();

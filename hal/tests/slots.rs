@@ -6,7 +6,7 @@ use snn_hal::protocol::ErrorCode;
 use snn_hal::ram_flash::{RamFlash, RamFlashError};
 use snn_hal::slots::{SlotError, Slots};
 use snn_hal::synthetic::digits_model;
-use snn_hal::{Backend, CpuBackend, CpuBuffers, Persistent};
+use snn_hal::{Backend, Persistent};
 use snn_models::crc::crc32;
 
 const SLOT: u32 = 16 * 1024;
@@ -77,42 +77,17 @@ impl NorFlash for PowerCut<'_> {
     }
 }
 
-struct Ram {
-    model: Vec<u8>,
-    membrane: Vec<i32>,
-    current: Vec<i32>,
-    spikes: Vec<u16>,
-    out: Vec<u16>,
-    step: Vec<u16>,
-}
+mod common;
 
-impl Ram {
-    fn new() -> Self {
-        Self {
-            model: vec![0; 32 * 1024],
-            membrane: vec![0; 1024],
-            current: vec![0; 1024],
-            spikes: vec![0; 1280],
-            out: vec![0; 256],
-            step: vec![0; 256],
-        }
-    }
-    fn backend(&mut self) -> CpuBackend<'_> {
-        CpuBackend::new(CpuBuffers {
-            model: &mut self.model,
-            membrane: &mut self.membrane,
-            current: &mut self.current,
-            spikes: &mut self.spikes,
-            out_counts: &mut self.out,
-            step: &mut self.step,
-        })
-    }
+/// RAM for the backend behind the slots (models up to 32 KiB).
+fn ram() -> common::Store {
+    common::Store::sized(32 * 1024, 1024, 1280, 256)
 }
 
 /// Uploads `model` through a `Persistent` backend over `mem`, power lost at op `fail_at`;
 /// returns whether the upload succeeded and how many flash operations it took.
 fn upload(mem: &mut [u8], model: &[u8], fail_at: Option<usize>) -> (bool, usize) {
-    let mut ram = Ram::new();
+    let mut ram = ram();
     let flash = PowerCut {
         flash: RamFlash::new(mem),
         ops: 0,
@@ -135,7 +110,7 @@ fn upload(mem: &mut [u8], model: &[u8], fail_at: Option<usize>) -> (bool, usize)
 
 /// Boots on `mem`: the CRC of the model it restores (None: no model).
 fn boot(mem: &mut [u8]) -> Option<u32> {
-    let mut ram = Ram::new();
+    let mut ram = ram();
     let slots = Slots::new(RamFlash::new(mem), 0, SLOT).unwrap();
     let mut p = Persistent::new(ram.backend(), Some(slots));
     let r = p.restore().expect("a valid slot always loads");
@@ -193,7 +168,7 @@ fn a_refused_upload_does_not_replace_the_stored_model() {
     // A corrupt model behind a matching CRC is refused by the backend; the slot is not committed.
     let mut bad = digits_model(96, 2).unwrap();
     bad[20] ^= 0x40;
-    let mut ram = Ram::new();
+    let mut ram = ram();
     let slots = Slots::new(RamFlash::new(&mut mem), 0, SLOT).unwrap();
     let mut p = Persistent::new(ram.backend(), Some(slots));
     p.begin_load(bad.len() as u32).unwrap();

@@ -5,60 +5,21 @@
 use snn_hal::host::Client;
 use snn_hal::protocol::{
     stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, CHUNK,
-    MAX_DECISION_CLASSES, MAX_DECISION_RING, PROTOCOL_VERSION, STEP_END,
+    PROTOCOL_VERSION, STEP_END,
 };
 use snn_hal::synthetic::{shd_events, shd_model};
 use snn_hal::wire;
-use snn_hal::{CpuBackend, CpuBuffers, Device, NoCounter, NoSpikeOutput, Server};
 use snn_models::{crc::crc32, decode, Engine, Requirements};
 use std::sync::atomic::{AtomicU16, Ordering};
 
-type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
+mod common;
+use common::{Srv, Store};
 
 const BASIC_MOTIONS: &[u8] = include_bytes!("../../models/zoo/basic_motions.snn");
 
-struct Store {
-    model: Vec<u8>,
-    membrane: Vec<i32>,
-    current: Vec<i32>,
-    spikes: Vec<u16>,
-    out: Vec<u16>,
-    step: Vec<u16>,
-    rule_counts: Vec<u32>,
-    ring: Vec<u16>,
-}
-
-impl Store {
-    fn new() -> Self {
-        Self {
-            model: vec![0; 160 * 1024],
-            membrane: vec![0; 1024],
-            current: vec![0; 1024],
-            spikes: vec![0; 2048],
-            out: vec![0; 256],
-            step: vec![0; 1024],
-            rule_counts: vec![0; 3 * MAX_DECISION_CLASSES],
-            ring: vec![0; MAX_DECISION_RING],
-        }
-    }
-    fn server(&mut self) -> Srv<'_> {
-        let backend = CpuBackend::new(CpuBuffers {
-            model: &mut self.model,
-            membrane: &mut self.membrane,
-            current: &mut self.current,
-            spikes: &mut self.spikes,
-            out_counts: &mut self.out,
-            step: &mut self.step,
-        })
-        .with_rule_storage(&mut self.rule_counts, &mut self.ring);
-        let device = Device {
-            firmware: "test",
-            board: "host",
-            free_ram: 0,
-            stack: None,
-        };
-        Server::new(backend, NoCounter, NoSpikeOutput, device)
-    }
+/// Buffers for the stream models (up to 160 KiB, 1,024 neurons), with decision storage.
+fn store() -> Store {
+    Store::sized(160 * 1024, 1024, 2048, 1024)
 }
 
 static SEQ: AtomicU16 = AtomicU16::new(0);
@@ -212,8 +173,8 @@ fn raw_samples(steps: usize) -> Vec<i16> {
 
 #[test]
 fn raw_values_stream_matches_the_engine_at_every_step() {
-    let mut store = Store::new();
-    let mut s = store.server();
+    let mut store = store();
+    let mut s = store.server_with_rules();
     upload(&mut s, BASIC_MOTIONS);
     // 250 steps (the model declares 100): one stream in pushes, split over two begins that
     // keep the state, against one uninterrupted host run.
@@ -284,8 +245,8 @@ fn raw_values_stream_matches_the_engine_at_every_step() {
 #[test]
 fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
     let model = shd_model(3).unwrap();
-    let mut store = Store::new();
-    let mut s = store.server();
+    let mut store = store();
+    let mut s = store.server_with_rules();
     upload(&mut s, &model);
     let events = shd_events(7, 1000);
     let total: usize = events.iter().map(Vec::len).sum();
@@ -349,8 +310,8 @@ fn split_steps(bytes: &[u8], max: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn wrong_stream_requests_are_refused_and_nothing_runs() {
-    let mut store = Store::new();
-    let mut s = store.server();
+    let mut store = store();
+    let mut s = store.server_with_rules();
     let push = |s: &mut Srv<'_>, bytes: &[u8]| {
         call(
             s,
@@ -497,22 +458,8 @@ fn a_device_of_another_protocol_version_is_refused_by_the_host() {
 /// asks for a window or a threshold, saying why.
 #[test]
 fn without_rule_storage_a_stream_has_no_decisions() {
-    let mut st = Store::new();
-    let backend = CpuBackend::new(CpuBuffers {
-        model: &mut st.model,
-        membrane: &mut st.membrane,
-        current: &mut st.current,
-        spikes: &mut st.spikes,
-        out_counts: &mut st.out,
-        step: &mut st.step,
-    });
-    let device = Device {
-        firmware: "test",
-        board: "host",
-        free_ram: 0,
-        stack: None,
-    };
-    let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+    let mut st = store();
+    let mut s = st.server();
     upload(&mut s, BASIC_MOTIONS);
     let r = begin(&mut s, true, 0);
     assert_eq!(code(&r), ErrorCode::BadInput);

@@ -282,33 +282,39 @@ impl<'a> CpuBackend<'a> {
     }
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
-    /// `finish_load` and have not changed since, so a version-1 file (whose body is exactly
-    /// `postcard((Header, layers))`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
-    /// CRC over the file would cost more than a small inference. Other versions take the full
-    /// `decode`.
+    /// `finish_load` and have not changed since, so a version-1 or version-2 file (whose body is
+    /// exactly `postcard((Header, layers))`, version 2 followed by `postcard(Channels)`,
+    /// FORMAT.md) is parsed without recomputing the CRC or re-validating: a CRC over the file
+    /// would cost more than a small inference. Other versions take the full `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
         let version = bytes.get(4..PREFIX_LEN);
-        if version != Some(&1u16.to_le_bytes()[..]) && version != Some(&2u16.to_le_bytes()[..]) {
+        let v2 = version == Some(&2u16.to_le_bytes()[..]);
+        if version != Some(&1u16.to_le_bytes()[..]) && !v2 {
             return decode(bytes).map_err(|_| no_model());
         }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
-        if bytes.get(4..PREFIX_LEN) == Some(&2u16.to_le_bytes()[..]) {
-            // A version-2 body is exactly `postcard(Model)` (header, layers, channels).
-            return postcard::from_bytes::<Model<'_>>(body).map_err(|_| no_model());
-        }
-        // A version-1 body is the header and the layers; the channel section came in version 2.
+        // Both versions start with the header and the layers (postcard concatenates a struct's
+        // fields); a version-2 body adds the channel section. One deserialiser for both keeps
+        // the layers parsed in place (a second instantiation for `Model` made the compiler
+        // outline it and copy every `Layer` through the stack: ~8k instructions per `Infer`).
         type V1<'b> = (
             snn_models::Header<'b>,
             heapless::Vec<snn_models::Layer<'b>, { snn_models::MAX_LAYERS }>,
         );
-        let (header, layers) = postcard::from_bytes::<V1<'_>>(body).map_err(|_| no_model())?;
+        let ((header, layers), rest) =
+            postcard::take_from_bytes::<V1<'_>>(body).map_err(|_| no_model())?;
+        let channels = if v2 {
+            postcard::from_bytes::<snn_models::Channels<'_>>(rest).map_err(|_| no_model())?
+        } else {
+            snn_models::Channels::default()
+        };
         Ok(Model {
             header,
             layers,
-            channels: snn_models::Channels::default(),
+            channels,
         })
     }
 

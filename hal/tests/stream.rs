@@ -566,7 +566,8 @@ fn the_largest_stream_reply_fits_a_frame() {
             d.window.push(255).unwrap();
         }
         r.decisions = Some(d);
-        let bytes = postcard::to_allocvec(&Reply::Stream(r)).unwrap();
+        let reply: Reply = Reply::Stream(r);
+        let bytes = postcard::to_allocvec(&reply).unwrap();
         assert!(
             bytes.len() <= MAX_REPLY,
             "{outputs} outputs, {steps} steps: {} bytes",

@@ -3,8 +3,10 @@
 //! seeded random models of several hidden sizes), the exported zoo model's cost, and the
 //! firmware's flash and RAM, and streams: instructions per step (mean and maximum over every
 //! test series of the zoo JapaneseVowels and BasicMotions models, encoding on the board
-//! included) and the real-time factor at the board's clock; `--json` ends with one JSON line
-//! holding the per-core table.
+//! included) and the real-time factor at the board's clock, and the stream path's own cost fit
+//! per whole series (`a' x events + b' x updates + c'`, least squares over every streamed
+//! series: what `snn simulate --target` predicts a series model from); `--json` ends with one
+//! JSON line holding the per-core table.
 //!
 //! Under `qemu -icount shift=0` the firmware's counter counts executed instructions (SysTick:
 //! resolution 40 to 62.5; `minstret` on RV32: exact), so these numbers are exact and repeatable,

@@ -369,6 +369,14 @@ pub fn simulate(
     json: bool,
     cost: Option<(Core, Option<Board>)>,
 ) -> CliResult {
+    if let Some((c, _)) = cost.filter(|(c, _)| c.stream_coefficients().is_none()) {
+        return Err(CliError::input(format!(
+            "--target {}: no stream cost was measured on this core (the zoo series models do not \
+             fit the emulated micro:bit's 12 KiB of model RAM); cortex-m3, cortex-m4, \
+             cortex-m7, cortex-m33 and rv32 have one",
+            c.name()
+        )));
+    }
     let (set, source, float) = match (run, data) {
         (Some(r), None) => {
             let (_, test, input) = load(&r.cfg)?;
@@ -412,22 +420,11 @@ pub fn simulate(
     let model = snn_models::decode(bytes).map_err(|e| CliError::input(e.to_string()))?;
     let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
     let updates = neurons * r.steps_per_inference;
-    let cost = match cost {
-        Some((c, board)) => {
-            let Some(instructions) =
-                c.series_instructions(r.synaptic_events_per_inference, updates)
-            else {
-                return Err(CliError::input(format!(
-                    "--target {}: no stream cost was measured on this core (the zoo series \
-                     models do not fit the emulated micro:bit's 12 KiB of model RAM); \
-                     cortex-m3, cortex-m4, cortex-m7, cortex-m33 and rv32 have one",
-                    c.name()
-                )));
-            };
-            Some((c, instructions, board.map(|b| (b, b.micros(instructions)))))
-        }
-        None => None,
-    };
+    let cost = cost.and_then(|(c, board)| {
+        // `None` only on a core without a stream fit, refused above.
+        let instructions = c.series_instructions(r.synaptic_events_per_inference, updates)?;
+        Some((c, instructions, board.map(|b| (b, b.micros(instructions)))))
+    });
     if json {
         let mut v = serde_json::json!({
             "accuracy": r.accuracy,

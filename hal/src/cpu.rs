@@ -297,25 +297,29 @@ impl<'a> CpuBackend<'a> {
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
         // Both versions start with the header and the layers (postcard concatenates a struct's
-        // fields); a version-2 body adds the channel section. One deserialiser for both keeps
-        // the layers parsed in place (a second instantiation for `Model` made the compiler
-        // outline it and copy every `Layer` through the stack: ~8k instructions per `Infer`).
-        type V1<'b> = (
-            snn_models::Header<'b>,
-            heapless::Vec<snn_models::Layer<'b>, { snn_models::MAX_LAYERS }>,
-        );
-        let ((header, layers), rest) =
-            postcard::take_from_bytes::<V1<'_>>(body).map_err(|_| no_model())?;
-        let channels = if v2 {
-            postcard::from_bytes::<snn_models::Channels<'_>>(rest).map_err(|_| no_model())?
-        } else {
-            snn_models::Channels::default()
-        };
-        Ok(Model {
+        // fields: the header, the layer count as a varint, each layer); a version-2 body adds
+        // the channel section. The layers are pushed one by one into the returned model, so
+        // no whole `Vec` of layers is moved through the stack (a second deserialiser for
+        // `Model` had made the compiler outline the parse and copy them: ~5k instructions per
+        // `Infer`).
+        let (header, rest) =
+            postcard::take_from_bytes::<snn_models::Header<'_>>(body).map_err(|_| no_model())?;
+        let (count, mut rest) = postcard::take_from_bytes::<u32>(rest).map_err(|_| no_model())?;
+        let mut model = Model {
             header,
-            layers,
-            channels,
-        })
+            layers: heapless::Vec::new(),
+            channels: snn_models::Channels::default(),
+        };
+        for _ in 0..count {
+            let (layer, r) =
+                postcard::take_from_bytes::<snn_models::Layer<'_>>(rest).map_err(|_| no_model())?;
+            model.layers.push(layer).map_err(|_| no_model())?;
+            rest = r;
+        }
+        if v2 {
+            model.channels = postcard::from_bytes(rest).map_err(|_| no_model())?;
+        }
+        Ok(model)
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {

@@ -99,12 +99,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.135, 58.37, 61_218.0),
-            Core::CortexM3 => (2.972, 15.98, 39_880.0),
-            Core::CortexM4 => (1.969, 10.00, 42_973.0),
-            Core::CortexM7 => (1.969, 10.01, 42_971.0),
-            Core::CortexM33 => (1.965, 10.11, 43_396.0),
-            Core::Rv32 => (5.626, 18.05, 44_319.0),
+            Core::CortexM0 => (8.134, 58.37, 60_033.0),
+            Core::CortexM3 => (2.972, 15.98, 38_732.0),
+            Core::CortexM4 => (1.969, 10.00, 41_819.0),
+            Core::CortexM7 => (1.969, 10.01, 41_815.0),
+            Core::CortexM33 => (1.965, 10.11, 42_202.0),
+            Core::Rv32 => (5.626, 18.05, 43_147.0),
         };
         Coefficients {
             per_event,
@@ -157,10 +157,10 @@ impl Core {
 /// [`Core::stream_coefficients`] of M3, M4, M7, M33, RV32: `(per_event, per_update, fixed)`
 /// from `cargo xtask bench-fw --json` (`stream_fit`).
 const STREAM_FIT: [(f64, f64, f64); 5] = [
-    (3.183, 91.60, 103_378.0),
-    (2.810, 60.83, 48_333.0),
-    (2.810, 60.83, 48_339.0),
-    (2.810, 61.92, 45_624.0),
+    (3.183, 91.59, 103_377.0),
+    (2.811, 60.82, 48_337.0),
+    (2.810, 60.83, 48_342.0),
+    (2.810, 61.93, 45_631.0),
     (5.883, 100.42, 103_975.0),
 ];
 
@@ -310,12 +310,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 858_015.0),
-            (Core::CortexM3, 319_671.0),
-            (Core::CortexM4, 225_414.0),
-            (Core::CortexM7, 225_413.0),
-            (Core::CortexM33, 227_343.0),
-            (Core::Rv32, 532_938.0),
+            (Core::CortexM0, 856_830.0),
+            (Core::CortexM3, 318_519.0),
+            (Core::CortexM4, 224_242.0),
+            (Core::CortexM7, 224_244.0),
+            (Core::CortexM33, 226_136.0),
+            (Core::Rv32, 531_758.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -369,16 +369,16 @@ mod tests {
         (
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
-            [531_508.0, 383_675.0, 383_682.0, 383_219.0, 749_296.0],
+            [531_509.0, 383_678.0, 383_682.0, 383_209.0, 749_296.0],
         ),
         (
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                2_025_191.0,
-                1_484_618.0,
-                1_484_617.0,
-                1_496_539.0,
+                2_025_165.0,
+                1_484_546.0,
+                1_484_624.0,
+                1_496_502.0,
                 2_755_214.0,
             ],
         ),

@@ -282,34 +282,44 @@ impl<'a> CpuBackend<'a> {
     }
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
-    /// `finish_load` and have not changed since, so a version-1 file (whose body is exactly
-    /// `postcard((Header, layers))`, FORMAT.md) is parsed without recomputing the CRC or re-validating: a
-    /// CRC over the file would cost more than a small inference. Other versions take the full
-    /// `decode`.
+    /// `finish_load` and have not changed since, so a version-1 or version-2 file (whose body is
+    /// exactly `postcard((Header, layers))`, version 2 followed by `postcard(Channels)`,
+    /// FORMAT.md) is parsed without recomputing the CRC or re-validating: a CRC over the file
+    /// would cost more than a small inference. Other versions take the full `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
         let version = bytes.get(4..PREFIX_LEN);
-        if version != Some(&1u16.to_le_bytes()[..]) && version != Some(&2u16.to_le_bytes()[..]) {
+        let v2 = version == Some(&2u16.to_le_bytes()[..]);
+        if version != Some(&1u16.to_le_bytes()[..]) && !v2 {
             return decode(bytes).map_err(|_| no_model());
         }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
-        if bytes.get(4..PREFIX_LEN) == Some(&2u16.to_le_bytes()[..]) {
-            // A version-2 body is exactly `postcard(Model)` (header, layers, channels).
-            return postcard::from_bytes::<Model<'_>>(body).map_err(|_| no_model());
-        }
-        // A version-1 body is the header and the layers; the channel section came in version 2.
-        type V1<'b> = (
-            snn_models::Header<'b>,
-            heapless::Vec<snn_models::Layer<'b>, { snn_models::MAX_LAYERS }>,
-        );
-        let (header, layers) = postcard::from_bytes::<V1<'_>>(body).map_err(|_| no_model())?;
-        Ok(Model {
+        // Both versions start with the header and the layers (postcard concatenates a struct's
+        // fields: the header, the layer count as a varint, each layer); a version-2 body adds
+        // the channel section. The layers are pushed one by one into the returned model, so
+        // no whole `Vec` of layers is moved through the stack (a second deserialiser for
+        // `Model` had made the compiler outline the parse and copy them: ~5k instructions per
+        // `Infer`).
+        let (header, rest) =
+            postcard::take_from_bytes::<snn_models::Header<'_>>(body).map_err(|_| no_model())?;
+        let (count, mut rest) = postcard::take_from_bytes::<u32>(rest).map_err(|_| no_model())?;
+        let mut model = Model {
             header,
-            layers,
+            layers: heapless::Vec::new(),
             channels: snn_models::Channels::default(),
-        })
+        };
+        for _ in 0..count {
+            let (layer, r) =
+                postcard::take_from_bytes::<snn_models::Layer<'_>>(rest).map_err(|_| no_model())?;
+            model.layers.push(layer).map_err(|_| no_model())?;
+            rest = r;
+        }
+        if v2 {
+            model.channels = postcard::from_bytes(rest).map_err(|_| no_model())?;
+        }
+        Ok(model)
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {

@@ -173,13 +173,14 @@ pub enum CostUnit {
     None,
 }
 
-/// A reply from the device. `S` is what a [`Reply::Stream`] holds: the [`StreamReply`] itself
-/// (the host's decoded reply), or on the device a reference to the one it keeps (same bytes on
-/// the wire), so no stream reply is ever copied onto the device's stack.
+/// A reply from the device. `S` is what a [`Reply::Stream`] holds and `R` what a
+/// [`Reply::Result`] holds: the [`StreamReply`] and [`InferResult`] themselves (the host's
+/// decoded reply), or on the device references to the ones it keeps (same bytes on the wire),
+/// so no large reply is ever copied onto the device's stack.
 // No allocator on the device, so the large result is not boxed; one reply lives at a time.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reply<S = StreamReply> {
+pub enum Reply<S = StreamReply, R = InferResult> {
     /// Device and model description.
     Info(Info),
     /// The upload step was accepted; `received` bytes so far.
@@ -190,7 +191,7 @@ pub enum Reply<S = StreamReply> {
     /// The uploaded model is loaded and valid.
     Loaded(ModelInfo),
     /// Result of one [`Request::Infer`].
-    Result(InferResult),
+    Result(R),
     /// The request failed; the device keeps serving.
     Error(ErrorReply),
     /// Outcome of [`Request::StreamBegin`] (no steps) or [`Request::StreamPush`].

@@ -14,14 +14,60 @@ use heapless::Vec;
 /// Largest reply message before the envelope ([`crate::protocol::MAX_REPLY`]).
 pub const MAX_REPLY: usize = crate::protocol::MAX_REPLY;
 
-/// The device's replies: a [`crate::protocol::Reply`] whose stream variant only marks that the
-/// kept [`StreamReply`] is the answer (it is encoded from where it lives, never copied).
-type Reply = crate::protocol::Reply<Kept>;
+/// The device's replies: a [`crate::protocol::Reply`] whose stream and result variants only
+/// mark that the kept [`StreamReply`] or [`InferResult`] is the answer (encoded from where it
+/// lives, never copied).
+type Reply = crate::protocol::Reply<Kept, Kept>;
 
-/// Marks [`crate::protocol::Reply::Stream`] in a device reply: the server's own `stream` is
-/// encoded in its place.
+/// Marks [`crate::protocol::Reply::Stream`] or [`crate::protocol::Reply::Result`] in a device
+/// reply: the server's own [`Outcome`] is encoded in its place.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 struct Kept;
+
+/// The large reply of the last `Infer` or stream request. One storage for both: only one reply
+/// is encoded at a time and neither is read after its encoding (a repeat is answered from
+/// `tx`), so the server holds the larger of the two instead of their sum (~600 B of stack).
+#[allow(clippy::large_enum_variant)] // no allocator; one of them is always in use
+#[derive(Debug)]
+enum Outcome {
+    /// An inference's result.
+    Result(InferResult),
+    /// A stream request's outcome.
+    Stream(StreamReply),
+}
+
+impl Outcome {
+    /// The result storage (a fresh one if the last reply was a stream's; never `None`).
+    fn result(&mut self) -> Option<&mut InferResult> {
+        if !matches!(self, Outcome::Result(_)) {
+            *self = Outcome::Result(InferResult {
+                counts: Vec::new(),
+                predicted: 0,
+                layers: Vec::new(),
+                steps: 0,
+                input_spikes: 0,
+                synaptic_events: 0,
+                cost: 0,
+            });
+        }
+        match self {
+            Outcome::Result(r) => Some(r),
+            Outcome::Stream(_) => None,
+        }
+    }
+
+    /// The stream reply storage (a fresh one if the last reply was an inference's; never
+    /// `None`).
+    fn stream(&mut self) -> Option<&mut StreamReply> {
+        if !matches!(self, Outcome::Stream(_)) {
+            *self = Outcome::Stream(StreamReply::new());
+        }
+        match self {
+            Outcome::Stream(s) => Some(s),
+            Outcome::Result(_) => None,
+        }
+    }
+}
 /// Largest encoded reply frame.
 pub const MAX_REPLY_FRAME: usize = wire::max_frame(MAX_REPLY);
 /// Largest encoded link-error reply frame (kept apart so the last good reply stays cached).
@@ -55,9 +101,8 @@ struct Core<B, C, S> {
     spikes: S,
     device: Device,
     upload: Upload,
-    result: InferResult,
-    /// The outcome of the last stream request.
-    stream: StreamReply,
+    /// The result of the last `Infer` or the outcome of the last stream request.
+    out: Outcome,
     /// The last reply frame to a well-formed request, kept to answer a repeat of that request.
     tx: [u8; MAX_REPLY_FRAME],
     /// `(seq, crc, frame length)` of the request `tx` answers.
@@ -92,16 +137,7 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
                 spikes,
                 device,
                 upload: Upload::Idle,
-                result: InferResult {
-                    counts: Vec::new(),
-                    predicted: 0,
-                    layers: Vec::new(),
-                    steps: 0,
-                    input_spikes: 0,
-                    synaptic_events: 0,
-                    cost: 0,
-                },
-                stream: StreamReply::new(),
+                out: Outcome::Stream(StreamReply::new()),
                 tx: [0; MAX_REPLY_FRAME],
                 last: None,
                 reset: false,
@@ -193,14 +229,20 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Server<B, C, S> {
 }
 
 impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
-    /// Encodes `reply` into `tx` (a stream reply from `stream`); returns the frame length.
+    /// Encodes `reply` into `tx` (a stream reply or a result from `out`); returns the frame
+    /// length.
     fn encode(&mut self, seq: u16, reply: &Reply) -> usize {
-        let r = match reply {
-            crate::protocol::Reply::Stream(Kept) => {
-                let kept = crate::protocol::Reply::<&StreamReply>::Stream(&self.stream);
-                wire::encode(seq, &kept, &mut self.raw, &mut self.tx)
+        type Wire<'r> = crate::protocol::Reply<&'r StreamReply, &'r InferResult>;
+        let r = match (reply, &self.out) {
+            (Reply::Stream(Kept), Outcome::Stream(s)) => {
+                wire::encode(seq, &Wire::Stream(s), &mut self.raw, &mut self.tx)
             }
-            other => wire::encode(seq, other, &mut self.raw, &mut self.tx),
+            (Reply::Result(Kept), Outcome::Result(r)) => {
+                wire::encode(seq, &Wire::Result(r), &mut self.raw, &mut self.tx)
+            }
+            // Never: a handler answers `Kept` only after filling the matching storage.
+            (Reply::Stream(Kept) | Reply::Result(Kept), _) => Err(WireError::TooLarge),
+            (other, _) => wire::encode(seq, other, &mut self.raw, &mut self.tx),
         };
         match r {
             Ok(n) => n,
@@ -290,36 +332,42 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
                     );
                     return Reply::Error(e);
                 }
+                let Some(out) = self.out.stream() else {
+                    return error(ErrorCode::BadFrame, "no stream reply storage");
+                };
                 match self
                     .backend
-                    .stream_begin(reset, exp, (window, threshold), &mut self.stream)
+                    .stream_begin(reset, exp, (window, threshold), out)
                 {
                     Ok(()) => Reply::Stream(Kept),
                     Err(e) => Reply::Error(e),
                 }
             }
             Request::StreamPush { input } => {
-                let r = self.backend.stream_push(
-                    input,
-                    &mut self.stream,
-                    &mut self.spikes,
-                    &mut self.counter,
-                );
+                let Some(out) = self.out.stream() else {
+                    return error(ErrorCode::BadFrame, "no stream reply storage");
+                };
+                let r = self
+                    .backend
+                    .stream_push(input, out, &mut self.spikes, &mut self.counter);
                 match r {
                     Ok(()) => Reply::Stream(Kept),
                     Err(e) => Reply::Error(e),
                 }
             }
             Request::Infer { sample_seed, input } => {
+                let Some(out) = self.out.result() else {
+                    return error(ErrorCode::BadFrame, "no result storage");
+                };
                 let start = self.counter.now();
                 let r = self
                     .backend
-                    .infer(input, sample_seed, &mut self.result, &mut self.spikes);
+                    .infer(input, sample_seed, out, &mut self.spikes);
                 let cost = self.counter.now().wrapping_sub(start);
                 match r {
                     Ok(()) => {
-                        self.result.cost = cost;
-                        Reply::Result(self.result.clone())
+                        out.cost = cost;
+                        Reply::Result(Kept)
                     }
                     Err(e) => Reply::Error(e),
                 }

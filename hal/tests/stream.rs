@@ -513,7 +513,8 @@ fn the_largest_stream_reply_fits_a_frame() {
             d.window.push(255).unwrap();
         }
         r.decisions = Some(d);
-        let bytes = postcard::to_allocvec(&Reply::Stream(r)).unwrap();
+        let reply: Reply = Reply::Stream(r);
+        let bytes = postcard::to_allocvec(&reply).unwrap();
         assert!(
             bytes.len() <= MAX_REPLY,
             "{outputs} outputs, {steps} steps: {} bytes",
@@ -521,4 +522,73 @@ fn the_largest_stream_reply_fits_a_frame() {
         );
     }
     assert_eq!(stream_steps(MAX_STREAM_OUTPUTS + 1), 0);
+}
+
+/// Inferences and streams alternate on one server (whose result and stream reply share one
+/// storage): each reply is the engine's, whatever the request before it was.
+#[test]
+fn inferences_and_streams_alternate_with_the_right_replies() {
+    let model = shd_model(5).unwrap();
+    let m = decode(&model).unwrap();
+    let mut store = Store::new();
+    let mut s = store.server();
+    upload(&mut s, &model);
+    // One sample of events (t, index) in its first three steps (a request holds at most 1 kB),
+    // silent after them; the same three steps as a stream.
+    let mut steps = shd_events(11, 3);
+    steps.resize(usize::from(m.header.time_steps), Vec::new());
+    let mut sample = Vec::new();
+    for (t, step) in steps.iter().enumerate() {
+        for &i in step {
+            sample.extend((t as u16).to_le_bytes());
+            sample.extend(i.to_le_bytes());
+        }
+    }
+    let r = Requirements::of(&m);
+    let (mut a, mut b, mut c, mut d) = (
+        vec![0; r.membrane],
+        vec![0; r.current],
+        vec![0; r.spikes],
+        vec![0; r.out_counts],
+    );
+    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    e.run_spike_steps(steps.iter().map(Vec::as_slice)).unwrap();
+    let want = e.output_counts().to_vec();
+    let want_events = e.stats().synaptic_events;
+    assert!(want_events > 0, "the sample drives the network");
+    let infer = |s: &mut Srv<'_>| match call(
+        s,
+        &Request::Infer {
+            sample_seed: 0,
+            input: Input::Events(&sample),
+        },
+    ) {
+        Reply::Result(r) => r,
+        other => panic!("expected a result, got {other:?}"),
+    };
+    let (host, host_counts) = host_stream(&model, 3, |e, t| e.step(&steps[t]).unwrap());
+    let mut three = Vec::new();
+    for step in &steps[..3] {
+        three.extend(step.iter().flat_map(|i| i.to_le_bytes()));
+        three.extend(STEP_END.to_le_bytes());
+    }
+    for round in 0..2 {
+        let r = infer(&mut s);
+        assert_eq!(r.counts.as_slice(), want.as_slice(), "round {round}");
+        assert_eq!(r.synaptic_events, want_events, "round {round}");
+        stream(begin(&mut s, true, 0));
+        let got = stream(call(
+            &mut s,
+            &Request::StreamPush {
+                input: StreamInput::Events(&three),
+            },
+        ));
+        let spikes: Vec<Vec<u16>> = got.steps_spikes().map(<[u16]>::to_vec).collect();
+        assert_eq!(spikes, host, "round {round}");
+        assert_eq!(
+            got.counts.as_slice(),
+            host_counts.as_slice(),
+            "round {round}"
+        );
+    }
 }

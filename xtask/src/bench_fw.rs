@@ -3,8 +3,10 @@
 //! seeded random models of several hidden sizes), the exported zoo model's cost, and the
 //! firmware's flash and RAM, and streams: instructions per step (mean and maximum over every
 //! test series of the zoo JapaneseVowels and BasicMotions models, encoding on the board
-//! included) and the real-time factor at the board's clock; `--json` ends with one JSON line
-//! holding the per-core table.
+//! included) and the real-time factor at the board's clock, and the stream path's own cost fit
+//! per whole series (`a' x events + b' x updates + c'`, least squares over every streamed
+//! series: what `snn simulate --target` predicts a series model from); `--json` ends with one
+//! JSON line holding the per-core table.
 //!
 //! Under `qemu -icount shift=0` the firmware's counter counts executed instructions (SysTick:
 //! resolution 40 to 62.5; `minstret` on RV32: exact), so these numbers are exact and repeatable,
@@ -75,6 +77,8 @@ struct CoreResult {
     ram: u64,
     /// Streams of the zoo series models that fit the board.
     streams: Vec<StreamCost>,
+    /// Stream fit ([`stream_fit`]): per event, per update, per series; `None` without streams.
+    stream_fit: Option<(f64, f64, f64)>,
 }
 
 /// Cost of streaming one zoo series model's test set.
@@ -87,6 +91,37 @@ struct StreamCost {
     /// Instructions per step: mean and maximum over the test set.
     mean: f64,
     max: u64,
+    /// Instructions of all steps, synaptic events (host count) and neuron updates (neurons x
+    /// steps) over the test set.
+    cost: u64,
+    events: u64,
+    updates: u64,
+    /// Each series as a cost-model point (its cost, events, neuron updates).
+    points: Vec<Point>,
+}
+
+impl StreamCost {
+    /// Instructions per inference: one whole series streamed, mean over the test set.
+    fn per_series(&self) -> f64 {
+        self.cost as f64 / self.series.max(1) as f64
+    }
+}
+
+/// The stream cost model of one core, `instructions = a x events + b x updates + c` per whole
+/// series, least squares over every streamed series of `streams` (the stream path is not the
+/// Infer path: direct input is a multiply per channel and neuron, recurrent rows take the
+/// general fan-out, and each step encodes raw samples, keeps running counts and decides).
+fn stream_fit(streams: &[StreamCost]) -> Option<(f64, f64, f64)> {
+    let points: Vec<Point> = streams
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .map(|p| Point {
+            cost: p.cost,
+            events: p.events,
+            updates: p.updates,
+        })
+        .collect();
+    fit(&points)
 }
 
 /// Sampling rate of BasicMotions (the UEA archive: 10 Hz, ten seconds per series).
@@ -232,6 +267,12 @@ fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
             );
             continue;
         }
+        let neurons: u64 = snn_models::decode(&model)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            .layers
+            .iter()
+            .map(|l| u64::from(l.neurons))
+            .sum();
         let rep = crate::hil::stream_series(&mut client, &model, None, crate::hil::STREAM_RULES)?;
         crate::stream::judge(&rep)?;
         streams.push(StreamCost {
@@ -240,8 +281,21 @@ fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
             steps: rep.steps,
             mean: rep.per_step(),
             max: rep.step_max,
+            cost: rep.cost,
+            events: rep.synaptic_events,
+            updates: neurons * rep.steps,
+            points: rep
+                .per_series
+                .iter()
+                .map(|&(cost, events, steps)| Point {
+                    cost: cost as f64,
+                    events: events as f64,
+                    updates: (neurons * steps) as f64,
+                })
+                .collect(),
         });
     }
+    let stream_fit = stream_fit(&streams);
     Ok(CoreResult {
         board,
         per_event: a,
@@ -252,6 +306,7 @@ fn bench_board(board: Board, samples: usize) -> Result<CoreResult> {
         flash,
         ram,
         streams,
+        stream_fit,
     })
 }
 
@@ -295,8 +350,8 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
          instructions per step (encoding + network step, SysTick resolution 40-62.5); real-time \
          factor of BasicMotions (10 Hz) at the board's clock, one instruction per cycle"
     );
-    println!("| core | board | model | series | steps | instr/step mean | instr/step max | real-time factor (mean / worst step) |");
-    println!("|---|---|---|---:|---:|---:|---:|---|");
+    println!("| core | board | model | series | steps | instr/step mean | instr/step max | instr/series (inference) | synaptic events/series | real-time factor (mean / worst step) |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---|");
     for r in &results {
         for s in &r.streams {
             let rtf = match clock_hz(r.board) {
@@ -309,14 +364,26 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
                 _ => "-".to_string(),
             };
             println!(
-                "| {} | {} | {} | {} | {} | {:.0} | {} | {rtf} |",
+                "| {} | {} | {} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {rtf} |",
                 r.board.core(),
                 r.board.name(),
                 s.model,
                 s.series,
                 s.steps,
                 s.mean,
-                s.max
+                s.max,
+                s.per_series(),
+                s.events as f64 / s.series.max(1) as f64
+            );
+        }
+    }
+    for r in &results {
+        if let Some((a, b, c)) = r.stream_fit {
+            println!(
+                "bench-fw: {}: streams, least-squares fit over every streamed series: \
+                 instructions per series = {a:.2} x synaptic events + {b:.2} x neuron updates + \
+                 {c:.0}",
+                r.board.core()
             );
         }
     }
@@ -334,12 +401,20 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
                     "zoo_accuracy": r.zoo_accuracy,
                     "flash_bytes": r.flash,
                     "ram_bytes": r.ram,
+                    "stream_fit": r.stream_fit.map(|(a, b, c)| serde_json::json!({
+                        "instr_per_event": a,
+                        "instr_per_update": b,
+                        "instr_per_series": c,
+                    })),
                     "streams": r.streams.iter().map(|s| serde_json::json!({
                         "model": s.model,
                         "series": s.series,
                         "steps": s.steps,
                         "instr_per_step_mean": s.mean,
                         "instr_per_step_max": s.max,
+                        "instr_per_inference": s.per_series(),
+                        "synaptic_events": s.events,
+                        "neuron_updates": s.updates,
                         "clock_hz": clock_hz(r.board),
                     })).collect::<Vec<_>>(),
                 })

@@ -42,6 +42,10 @@ pub struct StreamReport {
     pub correct: Option<usize>,
     /// Output spikes over all steps.
     pub output_spikes: u64,
+    /// Synaptic events of every step (the host engine's count; same bits as the board's).
+    pub synaptic_events: u64,
+    /// Per series (stream): the board's cost of all its steps, its synaptic events and steps.
+    pub per_series: Vec<(u64, u64, u64)>,
     /// Sum of the board's step costs.
     pub cost: u64,
     /// Largest cost of one step.
@@ -59,12 +63,15 @@ impl StreamReport {
     }
 }
 
-/// The host engine over one stream from rest: each step's output spikes and the final counts.
+/// The host engine over one stream from rest: each step's output spikes, the final counts and
+/// the synaptic events of all steps.
+type HostSteps = (Vec<Vec<u16>>, Vec<u16>, u64);
+
 fn host_steps(
     model: &Model<'_>,
     steps: usize,
     mut step: impl FnMut(&mut Engine<'_, '_>, usize) -> Result<(), snn_models::EngineError>,
-) -> Result<(Vec<Vec<u16>>, Vec<u16>)> {
+) -> Result<HostSteps> {
     let r = Requirements::of(model);
     let (mut a, mut b, mut c, mut d) = (
         vec![0; r.membrane],
@@ -81,7 +88,8 @@ fn host_steps(
         step(&mut e, t).map_err(|e| anyhow::anyhow!("host engine, step {t}: {e}"))?;
         out.push(e.layer_spikes(last).to_vec());
     }
-    Ok((out, e.output_counts().to_vec()))
+    let events = e.stats().synaptic_events;
+    Ok((out, e.output_counts().to_vec(), events))
 }
 
 /// The host's decisions after each of `steps` (`snn_models::decision`, the board's code):
@@ -265,9 +273,10 @@ pub fn series(
     let start = Instant::now();
     for (i, s) in file.series.iter().enumerate() {
         let raw = to_raw(&s.values, exp);
-        let (host, host_counts) = host_steps(&m, raw.len() / c, |e, t| {
+        let (host, host_counts, events) = host_steps(&m, raw.len() / c, |e, t| {
             e.step_raw(&raw[t * c..(t + 1) * c], exp)
         })?;
+        rep.synaptic_events += events;
         client
             .stream_begin(true, exp, rules)
             .with_context(|| format!("begin the stream of series {i}"))?;
@@ -275,6 +284,9 @@ pub fn series(
             .stream_raw(&raw, c, outputs)
             .with_context(|| format!("stream series {i}"))?;
         let counts = compare(&mut rep, i, &replies, &host, &host_counts);
+        let cost: u64 = replies.iter().map(|r| r.cost).sum();
+        let steps: usize = replies.iter().map(|r| r.steps_spikes().count()).sum();
+        rep.per_series.push((cost, events, steps as u64));
         let decided = host_decisions(&m, rules, &host)?;
         compare_decisions(&mut rep, i, &replies, &decided);
         if let Some(&(w, _, first)) = decided.last() {
@@ -314,7 +326,8 @@ pub fn events(
     );
     let mut rep = empty(&loaded.name, info.cost_unit, rules);
     let start = Instant::now();
-    let (host, host_counts) = host_steps(&m, steps.len(), |e, t| e.step(&steps[t]))?;
+    let (host, host_counts, events) = host_steps(&m, steps.len(), |e, t| e.step(&steps[t]))?;
+    rep.synaptic_events = events;
     client
         .stream_begin(true, 0, rules)
         .context("begin the stream")?;
@@ -344,6 +357,8 @@ fn empty(model: &str, unit: CostUnit, rules: (u16, u32)) -> StreamReport {
         first_steps: 0,
         correct: None,
         output_spikes: 0,
+        synaptic_events: 0,
+        per_series: Vec::new(),
         cost: 0,
         step_max: 0,
         unit,

@@ -8,6 +8,7 @@
 //! `series.train`/`series.test` made absolute); one is written after every epoch, so
 //! `snn train --resume` continues a run exactly where it stopped. With `series.validation` the
 //! held-out part of the training file is scored after every epoch.
+use crate::deploy::cost::{Board, Core};
 use std::path::{Path, PathBuf};
 
 use super::run::{LoadedRun, SplitChoice};
@@ -369,7 +370,16 @@ pub fn simulate(
     data: Option<&Path>,
     rules: crate::train::config::DecisionConfig,
     json: bool,
+    cost: Option<(Core, Option<Board>)>,
 ) -> CliResult {
+    if let Some((c, _)) = cost.filter(|(c, _)| c.stream_coefficients().is_none()) {
+        return Err(CliError::input(format!(
+            "--target {}: no stream cost was measured on this core (the zoo series models do not \
+             fit the emulated micro:bit's 12 KiB of model RAM); cortex-m3, cortex-m4, \
+             cortex-m7, cortex-m33 and rv32 have one",
+            c.name()
+        )));
+    }
     let (set, source, float) = match (run, data) {
         (Some(r), None) => {
             let (_, test, input) = load(&r.cfg)?;
@@ -409,15 +419,37 @@ pub fn simulate(
             println!("row {i:>5}  label {y:>3}  predicted {p:>3}  steps {len:>5}");
         }
     }
+    // One inference of a series model is the whole series streamed step by step.
+    let model = snn_models::decode(bytes).map_err(|e| CliError::input(e.to_string()))?;
+    let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
+    let updates = neurons * r.steps_per_inference;
+    let cost = cost.and_then(|(c, board)| {
+        // `None` only on a core without a stream fit, refused above.
+        let instructions = c.series_instructions(r.synaptic_events_per_inference, updates)?;
+        Some((c, instructions, board.map(|b| (b, b.micros(instructions)))))
+    });
     if json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "accuracy": r.accuracy,
             "float_accuracy": float,
             "samples": set.series.len(),
             "spikes_per_inference": r.spikes_per_inference,
+            "synaptic_events_per_inference": r.synaptic_events_per_inference,
+            "steps_per_inference": r.steps_per_inference,
             "layer_rates": r.layer_rates,
             "decisions": r.decisions.json(),
         });
+        if let Some((c, instructions, timed)) = cost {
+            v["target"] = serde_json::json!(c.name());
+            v["instructions_per_inference"] = serde_json::json!(instructions);
+            if let Some((b, us)) = timed {
+                v["board"] = serde_json::json!(b.name);
+                v["clock_mhz"] = serde_json::json!(b.clock_mhz);
+                v["micros_per_inference_min"] = serde_json::json!(us);
+                v["micro_joules_per_inference_min"] =
+                    serde_json::json!(b.micro_joules(instructions));
+            }
+        }
         println!("{v}");
     } else {
         println!("{} on {source}", model_path.display());
@@ -429,6 +461,32 @@ pub fn simulate(
             r.layer_rates
         );
         print!("{}", r.decisions.render());
+        if let Some((c, instructions, timed)) = cost {
+            let k = c.stream_coefficients().unwrap_or(c.coefficients());
+            println!(
+                "{}: {instructions:.0} instructions per inference (one whole series of {:.1} \
+                 steps streamed) predicted ({:.2} x {:.0} events + {:.2} x {updates:.0} neuron \
+                 updates + {:.0}, streams fitted by cargo xtask bench-fw)",
+                c.name(),
+                r.steps_per_inference,
+                k.per_event,
+                r.synaptic_events_per_inference,
+                k.per_update,
+                k.fixed
+            );
+            if let Some((b, us)) = timed {
+                println!(
+                    "{}: at least {us:.0} µs and {:.2} µJ per inference at {} MHz (one \
+                     instruction per cycle; {} mA at {} V, {})",
+                    b.name,
+                    b.micro_joules(instructions),
+                    b.clock_mhz,
+                    b.run_ma,
+                    b.supply_v,
+                    b.source
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -145,6 +145,7 @@ pub fn run(args: SimulateArgs) -> CliResult {
             data.as_deref(),
             rules,
             args.json,
+            core.map(|c| (c, board)),
         );
     }
     let from_card = || -> Option<PathBuf> {

@@ -4,9 +4,16 @@
 //! `instructions = a × synaptic_events + b × neuron_updates + c`, where `neuron_updates =
 //! neurons × time_steps` and the per-core `(a, b, c)` were fitted by `cargo xtask bench-fw` on
 //! each emulated core, instruction-exact under QEMU `-icount shift=0` (BENCHMARKS.md, "Every
-//! core"; 2026-11-30 after the DSP kernel of issue #16 item 3, firmware release build, seeded
-//! random 64 → H → 10 models). On the zoo digits
-//! model the prediction is within 10 % of the measured count on every core (the test below).
+//! core"; 2026-11-30 on `perf`, after the DSP kernel of issue #16 item 3 and the stream merge's
+//! `Infer` regression fixed, firmware release build, seeded random 64 → H → 10 models). On the
+//! zoo digits model the prediction is within 10 % of the measured count on every core (the test
+//! below).
+//!
+//! A series model's inference is one whole series streamed (`StreamBegin`, then raw samples
+//! encoded on the board): `instructions = a' × synaptic_events + b' × neuron_updates + c'` with
+//! the stream fit of [`Core::stream_coefficients`] (least squares over every test series of
+//! the zoo JapaneseVowels and BasicMotions models), within 10 % of the measured mean on every
+//! core that runs them (the second test).
 //!
 //! With a board, `µs = instructions / clock_MHz`: one instruction per cycle, so a lower bound
 //! (flash wait states and multi-cycle instructions only add). Energy per inference
@@ -92,12 +99,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.134, 58.51, 68_817.0),
-            Core::CortexM3 => (2.957, 15.79, 45_249.0),
-            Core::CortexM4 => (1.969, 10.13, 48_134.0),
-            Core::CortexM7 => (1.969, 10.13, 48_132.0),
-            Core::CortexM33 => (1.965, 10.11, 48_560.0),
-            Core::Rv32 => (5.626, 18.05, 47_915.0),
+            Core::CortexM0 => (8.134, 58.37, 60_033.0),
+            Core::CortexM3 => (2.972, 15.98, 38_732.0),
+            Core::CortexM4 => (1.969, 10.00, 41_819.0),
+            Core::CortexM7 => (1.969, 10.01, 41_815.0),
+            Core::CortexM33 => (1.965, 10.11, 42_202.0),
+            Core::Rv32 => (5.626, 18.05, 43_147.0),
         };
         Coefficients {
             per_event,
@@ -112,7 +119,50 @@ impl Core {
         let k = self.coefficients();
         k.per_event * events + k.per_update * updates + k.fixed
     }
+
+    /// The coefficients of one whole series streamed on this core (a series model's inference:
+    /// `StreamBegin`, then its steps as raw samples encoded on the board): `cargo xtask bench-fw
+    /// --json` (`stream_fit`) fits them by least squares over every test series of the zoo
+    /// JapaneseVowels and BasicMotions models. They differ from [`Core::coefficients`] because
+    /// the stream path differs from `Infer`'s: direct input is one multiply per channel and
+    /// neuron, recurrent rows take the general fan-out and update, and every step encodes its
+    /// raw samples, keeps the running counts and runs the decision rules. `None` on the
+    /// Cortex-M0: neither series model fits the emulated micro:bit's 12 KiB of model RAM.
+    pub fn stream_coefficients(self) -> Option<Coefficients> {
+        let (per_event, per_update, fixed) = match self {
+            Core::CortexM0 => return None,
+            Core::CortexM3 => STREAM_FIT[0],
+            Core::CortexM4 => STREAM_FIT[1],
+            Core::CortexM7 => STREAM_FIT[2],
+            Core::CortexM33 => STREAM_FIT[3],
+            Core::Rv32 => STREAM_FIT[4],
+        };
+        Some(Coefficients {
+            per_event,
+            per_update,
+            fixed,
+        })
+    }
+
+    /// Predicted instructions of one whole series streamed step by step (a series model's
+    /// inference) with `events` synaptic events and `updates = neurons x steps` neuron updates:
+    /// `per_event x events + per_update x updates + fixed` of [`Core::stream_coefficients`];
+    /// `None` where no stream was measured.
+    pub fn series_instructions(self, events: f64, updates: f64) -> Option<f64> {
+        let k = self.stream_coefficients()?;
+        Some(k.per_event * events + k.per_update * updates + k.fixed)
+    }
 }
+
+/// [`Core::stream_coefficients`] of M3, M4, M7, M33, RV32: `(per_event, per_update, fixed)`
+/// from `cargo xtask bench-fw --json` (`stream_fit`).
+const STREAM_FIT: [(f64, f64, f64); 5] = [
+    (3.183, 91.59, 103_377.0),
+    (2.811, 60.82, 48_337.0),
+    (2.810, 60.83, 48_342.0),
+    (2.810, 61.93, 45_631.0),
+    (5.883, 100.42, 103_975.0),
+];
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -260,12 +310,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 865_935.0),
-            (Core::CortexM3, 331_092.0),
-            (Core::CortexM4, 229_466.0),
-            (Core::CortexM7, 229_460.0),
-            (Core::CortexM33, 232_499.0),
-            (Core::Rv32, 536_888.0),
+            (Core::CortexM0, 856_830.0),
+            (Core::CortexM3, 318_519.0),
+            (Core::CortexM4, 224_242.0),
+            (Core::CortexM7, 224_244.0),
+            (Core::CortexM33, 226_136.0),
+            (Core::Rv32, 531_758.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -277,4 +327,60 @@ mod tests {
             );
         }
     }
+
+    /// Every zoo series model on the host engine, every test series (what `bench-fw` streams):
+    /// the prediction of one whole series from the host's events and steps is within 10 % of
+    /// what each emulated core measured (`cargo xtask bench-fw --json`, `streams[]`
+    /// `instr_per_inference`, BENCHMARKS.md "Cost before flashing").
+    #[test]
+    fn predicts_every_zoo_series_model_within_ten_percent_on_every_core() {
+        use crate::data::series::source::{SeriesFormat, SeriesSource};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (model, test, measured) in SERIES_MEASURED {
+            let bytes = std::fs::read(root.join("../models/zoo").join(model)).unwrap();
+            let path = root.join("data").join(test);
+            let set = SeriesSource::new(SeriesFormat::guess(&path), path.clone())
+                .read(&path)
+                .unwrap();
+            let r = crate::deploy::series::run_engine(&bytes, &set).unwrap();
+            let m = snn_models::decode(&bytes).unwrap();
+            let neurons: f64 = m.layers.iter().map(|l| f64::from(l.neurons)).sum();
+            let updates = neurons * r.steps_per_inference;
+            let cores = Core::ALL.into_iter().filter(|c| *c != Core::CortexM0);
+            assert!(Core::CortexM0.series_instructions(1.0, 1.0).is_none());
+            for (core, instr) in cores.zip(measured) {
+                let p = core
+                    .series_instructions(r.synaptic_events_per_inference, updates)
+                    .unwrap();
+                let err = (p - instr).abs() / instr;
+                assert!(
+                    err < 0.10,
+                    "{model} on {}: predicted {p:.0}, measured {instr}",
+                    core.name()
+                );
+            }
+        }
+    }
+
+    /// Measured instructions per inference (one whole test series streamed, mean) of each zoo
+    /// series model on M3, M4, M7, M33, RV32 (neither fits the emulated M0's 12 KiB): `cargo
+    /// xtask bench-fw --json --samples 50`, `streams[].instr_per_inference`.
+    const SERIES_MEASURED: [(&str, &str, [f64; 5]); 2] = [
+        (
+            "japanese_vowels.snn",
+            "JapaneseVowels_TEST.ts.gz",
+            [531_509.0, 383_678.0, 383_682.0, 383_209.0, 749_296.0],
+        ),
+        (
+            "basic_motions.snn",
+            "BasicMotions_TEST.ts.gz",
+            [
+                2_025_165.0,
+                1_484_546.0,
+                1_484_624.0,
+                1_496_502.0,
+                2_755_214.0,
+            ],
+        ),
+    ];
 }

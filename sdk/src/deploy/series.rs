@@ -59,6 +59,10 @@ pub struct EngineReport {
     pub layer_rates: Vec<f64>,
     /// Accuracy and mean latency of each decision rule ([`crate::deploy::decide`]).
     pub decisions: DecisionReport,
+    /// Mean synaptic events per inference (one whole series).
+    pub synaptic_events_per_inference: f64,
+    /// Mean steps per inference (one whole series).
+    pub steps_per_inference: f64,
 }
 
 /// Runs the integer engine on every series of `set` for exactly its `T_i` steps (default
@@ -83,7 +87,7 @@ pub fn run_engine_with(
     let mut e = snn_models::Engine::new(&model, &mut mem, &mut cur, &mut spk, &mut cnt)
         .map_err(Error::Encode)?;
     let layers = model.layers.len();
-    let (mut correct, mut spikes, mut steps) = (0usize, 0u64, 0u64);
+    let (mut correct, mut spikes, mut steps, mut events) = (0usize, 0u64, 0u64, 0u64);
     let mut per_layer = vec![0u64; layers];
     let mut predictions = Vec::with_capacity(set.series.len());
     let decision_err = |e: snn_models::decision::DecisionError| Error::Data(e.to_string());
@@ -127,6 +131,7 @@ pub fn run_engine_with(
         correct += usize::from(usize::from(p) == y);
         let st = e.stats();
         steps += u64::from(st.steps);
+        events += st.synaptic_events;
         for (l, c) in per_layer.iter_mut().enumerate() {
             *c += u64::from(st.layer_spikes[l]);
             spikes += u64::from(st.layer_spikes[l]);
@@ -139,6 +144,8 @@ pub fn run_engine_with(
         accuracy: correct as f64 / n,
         predictions,
         spikes_per_inference: spikes as f64 / n,
+        synaptic_events_per_inference: events as f64 / n,
+        steps_per_inference: steps as f64 / n,
         layer_rates: per_layer
             .iter()
             .zip(model.layers.iter())

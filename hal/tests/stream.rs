@@ -530,8 +530,8 @@ fn the_largest_stream_reply_fits_a_frame() {
 fn inferences_and_streams_alternate_with_the_right_replies() {
     let model = shd_model(5).unwrap();
     let m = decode(&model).unwrap();
-    let mut store = Store::new();
-    let mut s = store.server();
+    let mut store = store();
+    let mut s = store.server_with_rules();
     upload(&mut s, &model);
     // One sample of events (t, index) in its first three steps (a request holds at most 1 kB),
     // silent after them; the same three steps as a stream.

@@ -256,16 +256,7 @@ pub fn run(args: SimulateArgs) -> CliResult {
                 k.fixed
             );
             if let Some((b, us)) = timed {
-                println!(
-                    "{}: at least {us:.0} µs and {:.2} µJ per inference at {} MHz (one \
-                     instruction per cycle; {} mA at {} V, {})",
-                    b.name,
-                    b.micro_joules(instructions),
-                    b.clock_mhz,
-                    b.run_ma,
-                    b.supply_v,
-                    b.source
-                );
+                println!("{}", b.cost_line(instructions, us));
             }
         }
     }

@@ -257,6 +257,21 @@ impl Board {
     pub fn micro_joules(&self, instructions: f64) -> f64 {
         self.micros(instructions) * self.run_ma * self.supply_v / 1000.0
     }
+
+    /// The report line of `instructions` (taking `us` µs) on this board: time, energy and the
+    /// datasheet figures behind them.
+    pub fn cost_line(&self, instructions: f64, us: f64) -> String {
+        format!(
+            "{}: at least {us:.0} µs and {:.2} µJ per inference at {} MHz (one instruction per \
+             cycle; {} mA at {} V, {})",
+            self.name,
+            self.micro_joules(instructions),
+            self.clock_mhz,
+            self.run_ma,
+            self.supply_v,
+            self.source
+        )
+    }
 }
 
 #[cfg(test)]

@@ -121,3 +121,37 @@ pub fn ensure_arm_gcc() -> Result<()> {
          (on other systems: Arm GNU Toolchain's arm-none-eabi-gcc)"
     )
 }
+
+/// Disk a fresh `cargo xtask test` fills (workspace and firmware target dirs, measured on a fresh
+/// clone; BENCHMARKS.md "CI"), in GiB.
+pub const TEST_DISK_GIB: f64 = 6.0;
+
+/// Prints the free space where the build goes and warns when it is less than `need_gib`: a full
+/// disk shows up much later as a linker killed by SIGBUS, which names nothing.
+pub fn report_free_disk(need_gib: f64) {
+    let root = root();
+    let out = has_output(Command::new("df").args(["-Pk"]).arg(&root));
+    // `df -P`: a header, then "fs 1024-blocks used available capacity mount".
+    let free_kib = out.as_deref().and_then(|s| {
+        s.lines()
+            .nth(1)?
+            .split_whitespace()
+            .nth(3)?
+            .parse::<u64>()
+            .ok()
+    });
+    match free_kib {
+        Some(kib) => {
+            let gib = kib as f64 / (1024.0 * 1024.0);
+            println!("xtask: {gib:.1} GiB free on the disk of {}", root.display());
+            if gib < need_gib {
+                println!(
+                    "xtask: warning: this needs about {need_gib:.0} GiB when nothing is built yet; \
+                     with less, a build may fail late (a linker killed by SIGBUS or 'No space left \
+                     on device'). Free some space first."
+                );
+            }
+        }
+        None => println!("xtask: could not read the free disk space (df -Pk failed)"),
+    }
+}

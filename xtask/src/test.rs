@@ -17,6 +17,7 @@ const NOISY_SAMPLES: usize = 200;
 /// C API checks (`capi.rs`), the link robustness test and the field checks
 /// on the emulated Cortex-M4.
 pub fn run(_args: &[String]) -> Result<()> {
+    crate::setup::report_free_disk(crate::setup::TEST_DISK_GIB);
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
     println!("xtask test: one feature set for candle (demo build == test build)");

@@ -210,13 +210,15 @@ pub const BOARDS: [Board; 5] = [
         name: "rp-pico",
         core: Core::CortexM0,
         clock_mhz: 125,
-        // Approximate: the datasheet gives scenario currents, not a per-MHz figure; check it
-        // against the cited chapter before quoting it.
+        // An estimate, not a datasheet figure: the RP2040 datasheet's power table (section 5.4,
+        // "Power Consumption") gives use cases only (the 'Popcorn' media demo at 48 MHz, BOOTSEL
+        // with and without USB traffic, DORMANT, SLEEP), no current at a given core clock.
         run_ma: 25.0,
         supply_v: 3.3,
-        source: "RP2040 Datasheet (build 2023), chapter 'Power', typical average current with \
-                 both cores active at 125 MHz, peripherals idle (the firmware runs one core: \
-                 an upper value for it)",
+        source: "estimate: RP2040 Datasheet section 5.4 'Power Consumption' lists use cases \
+                 only (Popcorn at 48 MHz, BOOTSEL, DORMANT, SLEEP), no run current at 125 MHz; \
+                 25 mA at 3.3 V is an estimate for one busy core at 125 MHz, to be replaced by \
+                 a measurement",
     },
     Board {
         name: "esp32c3",

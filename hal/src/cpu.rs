@@ -208,6 +208,22 @@ impl Rules<'_> {
     }
 }
 
+/// A model with no layers, filled in place by [`CpuBackend::parse_model`].
+fn empty_model() -> Model<'static> {
+    Model {
+        header: snn_models::Header {
+            name: "",
+            input_size: 0,
+            time_steps: 0,
+            encoding: snn_models::Encoding::Events,
+            num_classes: 0,
+            neurons_per_class: 0,
+        },
+        layers: heapless::Vec::new(),
+        channels: snn_models::Channels::default(),
+    }
+}
+
 fn err(code: ErrorCode, what: impl core::fmt::Display) -> ErrorReply {
     let mut s: heapless::String<{ crate::protocol::MAX_REASON }> = heapless::String::new();
     // A reason longer than the capacity is cut short; that is fine for a diagnostic.
@@ -281,45 +297,50 @@ impl<'a> CpuBackend<'a> {
         self.finish_load(crc32(bytes))
     }
 
-    /// The loaded model, re-read from the stored bytes. They were fully validated by
-    /// `finish_load` and have not changed since, so a version-1 or version-2 file (whose body is
-    /// exactly `postcard((Header, layers))`, version 2 followed by `postcard(Channels)`,
-    /// FORMAT.md) is parsed without recomputing the CRC or re-validating: a CRC over the file
-    /// would cost more than a small inference. Other versions take the full `decode`.
-    fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
+    /// The loaded model, re-read from the stored bytes into `model` (an [`empty_model`] in the
+    /// caller's frame). They were fully validated by `finish_load` and have not changed since,
+    /// so a version-1 or version-2 file (whose body is exactly `postcard((Header, layers))`,
+    /// version 2 followed by `postcard(Channels)`, FORMAT.md) is parsed without recomputing the
+    /// CRC or re-validating: a CRC over the file would cost more than a small inference. Other
+    /// versions take the full `decode`.
+    ///
+    /// The model is filled where it lives rather than returned: a `Model` holds room for
+    /// [`snn_models::MAX_LAYERS`] layers (~700 B), and returning one by value made the compiler
+    /// copy it through the stack several times (~3.4k instructions of `memcpy` per `Infer` on
+    /// the M4).
+    fn parse_model<'b>(bytes: &'b [u8], model: &mut Model<'b>) -> Result<(), ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
         let version = bytes.get(4..PREFIX_LEN);
         let v2 = version == Some(&2u16.to_le_bytes()[..]);
         if version != Some(&1u16.to_le_bytes()[..]) && !v2 {
-            return decode(bytes).map_err(|_| no_model());
+            *model = decode(bytes).map_err(|_| no_model())?;
+            return Ok(());
         }
         let body = bytes
             .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
             .ok_or_else(no_model)?;
         // Both versions start with the header and the layers (postcard concatenates a struct's
         // fields: the header, the layer count as a varint, each layer); a version-2 body adds
-        // the channel section. The layers are pushed one by one into the returned model, so
-        // no whole `Vec` of layers is moved through the stack (a second deserialiser for
-        // `Model` had made the compiler outline the parse and copy them: ~5k instructions per
-        // `Infer`).
+        // the channel section. The layers are pushed one by one into the model, so no whole
+        // `Vec` of layers is moved through the stack (a second deserialiser for `Model` had
+        // made the compiler outline the parse and copy them: ~5k instructions per `Infer`).
         let (header, rest) =
             postcard::take_from_bytes::<snn_models::Header<'_>>(body).map_err(|_| no_model())?;
         let (count, mut rest) = postcard::take_from_bytes::<u32>(rest).map_err(|_| no_model())?;
-        let mut model = Model {
-            header,
-            layers: heapless::Vec::new(),
-            channels: snn_models::Channels::default(),
-        };
+        model.header = header;
+        model.layers.clear();
         for _ in 0..count {
             let (layer, r) =
                 postcard::take_from_bytes::<snn_models::Layer<'_>>(rest).map_err(|_| no_model())?;
             model.layers.push(layer).map_err(|_| no_model())?;
             rest = r;
         }
-        if v2 {
-            model.channels = postcard::from_bytes(rest).map_err(|_| no_model())?;
-        }
-        Ok(model)
+        model.channels = if v2 {
+            postcard::from_bytes(rest).map_err(|_| no_model())?
+        } else {
+            snn_models::Channels::default()
+        };
+        Ok(())
     }
 
     fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {
@@ -438,7 +459,8 @@ impl Backend for CpuBackend<'_> {
         // The inference overwrites the state buffers: no stream survives it.
         self.stream = None;
         let b = &mut self.buf;
-        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let mut model = empty_model();
+        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         // Hand the engine only what this model needs: it clears its state on every run, and the
         // device's buffers are sized for the largest model.
         let r = Requirements::of(&model);
@@ -522,7 +544,8 @@ impl Backend for CpuBackend<'_> {
         };
         self.stream = None;
         let b = &mut self.buf;
-        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let mut model = empty_model();
+        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         let engine = bind(
             &model,
             &mut *b.membrane,
@@ -589,7 +612,8 @@ impl Backend for CpuBackend<'_> {
             ));
         };
         let b = &mut self.buf;
-        let model = Self::model_ref(b.model.get(..self.model_len).unwrap_or(&[]))?;
+        let mut model = empty_model();
+        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         let mut engine = bind(
             &model,
             &mut *b.membrane,

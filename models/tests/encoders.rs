@@ -211,3 +211,42 @@ fn run_features_equals_encoder_plus_manual_steps() {
         }
     }
 }
+
+#[test]
+fn rate_code_equals_its_definition_on_every_size() {
+    // One draw per feature per step in feature order, whatever the unrolling of the encoder's
+    // loop (sizes below, at and past multiples of 4 and 8; one frame or a sequence).
+    let mut gen = Rng::new(3, 3);
+    for size in 1u16..=27 {
+        for seq in [false, true] {
+            let steps = 3u16;
+            let n = usize::from(size) * if seq { usize::from(steps) } else { 1 };
+            let features: Vec<u8> = (0..n).map(|_| (gen.next_u32() >> 24) as u8).collect();
+            let h = header(
+                Encoding::Rate {
+                    seed: u32::from(size),
+                },
+                size,
+                steps,
+            );
+            let mut rng = Rng::new(u32::from(size), 99);
+            let expected: Vec<Vec<u16>> = (0..usize::from(steps))
+                .map(|t| {
+                    let frame = if seq {
+                        &features[t * usize::from(size)..(t + 1) * usize::from(size)]
+                    } else {
+                        &features[..]
+                    };
+                    (0..size)
+                        .filter(|&i| (rng.next_u32() >> 24) < u32::from(frame[usize::from(i)]))
+                        .collect()
+                })
+                .collect();
+            assert_eq!(
+                encode_all(&h, &features, 99),
+                expected,
+                "size {size}, seq {seq}"
+            );
+        }
+    }
+}

@@ -4,8 +4,9 @@
 //! `instructions = a × synaptic_events + b × neuron_updates + c`, where `neuron_updates =
 //! neurons × time_steps` and the per-core `(a, b, c)` were fitted by `cargo xtask bench-fw` on
 //! each emulated core, instruction-exact under QEMU `-icount shift=0` (BENCHMARKS.md, "Every
-//! core"; 2026-11-30 on `perf`, after the DSP kernel of issue #16 item 3 and the stream merge's
-//! `Infer` regression fixed, firmware release build, seeded random 64 → H → 10 models). On the
+//! core"; 2026-11-30 on `fixed`: the stored model parsed in place per request and rate coding
+//! eight features per loop turn, after the DSP kernel of issue #16 item 3; firmware release
+//! build, seeded random 64 → H → 10 models). On the
 //! zoo digits model the prediction is within 10 % of the measured count on every core (the test
 //! below).
 //!
@@ -99,12 +100,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.134, 58.37, 60_033.0),
-            Core::CortexM3 => (2.972, 15.98, 38_732.0),
-            Core::CortexM4 => (1.969, 10.00, 41_819.0),
-            Core::CortexM7 => (1.969, 10.01, 41_815.0),
-            Core::CortexM33 => (1.965, 10.11, 42_202.0),
-            Core::Rv32 => (5.626, 18.05, 43_147.0),
+            Core::CortexM0 => (8.119, 58.85, 54_707.0),
+            Core::CortexM3 => (2.957, 15.79, 35_966.0),
+            Core::CortexM4 => (1.969, 10.13, 38_873.0),
+            Core::CortexM7 => (1.969, 10.13, 38_871.0),
+            Core::CortexM33 => (1.965, 10.27, 39_279.0),
+            Core::Rv32 => (5.626, 18.05, 40_574.0),
         };
         Coefficients {
             per_event,
@@ -157,11 +158,11 @@ impl Core {
 /// [`Core::stream_coefficients`] of M3, M4, M7, M33, RV32: `(per_event, per_update, fixed)`
 /// from `cargo xtask bench-fw --json` (`stream_fit`).
 const STREAM_FIT: [(f64, f64, f64); 5] = [
-    (3.4795, 87.58, 96_290.0),
-    (3.1445, 54.04, 67_684.0),
-    (3.1444, 54.05, 67_670.0),
-    (3.1414, 57.78, 67_780.0),
-    (6.1202, 97.81, 89_352.0),
+    (3.4796, 87.58, 96_272.0),
+    (3.1440, 54.06, 67_667.0),
+    (3.1439, 54.07, 67_670.0),
+    (3.2128, 53.37, 74_627.0),
+    (6.1211, 97.76, 89_451.0),
 ];
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
@@ -327,12 +328,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 856_830.0),
-            (Core::CortexM3, 318_519.0),
-            (Core::CortexM4, 224_242.0),
-            (Core::CortexM7, 224_244.0),
-            (Core::CortexM33, 226_136.0),
-            (Core::Rv32, 531_758.0),
+            (Core::CortexM0, 851_924.0),
+            (Core::CortexM3, 321_812.0),
+            (Core::CortexM4, 219_233.0),
+            (Core::CortexM7, 219_226.0),
+            (Core::CortexM33, 223_908.0),
+            (Core::Rv32, 529_185.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -386,17 +387,17 @@ mod tests {
         (
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
-            [1_093_828.0, 866_592.0, 866_593.0, 881_350.0, 1_613_525.0],
+            [1_093_817.0, 866_579.0, 866_577.0, 883_470.0, 1_613_583.0],
         ),
         (
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                2_026_994.0,
-                1_484_064.0,
-                1_484_134.0,
-                1_532_773.0,
-                2_755_711.0,
+                2_026_992.0,
+                1_484_231.0,
+                1_484_258.0,
+                1_496_610.0,
+                2_755_314.0,
             ],
         ),
     ];

@@ -282,15 +282,18 @@ impl<'a> CpuBackend<'a> {
     }
 
     /// The loaded model, re-read from the stored bytes. They were fully validated by
-    /// `finish_load` and have not changed since, so a version-1 or version-2 file (whose body is
-    /// exactly `postcard((Header, layers))`, version 2 followed by `postcard(Channels)`,
-    /// FORMAT.md) is parsed without recomputing the CRC or re-validating: a CRC over the file
-    /// would cost more than a small inference. Other versions take the full `decode`.
+    /// `finish_load` and have not changed since, so a file of version 1 to 3 (whose body is
+    /// exactly `postcard((Header, layers))`, version 2 followed by `postcard(Channels)`, version
+    /// 3 then by the synapse section, FORMAT.md) is parsed without recomputing the CRC or
+    /// re-validating: a CRC over the file would cost more than a small inference. Other
+    /// versions take the full `decode`.
     fn model_ref(bytes: &[u8]) -> Result<Model<'_>, ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
-        let version = bytes.get(4..PREFIX_LEN);
-        let v2 = version == Some(&2u16.to_le_bytes()[..]);
-        if version != Some(&1u16.to_le_bytes()[..]) && !v2 {
+        let version = match bytes.get(4..PREFIX_LEN) {
+            Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
+            _ => return Err(no_model()),
+        };
+        if !(1..=3).contains(&version) {
             return decode(bytes).map_err(|_| no_model());
         }
         let body = bytes
@@ -309,6 +312,7 @@ impl<'a> CpuBackend<'a> {
             header,
             layers: heapless::Vec::new(),
             channels: snn_models::Channels::default(),
+            synapses: heapless::Vec::new(),
         };
         for _ in 0..count {
             let (layer, r) =
@@ -316,8 +320,13 @@ impl<'a> CpuBackend<'a> {
             model.layers.push(layer).map_err(|_| no_model())?;
             rest = r;
         }
-        if v2 {
-            model.channels = postcard::from_bytes(rest).map_err(|_| no_model())?;
+        if version >= 2 {
+            let (channels, r) = postcard::take_from_bytes(rest).map_err(|_| no_model())?;
+            model.channels = channels;
+            rest = r;
+        }
+        if version >= 3 {
+            model.synapses = postcard::from_bytes(rest).map_err(|_| no_model())?;
         }
         Ok(model)
     }

@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"SNNM";
 /// Newest format version this build reads and writes; older versions are read, newer ones
-/// refused. A model that uses nothing added since version 1 (continuous-channel encodings and
-/// their [`Channels`]) is still written as version 1, so older readers keep loading it.
-pub const FORMAT_VERSION: u16 = 2;
+/// refused. A model is written as the oldest version that holds it ([`Model::min_version`]):
+/// one that uses nothing added since version 1 (continuous-channel encodings and their
+/// [`Channels`], current-based synapses) is still written as version 1, so older readers keep
+/// loading it.
+pub const FORMAT_VERSION: u16 = 3;
 /// The first version that has the [`Model::channels`] section and the continuous encodings.
 pub const CHANNELS_VERSION: u16 = 2;
+/// The first version that has the [`Model::synapses`] section (current-based synapses).
+pub const SYNAPSES_VERSION: u16 = 3;
 /// Most layers a model may have (the engine's per-layer bookkeeping is fixed-size).
 pub const MAX_LAYERS: usize = 8;
 /// Most neurons in one layer, and most inputs (indices are `u16`).
@@ -231,6 +235,19 @@ pub enum Leak<'a> {
     PerNeuron(#[serde(borrow)] LeU16s<'a>),
 }
 
+/// How a layer's synaptic input reaches its membranes (format version 3; every layer of
+/// versions 1 and 2 is [`Synapse::Instant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Synapse<'a> {
+    /// The step's synaptic input and bias add to the membrane directly:
+    /// `v <- beta·v + W·s + b` (LIF).
+    Instant,
+    /// A synaptic current per neuron that decays by `alpha = leak / 2^16` (Q0.16, shared or
+    /// per neuron like the membrane leak): `i <- alpha·i + W·s + b`, then `v <- beta·v + i`
+    /// (NIR `CubaLIF`, snnTorch `Synaptic`). The current is `i32` state in membrane units.
+    Current(#[serde(borrow)] Leak<'a>),
+}
+
 /// Synaptic weights, `i8` (two's complement) in units of `2^-shift`, stored presynaptic-major so
 /// the engine touches only the fan-out of neurons that spiked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,17 +334,28 @@ pub struct Model<'a> {
     /// Per-channel constants of a continuous encoding (format version 2; empty otherwise).
     #[serde(borrow)]
     pub channels: Channels<'a>,
+    /// The synapse of each layer (format version 3): empty (every layer [`Synapse::Instant`])
+    /// or one per layer.
+    #[serde(borrow)]
+    pub synapses: heapless::Vec<Synapse<'a>, MAX_LAYERS>,
 }
 
 impl Model<'_> {
-    /// The oldest format version that can hold this model: 1 unless it uses a continuous
-    /// encoding or channel constants.
+    /// The oldest format version that can hold this model: 3 with a synapse section, else 1
+    /// unless it uses a continuous encoding or channel constants.
     pub fn min_version(&self) -> u16 {
-        if self.header.encoding.is_continuous() || !self.channels.is_empty() {
+        if !self.synapses.is_empty() {
+            SYNAPSES_VERSION
+        } else if self.header.encoding.is_continuous() || !self.channels.is_empty() {
             CHANNELS_VERSION
         } else {
             1
         }
+    }
+
+    /// The synapse of layer `layer` ([`Synapse::Instant`] without a synapse section).
+    pub fn synapse(&self, layer: usize) -> Synapse<'_> {
+        self.synapses.get(layer).copied().unwrap_or(Synapse::Instant)
     }
 
     /// Neurons of the output layer (0 for a model without layers).

@@ -11,7 +11,7 @@ use crate::codec::encode_to_vec;
 use crate::error::FormatError;
 use crate::format::{
     Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model,
-    RateBudget, Reset, Weights, MAX_LAYERS, MAX_NEURONS,
+    RateBudget, Reset, Synapse, Weights, MAX_LAYERS, MAX_NEURONS,
 };
 use crate::validate;
 
@@ -340,6 +340,43 @@ impl OwnedLeak {
     }
 }
 
+impl From<&Leak<'_>> for OwnedLeak {
+    fn from(l: &Leak<'_>) -> Self {
+        match l {
+            Leak::Shared(b) => Self::Shared(*b),
+            Leak::PerNeuron(v) => Self::PerNeuron(LeVec::from_raw(v.0 .0)),
+        }
+    }
+}
+
+/// Owned [`Synapse`]: how a layer's synaptic input reaches its membranes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedSynapse {
+    /// Straight into the membrane (LIF).
+    Instant,
+    /// Through a synaptic current decaying by `alpha = leak / 2^16` (CubaLIF).
+    Current(OwnedLeak),
+}
+
+impl OwnedSynapse {
+    /// Borrowed view.
+    pub fn as_synapse(&self) -> Synapse<'_> {
+        match self {
+            Self::Instant => Synapse::Instant,
+            Self::Current(l) => Synapse::Current(l.as_leak()),
+        }
+    }
+}
+
+impl From<&Synapse<'_>> for OwnedSynapse {
+    fn from(s: &Synapse<'_>) -> Self {
+        match s {
+            Synapse::Instant => Self::Instant,
+            Synapse::Current(l) => Self::Current(OwnedLeak::from(l)),
+        }
+    }
+}
+
 /// Owned layer; field meanings and units are those of [`Layer`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedLayer {
@@ -529,6 +566,9 @@ pub struct OwnedModel {
     pub layers: Vec<OwnedLayer>,
     /// Per-channel constants of a continuous encoding (empty otherwise).
     pub channels: OwnedChannels,
+    /// The synapse of each layer, or empty when every layer is [`OwnedSynapse::Instant`]
+    /// (a non-empty section makes the file format version 3).
+    pub synapses: Vec<OwnedSynapse>,
 }
 
 impl OwnedModel {
@@ -541,10 +581,16 @@ impl OwnedModel {
             // Cannot fail: at most MAX_LAYERS are taken.
             let _ = layers.push(l.as_layer());
         }
+        let mut synapses = heapless::Vec::new();
+        for s in self.synapses.iter().take(MAX_LAYERS) {
+            // Cannot fail: at most MAX_LAYERS are taken.
+            let _ = synapses.push(s.as_synapse());
+        }
         Model {
             header: self.header.as_header(),
             layers,
             channels: self.channels.as_channels(),
+            synapses,
         }
     }
 
@@ -554,6 +600,11 @@ impl OwnedModel {
             return Err(FormatError::TooManyLayers {
                 found: self.layers.len(),
             });
+        }
+        if self.synapses.len() > MAX_LAYERS {
+            return Err(FormatError::Header(
+                "the synapse section has not one synapse per layer",
+            ));
         }
         validate::model(&self.as_model())
     }
@@ -576,6 +627,7 @@ impl From<&Model<'_>> for OwnedModel {
             header: OwnedHeader::from(&m.header),
             layers: m.layers.iter().map(OwnedLayer::from).collect(),
             channels: OwnedChannels::from(&m.channels),
+            synapses: m.synapses.iter().map(OwnedSynapse::from).collect(),
         }
     }
 }
@@ -668,6 +720,7 @@ mod tests {
             },
             layers: vec![hidden, out],
             channels: Default::default(),
+            synapses: Vec::new(),
         }
     }
 

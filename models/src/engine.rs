@@ -268,7 +268,12 @@ impl<'m, 's> Engine<'m, 's> {
         if !matches!(self.model.synapse(layer), Synapse::Current(_)) {
             return &[];
         }
-        let total: usize = self.model.layers.iter().map(|l| usize::from(l.neurons)).sum();
+        let total: usize = self
+            .model
+            .layers
+            .iter()
+            .map(|l| usize::from(l.neurons))
+            .sum();
         let start = total
             + (0..layer)
                 .filter(|&l| matches!(self.model.synapse(l), Synapse::Current(_)))
@@ -409,7 +414,10 @@ impl<'m, 's> Engine<'m, 's> {
                         Synapse::Current(alpha) => {
                             integrate_current(&alpha, layer.bias, syn_state, cur);
                             // The bias went into the current.
-                            let no_bias = Layer { bias: None, ..*layer };
+                            let no_bias = Layer {
+                                bias: None,
+                                ..*layer
+                            };
                             update(&no_bias, v, cur, own)
                         }
                     };
@@ -896,7 +904,12 @@ macro_rules! with_leak_bias {
 /// `c_i = sat(sat(decay(c_i, alpha_i) + syn_i) + bias_i)` with `decay(c, a) = (c·a + 2^15) >> 16`
 /// ([`crate::fixed::decay`], `alpha = a / 2^16`), stored in `state` and written over `syn`
 /// (`syn_i = cur_i` on entry) as the membrane's input for [`update`] (without bias).
-fn integrate_current(alpha: &Leak<'_>, bias: Option<LeI32s<'_>>, state: &mut [i32], cur: &mut [i32]) {
+fn integrate_current(
+    alpha: &Leak<'_>,
+    bias: Option<LeI32s<'_>>,
+    state: &mut [i32],
+    cur: &mut [i32],
+) {
     for (i, (c, s)) in state.iter_mut().zip(cur.iter_mut()).enumerate() {
         let a = match alpha {
             Leak::Shared(a) => *a,

@@ -355,7 +355,10 @@ impl Model<'_> {
 
     /// The synapse of layer `layer` ([`Synapse::Instant`] without a synapse section).
     pub fn synapse(&self, layer: usize) -> Synapse<'_> {
-        self.synapses.get(layer).copied().unwrap_or(Synapse::Instant)
+        self.synapses
+            .get(layer)
+            .copied()
+            .unwrap_or(Synapse::Instant)
     }
 
     /// Neurons of the output layer (0 for a model without layers).

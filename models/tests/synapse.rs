@@ -31,7 +31,11 @@ fn model(input_size: u16, layers: Vec<OwnedLayer>, synapses: Vec<OwnedSynapse>) 
 fn single() -> OwnedModel {
     let mut l = OwnedLayer::new(1, 1, OwnedWeights::from_dense(1, 1, &[40]).unwrap(), 100);
     l.leak = OwnedLeak::Shared(1 << 15);
-    model(1, vec![l], vec![OwnedSynapse::Current(OwnedLeak::Shared(1 << 15))])
+    model(
+        1,
+        vec![l],
+        vec![OwnedSynapse::Current(OwnedLeak::Shared(1 << 15))],
+    )
 }
 
 /// Two layers: a recurrent current-based one with per-neuron alpha and bias, then a plain one.
@@ -40,8 +44,10 @@ fn two_layers() -> OwnedModel {
     let mut l0 = OwnedLayer::new(3, 4, OwnedWeights::from_dense(3, 4, &w0).unwrap(), 30);
     l0.leak = OwnedLeak::Shared(60000);
     l0.bias = Some(vec![2, -1, 0, 5].into());
-    l0.recurrent =
-        Some(OwnedWeights::sparse_from_dense(4, 4, &[0, 3, 0, -2, 1, 0, 0, 0, 0, 0, 4, 0, -5, 0, 0, 1]).unwrap());
+    l0.recurrent = Some(
+        OwnedWeights::sparse_from_dense(4, 4, &[0, 3, 0, -2, 1, 0, 0, 0, 0, 0, 4, 0, -5, 0, 0, 1])
+            .unwrap(),
+    );
     let w1: Vec<i8> = (0..4 * 2).map(|k| (k * 7 % 17) as i8 - 3).collect();
     let mut l1 = OwnedLayer::new(4, 2, OwnedWeights::from_dense(4, 2, &w1).unwrap(), 20);
     l1.leak = OwnedLeak::Shared(40000);
@@ -105,7 +111,10 @@ fn every_fault_of_the_synapse_section_is_an_error() {
     // A version-2 body framed as version 3 lacks the section; every cut is named, never a panic.
     let body = raw_body_v3(&good);
     for cut in 1..body.len() {
-        assert!(decode(&frame(3, &body[..body.len() - cut])).is_err(), "cut {cut}");
+        assert!(
+            decode(&frame(3, &body[..body.len() - cut])).is_err(),
+            "cut {cut}"
+        );
     }
     // An unknown synapse variant (the section is `count, tag, ...`: tag 7 after count 2).
     let v2 = raw_body_v2(&good);
@@ -113,7 +122,9 @@ fn every_fault_of_the_synapse_section_is_an_error() {
     unknown.extend_from_slice(&[2, 7]);
     assert_eq!(
         decode(&frame(3, &unknown)),
-        Err(FormatError::Header("a layer synapse has an unknown variant"))
+        Err(FormatError::Header(
+            "a layer synapse has an unknown variant"
+        ))
     );
     let mut nine = v2;
     nine.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -193,7 +204,13 @@ fn random_models_equal_the_plain_formulas() {
             let n = 1 + (r() % 40) as u16;
             let big = case % 4 == 0;
             let w: Vec<i8> = (0..usize::from(inputs) * usize::from(n))
-                .map(|_| if big { [127, -128][(r() % 2) as usize] } else { (r() % 60) as i8 - 20 })
+                .map(|_| {
+                    if big {
+                        [127, -128][(r() % 2) as usize]
+                    } else {
+                        (r() % 60) as i8 - 20
+                    }
+                })
                 .collect();
             let ff = if r() % 3 == 0 {
                 OwnedWeights::sparse_from_dense(inputs.into(), n.into(), &w).unwrap()
@@ -213,7 +230,13 @@ fn random_models_equal_the_plain_formulas() {
             };
             if r() % 2 == 0 {
                 let b: Vec<i32> = (0..n)
-                    .map(|_| if big { i32::MAX >> (r() % 3) } else { (r() % 21) as i32 - 10 })
+                    .map(|_| {
+                        if big {
+                            i32::MAX >> (r() % 3)
+                        } else {
+                            (r() % 21) as i32 - 10
+                        }
+                    })
                     .collect();
                 layer.bias = Some(b.into());
             }
@@ -246,7 +269,9 @@ fn random_models_equal_the_plain_formulas() {
         let mut prev: Vec<Vec<u16>> = m.layers.iter().map(|_| Vec::new()).collect();
         for t in 0..12 {
             let k = (r() as usize) % (usize::from(input_size) + 1);
-            let input: Vec<u16> = (0..k).map(|_| (r() % u32::from(input_size)) as u16).collect();
+            let input: Vec<u16> = (0..k)
+                .map(|_| (r() % u32::from(input_size)) as u16)
+                .collect();
             e.step(&input).unwrap();
             let mut pre = input;
             for (l, layer) in m.as_model().layers.iter().enumerate() {
@@ -280,7 +305,8 @@ fn random_models_equal_the_plain_formulas() {
                         snn_models::Synapse::Current(alpha) => {
                             let ci = sat(i64::from(decay(c[l][i], leak(i, &alpha))) + syn[i]);
                             c[l][i] = sat(i64::from(ci) + i64::from(b));
-                            sat(i64::from(decay(v[l][i], leak(i, &layer.leak))) + i64::from(c[l][i]))
+                            sat(i64::from(decay(v[l][i], leak(i, &layer.leak)))
+                                + i64::from(c[l][i]))
                         }
                         snn_models::Synapse::Instant => {
                             let x = sat(i64::from(decay(v[l][i], leak(i, &layer.leak))) + syn[i]);
@@ -305,7 +331,11 @@ fn random_models_equal_the_plain_formulas() {
                     &[][..]
                 };
                 assert_eq!(e.currents(l), cur, "case {case} step {t} layer {l}");
-                assert_eq!(e.layer_spikes(l), &out[..], "case {case} step {t} layer {l}");
+                assert_eq!(
+                    e.layer_spikes(l),
+                    &out[..],
+                    "case {case} step {t} layer {l}"
+                );
                 prev[l] = out.clone();
                 pre = out;
             }

@@ -340,7 +340,11 @@ impl<'a> CpuBackend<'a> {
             e
         };
         if r.membrane > b.membrane.len() {
-            return Err(too_big("neurons", r.membrane, b.membrane.len()));
+            return Err(too_big(
+                "i32 neuron states (membranes, synaptic currents)",
+                r.membrane,
+                b.membrane.len(),
+            ));
         }
         if r.current > b.current.len() {
             return Err(too_big("neurons in one layer", r.current, b.current.len()));

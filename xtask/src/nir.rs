@@ -1,8 +1,8 @@
 //! `cargo xtask nir`: the NIR fixtures of other tools on the emulated board (issue #15).
 //!
-//! For each fixture that the integer engine can hold (`tests/nir/fixtures`, made by snnTorch,
-//! Norse and the `nir` package; the CubaLIF ones have a second state per neuron and stay
-//! float-only): `snn import` with the fixture's dt, `snn export` (range-only shifts), upload to
+//! For each fixture (`tests/nir/fixtures`, made by snnTorch, Norse, sinabs and the `nir`
+//! package; a CubaLIF becomes a current-based layer, format version 3):
+//! `snn import` with the fixture's dt, `snn export` (range-only shifts), upload to
 //! the emulated Cortex-M4, run the fixture's own input spike trains as `Events`, and require
 //! (1) every output count equal to the host engine's on the same events, and (2) the counts
 //! within the quantisation tolerance of the tool's own simulator (L1 over the samples at most
@@ -18,13 +18,15 @@ use snn_models::{decode, Engine, Requirements};
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
 
-/// The fixtures run on the board: every one without a CubaLIF layer.
+/// The fixtures run on the board: every one in `tests/nir/fixtures`.
 pub const FIXTURES: &[&str] = &[
     "snntorch_leaky",
     "snntorch_rleaky",
+    "snntorch_synaptic",
     "norse_lifbox",
     "nir_scalars_gzip",
     "nir_subgraph_if",
+    "nir_recurrent_cuba",
     "sinabs_iaf",
 ];
 

@@ -312,7 +312,7 @@ impl<'a> CpuBackend<'a> {
             header,
             layers: heapless::Vec::new(),
             channels: snn_models::Channels::default(),
-            synapses: heapless::Vec::new(),
+            synapses: snn_models::Synapses::default(),
         };
         for _ in 0..count {
             let (layer, r) =
@@ -326,7 +326,8 @@ impl<'a> CpuBackend<'a> {
             rest = r;
         }
         if version >= 3 {
-            model.synapses = postcard::from_bytes(rest).map_err(|_| no_model())?;
+            // Validated on loading: the rest of the body is the synapse section.
+            model.synapses = snn_models::Synapses::new(rest);
         }
         Ok(model)
     }

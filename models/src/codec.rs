@@ -8,7 +8,7 @@
 use crate::crc::crc32;
 use crate::error::FormatError;
 use crate::format::{
-    Channels, Header, Layer, Model, CHANNELS_VERSION, FORMAT_VERSION, MAGIC, MAX_LAYERS,
+    Channels, Header, Layer, Model, Synapses, CHANNELS_VERSION, FORMAT_VERSION, MAGIC, MAX_LAYERS,
     SYNAPSES_VERSION,
 };
 use crate::validate;
@@ -95,9 +95,9 @@ fn body(bytes: &[u8], version: u16) -> Result<Model<'_>, FormatError> {
         channels = c;
         rest = tail;
     }
-    let mut synapses = heapless::Vec::new();
+    let mut synapses = Synapses::default();
     if version >= SYNAPSES_VERSION {
-        let (s, tail) = postcard::take_from_bytes(rest).map_err(|e| {
+        let (s, tail) = Synapses::take(rest).map_err(|e| {
             FormatError::Header(match e {
                 postcard::Error::SerdeDeCustom | postcard::Error::DeserializeBadEnum => {
                     "a layer synapse has an unknown variant"

@@ -52,5 +52,5 @@ pub use format::*;
 #[cfg(feature = "alloc")]
 pub use owned::{
     LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse,
-    OwnedWeights,
+    OwnedSynapses, OwnedWeights,
 };

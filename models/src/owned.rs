@@ -11,7 +11,7 @@ use crate::codec::encode_to_vec;
 use crate::error::FormatError;
 use crate::format::{
     Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model,
-    RateBudget, Reset, Synapse, Weights, MAX_LAYERS, MAX_NEURONS,
+    RateBudget, Reset, Synapse, Synapses, Weights, MAX_LAYERS, MAX_NEURONS,
 };
 use crate::validate;
 
@@ -566,9 +566,50 @@ pub struct OwnedModel {
     pub layers: Vec<OwnedLayer>,
     /// Per-channel constants of a continuous encoding (empty otherwise).
     pub channels: OwnedChannels,
-    /// The synapse of each layer, or empty when every layer is [`OwnedSynapse::Instant`]
-    /// (a non-empty section makes the file format version 3).
-    pub synapses: Vec<OwnedSynapse>,
+    /// The synapse section: empty when every layer is [`OwnedSynapse::Instant`] (a non-empty
+    /// section makes the file format version 3).
+    pub synapses: OwnedSynapses,
+}
+
+/// An owned synapse section, held encoded (what [`Synapses`] borrows): build it with
+/// [`OwnedSynapses::new`], read it back with [`OwnedSynapses::to_vec`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OwnedSynapses(Vec<u8>);
+
+impl OwnedSynapses {
+    /// One synapse per layer; no synapses gives no section.
+    pub fn new(synapses: &[OwnedSynapse]) -> Self {
+        if synapses.is_empty() {
+            return Self::default();
+        }
+        let borrowed: Vec<Synapse<'_>> = synapses.iter().map(OwnedSynapse::as_synapse).collect();
+        // Cannot fail: serialising into a Vec has no size limit.
+        Self(postcard::to_allocvec(&borrowed).unwrap_or_default())
+    }
+
+    /// The entries (empty without a section).
+    pub fn to_vec(&self) -> Vec<OwnedSynapse> {
+        self.as_synapses()
+            .iter()
+            .map_while(Result::ok)
+            .map(|s| OwnedSynapse::from(&s))
+            .collect()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.as_synapses().len()
+    }
+
+    /// True without entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Borrowed view.
+    pub fn as_synapses(&self) -> Synapses<'_> {
+        Synapses::new(&self.0)
+    }
 }
 
 impl OwnedModel {
@@ -581,16 +622,11 @@ impl OwnedModel {
             // Cannot fail: at most MAX_LAYERS are taken.
             let _ = layers.push(l.as_layer());
         }
-        let mut synapses = heapless::Vec::new();
-        for s in self.synapses.iter().take(MAX_LAYERS) {
-            // Cannot fail: at most MAX_LAYERS are taken.
-            let _ = synapses.push(s.as_synapse());
-        }
         Model {
             header: self.header.as_header(),
             layers,
             channels: self.channels.as_channels(),
-            synapses,
+            synapses: self.synapses.as_synapses(),
         }
     }
 
@@ -601,11 +637,7 @@ impl OwnedModel {
                 found: self.layers.len(),
             });
         }
-        if self.synapses.len() > MAX_LAYERS {
-            return Err(FormatError::Header(
-                "the synapse section has not one synapse per layer",
-            ));
-        }
+
         validate::model(&self.as_model())
     }
 
@@ -627,7 +659,7 @@ impl From<&Model<'_>> for OwnedModel {
             header: OwnedHeader::from(&m.header),
             layers: m.layers.iter().map(OwnedLayer::from).collect(),
             channels: OwnedChannels::from(&m.channels),
-            synapses: m.synapses.iter().map(OwnedSynapse::from).collect(),
+            synapses: OwnedSynapses(m.synapses.0 .0.to_vec()),
         }
     }
 }
@@ -720,7 +752,7 @@ mod tests {
             },
             layers: vec![hidden, out],
             channels: Default::default(),
-            synapses: Vec::new(),
+            synapses: Default::default(),
         }
     }
 

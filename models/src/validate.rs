@@ -50,6 +50,7 @@ pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
         ));
     }
     for (i, s) in m.synapses.iter().enumerate() {
+        let s = s.map_err(|_| FormatError::Header("the synapse section is malformed"))?;
         if let Synapse::Current(Leak::PerNeuron(alpha)) = s {
             if !alpha.is_whole() || alpha.len() != usize::from(m.layers[i].neurons) {
                 return Err(FormatError::Layer {

@@ -37,7 +37,7 @@ fn model(
         },
         layers: vec![l],
         channels,
-        synapses: Vec::new(),
+        synapses: Default::default(),
     }
 }
 

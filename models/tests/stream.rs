@@ -47,7 +47,7 @@ fn model(encoding: Encoding) -> OwnedModel {
         },
         layers: vec![l0, l1],
         channels,
-        synapses: Vec::new(),
+        synapses: Default::default(),
     }
 }
 

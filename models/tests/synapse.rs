@@ -6,11 +6,12 @@ mod common;
 use common::{frame, raw_body, raw_body_v2, raw_body_v3, State};
 use snn_models::encode::Rng;
 use snn_models::owned::{
-    OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedWeights,
+    OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses, OwnedWeights,
 };
 use snn_models::{decode, Encoding, FormatError, Requirements, Reset, FORMAT_VERSION};
 
 fn model(input_size: u16, layers: Vec<OwnedLayer>, synapses: Vec<OwnedSynapse>) -> OwnedModel {
+    let synapses = OwnedSynapses::new(&synapses);
     let outputs = layers.last().unwrap().neurons;
     OwnedModel {
         header: OwnedHeader {
@@ -71,12 +72,14 @@ fn a_synapse_section_makes_version_3_and_round_trips() {
     let back = decode(&bytes).unwrap();
     assert_eq!(back, m.as_model());
     assert_eq!(OwnedModel::from_bytes(&bytes), Ok(m.clone()));
+    assert_eq!(m.synapses.to_vec().len(), 2);
+    assert_eq!(back.synapses.len(), 2);
     // The body is the version-2 body followed by the synapse section.
     let v3 = raw_body_v3(&m);
     assert!(v3.starts_with(&raw_body_v2(&m)));
     // Without the section the same model is version 1, bit for bit the old layout.
     let mut plain = m.clone();
-    plain.synapses.clear();
+    plain.synapses = OwnedSynapses::default();
     let old = plain.to_bytes().unwrap();
     assert_eq!(&old[4..6], &1u16.to_le_bytes());
     assert_eq!(old, frame(1, &raw_body(&plain)));
@@ -97,12 +100,18 @@ fn every_fault_of_the_synapse_section_is_an_error() {
     };
     assert_eq!(
         bad(&|m| {
-            m.synapses.pop();
+            let mut s = m.synapses.to_vec();
+            s.pop();
+            m.synapses = OwnedSynapses::new(&s);
         }),
         FormatError::Header("the synapse section has not one synapse per layer")
     );
     assert_eq!(
-        bad(&|m| m.synapses[0] = OwnedSynapse::Current(OwnedLeak::PerNeuron(vec![1, 2].into()))),
+        bad(&|m| {
+            let mut s = m.synapses.to_vec();
+            s[0] = OwnedSynapse::Current(OwnedLeak::PerNeuron(vec![1, 2].into()));
+            m.synapses = OwnedSynapses::new(&s);
+        }),
         FormatError::Layer {
             layer: 0,
             what: "per-neuron synaptic decay length differs from neurons"

@@ -15,7 +15,8 @@ use crate::deploy::quant::{
 use crate::deploy::simulate::{agreement, run_engine, run_float, FloatNet, Sample, SimError};
 use snn_models::encode::Encoder;
 use snn_models::owned::{
-    LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedWeights,
+    LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses,
+    OwnedWeights,
 };
 use snn_models::{Engine, FormatError, RateBudget, Requirements};
 use std::path::Path;
@@ -170,9 +171,9 @@ pub fn quant_layers(model: &snn_models::Model<'_>) -> Vec<QuantLayer> {
 /// its older version and bytes.
 pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedModel, FormatError> {
     let synapses = if layers.iter().any(|q| q.alpha.is_some()) {
-        layers.iter().map(owned_synapse).collect()
+        OwnedSynapses::new(&layers.iter().map(owned_synapse).collect::<Vec<_>>())
     } else {
-        Vec::new()
+        OwnedSynapses::default()
     };
     let model = OwnedModel {
         header: header.clone(),

@@ -112,7 +112,7 @@ pub struct FloatLayer {
     pub bias: Option<Vec<f32>>,
     /// Membrane decay per neuron, in (0, 1).
     pub beta: Vec<f32>,
-    /// Synaptic decay per neuron (`synaptic` layers only; the integer engine has no such state).
+    /// Synaptic decay per neuron (`synaptic` layers only; the integer engine's current-based synapse).
     pub alpha: Option<Vec<f32>>,
     /// Firing threshold (one per layer).
     pub threshold: f32,

@@ -354,6 +354,8 @@ impl<'m, 's> Engine<'m, 's> {
             .map(|l| usize::from(l.neurons))
             .sum();
         let (mut v_bufs, mut c_bufs) = self.membrane.split_at_mut(total);
+        // A model without a synapse section (every file before version 3) reads no entry.
+        let instant_only = self.model.synapses.0 .0.is_empty();
         // Every index in `pre` is below `pre_bound`: the input was checked by `step` (or written
         // by the encoder), and a layer's spike list only names its own neurons.
         let mut pre_bound = input_size;
@@ -364,7 +366,11 @@ impl<'m, 's> Engine<'m, 's> {
             layer_bufs = rest;
             let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
             v_bufs = rest;
-            let synapse = self.model.synapse(l);
+            let synapse = if instant_only {
+                Synapse::Instant
+            } else {
+                self.model.synapse(l)
+            };
             let syn_state = match synapse {
                 Synapse::Current(_) => {
                     let (c, rest) = core::mem::take(&mut c_bufs).split_at_mut(n);

@@ -16,6 +16,10 @@ tool's own simulator gives:
   reset is not exported as such). snnTorch's exporter assumes dt = 1e-4.
 - Norse 1.1: the original `LIFBoxCell` model (dt = 1e-3 inside Norse). Its exporter writes
   `tau = dt/tau_mem_inv`, so the file reproduces the model at an import dt of 1e-6.
+- Rockpool 3.1: the original `LIFTorch` model (`max_spikes_per_dt=1`), run by Rockpool. Its
+  exporter writes a CubaLIF whose NIR (Euler) reading is not Rockpool's model: the fixture's
+  JSON says `"semantics": "rockpool"`, i.e. `snn import --semantics rockpool` (exponential
+  decays, the current decays after its input, subtract reset, spike at `v >= v_threshold`).
 - sinabs 3.1: the original `IAFSqueeze` model (reset to zero, one spike per step), exported as
   IF; dt does not matter for IF.
 - nir 1.0.8 (hand-built: 0-d scalars, an Input typed [1, 64], gzip or no compression, nested
@@ -44,7 +48,7 @@ def inputs(seed):
     return [(rng.random((T, IN)) < 0.1).astype(np.float32) for _ in range(SAMPLES)]
 
 
-def save(name, tool, dt, xs, ys, note=""):
+def save(name, tool, dt, xs, ys, note="", semantics=None):
     meta = {
         "tool": tool,
         "dt": dt,
@@ -55,6 +59,8 @@ def save(name, tool, dt, xs, ys, note=""):
             for x, y in zip(xs, ys)
         ],
     }
+    if semantics is not None:  # `snn import --semantics`; absent means NIR's own
+        meta["semantics"] = semantics
     (OUT / f"{name}.json").write_text(json.dumps(meta, separators=(",", ":")) + "\n")
     counts = [int(np.asarray(y).sum()) for y in ys]
     print(f"{name}: output spikes per sample {counts}")
@@ -196,6 +202,43 @@ def sinabs_fixtures():
     nir.write(OUT / "sinabs_iaf.nir", g)
     save("sinabs_iaf", f"sinabs {sinabs.__version__}", 1e-4, xs, ys,
          "Linear-IAFSqueeze-Linear-IAFSqueeze, MembraneReset (to zero), SingleSpike; exported as IF")
+
+
+# ---------------------------------------------------------------- Rockpool
+def rockpool_fixtures():
+    import torch
+    import rockpool
+    from rockpool.nn.modules import LIFTorch, LinearTorch, to_nir
+    from rockpool.nn.combinators import Sequential
+
+    torch.manual_seed(5)
+    xs = inputs(6)
+    dt = 1e-3
+    # max_spikes_per_dt=1: one spike per step at most (Rockpool's default emits floor(v/thr)
+    # spikes per step, which no NIR node describes). Per-neuron time constants.
+    tau_syn = torch.linspace(0.004, 0.012, HID)
+    tau_mem = torch.linspace(0.01, 0.03, HID)
+    model = Sequential(
+        LinearTorch((IN, HID), has_bias=False),
+        LIFTorch(HID, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, max_spikes_per_dt=1.0),
+        LinearTorch((HID, CLS), has_bias=False),
+        LIFTorch(CLS, tau_mem=0.02, tau_syn=0.008, dt=dt, max_spikes_per_dt=1.0),
+    )
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)
+        model[2].weight.mul_(2.0)
+    ys = []
+    for x in xs:
+        model.reset_state()
+        with torch.no_grad():
+            out, _, _ = model(torch.from_numpy(x)[None])
+        ys.append(out[0].numpy())
+    model.reset_state()
+    g = to_nir(model, torch.zeros(1, IN))
+    nir.write(OUT / "rockpool_lif.nir", g)
+    save("rockpool_lif", f"rockpool {rockpool.__version__}", dt, xs, ys,
+         "LinearTorch-LIFTorch(per-neuron taus)-LinearTorch-LIFTorch, max_spikes_per_dt=1, "
+         "exported as CubaLIF; import with --semantics rockpool", semantics="rockpool")
 
 
 # ---------------------------------------------------------------- nir (hand-built) + reference
@@ -342,8 +385,11 @@ def nir_fixtures():
 
 
 if __name__ == "__main__":
+    import sys
+
+    # `make_fixtures.py rockpool` makes only the named groups (the other files stay as they are).
+    groups = {"nir": nir_fixtures, "snntorch": snntorch_fixtures, "norse": norse_fixtures,
+              "sinabs": sinabs_fixtures, "rockpool": rockpool_fixtures}
     OUT.mkdir(parents=True, exist_ok=True)
-    nir_fixtures()
-    snntorch_fixtures()
-    norse_fixtures()
-    sinabs_fixtures()
+    for name in sys.argv[1:] or list(groups):
+        groups[name]()

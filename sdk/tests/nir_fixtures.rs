@@ -57,7 +57,7 @@ fn fixtures() -> Vec<Fixture> {
             samples,
         });
     }
-    assert_eq!(out.len(), 9, "fixtures missing in {}", dir.display());
+    assert_eq!(out.len(), 10, "fixtures missing in {}", dir.display());
     out
 }
 
@@ -210,7 +210,7 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
         let _ = std::fs::remove_dir_all(&dir);
     }
     assert_eq!(
-        exported, 9,
+        exported, 10,
         "every fixture exports, those with a CubaLIF too"
     );
 }
@@ -355,6 +355,13 @@ fn round_trip_keeps_every_parameter_and_every_spike() {
         threshold = 0.25
         reset = "none"
         bias = false
+        [[layers]]
+        kind = "recurrent_synaptic"
+        size = 6
+        beta = 0.85
+        alpha = 0.5
+        threshold = 0.3
+        reset = "subtract"
         [[layers]]
         kind = "leaky"
         size = 5

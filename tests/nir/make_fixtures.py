@@ -384,12 +384,54 @@ def nir_fixtures():
          "recurrent LIF cycle with per-neuron thresholds, CubaLIF with per-neuron taus, Threshold")
 
 
+def nir_cuba_cycle_fixture():
+    """A recurrent CubaLIF: CubaLIF -> Linear(W_rec) -> back into the same CubaLIF (NIR reference)."""
+    rng = np.random.default_rng(11)
+    f = np.float32
+    xs = inputs(8)
+    dt = 1e-3
+    W1 = rng.normal(0, 1.0, (HID, IN)).astype(f)
+    b1 = rng.normal(0, 0.05, HID).astype(f)
+    Wr = rng.normal(0, 0.8, (HID, HID)).astype(f)
+    W2 = rng.normal(0, 1.0, (CLS, HID)).astype(f)
+    ts = rng.uniform(0.002, 0.006, HID).astype(f)
+    tm = rng.uniform(0.005, 0.02, HID).astype(f)
+    ts2, tm2 = np.full(CLS, f(0.004)), np.full(CLS, f(0.01))
+    g = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([IN])}),
+            "fc1": nir.Affine(weight=W1, bias=b1),
+            "cuba1": nir.CubaLIF(tau_syn=ts, tau_mem=tm, r=np.full(HID, f(2)), v_leak=np.zeros(HID, f),
+                                 v_threshold=np.full(HID, f(0.5)), v_reset=np.zeros(HID, f),
+                                 w_in=np.full(HID, f(3))),
+            "w_rec": nir.Linear(weight=Wr),
+            "fc2": nir.Linear(weight=W2),
+            "cuba2": nir.CubaLIF(tau_syn=ts2, tau_mem=tm2, r=np.full(CLS, f(2)), v_leak=np.zeros(CLS, f),
+                                 v_threshold=np.full(CLS, f(0.5)), v_reset=np.zeros(CLS, f),
+                                 w_in=np.full(CLS, f(3))),
+            "output": nir.Output(output_type={"output": np.array([CLS])}),
+        },
+        edges=[("input", "fc1"), ("fc1", "cuba1"), ("cuba1", "w_rec"), ("w_rec", "cuba1"),
+               ("cuba1", "fc2"), ("fc2", "cuba2"), ("cuba2", "output")],
+        type_check=False,
+    )
+    nir.write(OUT / "nir_cuba_cycle.nir", g)
+    layers = [
+        (W1, b1, "CubaLIF", dict(dt=dt, tau_syn=ts, tau_mem=tm, r=f(2), w_in=f(3), th=f(0.5)), Wr),
+        (W2, np.zeros(CLS, f), "CubaLIF", dict(dt=dt, tau_syn=ts2, tau_mem=tm2, r=f(2), w_in=f(3), th=f(0.5)), None),
+    ]
+    save("nir_cuba_cycle", f"nir {nir.version} reference (numpy float32)", dt, xs,
+         [reference(layers, x) for x in xs],
+         "a recurrent CubaLIF (cycle cuba1 -> Linear -> cuba1, per-neuron taus), then a CubaLIF")
+
+
 if __name__ == "__main__":
     import sys
 
     # `make_fixtures.py rockpool` makes only the named groups (the other files stay as they are).
     groups = {"nir": nir_fixtures, "snntorch": snntorch_fixtures, "norse": norse_fixtures,
-              "sinabs": sinabs_fixtures, "rockpool": rockpool_fixtures}
+              "sinabs": sinabs_fixtures, "rockpool": rockpool_fixtures,
+              "nir_cuba_cycle": nir_cuba_cycle_fixture}
     OUT.mkdir(parents=True, exist_ok=True)
     for name in sys.argv[1:] or list(groups):
         groups[name]()

@@ -27,6 +27,7 @@ pub const FIXTURES: &[&str] = &[
     "nir_scalars_gzip",
     "nir_subgraph_if",
     "nir_recurrent_cuba",
+    "nir_cuba_cycle",
     "sinabs_iaf",
     "rockpool_lif",
 ];

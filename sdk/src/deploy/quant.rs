@@ -176,7 +176,7 @@ impl FloatLayer {
         l: &crate::net::network::FloatLayer,
         layer: usize,
     ) -> Result<Self, QuantError> {
-        let synaptic = l.kind == crate::net::layer::LayerKind::Synaptic;
+        let synaptic = l.kind.is_synaptic();
         if synaptic != l.alpha.is_some() {
             return Err(QuantError::Value {
                 layer,

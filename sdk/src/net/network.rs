@@ -329,7 +329,7 @@ impl Network {
                 } else {
                     None
                 };
-                let w_rec = if lc.kind == LayerKind::Recurrent {
+                let w_rec = if lc.kind.is_recurrent() {
                     let w =
                         Var::from_vec(linear_uniform(&mut stream(2), n * n, n), (n, n), device)?;
                     vars.insert(name("w_rec"), w.clone());
@@ -346,7 +346,7 @@ impl Network {
                     &mut vars,
                     device,
                 )?;
-                let alpha = if lc.kind == LayerKind::Synaptic {
+                let alpha = if lc.kind.is_synaptic() {
                     Some(Decay::new(
                         lc.initial_alpha(),
                         lc.learn_alpha,

@@ -12,6 +12,7 @@
 //! | `Threshold(threshold)` | spike when `I > threshold` (no state) | `leaky` with `beta = 0`, reset `zero` |
 //! | `Affine(W, b)`, `Linear(W)`, `Scale(s)`, `Flatten`, nested `NIRGraph` | act in the same step | composed into one affine map `W x + b` per layer (`w_ff`, `bias`) |
 //! | cycle `LIF → Affine(W_rec, b_rec) → LIF` | `I(t) += W_rec z(t−1) + b_rec` | `recurrent`: `w_rec = k·W_rec`, `b_rec` joins the bias |
+//! | cycle `CubaLIF → Affine(W_rec, b_rec) → CubaLIF` | the same `I(t)` into the synaptic current | `recurrent_synaptic` (the recurrent input enters the current, as snnTorch's `RSynaptic` does) |
 //!
 //! Thresholds: one per layer; per-neuron thresholds `θ_i` that differ are normalised away
 //! (`v_i/θ_i`: the weights and bias of neuron `i` are divided by `θ_i`, threshold 1), which is
@@ -773,13 +774,6 @@ pub fn import_as(graph: &Graph, dt: f64, semantics: Semantics) -> Result<Importe
         let (cols, w) = &lin.terms[&prev];
         let w_ff = scale_rows(w, *cols);
         let w_rec = lin.terms.get(name).map(|(c, m)| scale_rows(m, *c));
-        if w_rec.is_some() && node.kind == "CubaLIF" {
-            return Err(node_err(
-                name,
-                node,
-                "a recurrent CubaLIF: our synaptic layers have no recurrent weights",
-            ));
-        }
         let bias = lin.has_bias.then(|| {
             (0..n)
                 .map(|i| (lin.bias[i] * row_scale(i)) as f32)
@@ -793,7 +787,8 @@ pub fn import_as(graph: &Graph, dt: f64, semantics: Semantics) -> Result<Importe
             .transpose()?;
         let mut cfg = LayerConfig::new(
             match (&w_rec, &d.alpha) {
-                (Some(_), _) => LayerKind::Recurrent,
+                (Some(_), Some(_)) => LayerKind::RecurrentSynaptic,
+                (Some(_), None) => LayerKind::Recurrent,
                 (None, Some(_)) => LayerKind::Synaptic,
                 _ => LayerKind::Leaky,
             },

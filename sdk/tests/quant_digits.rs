@@ -246,6 +246,12 @@ fn synaptic_digits_engine_matches_float_with_quantised_weights() {
         &3u16.to_le_bytes(),
         "a synaptic layer is format v3"
     );
+    let alpha = out.card.layers[0]
+        .alpha
+        .expect("the card shows the synaptic decay");
+    assert!((alpha[0] - 0.7).abs() < 1e-4 && out.card.layers[1].alpha.is_none());
+    // The engine state counts the 64 currents after the 74 membranes.
+    assert_eq!(out.card.resources.membrane, 64 + 10 + 64);
     let acc = out.card.accuracy.clone().unwrap();
     eprintln!(
         "synaptic: float {:.4}  int8 {:.4}  fidelity {:.4}",

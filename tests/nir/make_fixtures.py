@@ -5,6 +5,7 @@ Run on demand, not in CI:
 
     python3 -m venv /tmp/nirenv && /tmp/nirenv/bin/pip install -r tests/nir/requirements.txt
     /tmp/nirenv/bin/python tests/nir/make_fixtures.py        # writes tests/nir/fixtures/
+    /tmp/nirenv/bin/python tests/nir/make_fixtures.py rockpool nir_cuba_cycle   # only those
 
 Every fixture is `<name>.nir` (written by the tool's own exporter, or by `nir.write` for the
 hand-built quirk cases) and `<name>.json`: the tool and version, the Euler step `dt` to import

@@ -9,7 +9,8 @@ use crate::spike_out::SpikeOutput;
 pub struct Limits {
     /// Largest model file, bytes.
     pub max_model_bytes: u32,
-    /// Most neurons over all layers.
+    /// Most neurons over all layers (`i32` neuron states: a current-based layer's neurons,
+    /// format v3, count twice, membrane and current).
     pub max_neurons: u32,
     /// Largest `input_size`.
     pub max_inputs: u32,

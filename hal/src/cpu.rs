@@ -221,6 +221,7 @@ fn empty_model() -> Model<'static> {
         },
         layers: heapless::Vec::new(),
         channels: snn_models::Channels::default(),
+        synapses: snn_models::Synapses::default(),
     }
 }
 
@@ -299,10 +300,10 @@ impl<'a> CpuBackend<'a> {
 
     /// The loaded model, re-read from the stored bytes into `model` (an [`empty_model`] in the
     /// caller's frame). They were fully validated by `finish_load` and have not changed since,
-    /// so a version-1 or version-2 file (whose body is exactly `postcard((Header, layers))`,
-    /// version 2 followed by `postcard(Channels)`, FORMAT.md) is parsed without recomputing the
-    /// CRC or re-validating: a CRC over the file would cost more than a small inference. Other
-    /// versions take the full `decode`.
+    /// so a file of version 1 to 3 (whose body is exactly `postcard((Header, layers))`, version
+    /// 2 followed by `postcard(Channels)`, version 3 then by the synapse section, FORMAT.md) is
+    /// parsed without recomputing the CRC or re-validating: a CRC over the file would cost more
+    /// than a small inference. Other versions take the full `decode`.
     ///
     /// The model is filled where it lives rather than returned: a `Model` holds room for
     /// [`snn_models::MAX_LAYERS`] layers (~700 B), and returning one by value made the compiler
@@ -310,9 +311,11 @@ impl<'a> CpuBackend<'a> {
     /// the M4).
     fn parse_model<'b>(bytes: &'b [u8], model: &mut Model<'b>) -> Result<(), ErrorReply> {
         let no_model = || err(ErrorCode::NoModel, "no model loaded");
-        let version = bytes.get(4..PREFIX_LEN);
-        let v2 = version == Some(&2u16.to_le_bytes()[..]);
-        if version != Some(&1u16.to_le_bytes()[..]) && !v2 {
+        let version = match bytes.get(4..PREFIX_LEN) {
+            Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
+            _ => return Err(no_model()),
+        };
+        if !(1..=3).contains(&version) {
             *model = decode(bytes).map_err(|_| no_model())?;
             return Ok(());
         }
@@ -335,11 +338,17 @@ impl<'a> CpuBackend<'a> {
             model.layers.push(layer).map_err(|_| no_model())?;
             rest = r;
         }
-        model.channels = if v2 {
-            postcard::from_bytes(rest).map_err(|_| no_model())?
-        } else {
-            snn_models::Channels::default()
-        };
+        model.channels = snn_models::Channels::default();
+        model.synapses = snn_models::Synapses::default();
+        if version >= 2 {
+            let (channels, r) = postcard::take_from_bytes(rest).map_err(|_| no_model())?;
+            model.channels = channels;
+            rest = r;
+        }
+        if version >= 3 {
+            // Validated on loading: the rest of the body is the synapse section.
+            model.synapses = snn_models::Synapses::new(rest);
+        }
         Ok(())
     }
 
@@ -352,7 +361,11 @@ impl<'a> CpuBackend<'a> {
             e
         };
         if r.membrane > b.membrane.len() {
-            return Err(too_big("neurons", r.membrane, b.membrane.len()));
+            return Err(too_big(
+                "i32 neuron states (membranes, synaptic currents)",
+                r.membrane,
+                b.membrane.len(),
+            ));
         }
         if r.current > b.current.len() {
             return Err(too_big("neurons in one layer", r.current, b.current.len()));

@@ -289,7 +289,8 @@ pub struct Info {
     pub free_ram: u32,
     /// Largest model file the device accepts, bytes.
     pub max_model_bytes: u32,
-    /// Most neurons (all layers together) the device's state buffers hold.
+    /// Most neurons (all layers together) the device's state buffers hold; a current-based
+    /// layer's neurons (format v3) count twice, membrane and current.
     pub max_neurons: u32,
     /// Largest `input_size` the device accepts.
     pub max_inputs: u32,

@@ -67,6 +67,7 @@ pub fn digits_model(hidden: u16, seed: u32) -> Result<Vec<u8>, FormatError> {
         },
         layers,
         channels: Default::default(),
+        synapses: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -113,6 +114,7 @@ pub fn digits_model_recurrent(seed: u32) -> Result<Vec<u8>, FormatError> {
         },
         layers,
         channels: Default::default(),
+        synapses: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -226,6 +228,7 @@ pub fn digits_model_rich(seed: u32) -> Result<Vec<u8>, FormatError> {
         },
         layers,
         channels: Default::default(),
+        synapses: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -265,6 +268,7 @@ pub fn shd_model(seed: u32) -> Result<Vec<u8>, FormatError> {
         },
         layers,
         channels: Default::default(),
+        synapses: Default::default(),
     };
     encode_to_vec(&model)
 }

@@ -248,6 +248,44 @@ fn the_rich_model_runs_every_engine_path_and_matches() {
 }
 
 #[test]
+fn a_version_3_model_with_synaptic_currents_matches_the_engine() {
+    use snn_models::owned::{OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses};
+    // The rich model with a current-based synapse on every layer but one (format version 3):
+    // the server's per-request parse of the stored file must read the synapse section.
+    let rich = snn_hal::synthetic::digits_model_rich(5).unwrap();
+    let mut owned = OwnedModel::from_bytes(&rich).unwrap();
+    let n = owned.layers.len();
+    let synapses: Vec<OwnedSynapse> = (0..n)
+        .map(|l| match l {
+            0 => OwnedSynapse::Current(OwnedLeak::Shared(45000)),
+            l if l + 1 == n => OwnedSynapse::Instant,
+            l => OwnedSynapse::Current(OwnedLeak::PerNeuron(
+                (0..owned.layers[l].neurons)
+                    .map(|i| 30000 + 300 * i)
+                    .collect::<Vec<u16>>()
+                    .into(),
+            )),
+        })
+        .collect();
+    owned.synapses = OwnedSynapses::new(&synapses);
+    let model = owned.to_bytes().unwrap();
+    assert_eq!(&model[4..6], &3u16.to_le_bytes());
+    let mut st = store(64 * 1024, 1024);
+    let mut s = st.server();
+    assert!(matches!(
+        upload(&mut s, &model, crc32(&model)),
+        Reply::Loaded(_)
+    ));
+    for seed in 0..5 {
+        infer_ok(&mut s, &model, seed);
+    }
+    // The same weights without the section give other spikes: the section is really applied.
+    let (with, _) = host_run(&model, &features(1), 1);
+    let (without, _) = host_run(&rich, &features(1), 1);
+    assert_ne!(with, without);
+}
+
+#[test]
 fn a_model_needing_more_state_than_the_device_has_is_refused() {
     let model = digits_model(512, 1).unwrap();
     let mut st = store(64 * 1024, 256);

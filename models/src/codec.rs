@@ -2,11 +2,15 @@
 //!
 //! postcard is not self-describing, so the version sits in a fixed prefix that is read before the
 //! body is touched; the CRC covers every byte before it. A version-1 body is the header and the
-//! layers; version 2 appends the [`Channels`] section. The writer uses the oldest version that
+//! layers; version 2 appends the [`Channels`] section, version 3 the synapse section (one
+//! [`crate::format::Synapse`] per layer, or none). The writer uses the oldest version that
 //! holds the model ([`Model::min_version`]).
 use crate::crc::crc32;
 use crate::error::FormatError;
-use crate::format::{Channels, Header, Layer, Model, FORMAT_VERSION, MAGIC, MAX_LAYERS};
+use crate::format::{
+    Channels, Header, Layer, Model, Synapses, CHANNELS_VERSION, FORMAT_VERSION, MAGIC, MAX_LAYERS,
+    SYNAPSES_VERSION,
+};
 use crate::validate;
 
 /// Bytes before the postcard body: magic (4) and version (2).
@@ -41,8 +45,9 @@ pub fn decode(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
     // One arm per supported version: when the layout changes, the old arm stays so older files
     // keep loading (FORMAT.md, "Version policy").
     let model = match version {
-        1 => body(&covered[PREFIX_LEN..], false)?,
-        2 => body(&covered[PREFIX_LEN..], true)?,
+        1 => body(&covered[PREFIX_LEN..], 1)?,
+        2 => body(&covered[PREFIX_LEN..], 2)?,
+        3 => body(&covered[PREFIX_LEN..], 3)?,
         _ => {
             return Err(FormatError::UnsupportedVersion {
                 found: version,
@@ -58,8 +63,9 @@ pub fn decode(bytes: &[u8]) -> Result<Model<'_>, FormatError> {
 ///
 /// The wire bytes are exactly `postcard(Model)`: the header's fields, then the layer count as a
 /// varint, then each layer's fields (postcard writes a struct as its fields in order), then
-/// (`with_channels`, version 2) the channel constants; a version-1 body stops after the layers.
-fn body(bytes: &[u8], with_channels: bool) -> Result<Model<'_>, FormatError> {
+/// (version 2 and later) the channel constants, then (version 3) the synapse count as a varint
+/// and each layer's synapse; a version-1 body stops after the layers.
+fn body(bytes: &[u8], version: u16) -> Result<Model<'_>, FormatError> {
     let (header, rest) = postcard::take_from_bytes::<Header<'_>>(bytes)
         .map_err(|e| FormatError::Header(header_fault(e)))?;
     let (count, mut rest) =
@@ -83,10 +89,23 @@ fn body(bytes: &[u8], with_channels: bool) -> Result<Model<'_>, FormatError> {
         rest = tail;
     }
     let mut channels = Channels::default();
-    if with_channels {
+    if version >= CHANNELS_VERSION {
         let (c, tail) = postcard::take_from_bytes::<Channels<'_>>(rest)
             .map_err(|_| FormatError::Header("channel constants are truncated or malformed"))?;
         channels = c;
+        rest = tail;
+    }
+    let mut synapses = Synapses::default();
+    if version >= SYNAPSES_VERSION {
+        let (s, tail) = Synapses::take(rest).map_err(|e| {
+            FormatError::Header(match e {
+                postcard::Error::SerdeDeCustom | postcard::Error::DeserializeBadEnum => {
+                    "a layer synapse has an unknown variant"
+                }
+                _ => "the synapse section is truncated, malformed or longer than 8 layers",
+            })
+        })?;
+        synapses = s;
         rest = tail;
     }
     if !rest.is_empty() {
@@ -96,13 +115,16 @@ fn body(bytes: &[u8], with_channels: bool) -> Result<Model<'_>, FormatError> {
         header,
         layers,
         channels,
+        synapses,
     })
 }
 
 /// The postcard body of `model` in the layout of `version` into `buf`; returns its length.
 fn write_body(model: &Model<'_>, version: u16, buf: &mut [u8]) -> Result<usize, FormatError> {
-    let len = if version >= 2 {
+    let len = if version >= SYNAPSES_VERSION {
         postcard::to_slice(model, buf)
+    } else if version >= CHANNELS_VERSION {
+        postcard::to_slice(&(&model.header, &model.layers, &model.channels), buf)
     } else {
         postcard::to_slice(&(&model.header, &model.layers), buf)
     }
@@ -157,8 +179,10 @@ pub fn encode_to_slice(model: &Model<'_>, buf: &mut [u8]) -> Result<usize, Forma
 pub fn encode_to_vec(model: &Model<'_>) -> Result<alloc::vec::Vec<u8>, FormatError> {
     validate::model(model)?;
     let version = model.min_version();
-    let body = if version >= 2 {
+    let body = if version >= SYNAPSES_VERSION {
         postcard::to_allocvec(model)
+    } else if version >= CHANNELS_VERSION {
+        postcard::to_allocvec(&(&model.header, &model.layers, &model.channels))
     } else {
         postcard::to_allocvec(&(&model.header, &model.layers))
     }

@@ -6,6 +6,13 @@
 //! then `v_i = u_i - threshold` (subtract), `0` (zero) or `u_i` (none) when `s_i`, else `u_i`.
 //! Only neurons that spiked cost synaptic work: a silent neuron's fan-out is never read.
 //!
+//! A layer with a current-based synapse ([`Synapse::Current`], NIR `CubaLIF`, format version 3)
+//! keeps one more `i32` per neuron, its synaptic current `c_i`, and integrates through it:
+//! `c_i = sat(sat(decay(c_i, alpha_i) + syn_i) + bias_i)`, then
+//! `u_i = sat(decay(v_i, leak_i) + c_i)` and the same spike and reset (see [`integrate_current`]).
+//! Such a layer always takes the general path below (never the fused or DSP step), so every
+//! core computes it with the same portable code.
+//!
 //! Two paths compute exactly that. A dense layer whose step adds at most 256 rows (feed-forward
 //! spikes plus last step's recurrent spikes) takes the fused `step_dense`: per block of 8
 //! neurons, one pass over the spiking rows sums `w + 128` in packed 16-bit lanes
@@ -16,13 +23,16 @@
 use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, Encoder};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
-use crate::format::{Encoding, Layer, LeI32s, Leak, Model, Reset, Weights, MAX_LAYERS, RATE_ONE};
+use crate::format::{
+    Encoding, Layer, LeI32s, Leak, Model, Reset, Synapse, Weights, MAX_LAYERS, RATE_ONE,
+};
 
 /// Sizes of the caller-provided state buffers a model needs (elements, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Requirements {
-    /// `i32` membranes: every neuron of every layer, then (delta encodings of real channels)
-    /// one reference per input channel.
+    /// `i32` neuron state: every neuron's membrane (layer by layer), then the synaptic current
+    /// of every neuron of a current-based layer ([`Synapse::Current`]), then (delta encodings
+    /// of real channels) one reference per input channel.
     pub membrane: usize,
     /// `i32` synaptic accumulators of the general path (on the fused dense path, last step's
     /// spikes of a recurrent layer): the largest layer.
@@ -38,7 +48,9 @@ impl Requirements {
     pub fn of(model: &Model<'_>) -> Self {
         let neurons = model.layers.iter().map(|l| usize::from(l.neurons));
         Self {
-            membrane: neurons.clone().sum::<usize>() + delta_channels(model),
+            membrane: neurons.clone().sum::<usize>()
+                + current_neurons(model)
+                + delta_channels(model),
             current: neurons.clone().max().unwrap_or(0),
             spikes: usize::from(model.header.input_size) + neurons.sum::<usize>(),
             out_counts: model.output_neurons(),
@@ -86,6 +98,18 @@ pub struct Carry {
     spike_len: [u16; MAX_LAYERS],
     stats: Stats,
     limited: bool,
+}
+
+/// Neurons with a synaptic current (every neuron of a [`Synapse::Current`] layer): their
+/// currents live after the membranes.
+fn current_neurons(model: &Model<'_>) -> usize {
+    model
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(l, _)| matches!(model.synapse(*l), Synapse::Current(_)))
+        .map(|(_, layer)| usize::from(layer.neurons))
+        .sum()
 }
 
 /// Channels whose delta-encoder reference lives after the membranes (0 unless the model uses
@@ -238,6 +262,27 @@ impl<'m, 's> Engine<'m, 's> {
         self.membrane.get(start..start + n).unwrap_or(&[])
     }
 
+    /// Synaptic currents of layer `layer` (for tests and traces); empty for a bad index or a
+    /// layer without a current ([`Synapse::Instant`]).
+    pub fn currents(&self, layer: usize) -> &[i32] {
+        if !matches!(self.model.synapse(layer), Synapse::Current(_)) {
+            return &[];
+        }
+        let total: usize = self
+            .model
+            .layers
+            .iter()
+            .map(|l| usize::from(l.neurons))
+            .sum();
+        let start = total
+            + (0..layer)
+                .filter(|&l| matches!(self.model.synapse(l), Synapse::Current(_)))
+                .map(|l| usize::from(self.model.layers[l].neurons))
+                .sum::<usize>();
+        let n = usize::from(self.model.layers[layer].neurons);
+        self.membrane.get(start..start + n).unwrap_or(&[])
+    }
+
     /// Spike indices of layer `layer` at the last step.
     pub fn layer_spikes(&self, layer: usize) -> &[u16] {
         let input = usize::from(self.model.header.input_size);
@@ -301,7 +346,16 @@ impl<'m, 's> Engine<'m, 's> {
             _ => k,
         };
         self.stats.input_spikes = self.stats.input_spikes.saturating_add(events_in as u32);
-        let mut mem_off = 0usize;
+        // Membranes first, then the synaptic currents of current-based layers (`Requirements`).
+        let total: usize = self
+            .model
+            .layers
+            .iter()
+            .map(|l| usize::from(l.neurons))
+            .sum();
+        let (mut v_bufs, mut c_bufs) = self.membrane.split_at_mut(total);
+        // A model without a synapse section (every file before version 3) reads no entry.
+        let instant_only = self.model.synapses.0 .0.is_empty();
         // Every index in `pre` is below `pre_bound`: the input was checked by `step` (or written
         // by the encoder), and a layer's spike list only names its own neurons.
         let mut pre_bound = input_size;
@@ -310,14 +364,29 @@ impl<'m, 's> Engine<'m, 's> {
             let n = usize::from(layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
             layer_bufs = rest;
-            let v = &mut self.membrane[mem_off..mem_off + n];
+            let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
+            v_bufs = rest;
+            let synapse = if instant_only {
+                Synapse::Instant
+            } else {
+                self.model.synapse(l)
+            };
+            let syn_state = match synapse {
+                Synapse::Current(_) => {
+                    let (c, rest) = core::mem::take(&mut c_bufs).split_at_mut(n);
+                    c_bufs = rest;
+                    c
+                }
+                Synapse::Instant => &mut [][..],
+            };
             let cur = &mut self.current[..n];
             let prev_len = usize::from(self.spike_len[l]);
             let direct = l == 0 && matches!(self.model.header.encoding, Encoding::Direct);
-            let fused = if direct {
-                None
-            } else {
-                dense_weights(layer, pre, pre_bound, &own[..prev_len])
+            let fused = match synapse {
+                Synapse::Instant if !direct => {
+                    dense_weights(layer, pre, pre_bound, &own[..prev_len])
+                }
+                _ => None,
             };
             let (events, count) = match fused {
                 Some((ff, rec)) => {
@@ -346,7 +415,19 @@ impl<'m, 's> Engine<'m, 's> {
                     if let Some(rec) = &layer.recurrent {
                         events += fan_out(rec, n, &own[..prev_len], cur);
                     }
-                    (events, update(layer, v, cur, own))
+                    let count = match synapse {
+                        Synapse::Instant => update(layer, v, cur, own),
+                        Synapse::Current(alpha) => {
+                            integrate_current(&alpha, layer.bias, syn_state, cur);
+                            // The bias went into the current.
+                            let no_bias = Layer {
+                                bias: None,
+                                ..*layer
+                            };
+                            update(&no_bias, v, cur, own)
+                        }
+                    };
+                    (events, count)
                 }
             };
             self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
@@ -358,7 +439,6 @@ impl<'m, 's> Engine<'m, 's> {
                     *c = c.saturating_add(1);
                 }
             }
-            mem_off += n;
             pre = &own[..count];
             pre_bound = n;
         }
@@ -824,6 +904,27 @@ macro_rules! with_leak_bias {
             }
         }
     };
+}
+
+/// The synaptic currents of a current-based layer ([`Synapse::Current`]): for every neuron `i`,
+/// `c_i = sat(sat(decay(c_i, alpha_i) + syn_i) + bias_i)` with `decay(c, a) = (c·a + 2^15) >> 16`
+/// ([`crate::fixed::decay`], `alpha = a / 2^16`), stored in `state` and written over `syn`
+/// (`syn_i = cur_i` on entry) as the membrane's input for [`update`] (without bias).
+fn integrate_current(
+    alpha: &Leak<'_>,
+    bias: Option<LeI32s<'_>>,
+    state: &mut [i32],
+    cur: &mut [i32],
+) {
+    for (i, (c, s)) in state.iter_mut().zip(cur.iter_mut()).enumerate() {
+        let a = match alpha {
+            Leak::Shared(a) => *a,
+            Leak::PerNeuron(a) => a.get(i).unwrap_or(0),
+        };
+        let b = bias.and_then(|b| b.get(i)).unwrap_or(0);
+        *c = sat_add(sat_add(crate::fixed::decay(*c, a), *s), b);
+        *s = *c;
+    }
 }
 
 /// Leak, integrate, fire and reset every neuron of a layer from the accumulated `cur`; writes
@@ -1510,6 +1611,7 @@ mod fast_path_tests {
                 },
                 layers,
                 channels: Default::default(),
+                synapses: Default::default(),
             };
             let r = Requirements::of(&model);
             let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);

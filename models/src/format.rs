@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"SNNM";
 /// Newest format version this build reads and writes; older versions are read, newer ones
-/// refused. A model that uses nothing added since version 1 (continuous-channel encodings and
-/// their [`Channels`]) is still written as version 1, so older readers keep loading it.
-pub const FORMAT_VERSION: u16 = 2;
+/// refused. A model is written as the oldest version that holds it ([`Model::min_version`]):
+/// one that uses nothing added since version 1 (continuous-channel encodings and their
+/// [`Channels`], current-based synapses) is still written as version 1, so older readers keep
+/// loading it.
+pub const FORMAT_VERSION: u16 = 3;
 /// The first version that has the [`Model::channels`] section and the continuous encodings.
 pub const CHANNELS_VERSION: u16 = 2;
+/// The first version that has the [`Model::synapses`] section (current-based synapses).
+pub const SYNAPSES_VERSION: u16 = 3;
 /// Most layers a model may have (the engine's per-layer bookkeeping is fixed-size).
 pub const MAX_LAYERS: usize = 8;
 /// Most neurons in one layer, and most inputs (indices are `u16`).
@@ -231,6 +235,95 @@ pub enum Leak<'a> {
     PerNeuron(#[serde(borrow)] LeU16s<'a>),
 }
 
+/// How a layer's synaptic input reaches its membranes (format version 3; every layer of
+/// versions 1 and 2 is [`Synapse::Instant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Synapse<'a> {
+    /// The step's synaptic input and bias add to the membrane directly:
+    /// `v <- beta·v + W·s + b` (LIF).
+    Instant,
+    /// A synaptic current per neuron that decays by `alpha = leak / 2^16` (Q0.16, shared or
+    /// per neuron like the membrane leak): `i <- alpha·i + W·s + b`, then `v <- beta·v + i`
+    /// (NIR `CubaLIF`, snnTorch `Synaptic`). The current is `i32` state in membrane units.
+    Current(#[serde(borrow)] Leak<'a>),
+}
+
+/// The synapse section of a model (format version 3), borrowed from the model bytes:
+/// `varint(count) ++ count x postcard(Synapse)`, one per layer, or no bytes at all (every layer
+/// [`Synapse::Instant`]). Kept as bytes, not parsed entries, so a [`Model`] stays as small as it
+/// was (the C API's fixed handle storage holds one, and the device parses one per request);
+/// [`Synapses::get`] reads a layer's entry. `decode` checks the whole section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Synapses<'a>(pub Bytes<'a>);
+
+impl<'a> Synapses<'a> {
+    /// Wraps the section's bytes (checked by validation, not here).
+    pub const fn new(bytes: &'a [u8]) -> Self {
+        Self(Bytes(bytes))
+    }
+
+    /// The count and the bytes after it (`None`: no section, or a malformed count).
+    fn count(&self) -> Option<(u32, &'a [u8])> {
+        postcard::take_from_bytes::<u32>(self.0 .0).ok()
+    }
+
+    /// Number of entries (0 without a section).
+    pub fn len(&self) -> usize {
+        self.count().map_or(0, |(n, _)| n as usize)
+    }
+
+    /// True when no layer has an entry (every layer [`Synapse::Instant`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The entries in layer order; an `Err` ends a malformed section.
+    pub fn iter(&self) -> impl Iterator<Item = Result<Synapse<'a>, postcard::Error>> + 'a {
+        let (n, mut rest) = self.count().unwrap_or((0, &[]));
+        (0..n).map(move |_| {
+            let (s, tail) = postcard::take_from_bytes::<Synapse<'a>>(rest)?;
+            rest = tail;
+            Ok(s)
+        })
+    }
+
+    /// Layer `layer`'s synapse ([`Synapse::Instant`] past the end, without a section, or for
+    /// a malformed one, which `decode` never returns).
+    pub fn get(&self, layer: usize) -> Synapse<'a> {
+        match self.iter().nth(layer) {
+            Some(Ok(s)) => s,
+            _ => Synapse::Instant,
+        }
+    }
+
+    /// The section at the start of `bytes` and the bytes after it: the count (at most
+    /// [`MAX_LAYERS`]) and every entry must parse.
+    pub fn take(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), postcard::Error> {
+        let (n, mut rest) = postcard::take_from_bytes::<u32>(bytes)?;
+        if n as usize > MAX_LAYERS {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        for _ in 0..n {
+            rest = postcard::take_from_bytes::<Synapse<'a>>(rest)?.1;
+        }
+        let used = bytes.len() - rest.len();
+        Ok((Self::new(&bytes[..used]), rest))
+    }
+}
+
+/// Written as its bytes, unframed (postcard writes a tuple of `u8` byte by byte), so the file
+/// holds exactly `varint(count) ++ entries`.
+impl Serialize for Synapses<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(self.0 .0.len())?;
+        for b in self.0 .0 {
+            t.serialize_element(b)?;
+        }
+        t.end()
+    }
+}
+
 /// Synaptic weights, `i8` (two's complement) in units of `2^-shift`, stored presynaptic-major so
 /// the engine touches only the fan-out of neurons that spiked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,7 +399,8 @@ pub struct Layer<'a> {
 }
 
 /// A decoded model: the header and up to [`MAX_LAYERS`] layers, all borrowed from the bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Read with [`crate::decode`] (which parses each section by itself), written with serde.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Model<'a> {
     /// Model-wide fields.
     #[serde(borrow)]
@@ -317,17 +411,27 @@ pub struct Model<'a> {
     /// Per-channel constants of a continuous encoding (format version 2; empty otherwise).
     #[serde(borrow)]
     pub channels: Channels<'a>,
+    /// The synapse of each layer (format version 3): no section (every layer
+    /// [`Synapse::Instant`]) or one per layer.
+    pub synapses: Synapses<'a>,
 }
 
 impl Model<'_> {
-    /// The oldest format version that can hold this model: 1 unless it uses a continuous
-    /// encoding or channel constants.
+    /// The oldest format version that can hold this model: 3 with a synapse section, else 1
+    /// unless it uses a continuous encoding or channel constants.
     pub fn min_version(&self) -> u16 {
-        if self.header.encoding.is_continuous() || !self.channels.is_empty() {
+        if !self.synapses.is_empty() {
+            SYNAPSES_VERSION
+        } else if self.header.encoding.is_continuous() || !self.channels.is_empty() {
             CHANNELS_VERSION
         } else {
             1
         }
+    }
+
+    /// The synapse of layer `layer` ([`Synapse::Instant`] without a synapse section).
+    pub fn synapse(&self, layer: usize) -> Synapse<'_> {
+        self.synapses.get(layer)
     }
 
     /// Neurons of the output layer (0 for a model without layers).

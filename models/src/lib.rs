@@ -51,5 +51,6 @@ pub use error::{EngineError, FormatError};
 pub use format::*;
 #[cfg(feature = "alloc")]
 pub use owned::{
-    LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights,
+    LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse,
+    OwnedSynapses, OwnedWeights,
 };

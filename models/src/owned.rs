@@ -11,7 +11,7 @@ use crate::codec::encode_to_vec;
 use crate::error::FormatError;
 use crate::format::{
     Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model,
-    RateBudget, Reset, Weights, MAX_LAYERS, MAX_NEURONS,
+    RateBudget, Reset, Synapse, Synapses, Weights, MAX_LAYERS, MAX_NEURONS,
 };
 use crate::validate;
 
@@ -340,6 +340,43 @@ impl OwnedLeak {
     }
 }
 
+impl From<&Leak<'_>> for OwnedLeak {
+    fn from(l: &Leak<'_>) -> Self {
+        match l {
+            Leak::Shared(b) => Self::Shared(*b),
+            Leak::PerNeuron(v) => Self::PerNeuron(LeVec::from_raw(v.0 .0)),
+        }
+    }
+}
+
+/// Owned [`Synapse`]: how a layer's synaptic input reaches its membranes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedSynapse {
+    /// Straight into the membrane (LIF).
+    Instant,
+    /// Through a synaptic current decaying by `alpha = leak / 2^16` (CubaLIF).
+    Current(OwnedLeak),
+}
+
+impl OwnedSynapse {
+    /// Borrowed view.
+    pub fn as_synapse(&self) -> Synapse<'_> {
+        match self {
+            Self::Instant => Synapse::Instant,
+            Self::Current(l) => Synapse::Current(l.as_leak()),
+        }
+    }
+}
+
+impl From<&Synapse<'_>> for OwnedSynapse {
+    fn from(s: &Synapse<'_>) -> Self {
+        match s {
+            Synapse::Instant => Self::Instant,
+            Synapse::Current(l) => Self::Current(OwnedLeak::from(l)),
+        }
+    }
+}
+
 /// Owned layer; field meanings and units are those of [`Layer`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedLayer {
@@ -529,6 +566,50 @@ pub struct OwnedModel {
     pub layers: Vec<OwnedLayer>,
     /// Per-channel constants of a continuous encoding (empty otherwise).
     pub channels: OwnedChannels,
+    /// The synapse section: empty when every layer is [`OwnedSynapse::Instant`] (a non-empty
+    /// section makes the file format version 3).
+    pub synapses: OwnedSynapses,
+}
+
+/// An owned synapse section, held encoded (what [`Synapses`] borrows): build it with
+/// [`OwnedSynapses::new`], read it back with [`OwnedSynapses::to_vec`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OwnedSynapses(Vec<u8>);
+
+impl OwnedSynapses {
+    /// One synapse per layer; no synapses gives no section.
+    pub fn new(synapses: &[OwnedSynapse]) -> Self {
+        if synapses.is_empty() {
+            return Self::default();
+        }
+        let borrowed: Vec<Synapse<'_>> = synapses.iter().map(OwnedSynapse::as_synapse).collect();
+        // Cannot fail: serialising into a Vec has no size limit.
+        Self(postcard::to_allocvec(&borrowed).unwrap_or_default())
+    }
+
+    /// The entries (empty without a section).
+    pub fn to_vec(&self) -> Vec<OwnedSynapse> {
+        self.as_synapses()
+            .iter()
+            .map_while(Result::ok)
+            .map(|s| OwnedSynapse::from(&s))
+            .collect()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.as_synapses().len()
+    }
+
+    /// True without entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Borrowed view.
+    pub fn as_synapses(&self) -> Synapses<'_> {
+        Synapses::new(&self.0)
+    }
 }
 
 impl OwnedModel {
@@ -545,6 +626,7 @@ impl OwnedModel {
             header: self.header.as_header(),
             layers,
             channels: self.channels.as_channels(),
+            synapses: self.synapses.as_synapses(),
         }
     }
 
@@ -555,6 +637,7 @@ impl OwnedModel {
                 found: self.layers.len(),
             });
         }
+
         validate::model(&self.as_model())
     }
 
@@ -576,6 +659,7 @@ impl From<&Model<'_>> for OwnedModel {
             header: OwnedHeader::from(&m.header),
             layers: m.layers.iter().map(OwnedLayer::from).collect(),
             channels: OwnedChannels::from(&m.channels),
+            synapses: OwnedSynapses(m.synapses.0 .0.to_vec()),
         }
     }
 }
@@ -668,6 +752,7 @@ mod tests {
             },
             layers: vec![hidden, out],
             channels: Default::default(),
+            synapses: Default::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Checks every length, index and value range of a decoded model against every other.
 use crate::error::FormatError;
-use crate::format::{Channels, Encoding, Layer, Leak, Model, Weights, RATE_ONE};
+use crate::format::{Channels, Encoding, Layer, Leak, Model, Synapse, Weights, RATE_ONE};
 
 /// Longest model name in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -43,6 +43,22 @@ pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
         }
         check_layer(layer).map_err(err)?;
         expected_inputs = layer.neurons;
+    }
+    if !m.synapses.is_empty() && m.synapses.len() != m.layers.len() {
+        return Err(FormatError::Header(
+            "the synapse section has not one synapse per layer",
+        ));
+    }
+    for (i, s) in m.synapses.iter().enumerate() {
+        let s = s.map_err(|_| FormatError::Header("the synapse section is malformed"))?;
+        if let Synapse::Current(Leak::PerNeuron(alpha)) = s {
+            if !alpha.is_whole() || alpha.len() != usize::from(m.layers[i].neurons) {
+                return Err(FormatError::Layer {
+                    layer: i as u8,
+                    what: "per-neuron synaptic decay length differs from neurons",
+                });
+            }
+        }
     }
     let outputs = u32::from(h.num_classes) * u32::from(h.neurons_per_class);
     if m.output_neurons() as u32 != outputs {

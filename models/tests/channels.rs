@@ -37,6 +37,7 @@ fn model(
         },
         layers: vec![l],
         channels,
+        synapses: Default::default(),
     }
 }
 

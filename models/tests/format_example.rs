@@ -53,6 +53,7 @@ fn tiny() -> OwnedModel {
         },
         layers: vec![l],
         channels: Default::default(),
+        synapses: Default::default(),
     }
 }
 

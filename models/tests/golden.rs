@@ -21,6 +21,7 @@ fn model(input_size: u16, time_steps: u16, layers: Vec<OwnedLayer>) -> OwnedMode
         },
         layers,
         channels: Default::default(),
+        synapses: Default::default(),
     }
 }
 

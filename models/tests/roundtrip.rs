@@ -111,6 +111,7 @@ fn model() -> impl Strategy<Value = OwnedModel> {
             header,
             layers,
             channels: Default::default(),
+            synapses: Default::default(),
         })
 }
 

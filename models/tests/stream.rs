@@ -47,6 +47,7 @@ fn model(encoding: Encoding) -> OwnedModel {
         },
         layers: vec![l0, l1],
         channels,
+        synapses: Default::default(),
     }
 }
 

@@ -12,6 +12,8 @@ struct Fixture {
     name: String,
     nir: PathBuf,
     dt: f64,
+    /// How `snn import` must read it (`"semantics"` in the JSON; NIR's own when absent).
+    semantics: map::Semantics,
     samples: Vec<(SpikeTrain, Vec<Vec<u8>>)>,
 }
 
@@ -47,10 +49,15 @@ fn fixtures() -> Vec<Fixture> {
             name: json.file_stem().unwrap().to_string_lossy().into_owned(),
             nir: json.with_extension("nir"),
             dt: v["dt"].as_f64().unwrap(),
+            semantics: match v["semantics"].as_str() {
+                None | Some("nir") => map::Semantics::Nir,
+                Some("rockpool") => map::Semantics::Rockpool,
+                Some(other) => panic!("{}: semantics {other}", json.display()),
+            },
             samples,
         });
     }
-    assert_eq!(out.len(), 8, "fixtures missing in {}", dir.display());
+    assert_eq!(out.len(), 10, "fixtures missing in {}", dir.display());
     out
 }
 
@@ -65,7 +72,8 @@ fn scratch(name: &str) -> PathBuf {
 fn import_reproduces_every_tools_output_spikes_exactly_in_float() {
     for f in fixtures() {
         let graph = read::read(&f.nir).unwrap();
-        let imported = map::import(&graph, f.dt).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let imported =
+            map::import_as(&graph, f.dt, f.semantics).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         let net = run::network(&imported, 0).unwrap();
         for (k, (input, want)) in f.samples.iter().enumerate() {
             let got = drive(&net, input).unwrap();
@@ -153,7 +161,7 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
     let mut exported = 0;
     for f in fixtures() {
         let graph = read::read(&f.nir).unwrap();
-        let imported = map::import(&graph, f.dt).unwrap();
+        let imported = map::import_as(&graph, f.dt, f.semantics).unwrap();
         let dir = scratch(&f.name);
         let cfg = run::config(&f.name, &imported).unwrap();
         let net = run::network(&imported, cfg.seed).unwrap();
@@ -174,16 +182,15 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
             .layers
             .iter()
             .any(|l| l.kind == snn_sdk::net::layer::LayerKind::Synaptic);
-        let result = export_run(&loaded, &opts);
-        if synaptic {
-            // The integer engine has one state per neuron: a CubaLIF is refused, by name.
-            let e = result
-                .expect_err("a synaptic layer must not export")
-                .to_string();
-            assert!(e.contains("synaptic"), "{}: {e}", f.name);
-            continue;
-        }
-        let out = result.unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let out = export_run(&loaded, &opts).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        // A CubaLIF becomes a current-based layer: format version 3, every other file older.
+        let version = u16::from_le_bytes([out.bytes[4], out.bytes[5]]);
+        assert_eq!(
+            version == 3,
+            synaptic,
+            "{}: format version {version}",
+            f.name
+        );
         let model = snn_models::decode(&out.bytes).unwrap();
         let (mut gots, mut wants) = (Vec::new(), Vec::new());
         for (input, want) in &f.samples {
@@ -202,7 +209,10 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
         exported += 1;
         let _ = std::fs::remove_dir_all(&dir);
     }
-    assert_eq!(exported, 6, "the six non-synaptic fixtures export");
+    assert_eq!(
+        exported, 10,
+        "every fixture exports, those with a CubaLIF too"
+    );
 }
 
 #[test]
@@ -346,6 +356,13 @@ fn round_trip_keeps_every_parameter_and_every_spike() {
         reset = "none"
         bias = false
         [[layers]]
+        kind = "recurrent_synaptic"
+        size = 6
+        beta = 0.85
+        alpha = 0.5
+        threshold = 0.3
+        reset = "subtract"
+        [[layers]]
         kind = "leaky"
         size = 5
         beta = 1.0
@@ -425,4 +442,35 @@ fn round_trip_keeps_every_parameter_and_every_spike() {
     }
     assert!(spikes > 100, "too quiet to prove anything: {spikes} spikes");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rockpool's CubaLIF is not NIR's: read with NIR's Euler semantics the Rockpool fixture gives
+/// other spikes than Rockpool's simulator (so `--semantics rockpool` is what makes it exact),
+/// and the Rockpool reading refuses a file whose `r` is not Rockpool's at the given dt.
+#[test]
+fn rockpool_files_need_rockpool_semantics_and_only_they_get_it() {
+    let all = fixtures();
+    let rp = all.iter().find(|f| f.name == "rockpool_lif").unwrap();
+    assert_eq!(rp.semantics, map::Semantics::Rockpool);
+    let graph = read::read(&rp.nir).unwrap();
+    let euler = map::import(&graph, rp.dt).unwrap();
+    let net = run::network(&euler, 0).unwrap();
+    let differ = rp.samples.iter().any(|(input, want)| {
+        let got = drive(&net, input).unwrap();
+        got.last().unwrap() != want
+    });
+    assert!(differ, "NIR's Euler reading reproduced Rockpool by chance");
+    let other = all.iter().find(|f| f.name == "snntorch_synaptic").unwrap();
+    let e = map::import_as(
+        &read::read(&other.nir).unwrap(),
+        other.dt,
+        map::Semantics::Rockpool,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not Rockpool's"), "{e}");
+    let e = map::import_as(&graph, 2.0 * rp.dt, map::Semantics::Rockpool)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another dt"), "{e}");
 }

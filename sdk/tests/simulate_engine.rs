@@ -25,6 +25,7 @@ fn model() -> OwnedModel {
         },
         layers: vec![l],
         channels: Default::default(),
+        synapses: Default::default(),
     }
 }
 

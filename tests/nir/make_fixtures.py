@@ -5,6 +5,7 @@ Run on demand, not in CI:
 
     python3 -m venv /tmp/nirenv && /tmp/nirenv/bin/pip install -r tests/nir/requirements.txt
     /tmp/nirenv/bin/python tests/nir/make_fixtures.py        # writes tests/nir/fixtures/
+    /tmp/nirenv/bin/python tests/nir/make_fixtures.py rockpool nir_cuba_cycle   # only those
 
 Every fixture is `<name>.nir` (written by the tool's own exporter, or by `nir.write` for the
 hand-built quirk cases) and `<name>.json`: the tool and version, the Euler step `dt` to import
@@ -16,6 +17,10 @@ tool's own simulator gives:
   reset is not exported as such). snnTorch's exporter assumes dt = 1e-4.
 - Norse 1.1: the original `LIFBoxCell` model (dt = 1e-3 inside Norse). Its exporter writes
   `tau = dt/tau_mem_inv`, so the file reproduces the model at an import dt of 1e-6.
+- Rockpool 3.1: the original `LIFTorch` model (`max_spikes_per_dt=1`), run by Rockpool. Its
+  exporter writes a CubaLIF whose NIR (Euler) reading is not Rockpool's model: the fixture's
+  JSON says `"semantics": "rockpool"`, i.e. `snn import --semantics rockpool` (exponential
+  decays, the current decays after its input, subtract reset, spike at `v >= v_threshold`).
 - sinabs 3.1: the original `IAFSqueeze` model (reset to zero, one spike per step), exported as
   IF; dt does not matter for IF.
 - nir 1.0.8 (hand-built: 0-d scalars, an Input typed [1, 64], gzip or no compression, nested
@@ -44,7 +49,7 @@ def inputs(seed):
     return [(rng.random((T, IN)) < 0.1).astype(np.float32) for _ in range(SAMPLES)]
 
 
-def save(name, tool, dt, xs, ys, note=""):
+def save(name, tool, dt, xs, ys, note="", semantics=None):
     meta = {
         "tool": tool,
         "dt": dt,
@@ -55,6 +60,8 @@ def save(name, tool, dt, xs, ys, note=""):
             for x, y in zip(xs, ys)
         ],
     }
+    if semantics is not None:  # `snn import --semantics`; absent means NIR's own
+        meta["semantics"] = semantics
     (OUT / f"{name}.json").write_text(json.dumps(meta, separators=(",", ":")) + "\n")
     counts = [int(np.asarray(y).sum()) for y in ys]
     print(f"{name}: output spikes per sample {counts}")
@@ -196,6 +203,43 @@ def sinabs_fixtures():
     nir.write(OUT / "sinabs_iaf.nir", g)
     save("sinabs_iaf", f"sinabs {sinabs.__version__}", 1e-4, xs, ys,
          "Linear-IAFSqueeze-Linear-IAFSqueeze, MembraneReset (to zero), SingleSpike; exported as IF")
+
+
+# ---------------------------------------------------------------- Rockpool
+def rockpool_fixtures():
+    import torch
+    import rockpool
+    from rockpool.nn.modules import LIFTorch, LinearTorch, to_nir
+    from rockpool.nn.combinators import Sequential
+
+    torch.manual_seed(5)
+    xs = inputs(6)
+    dt = 1e-3
+    # max_spikes_per_dt=1: one spike per step at most (Rockpool's default emits floor(v/thr)
+    # spikes per step, which no NIR node describes). Per-neuron time constants.
+    tau_syn = torch.linspace(0.004, 0.012, HID)
+    tau_mem = torch.linspace(0.01, 0.03, HID)
+    model = Sequential(
+        LinearTorch((IN, HID), has_bias=False),
+        LIFTorch(HID, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, max_spikes_per_dt=1.0),
+        LinearTorch((HID, CLS), has_bias=False),
+        LIFTorch(CLS, tau_mem=0.02, tau_syn=0.008, dt=dt, max_spikes_per_dt=1.0),
+    )
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)
+        model[2].weight.mul_(2.0)
+    ys = []
+    for x in xs:
+        model.reset_state()
+        with torch.no_grad():
+            out, _, _ = model(torch.from_numpy(x)[None])
+        ys.append(out[0].numpy())
+    model.reset_state()
+    g = to_nir(model, torch.zeros(1, IN))
+    nir.write(OUT / "rockpool_lif.nir", g)
+    save("rockpool_lif", f"rockpool {rockpool.__version__}", dt, xs, ys,
+         "LinearTorch-LIFTorch(per-neuron taus)-LinearTorch-LIFTorch, max_spikes_per_dt=1, "
+         "exported as CubaLIF; import with --semantics rockpool", semantics="rockpool")
 
 
 # ---------------------------------------------------------------- nir (hand-built) + reference
@@ -341,9 +385,54 @@ def nir_fixtures():
          "recurrent LIF cycle with per-neuron thresholds, CubaLIF with per-neuron taus, Threshold")
 
 
+def nir_cuba_cycle_fixture():
+    """A recurrent CubaLIF: CubaLIF -> Linear(W_rec) -> back into the same CubaLIF (NIR reference)."""
+    rng = np.random.default_rng(11)
+    f = np.float32
+    xs = inputs(8)
+    dt = 1e-3
+    W1 = rng.normal(0, 1.0, (HID, IN)).astype(f)
+    b1 = rng.normal(0, 0.05, HID).astype(f)
+    Wr = rng.normal(0, 0.8, (HID, HID)).astype(f)
+    W2 = rng.normal(0, 1.0, (CLS, HID)).astype(f)
+    ts = rng.uniform(0.002, 0.006, HID).astype(f)
+    tm = rng.uniform(0.005, 0.02, HID).astype(f)
+    ts2, tm2 = np.full(CLS, f(0.004)), np.full(CLS, f(0.01))
+    g = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([IN])}),
+            "fc1": nir.Affine(weight=W1, bias=b1),
+            "cuba1": nir.CubaLIF(tau_syn=ts, tau_mem=tm, r=np.full(HID, f(2)), v_leak=np.zeros(HID, f),
+                                 v_threshold=np.full(HID, f(0.5)), v_reset=np.zeros(HID, f),
+                                 w_in=np.full(HID, f(3))),
+            "w_rec": nir.Linear(weight=Wr),
+            "fc2": nir.Linear(weight=W2),
+            "cuba2": nir.CubaLIF(tau_syn=ts2, tau_mem=tm2, r=np.full(CLS, f(2)), v_leak=np.zeros(CLS, f),
+                                 v_threshold=np.full(CLS, f(0.5)), v_reset=np.zeros(CLS, f),
+                                 w_in=np.full(CLS, f(3))),
+            "output": nir.Output(output_type={"output": np.array([CLS])}),
+        },
+        edges=[("input", "fc1"), ("fc1", "cuba1"), ("cuba1", "w_rec"), ("w_rec", "cuba1"),
+               ("cuba1", "fc2"), ("fc2", "cuba2"), ("cuba2", "output")],
+        type_check=False,
+    )
+    nir.write(OUT / "nir_cuba_cycle.nir", g)
+    layers = [
+        (W1, b1, "CubaLIF", dict(dt=dt, tau_syn=ts, tau_mem=tm, r=f(2), w_in=f(3), th=f(0.5)), Wr),
+        (W2, np.zeros(CLS, f), "CubaLIF", dict(dt=dt, tau_syn=ts2, tau_mem=tm2, r=f(2), w_in=f(3), th=f(0.5)), None),
+    ]
+    save("nir_cuba_cycle", f"nir {nir.version} reference (numpy float32)", dt, xs,
+         [reference(layers, x) for x in xs],
+         "a recurrent CubaLIF (cycle cuba1 -> Linear -> cuba1, per-neuron taus), then a CubaLIF")
+
+
 if __name__ == "__main__":
+    import sys
+
+    # `make_fixtures.py rockpool` makes only the named groups (the other files stay as they are).
+    groups = {"nir": nir_fixtures, "snntorch": snntorch_fixtures, "norse": norse_fixtures,
+              "sinabs": sinabs_fixtures, "rockpool": rockpool_fixtures,
+              "nir_cuba_cycle": nir_cuba_cycle_fixture}
     OUT.mkdir(parents=True, exist_ok=True)
-    nir_fixtures()
-    snntorch_fixtures()
-    norse_fixtures()
-    sinabs_fixtures()
+    for name in sys.argv[1:] or list(groups):
+        groups[name]()

@@ -1,8 +1,8 @@
 //! `cargo xtask nir`: the NIR fixtures of other tools on the emulated board (issue #15).
 //!
-//! For each fixture that the integer engine can hold (`tests/nir/fixtures`, made by snnTorch,
-//! Norse and the `nir` package; the CubaLIF ones have a second state per neuron and stay
-//! float-only): `snn import` with the fixture's dt, `snn export` (range-only shifts), upload to
+//! For each fixture (`tests/nir/fixtures`, made by snnTorch, Norse, sinabs, Rockpool and the
+//! `nir` package; a CubaLIF becomes a current-based layer, format version 3):
+//! `snn import` with the fixture's dt and semantics, `snn export` (range-only shifts), upload to
 //! the emulated Cortex-M4, run the fixture's own input spike trains as `Events`, and require
 //! (1) every output count equal to the host engine's on the same events, and (2) the counts
 //! within the quantisation tolerance of the tool's own simulator (L1 over the samples at most
@@ -18,14 +18,18 @@ use snn_models::{decode, Engine, Requirements};
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
 
-/// The fixtures run on the board: every one without a CubaLIF layer.
+/// The fixtures run on the board: every one in `tests/nir/fixtures`.
 pub const FIXTURES: &[&str] = &[
     "snntorch_leaky",
     "snntorch_rleaky",
+    "snntorch_synaptic",
     "norse_lifbox",
     "nir_scalars_gzip",
     "nir_subgraph_if",
+    "nir_recurrent_cuba",
+    "nir_cuba_cycle",
     "sinabs_iaf",
+    "rockpool_lif",
 ];
 
 struct Sample {
@@ -35,7 +39,8 @@ struct Sample {
     counts: Vec<u32>,
 }
 
-fn load_fixture(name: &str) -> Result<(PathBuf, f64, Vec<Sample>)> {
+/// The fixture's file, dt, `snn import --semantics` (`nir` unless its JSON names one) and samples.
+fn load_fixture(name: &str) -> Result<(PathBuf, f64, String, Vec<Sample>)> {
     let dir = root().join("tests/nir/fixtures");
     let json = dir.join(format!("{name}.json"));
     let v: serde_json::Value = serde_json::from_str(
@@ -43,6 +48,7 @@ fn load_fixture(name: &str) -> Result<(PathBuf, f64, Vec<Sample>)> {
     )
     .with_context(|| format!("parse {}", json.display()))?;
     let dt = v["dt"].as_f64().context("fixture without dt")?;
+    let semantics = v["semantics"].as_str().unwrap_or("nir").to_owned();
     let mut samples = Vec::new();
     for s in v["samples"].as_array().context("fixture without samples")? {
         let input: Vec<Vec<u8>> = serde_json::from_value(s["input"].clone())?;
@@ -63,7 +69,7 @@ fn load_fixture(name: &str) -> Result<(PathBuf, f64, Vec<Sample>)> {
             .collect();
         samples.push(Sample { events, counts });
     }
-    Ok((dir.join(format!("{name}.nir")), dt, samples))
+    Ok((dir.join(format!("{name}.nir")), dt, semantics, samples))
 }
 
 /// The host engine's output counts for the events (the same stepping as the device's `Events`).
@@ -117,7 +123,7 @@ pub fn run_all() -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let mut models = Vec::new();
     for name in FIXTURES {
-        let (file, dt, samples) = load_fixture(name)?;
+        let (file, dt, semantics, samples) = load_fixture(name)?;
         let run = dir.join(name);
         let model = dir.join(format!("{name}.snn"));
         let (run_s, model_s, file_s) = (
@@ -132,6 +138,8 @@ pub fn run_all() -> Result<()> {
                 &file_s,
                 "--dt",
                 &dt.to_string(),
+                "--semantics",
+                &semantics,
                 "-o",
                 &run_s,
                 "--overwrite",

@@ -78,7 +78,8 @@ const FAILED: usize = 0x0FA1_1ED0;
 
 // The storage declared to C is large and aligned enough on every target this compiles for
 // (64-bit hosts and 32-bit cores); a change that breaks this fails the build. Measured with
-// snn-models 0.1: model slot 1312 B of 1408 (64-bit) and 728 B of 800 (32-bit); engine slot
+// snn-models 0.1: model slot 1312 B of 1408 (64-bit) and 728 B of 800 (32-bit), 16 B / 8 B
+// more with format v3's synapse section (kept as one borrowed byte slice); engine slot
 // 216 B of 256 and 144 B of 176. The spare room lets the model grow without an ABI change.
 const _: () = assert!(size_of::<ModelSlot>() <= size_of::<SnnModel>());
 const _: () = assert!(align_of::<ModelSlot>() <= align_of::<SnnModel>());

@@ -224,3 +224,79 @@ fn refusals_are_status_codes_with_texts() {
         assert_eq!(snn_engine_reset(e), SnnStatus::SnnErrModelChanged);
     }
 }
+
+/// A format-version-3 model (the zoo digits weights with a current-based synapse on the hidden
+/// layer) through the C entry points: the requirements count the currents, and the counts
+/// equal the Rust engine's.
+#[test]
+fn a_version_3_model_with_synaptic_currents_equals_the_engine() {
+    // Written by hand from FORMAT.md: the version-1 body, an empty `Channels` (three 0 bytes),
+    // then the synapse section: count 2, `Current(Shared(40000))` = tags 1, 0 and the varint
+    // C0 B8 02, then `Instant` = tag 0; version 3 and a new CRC.
+    assert_eq!(&ZOO[4..6], &1u16.to_le_bytes());
+    let mut bytes = ZOO[..ZOO.len() - 4].to_vec();
+    bytes[4..6].copy_from_slice(&3u16.to_le_bytes());
+    bytes.extend_from_slice(&[0, 0, 0, 2, 1, 0, 0xC0, 0xB8, 0x02, 0]);
+    let crc = snn_models::crc::crc32(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    let m = decode(&bytes).unwrap();
+    assert_eq!(
+        m.synapse(0),
+        snn_models::Synapse::Current(snn_models::Leak::Shared(40000))
+    );
+    assert_eq!(m.synapse(1), snn_models::Synapse::Instant);
+    let r = Requirements::of(&m);
+    let mut model = MaybeUninit::<SnnModel>::zeroed();
+    let mut engine = MaybeUninit::<SnnEngine>::zeroed();
+    let (mp, ep) = (model.as_mut_ptr(), engine.as_mut_ptr());
+    let mut req = MaybeUninit::<SnnRequirements>::zeroed();
+    unsafe {
+        assert_eq!(
+            snn_model_open(mp, bytes.as_ptr(), bytes.len()),
+            SnnStatus::SnnOk
+        );
+        assert_eq!(
+            snn_model_requirements(mp, req.as_mut_ptr()),
+            SnnStatus::SnnOk
+        );
+    }
+    let req = unsafe { req.assume_init() };
+    assert_eq!(req.ram_bytes, r.bytes() + 2 * 64);
+    let hidden = usize::from(m.layers[0].neurons);
+    assert_eq!(
+        r.membrane,
+        hidden + 10 + hidden,
+        "membranes, then the hidden currents"
+    );
+    let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
+    unsafe {
+        assert_eq!(
+            snn_engine_open(ep, mp, ram.as_mut_ptr().cast(), req.ram_bytes),
+            SnnStatus::SnnOk
+        );
+    }
+    let mut rng = Rng::new(5, 6);
+    let mut differs = false;
+    for sample in 0..10u32 {
+        let features: Vec<u8> = (0..64).map(|_| rng.next_u32() as u8).collect();
+        let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
+        let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
+        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        e.run_features(&features, sample).unwrap();
+        let want = e.output_counts().to_vec();
+        differs |= want != host(&features, sample).counts;
+        let mut counts = vec![0u16; usize::from(req.output_neurons)];
+        unsafe {
+            assert_eq!(
+                snn_run_features(ep, features.as_ptr(), 64, sample),
+                SnnStatus::SnnOk
+            );
+            assert_eq!(
+                snn_output_counts(ep, counts.as_mut_ptr(), counts.len()),
+                SnnStatus::SnnOk
+            );
+        }
+        assert_eq!(counts, want, "sample {sample}");
+    }
+    assert!(differs, "the synapse section changes the spikes");
+}

@@ -72,6 +72,7 @@ pub fn reference() -> OwnedModel {
         },
         layers: vec![l0, l1, l2],
         channels: Default::default(),
+        synapses: Default::default(),
     }
 }
 
@@ -99,6 +100,12 @@ pub fn raw_body(model: &OwnedModel) -> Vec<u8> {
 
 /// The version-2 postcard body of `model` (header, layers, channels) without validating it.
 pub fn raw_body_v2(model: &OwnedModel) -> Vec<u8> {
+    let m = model.as_model();
+    postcard::to_allocvec(&(&m.header, &m.layers, &m.channels)).unwrap()
+}
+
+/// The postcard body of a version-3 file: the version-2 body, then the synapse section.
+pub fn raw_body_v3(model: &OwnedModel) -> Vec<u8> {
     postcard::to_allocvec(&model.as_model()).unwrap()
 }
 

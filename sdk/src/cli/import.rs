@@ -1,4 +1,4 @@
-//! `snn import MODEL.nir [--dt SECONDS] [-o RUN_DIR] [--name NAME] [--overwrite] [--json]`: a NIR
+//! `snn import MODEL.nir [--dt SECONDS] [--semantics nir|rockpool] [-o RUN_DIR] [--name NAME] [--overwrite] [--json]`: a NIR
 //! graph as a run (config + epoch-0 checkpoint) for `eval | export | simulate | plot`,
 //! `train --resume` and `cargo xtask flash | hil` (the library's [`crate::nir`]).
 use std::path::{Path, PathBuf};
@@ -19,6 +19,10 @@ pub struct ImportArgs {
     /// [default: the file's `snn_dt` metadata, else 1e-4, snnTorch's].
     #[arg(long)]
     pub dt: Option<f64>,
+    /// How to read the neuron nodes: `nir` (NIR's forward Euler, every tool but Rockpool) or
+    /// `rockpool` (Rockpool 3.1's files: exponential decays, subtract reset).
+    #[arg(long, value_enum, default_value_t = map::Semantics::Nir)]
+    pub semantics: map::Semantics,
     /// Run directory to create [default: runs/<file stem>].
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -47,7 +51,7 @@ pub fn run(args: ImportArgs) -> CliResult {
         (None, Some(Meta::Numbers(p))) if p.len() == 1 => p.data[0],
         _ => DEFAULT_DT,
     };
-    let imported = map::import(&graph, dt)?;
+    let imported = map::import_as(&graph, dt, args.semantics)?;
     let stem = args.model.file_stem().map_or_else(
         || "imported".to_owned(),
         |s| s.to_string_lossy().into_owned(),

@@ -61,6 +61,10 @@ pub struct LayerCard {
     pub threshold_real: f64,
     /// Smallest and largest beta (`leak / 2^16`).
     pub beta: [f64; 2],
+    /// Smallest and largest synaptic decay alpha of a current-based layer (format v3; absent
+    /// for a plain LIF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<[f64; 2]>,
     /// `subtract`, `zero` or `none`.
     pub reset: String,
     /// Whether the layer has biases.
@@ -75,9 +79,9 @@ pub struct LayerCard {
 pub struct Resources {
     /// Bytes of the model file (read in place from flash).
     pub flash_bytes: usize,
-    /// Bytes of engine state in RAM (membranes, currents, spike lists, output counts).
+    /// Bytes of engine state in RAM (neuron state, accumulators, spike lists, output counts).
     pub ram_bytes: usize,
-    /// `i32` membranes.
+    /// `i32` neuron state: membranes, synaptic currents (format v3), delta references.
     pub membrane: usize,
     /// `i32` synaptic accumulators.
     pub current: usize,
@@ -179,13 +183,22 @@ impl ModelCard {
                 let n = usize::from(l.neurons);
                 let possible =
                     usize::from(l.inputs) * n + if l.recurrent.is_some() { n * n } else { 0 };
-                let betas: Vec<f64> = match &l.leak {
-                    Leak::Shared(b) => vec![f64::from(*b)],
-                    Leak::PerNeuron(ls) => ls.iter().map(f64::from).collect(),
+                let range = |leak: &Leak<'_>| -> [f64; 2] {
+                    let v: Vec<f64> = match leak {
+                        Leak::Shared(b) => vec![f64::from(*b)],
+                        Leak::PerNeuron(ls) => ls.iter().map(f64::from).collect(),
+                    };
+                    let one = f64::from(LEAK_ONE);
+                    [
+                        v.iter().cloned().fold(f64::INFINITY, f64::min) / one,
+                        v.iter().cloned().fold(f64::NEG_INFINITY, f64::max) / one,
+                    ]
                 };
-                let one = f64::from(LEAK_ONE);
-                let lo = betas.iter().cloned().fold(f64::INFINITY, f64::min) / one;
-                let hi = betas.iter().cloned().fold(f64::NEG_INFINITY, f64::max) / one;
+                let [lo, hi] = range(&l.leak);
+                let alpha = match model.synapse(index) {
+                    snn_models::Synapse::Current(a) => Some(range(&a)),
+                    snn_models::Synapse::Instant => None,
+                };
                 let rate = |v: u16| f64::from(v) / f64::from(RATE_ONE);
                 LayerCard {
                     index,
@@ -199,6 +212,7 @@ impl ModelCard {
                     threshold: l.threshold,
                     threshold_real: f64::from(l.threshold) / f64::from(1u32 << l.shift),
                     beta: [lo, hi],
+                    alpha,
                     reset: reset_name(l.reset).into(),
                     bias: l.bias.is_some(),
                     budget: [rate(l.budget.max_rate), rate(l.budget.min_rate)],

@@ -14,7 +14,10 @@ use crate::deploy::quant::{
 };
 use crate::deploy::simulate::{agreement, run_engine, run_float, FloatNet, Sample, SimError};
 use snn_models::encode::Encoder;
-use snn_models::owned::{LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+use snn_models::owned::{
+    LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses,
+    OwnedWeights,
+};
 use snn_models::{Engine, FormatError, RateBudget, Requirements};
 use std::path::Path;
 use thiserror::Error;
@@ -64,12 +67,27 @@ fn owned_weights(pre: usize, post: usize, values: &[i8]) -> Result<OwnedWeights,
     }
 }
 
-/// One quantised layer in the format (leak shared when every neuron has the same one).
+/// Q0.16 decays in the format: shared when every neuron has the same one.
+fn owned_leak(leak: &[u16]) -> OwnedLeak {
+    match leak.first() {
+        Some(&first) if leak.iter().all(|&l| l == first) => OwnedLeak::Shared(first),
+        _ => OwnedLeak::PerNeuron(LeVec::from_slice(leak)),
+    }
+}
+
+/// The synapse of a quantised layer: current-based with its `alpha` (shared when every neuron
+/// has the same one), else instant.
+pub fn owned_synapse(q: &QuantLayer) -> OwnedSynapse {
+    match &q.alpha {
+        Some(a) => OwnedSynapse::Current(owned_leak(a)),
+        None => OwnedSynapse::Instant,
+    }
+}
+
+/// One quantised layer in the format (leak shared when every neuron has the same one); its
+/// synapse is [`owned_synapse`].
 pub fn owned_layer(q: &QuantLayer) -> Result<OwnedLayer, FormatError> {
-    let leak = match q.leak.first() {
-        Some(&first) if q.leak.iter().all(|&l| l == first) => OwnedLeak::Shared(first),
-        _ => OwnedLeak::PerNeuron(LeVec::from_slice(&q.leak)),
-    };
+    let leak = owned_leak(&q.leak);
     Ok(OwnedLayer {
         inputs: q.inputs as u16,
         neurons: q.neurons as u16,
@@ -121,18 +139,47 @@ pub fn quant_layer(l: &snn_models::Layer<'_>) -> QuantLayer {
         rec_mask: l.recurrent.as_ref().and_then(|r| sparse_mask(r, n)),
         bias: l.bias.as_ref().map(|b| b.iter().collect()),
         leak,
+        alpha: None,
         threshold: l.threshold,
         reset: l.reset,
         budget: (l.budget.max_rate, l.budget.min_rate),
     }
 }
 
-/// The whole model; validated as the device would on loading.
+/// Every layer of a model read back ([`quant_layer`]) with its synapse: a current-based
+/// layer's per-neuron `alpha`.
+pub fn quant_layers(model: &snn_models::Model<'_>) -> Vec<QuantLayer> {
+    model
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut q = quant_layer(l);
+            if let snn_models::Synapse::Current(a) = model.synapse(i) {
+                q.alpha = Some(match a {
+                    snn_models::Leak::Shared(b) => vec![b; q.neurons],
+                    snn_models::Leak::PerNeuron(ls) => ls.iter().collect(),
+                });
+            }
+            q
+        })
+        .collect()
+}
+
+/// The whole model; validated as the device would on loading. The synapse section (format
+/// version 3) is written only when some layer is current-based, so every other model keeps
+/// its older version and bytes.
 pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedModel, FormatError> {
+    let synapses = if layers.iter().any(|q| q.alpha.is_some()) {
+        OwnedSynapses::new(&layers.iter().map(owned_synapse).collect::<Vec<_>>())
+    } else {
+        OwnedSynapses::default()
+    };
     let model = OwnedModel {
         header: header.clone(),
         layers: layers.iter().map(owned_layer).collect::<Result<_, _>>()?,
         channels: Default::default(),
+        synapses,
     };
     model.validate()?;
     Ok(model)

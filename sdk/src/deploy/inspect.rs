@@ -59,7 +59,7 @@ pub fn render(card: &ModelCard) -> String {
     let r = &card.resources;
     let _ = writeln!(
         s,
-        "model      {}\nformat     v{}  crc32 {}  {} bytes (flash)\ninput      {} channels, {} steps, {}\noutput     {} classes x {} neurons\nengine RAM {} bytes ({} membranes, {} currents, {} spike slots, {} counters)",
+        "model      {}\nformat     v{}  crc32 {}  {} bytes (flash)\ninput      {} channels, {} steps, {}\noutput     {} classes x {} neurons\nengine RAM {} bytes ({} neuron states, {} accumulators, {} spike slots, {} counters)",
         card.name,
         card.format_version,
         card.crc32,
@@ -103,6 +103,15 @@ pub fn render(card: &ModelCard) -> String {
             if l.bias { "yes" } else { "no" },
             format!("{:.4}/{:.4}", l.budget[0], l.budget[1]),
         );
+    }
+    for l in &card.layers {
+        if let Some([lo, hi]) = l.alpha {
+            let _ = writeln!(
+                s,
+                "layer {}: current-based synapse (CubaLIF), alpha {lo:.4}..{hi:.4}",
+                l.index
+            );
+        }
     }
     s
 }

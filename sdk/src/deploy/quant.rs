@@ -30,6 +30,9 @@ pub struct FloatLayer {
     pub bias: Option<Vec<f32>>,
     /// Per-neuron membrane decay `beta` in `[0, 1)`.
     pub beta: Vec<f32>,
+    /// Per-neuron synaptic decay `alpha` in `[0, 1]` of a current-based (`synaptic`) layer:
+    /// `i = alpha·i + W x + b`, `u = beta·v + i`; `None` for a plain LIF.
+    pub alpha: Option<Vec<f32>>,
     /// Firing threshold (> 0).
     pub threshold: f32,
     /// Reset after a spike.
@@ -56,6 +59,7 @@ impl FloatLayer {
             w_rec: None,
             bias: None,
             beta: vec![beta; neurons],
+            alpha: None,
             threshold,
             reset: Reset::Subtract,
             ff_mask: None,
@@ -86,7 +90,8 @@ impl FloatLayer {
         }
         let per_neuron = [("bias", self.bias.as_ref().map(Vec::len))]
             .into_iter()
-            .chain([("beta", Some(self.beta.len()))]);
+            .chain([("beta", Some(self.beta.len()))])
+            .chain([("alpha", self.alpha.as_ref().map(Vec::len))]);
         for (name, len) in per_neuron {
             if let Some(len) = len {
                 if len != n {
@@ -135,6 +140,17 @@ impl FloatLayer {
                 what: format!("beta {b} is outside [0, 1]"),
             });
         }
+        if let Some(a) = self
+            .alpha
+            .iter()
+            .flatten()
+            .find(|a| !(0.0..=1.0).contains(*a))
+        {
+            return Err(QuantError::Value {
+                layer,
+                what: format!("alpha {a} is outside [0, 1]"),
+            });
+        }
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
             return Err(QuantError::Value {
                 layer,
@@ -154,18 +170,17 @@ impl FloatLayer {
 }
 
 impl FloatLayer {
-    /// Converts the training network's parameters ([`crate::net::network::FloatLayer`]); refuses a
-    /// `synaptic` layer, whose second state (the synaptic current) the integer engine lacks.
+    /// Converts the training network's parameters ([`crate::net::network::FloatLayer`]); a
+    /// `synaptic` layer keeps its `alpha` (the engine's current-based synapse, format v3).
     pub fn from_network(
         l: &crate::net::network::FloatLayer,
         layer: usize,
     ) -> Result<Self, QuantError> {
-        if l.alpha.is_some() || l.kind == crate::net::layer::LayerKind::Synaptic {
+        let synaptic = l.kind.is_synaptic();
+        if synaptic != l.alpha.is_some() {
             return Err(QuantError::Value {
                 layer,
-                what: "synaptic layers (alpha) cannot be exported: the integer engine has one \
-                       state per neuron; use kind = \"leaky\" or \"recurrent\""
-                    .into(),
+                what: "a synaptic layer needs alpha, and only a synaptic layer has one".into(),
             });
         }
         Ok(Self {
@@ -175,6 +190,7 @@ impl FloatLayer {
             w_rec: l.w_rec.clone(),
             bias: l.bias.clone(),
             beta: l.beta.clone(),
+            alpha: l.alpha.clone(),
             threshold: l.threshold,
             reset: l.reset.into(),
             ff_mask: l.ff_mask.clone(),
@@ -356,6 +372,8 @@ pub struct QuantLayer {
     pub bias: Option<Vec<i32>>,
     /// Per-neuron Q0.16 leak.
     pub leak: Vec<u16>,
+    /// Per-neuron Q0.16 synaptic decay of a current-based layer (`None`: plain LIF).
+    pub alpha: Option<Vec<u16>>,
     /// Threshold in membrane units (>= 1).
     pub threshold: i32,
     /// Reset after a spike.
@@ -417,6 +435,10 @@ pub fn quantize_layer(layer: &FloatLayer, shift: u8, bits: u8) -> QuantLayer {
         rec_mask: layer.rec_mask.as_ref().map(|mk| transpose(mk, n, n)),
         bias,
         leak: layer.beta.iter().map(|&b| beta_to_leak(b)).collect(),
+        alpha: layer
+            .alpha
+            .as_ref()
+            .map(|a| a.iter().map(|&x| beta_to_leak(x)).collect()),
         threshold: to_units(layer.threshold, shift).max(1),
         reset: layer.reset,
         budget: (
@@ -427,7 +449,8 @@ pub fn quantize_layer(layer: &FloatLayer, shift: u8, bits: u8) -> QuantLayer {
 }
 
 impl QuantLayer {
-    /// The float layer these integers stand for: `w = q * 2^-shift`, `beta = leak / 2^16`,
+    /// The float layer these integers stand for: `w = q * 2^-shift`, `beta = leak / 2^16`
+    /// (and `alpha` alike),
     /// `threshold = thr * 2^-shift`, `bias = b * 2^-shift` (the "float network with the quantised
     /// weights"). Masks and signs carry over.
     pub fn dequantize(&self) -> FloatLayer {
@@ -454,6 +477,11 @@ impl QuantLayer {
                 .iter()
                 .map(|&l| (f64::from(l) / f64::from(LEAK_ONE)) as f32)
                 .collect(),
+            alpha: self.alpha.as_ref().map(|a| {
+                a.iter()
+                    .map(|&l| (f64::from(l) / f64::from(LEAK_ONE)) as f32)
+                    .collect()
+            }),
             threshold: real(self.threshold),
             reset: self.reset,
             ff_mask: self.ff_mask.as_ref().map(|mk| transpose(mk, m, n)),

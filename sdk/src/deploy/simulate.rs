@@ -4,8 +4,10 @@
 //! encoded with the model's own encoder and seeded with its row index, and reports accuracy,
 //! per-layer rates against budgets and synaptic events. [`FloatNet`] is the float network run on the
 //! same encoded spikes, `u[t] = beta*v[t-1] + W x[t] + R s[t-1] + b; s[t] = H(u[t] - thr)`,
-//! `v[t] = u[t] - s[t]*thr` (subtract) / `u[t]*(1 - s[t])` (zero) / `u[t]` (none): with the
-//! dequantised parameters it is the "float model with the quantised weights" the engine must match.
+//! `v[t] = u[t] - s[t]*thr` (subtract) / `u[t]*(1 - s[t])` (zero) / `u[t]` (none), and for a
+//! current-based (`synaptic`) layer `i[t] = alpha*i[t-1] + W x[t] + R s[t-1] + b`,
+//! `u[t] = beta*v[t-1] + i[t]`: with the dequantised parameters it is the "float model with the
+//! quantised weights" the engine must match.
 use crate::deploy::decide::{Decider, DecisionReport, StepSpikes};
 use crate::deploy::quant::FloatLayer;
 use crate::train::config::DecisionConfig;
@@ -237,6 +239,9 @@ struct FloatState {
     w_rec: Option<Vec<f32>>,
     bias: Vec<f32>,
     beta: Vec<f32>,
+    /// Synaptic decay of a current-based layer, with its currents `i`.
+    alpha: Option<Vec<f32>>,
+    i: Vec<f32>,
     thr: f32,
     reset: Reset,
     v: Vec<f32>,
@@ -274,6 +279,8 @@ impl FloatNet {
                     w_rec: l.w_rec.as_ref().map(|r| t(r, n)),
                     bias: l.bias.clone().unwrap_or_else(|| vec![0.0; n]),
                     beta: l.beta.clone(),
+                    alpha: l.alpha.clone(),
+                    i: vec![0.0; n],
                     thr: l.threshold,
                     reset: l.reset,
                     v: vec![0.0; n],
@@ -294,6 +301,7 @@ impl FloatNet {
     pub fn reset(&mut self) {
         for l in &mut self.layers {
             l.v.iter_mut().for_each(|v| *v = 0.0);
+            l.i.iter_mut().for_each(|i| *i = 0.0);
             l.spikes.clear();
             l.prev.clear();
         }
@@ -324,7 +332,14 @@ impl FloatNet {
             l.spikes.clear();
             let (thr, reset) = (l.thr, l.reset);
             for (i, (v, s)) in l.v.iter_mut().zip(&syn).enumerate() {
-                let u = l.beta[i] * *v + s + l.bias[i];
+                // A current-based layer: `c = alpha·c + syn + b`, `u = beta·v + c`.
+                let u = match &l.alpha {
+                    Some(a) => {
+                        l.i[i] = a[i] * l.i[i] + s + l.bias[i];
+                        l.beta[i] * *v + l.i[i]
+                    }
+                    None => l.beta[i] * *v + s + l.bias[i],
+                };
                 *v = if u >= thr {
                     l.spikes.push(i);
                     match reset {

@@ -20,6 +20,22 @@ pub enum LayerKind {
     /// Two-state LIF with a synaptic current (snnTorch `Synaptic`):
     /// `i[t] = alpha*i[t-1] + W x[t] + b`, `u[t] = beta*v[t-1] + i[t]`.
     Synaptic,
+    /// A `synaptic` layer with all-to-all recurrent weights into its current (snnTorch
+    /// `RSynaptic`, NIR's CubaLIF in a cycle): `i[t] = alpha*i[t-1] + W x[t] + R s[t-1] + b`,
+    /// `u[t] = beta*v[t-1] + i[t]`.
+    RecurrentSynaptic,
+}
+
+impl LayerKind {
+    /// Whether the layer has recurrent weights (`recurrent`, `recurrent_synaptic`).
+    pub fn is_recurrent(self) -> bool {
+        matches!(self, Self::Recurrent | Self::RecurrentSynaptic)
+    }
+
+    /// Whether the layer has a synaptic current (`synaptic`, `recurrent_synaptic`).
+    pub fn is_synaptic(self) -> bool {
+        matches!(self, Self::Synaptic | Self::RecurrentSynaptic)
+    }
 }
 
 /// What happens to the membrane after a spike (snnTorch `reset_mechanism`).
@@ -68,7 +84,7 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerConfig {
-    /// Neuron model (`leaky`, `recurrent`, `synaptic`; default `leaky`).
+    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`; default `leaky`).
     #[serde(default)]
     pub kind: LayerKind,
     /// Number of neurons.
@@ -164,7 +180,9 @@ impl LayerConfig {
     /// The initial synaptic decay (`synaptic` layers; 0 for the others).
     pub fn initial_alpha(&self) -> f64 {
         match self.kind {
-            LayerKind::Synaptic => self.alpha.unwrap_or(DEFAULT_ALPHA),
+            LayerKind::Synaptic | LayerKind::RecurrentSynaptic => {
+                self.alpha.unwrap_or(DEFAULT_ALPHA)
+            }
             _ => 0.0,
         }
     }
@@ -224,7 +242,7 @@ impl LayerConfig {
                 format!("the decay beta must lie in [0, 1], got {beta}"),
             );
         }
-        if self.kind != LayerKind::Synaptic {
+        if !self.kind.is_synaptic() {
             if self.alpha.is_some() {
                 return bad(
                     "alpha",
@@ -252,7 +270,7 @@ impl LayerConfig {
                 format!("must be a positive finite number, got {}", self.threshold),
             );
         }
-        if self.kind != LayerKind::Recurrent && !self.rec_masks.is_empty() {
+        if !self.kind.is_recurrent() && !self.rec_masks.is_empty() {
             return bad(
                 "rec_masks",
                 "only `recurrent` layers have a recurrent weight to mask".into(),

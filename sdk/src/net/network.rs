@@ -112,7 +112,7 @@ pub struct FloatLayer {
     pub bias: Option<Vec<f32>>,
     /// Membrane decay per neuron, in (0, 1).
     pub beta: Vec<f32>,
-    /// Synaptic decay per neuron (`synaptic` layers only; the integer engine has no such state).
+    /// Synaptic decay per neuron (`synaptic` layers only; the integer engine's current-based synapse).
     pub alpha: Option<Vec<f32>>,
     /// Firing threshold (one per layer).
     pub threshold: f32,
@@ -329,7 +329,7 @@ impl Network {
                 } else {
                     None
                 };
-                let w_rec = if lc.kind == LayerKind::Recurrent {
+                let w_rec = if lc.kind.is_recurrent() {
                     let w =
                         Var::from_vec(linear_uniform(&mut stream(2), n * n, n), (n, n), device)?;
                     vars.insert(name("w_rec"), w.clone());
@@ -346,7 +346,7 @@ impl Network {
                     &mut vars,
                     device,
                 )?;
-                let alpha = if lc.kind == LayerKind::Synaptic {
+                let alpha = if lc.kind.is_synaptic() {
                     Some(Decay::new(
                         lc.initial_alpha(),
                         lc.learn_alpha,

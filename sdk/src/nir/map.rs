@@ -7,11 +7,12 @@
 //! | NIR node | per step | our layer |
 //! |---|---|---|
 //! | `LIF(tau, r, v_leak = 0, v_threshold, v_reset = 0)` | `v += dt/tau·(v_leak − v + r·I)`; spike when `v > v_threshold`; then `v = v_reset` | `leaky`: `beta = 1 − dt/tau`, input scale `k = r·dt/tau` folded into the weights and bias |
-//! | `CubaLIF(tau_syn, tau_mem, r, v_leak = 0, v_threshold, v_reset = 0, w_in)` | `i += dt/tau_syn·(−i + w_in·S)`, then the LIF update with `I = i` | `synaptic`: `alpha = 1 − dt/tau_syn`, `beta = 1 − dt/tau_mem`, `k = (dt/tau_syn)·w_in·(dt/tau_mem)·r` (our current is `i' = (dt/tau_mem)·r·i`) |
+//! | `CubaLIF(tau_syn, tau_mem, r, v_leak = 0, v_threshold, v_reset = 0, w_in)` | `i += dt/tau_syn·(−i + w_in·S)`, then the LIF update with `I = i` | `synaptic`: `alpha = 1 − dt/tau_syn`, `beta = 1 − dt/tau_mem`, `k = (dt/tau_syn)·w_in·(dt/tau_mem)·r` (our current is `i' = (dt/tau_mem)·r·i`); exported to the integer engine as a current-based layer (format v3) |
 //! | `IF(r, v_threshold, v_reset = 0)` | `v += r·I` | `leaky` with `beta = 1`, `k = r` |
 //! | `Threshold(threshold)` | spike when `I > threshold` (no state) | `leaky` with `beta = 0`, reset `zero` |
 //! | `Affine(W, b)`, `Linear(W)`, `Scale(s)`, `Flatten`, nested `NIRGraph` | act in the same step | composed into one affine map `W x + b` per layer (`w_ff`, `bias`) |
 //! | cycle `LIF → Affine(W_rec, b_rec) → LIF` | `I(t) += W_rec z(t−1) + b_rec` | `recurrent`: `w_rec = k·W_rec`, `b_rec` joins the bias |
+//! | cycle `CubaLIF → Affine(W_rec, b_rec) → CubaLIF` | the same `I(t)` into the synaptic current | `recurrent_synaptic` (the recurrent input enters the current, as snnTorch's `RSynaptic` does) |
 //!
 //! Thresholds: one per layer; per-neuron thresholds `θ_i` that differ are normalised away
 //! (`v_i/θ_i`: the weights and bias of neuron `i` are divided by `θ_i`, threshold 1), which is
@@ -26,6 +27,20 @@
 //! other tools see a reset to zero. The export also writes the exact decays as metadata
 //! `snn_beta` / `snn_alpha` (float32 per neuron) so that run → NIR → run gives the same bits; an
 //! import uses them only when they agree with the time constants to `1e−5`.
+//!
+//! **Rockpool** ([`Semantics::Rockpool`], `snn import --semantics rockpool`): Rockpool 3.1's
+//! exporter writes its `LIFTorch` as a CubaLIF and its `LIFNeuronTorch` as a LIF, but its own
+//! neurons are not NIR's Euler ODE: per step `i = exp(−dt/tau_syn)·(i + I)` (the input decays
+//! with the current in the step it arrives), `v = exp(−dt/tau_mem)·v + i`, spike when
+//! `v ≥ v_threshold` (up to `max_spikes_per_dt` spikes per step; only 1 maps onto a NIR node),
+//! subtract the threshold; the file says none of this (`v_reset = 0`, `w_in = 1`, and
+//! `r = tau_mem·exp(−dt/tau_mem)/dt`, which under NIR's Euler reading scales the input by
+//! `(dt/tau_syn)·exp(−dt/tau_mem)` instead of Rockpool's `exp(−dt/tau_syn)`). The Rockpool reading
+//! maps it exactly: `alpha = exp(−dt/tau_syn)`, `beta = exp(−dt/tau_mem)`, input scale
+//! `k = exp(−dt/tau_syn)·w_in` (1 for a LIF), subtract reset; it checks that `r` is Rockpool's
+//! at the given `dt` and refuses the node otherwise (another tool's file, or another `dt`).
+//! `LIFTorch`'s own bias (added to `v`) is not exported by Rockpool; an `Affine` bias before it
+//! enters the current like the weights.
 //!
 //! Refused, with the node, its type and why: `LI` and `CubaLI` (non-spiking: a run's output is
 //! spikes), `I`, `Conv1d`/`Conv2d`, `SumPool2d`/`AvgPool2d`, `Delay` (no such layers),
@@ -392,7 +407,90 @@ fn decay(
     Ok(out)
 }
 
-fn dynamics(name: &str, node: &Node, n: usize, dt: f64) -> Result<Dyn, NirError> {
+/// How the neuron nodes of a file are read: NIR's own forward-Euler semantics (every tool but
+/// Rockpool), or what Rockpool 3.1's exporter means by them (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Semantics {
+    /// NIR's reference: forward Euler with step `dt`, spike when `v > v_threshold`.
+    #[default]
+    Nir,
+    /// Rockpool 3.1 (`LIFTorch` → CubaLIF, `LIFNeuronTorch` → LIF): exact exponential decays
+    /// `exp(−dt/tau)`, the synaptic current decays after its input is added, subtract reset.
+    Rockpool,
+}
+
+/// Rockpool's exporter writes `r = tau·exp(−dt/tau)/dt`: checks it against `dt`, so a file of
+/// another tool, or one exported at another dt, is refused rather than misread.
+fn rockpool_r(name: &str, node: &Node, tau: &[f64], r: &[f64], dt: f64) -> Result<(), NirError> {
+    for (t, r) in tau.iter().zip(r) {
+        let want = t * (-dt / t).exp() / dt;
+        if ((r - want) / want).abs() > 1e-4 {
+            return Err(node_err(
+                name,
+                node,
+                format!(
+                    "r = {r} is not Rockpool's tau·exp(−dt/tau)/dt = {want} at dt = {dt}: \
+                     not a Rockpool file, or exported with another dt"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A neuron node under Rockpool's semantics (see [`Semantics::Rockpool`]): `LIFNeuronTorch`
+/// is `v = exp(−dt/tau)·v + I`, `LIFTorch` is `i = exp(−dt/tau_syn)·(i + I)`,
+/// `v = exp(−dt/tau_mem)·v + i`, both spiking when `v ≥ v_threshold` and subtracting it.
+fn rockpool_dynamics(
+    name: &str,
+    node: &Node,
+    n: usize,
+    dt: f64,
+    reset: Option<Reset>,
+) -> Result<Option<Dyn>, NirError> {
+    let reset = reset.unwrap_or(Reset::Subtract);
+    let exp = |tau: &[f64]| -> Vec<f64> { tau.iter().map(|t| (-dt / t).exp()).collect() };
+    Ok(match node.kind.as_str() {
+        "LIF" => {
+            let tau = per_neuron(name, node, "tau", n)?;
+            rockpool_r(name, node, &tau, &per_neuron(name, node, "r", n)?, dt)?;
+            Some(Dyn {
+                beta: exp(&tau),
+                alpha: None,
+                scale: vec![1.0; n],
+                threshold: per_neuron(name, node, "v_threshold", n)?,
+                reset,
+            })
+        }
+        "CubaLIF" => {
+            let tm = per_neuron(name, node, "tau_mem", n)?;
+            rockpool_r(name, node, &tm, &per_neuron(name, node, "r", n)?, dt)?;
+            let alpha = exp(&per_neuron(name, node, "tau_syn", n)?);
+            let w_in = if node.params.contains_key("w_in") {
+                per_neuron(name, node, "w_in", n)?
+            } else {
+                vec![1.0; n]
+            };
+            Some(Dyn {
+                beta: exp(&tm),
+                scale: alpha.iter().zip(&w_in).map(|(a, w)| a * w).collect(),
+                alpha: Some(alpha),
+                threshold: per_neuron(name, node, "v_threshold", n)?,
+                reset,
+            })
+        }
+        _ => None,
+    })
+}
+
+fn dynamics(
+    name: &str,
+    node: &Node,
+    n: usize,
+    dt: f64,
+    semantics: Semantics,
+) -> Result<Dyn, NirError> {
     let zero = |field: &str| -> Result<(), NirError> {
         if node.params.contains_key(field) {
             let v = per_neuron(name, node, field, n)?;
@@ -407,10 +505,11 @@ fn dynamics(name: &str, node: &Node, n: usize, dt: f64) -> Result<Dyn, NirError>
         }
         Ok(())
     };
-    let reset = match node.meta_text("snn_reset") {
-        None | Some("zero") => Reset::Zero,
-        Some("subtract") => Reset::Subtract,
-        Some("none") => Reset::None,
+    let meta_reset = match node.meta_text("snn_reset") {
+        None => None,
+        Some("zero") => Some(Reset::Zero),
+        Some("subtract") => Some(Reset::Subtract),
+        Some("none") => Some(Reset::None),
         Some(other) => {
             return Err(node_err(
                 name,
@@ -419,65 +518,77 @@ fn dynamics(name: &str, node: &Node, n: usize, dt: f64) -> Result<Dyn, NirError>
             ))
         }
     };
-    let d = match node.kind.as_str() {
-        "LIF" => {
+    let reset = meta_reset.unwrap_or(Reset::Zero);
+    let rockpool = match semantics {
+        Semantics::Rockpool => {
             zero("v_leak")?;
-            zero("v_reset")?;
-            let beta = decay(name, node, "tau", "snn_beta", dt, n)?;
-            let tau = per_neuron(name, node, "tau", n)?;
-            let r = per_neuron(name, node, "r", n)?;
-            Dyn {
-                beta,
+            rockpool_dynamics(name, node, n, dt, meta_reset)?
+        }
+        Semantics::Nir => None,
+    };
+    let d = if let Some(d) = rockpool {
+        d
+    } else {
+        match node.kind.as_str() {
+            "LIF" => {
+                zero("v_leak")?;
+                zero("v_reset")?;
+                let beta = decay(name, node, "tau", "snn_beta", dt, n)?;
+                let tau = per_neuron(name, node, "tau", n)?;
+                let r = per_neuron(name, node, "r", n)?;
+                Dyn {
+                    beta,
+                    alpha: None,
+                    scale: tau.iter().zip(&r).map(|(t, r)| snap(r * dt / t)).collect(),
+                    threshold: per_neuron(name, node, "v_threshold", n)?,
+                    reset,
+                }
+            }
+            "CubaLIF" => {
+                zero("v_leak")?;
+                zero("v_reset")?;
+                let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
+                let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
+                let ts = per_neuron(name, node, "tau_syn", n)?;
+                let tm = per_neuron(name, node, "tau_mem", n)?;
+                let r = per_neuron(name, node, "r", n)?;
+                let w_in = if node.params.contains_key("w_in") {
+                    per_neuron(name, node, "w_in", n)?
+                } else {
+                    vec![1.0; n]
+                };
+                let scale = (0..n)
+                    .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
+                    .collect();
+                Dyn {
+                    beta,
+                    alpha: Some(alpha),
+                    scale,
+                    threshold: per_neuron(name, node, "v_threshold", n)?,
+                    reset,
+                }
+            }
+            "IF" => {
+                zero("v_reset")?;
+                Dyn {
+                    beta: vec![1.0; n],
+                    alpha: None,
+                    scale: per_neuron(name, node, "r", n)?
+                        .into_iter()
+                        .map(snap)
+                        .collect(),
+                    threshold: per_neuron(name, node, "v_threshold", n)?,
+                    reset,
+                }
+            }
+            _ => Dyn {
+                beta: vec![0.0; n],
                 alpha: None,
-                scale: tau.iter().zip(&r).map(|(t, r)| snap(r * dt / t)).collect(),
-                threshold: per_neuron(name, node, "v_threshold", n)?,
-                reset,
-            }
+                scale: vec![1.0; n],
+                threshold: per_neuron(name, node, "threshold", n)?,
+                reset: Reset::Zero,
+            },
         }
-        "CubaLIF" => {
-            zero("v_leak")?;
-            zero("v_reset")?;
-            let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
-            let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
-            let ts = per_neuron(name, node, "tau_syn", n)?;
-            let tm = per_neuron(name, node, "tau_mem", n)?;
-            let r = per_neuron(name, node, "r", n)?;
-            let w_in = if node.params.contains_key("w_in") {
-                per_neuron(name, node, "w_in", n)?
-            } else {
-                vec![1.0; n]
-            };
-            let scale = (0..n)
-                .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
-                .collect();
-            Dyn {
-                beta,
-                alpha: Some(alpha),
-                scale,
-                threshold: per_neuron(name, node, "v_threshold", n)?,
-                reset,
-            }
-        }
-        "IF" => {
-            zero("v_reset")?;
-            Dyn {
-                beta: vec![1.0; n],
-                alpha: None,
-                scale: per_neuron(name, node, "r", n)?
-                    .into_iter()
-                    .map(snap)
-                    .collect(),
-                threshold: per_neuron(name, node, "v_threshold", n)?,
-                reset,
-            }
-        }
-        _ => Dyn {
-            beta: vec![0.0; n],
-            alpha: None,
-            scale: vec![1.0; n],
-            threshold: per_neuron(name, node, "threshold", n)?,
-            reset: Reset::Zero,
-        },
     };
     if let Some(t) = d.threshold.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
         return Err(node_err(
@@ -509,6 +620,11 @@ fn decay_config(name: &str, node: &Node, what: &str, v: &[f64]) -> Result<(f64, 
 /// Maps a NIR graph onto our layers with Euler step `dt` (seconds, or the unit of the file's
 /// time constants).
 pub fn import(graph: &Graph, dt: f64) -> Result<Imported, NirError> {
+    import_as(graph, dt, Semantics::Nir)
+}
+
+/// [`import`] with the neuron nodes read under `semantics` (Rockpool's files need their own).
+pub fn import_as(graph: &Graph, dt: f64, semantics: Semantics) -> Result<Imported, NirError> {
     if !(dt.is_finite() && dt > 0.0) {
         return Err(NirError::Graph(format!(
             "dt = {dt} is not a positive time step"
@@ -642,7 +758,7 @@ pub fn import(graph: &Graph, dt: f64) -> Result<Imported, NirError> {
                 ));
             }
         }
-        let d = dynamics(name, node, n, dt)?;
+        let d = dynamics(name, node, n, dt, semantics)?;
         let shared_th = d.threshold.iter().all(|&t| t == d.threshold[0]);
         let norm: Vec<f64> = if shared_th {
             vec![1.0; n]
@@ -658,13 +774,6 @@ pub fn import(graph: &Graph, dt: f64) -> Result<Imported, NirError> {
         let (cols, w) = &lin.terms[&prev];
         let w_ff = scale_rows(w, *cols);
         let w_rec = lin.terms.get(name).map(|(c, m)| scale_rows(m, *c));
-        if w_rec.is_some() && node.kind == "CubaLIF" {
-            return Err(node_err(
-                name,
-                node,
-                "a recurrent CubaLIF: our synaptic layers have no recurrent weights",
-            ));
-        }
         let bias = lin.has_bias.then(|| {
             (0..n)
                 .map(|i| (lin.bias[i] * row_scale(i)) as f32)
@@ -678,7 +787,8 @@ pub fn import(graph: &Graph, dt: f64) -> Result<Imported, NirError> {
             .transpose()?;
         let mut cfg = LayerConfig::new(
             match (&w_rec, &d.alpha) {
-                (Some(_), _) => LayerKind::Recurrent,
+                (Some(_), Some(_)) => LayerKind::RecurrentSynaptic,
+                (Some(_), None) => LayerKind::Recurrent,
                 (None, Some(_)) => LayerKind::Synaptic,
                 _ => LayerKind::Leaky,
             },

@@ -42,7 +42,13 @@ fn main() {
     };
     // esp-hal's linkall.x brings the ESP32-C3's memory map; every other board has its own.
     if *board != "esp32c3" {
-        let memory = format!("memory/{board}.x");
+        // The bench build of the micro:bit with QEMU's SRAM enlarged (feature `sram-256k`).
+        let big = *board == "microbit" && env::var_os("CARGO_FEATURE_SRAM_256K").is_some();
+        let memory = if big {
+            "memory/microbit-256k.x".to_string()
+        } else {
+            format!("memory/{board}.x")
+        };
         fs::copy(&memory, out.join("memory.x")).expect("copy memory.x");
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rerun-if-changed={memory}");

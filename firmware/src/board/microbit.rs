@@ -8,6 +8,11 @@
 //! instructions, so costs are reported in instructions (resolution 62.5). defmt goes out over
 //! semihosting. RAM bounds the model: the exported zoo digits model (64-128-10, 10,093 bytes)
 //! fits with room for the stack.
+//!
+//! Feature `sram-256k` (bench builds only) gives QEMU's nRF51 256 KiB of SRAM
+//! (`memory/microbit-256k.x`, `-global nrf51-soc.sram-size=262144`; no such nRF51 exists) and
+//! larger buffers, so the zoo series models fit and their streams are counted on the M0's
+//! instruction set: the same code, so the same instructions, as on a chip with that much RAM.
 use super::systick::SysTickCounter;
 use snn_hal::protocol::CostUnit;
 use snn_hal::{IoLink, NoSpikeOutput};
@@ -15,13 +20,29 @@ use snn_hal::{IoLink, NoSpikeOutput};
 /// Board name reported in `Info`.
 pub const NAME: &str = "microbit";
 /// Largest model file accepted, bytes.
+#[cfg(not(feature = "sram-256k"))]
 pub const MAX_MODEL_BYTES: usize = 12 * 1024;
+/// Largest model file accepted, bytes (bench build with 256 KiB of SRAM: the zoo series models).
+#[cfg(feature = "sram-256k")]
+pub const MAX_MODEL_BYTES: usize = 128 * 1024;
 /// Most neurons over all layers.
+#[cfg(not(feature = "sram-256k"))]
 pub const MAX_NEURONS: usize = 256;
+/// Most neurons over all layers (bench build with 256 KiB of SRAM).
+#[cfg(feature = "sram-256k")]
+pub const MAX_NEURONS: usize = 1024;
 /// Most neurons in one layer.
+#[cfg(not(feature = "sram-256k"))]
 pub const MAX_LAYER_NEURONS: usize = 192;
+/// Most neurons in one layer (bench build with 256 KiB of SRAM).
+#[cfg(feature = "sram-256k")]
+pub const MAX_LAYER_NEURONS: usize = 512;
 /// Largest input size.
+#[cfg(not(feature = "sram-256k"))]
 pub const MAX_INPUTS: usize = 64;
+/// Largest input size (bench build with 256 KiB of SRAM).
+#[cfg(feature = "sram-256k")]
+pub const MAX_INPUTS: usize = 256;
 /// Most output neurons.
 pub const MAX_OUTPUTS: usize = 32;
 

@@ -372,14 +372,6 @@ pub fn simulate(
     json: bool,
     cost: Option<(Core, Option<Board>)>,
 ) -> CliResult {
-    if let Some((c, _)) = cost.filter(|(c, _)| c.stream_coefficients().is_none()) {
-        return Err(CliError::input(format!(
-            "--target {}: no stream cost was measured on this core (the zoo series models do not \
-             fit the emulated micro:bit's 12 KiB of model RAM); cortex-m3, cortex-m4, \
-             cortex-m7, cortex-m33 and rv32 have one",
-            c.name()
-        )));
-    }
     let (set, source, float) = match (run, data) {
         (Some(r), None) => {
             let (_, test, input) = load(&r.cfg)?;
@@ -423,10 +415,9 @@ pub fn simulate(
     let model = snn_models::decode(bytes).map_err(|e| CliError::input(e.to_string()))?;
     let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
     let updates = neurons * r.steps_per_inference;
-    let cost = cost.and_then(|(c, board)| {
-        // `None` only on a core without a stream fit, refused above.
-        let instructions = c.series_instructions(r.synaptic_events_per_inference, updates)?;
-        Some((c, instructions, board.map(|b| (b, b.micros(instructions)))))
+    let cost = cost.map(|(c, board)| {
+        let instructions = c.series_instructions(r.synaptic_events_per_inference, updates);
+        (c, instructions, board.map(|b| (b, b.micros(instructions))))
     });
     if json {
         let mut v = serde_json::json!({
@@ -462,7 +453,7 @@ pub fn simulate(
         );
         print!("{}", r.decisions.render());
         if let Some((c, instructions, timed)) = cost {
-            let k = c.stream_coefficients().unwrap_or(c.coefficients());
+            let k = c.stream_coefficients();
             println!(
                 "{}: {instructions:.0} instructions per inference (one whole series of {:.1} \
                  steps streamed) predicted ({:.2} x {:.0} events + {:.2} x {updates:.0} neuron \

@@ -222,6 +222,7 @@ fn empty_model() -> Model<'static> {
         layers: heapless::Vec::new(),
         channels: snn_models::Channels::default(),
         synapses: snn_models::Synapses::default(),
+        output: snn_models::Output::Spikes,
     }
 }
 
@@ -340,14 +341,22 @@ impl<'a> CpuBackend<'a> {
         }
         model.channels = snn_models::Channels::default();
         model.synapses = snn_models::Synapses::default();
+        model.output = snn_models::Output::Spikes;
         if version >= 2 {
             let (channels, r) = postcard::take_from_bytes(rest).map_err(|_| no_model())?;
             model.channels = channels;
             rest = r;
         }
         if version >= 3 {
-            // Validated on loading: the rest of the body is the synapse section.
-            model.synapses = snn_models::Synapses::new(rest);
+            // Validated on loading: the rest of the body is the synapse section and, for a
+            // non-spiking readout, the output section after it.
+            let (synapses, r) = snn_models::Synapses::take(rest).map_err(|_| no_model())?;
+            if !synapses.is_empty() {
+                model.synapses = synapses;
+            }
+            if !r.is_empty() {
+                model.output = postcard::from_bytes(r).map_err(|_| no_model())?;
+            }
         }
         Ok(())
     }

@@ -180,6 +180,7 @@ pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedM
         layers: layers.iter().map(owned_layer).collect::<Result<_, _>>()?,
         channels: Default::default(),
         synapses,
+        output: Default::default(),
     };
     model.validate()?;
     Ok(model)

@@ -24,6 +24,12 @@ pub enum LayerKind {
     /// `RSynaptic`, NIR's CubaLIF in a cycle): `i[t] = alpha*i[t-1] + W x[t] + R s[t-1] + b`,
     /// `u[t] = beta*v[t-1] + i[t]`.
     RecurrentSynaptic,
+    /// A non-spiking leaky-integrator readout (NIR `LI` / `I`, snnTorch's and Norse's
+    /// membrane readout), only as the last layer: `v[t] = beta*v[t-1] + W x[t] + b`, no
+    /// threshold, no reset, no spikes; each class's value is `max_t v[t]` over the sample's
+    /// steps and the decision its argmax (trained with `ce_max_membrane`; on the integer engine
+    /// format v3's `Output::MaxMembrane`).
+    Readout,
 }
 
 impl LayerKind {
@@ -35,6 +41,11 @@ impl LayerKind {
     /// Whether the layer has a synaptic current (`synaptic`, `recurrent_synaptic`).
     pub fn is_synaptic(self) -> bool {
         matches!(self, Self::Synaptic | Self::RecurrentSynaptic)
+    }
+
+    /// Whether the layer is a non-spiking readout (`readout`).
+    pub fn is_readout(self) -> bool {
+        matches!(self, Self::Readout)
     }
 }
 
@@ -84,7 +95,8 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerConfig {
-    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`; default `leaky`).
+    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`, `readout`;
+    /// default `leaky`).
     #[serde(default)]
     pub kind: LayerKind,
     /// Number of neurons.
@@ -269,6 +281,21 @@ impl LayerConfig {
                 "threshold",
                 format!("must be a positive finite number, got {}", self.threshold),
             );
+        }
+        if self.kind.is_readout() {
+            if self.reset != Reset::None {
+                return bad(
+                    "reset",
+                    "a `readout` layer never spikes, so it has no reset: set `reset = \"none\"`"
+                        .into(),
+                );
+            }
+            if self.learn_threshold {
+                return bad(
+                    "learn_threshold",
+                    "a `readout` layer has no threshold to learn".into(),
+                );
+            }
         }
         if !self.kind.is_recurrent() && !self.rec_masks.is_empty() {
             return bad(

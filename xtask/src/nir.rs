@@ -18,7 +18,8 @@ use snn_models::{decode, Engine, Requirements};
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
 
-/// The fixtures run on the board: every one in `tests/nir/fixtures`.
+/// The fixtures run on the board: every one in `tests/nir/fixtures` whose output spikes
+/// (`norse_li` ends in a non-spiking readout, whose values the `Infer` reply does not carry).
 pub const FIXTURES: &[&str] = &[
     "snntorch_leaky",
     "snntorch_rleaky",

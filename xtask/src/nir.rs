@@ -18,7 +18,7 @@ use snn_models::{decode, Engine, Requirements};
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
 
-/// The fixtures run on the board: every one in `tests/nir/fixtures` whose output spikes
+/// The fixtures run on the board: every one in `tests/nir/fixtures` whose output is spikes
 /// (`norse_li` ends in a non-spiking readout, whose values the `Infer` reply does not carry).
 pub const FIXTURES: &[&str] = &[
     "snntorch_leaky",

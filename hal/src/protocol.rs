@@ -290,7 +290,8 @@ pub struct Info {
     /// Largest model file the device accepts, bytes.
     pub max_model_bytes: u32,
     /// Most neurons (all layers together) the device's state buffers hold; a current-based
-    /// layer's neurons (format v3) count twice, membrane and current.
+    /// layer's neurons (format v3) count twice, membrane and current, and so do a readout's
+    /// (membrane and running maximum).
     pub max_neurons: u32,
     /// Largest `input_size` the device accepts.
     pub max_inputs: u32,

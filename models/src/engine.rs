@@ -133,6 +133,15 @@ fn readout_neurons(model: &Model<'_>) -> usize {
     }
 }
 
+/// Where a readout's running maxima ([`Engine::readout`]) lie in the `membrane` buffer: after
+/// every membrane and current (empty for a model whose last layer spikes). A device that keeps
+/// the buffer after an inference reads them from there.
+pub fn readout_span(model: &Model<'_>) -> core::ops::Range<usize> {
+    let total: usize = model.layers.iter().map(|l| usize::from(l.neurons)).sum();
+    let start = total + current_neurons(model);
+    start..start + readout_neurons(model)
+}
+
 /// Channels whose delta-encoder reference lives after the membranes (0 unless the model uses
 /// [`Encoding::SendOnDelta`] or [`Encoding::SigmaDelta`]).
 fn delta_channels(model: &Model<'_>) -> usize {
@@ -309,15 +318,7 @@ impl<'m, 's> Engine<'m, 's> {
     /// step), the result a readout model ([`Output::MaxMembrane`]) decides on; empty for a
     /// model whose last layer spikes.
     pub fn readout(&self) -> &[i32] {
-        let n = readout_neurons(self.model);
-        let total: usize = self
-            .model
-            .layers
-            .iter()
-            .map(|l| usize::from(l.neurons))
-            .sum();
-        let start = total + current_neurons(self.model);
-        self.membrane.get(start..start + n).unwrap_or(&[])
+        self.membrane.get(readout_span(self.model)).unwrap_or(&[])
     }
 
     /// Spike indices of layer `layer` at the last step.

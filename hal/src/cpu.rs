@@ -537,6 +537,8 @@ impl Backend for CpuBackend<'_> {
         Ok(())
     }
 
+    // Out of line: its parsed `Model` (~700 B) must not share the caller's frame with `infer`'s.
+    #[inline(never)]
     fn readout(&mut self, out: &mut ReadoutReply) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
             return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));

@@ -111,6 +111,8 @@ fn readout_digits_engine_matches_float_with_quantised_parameters() {
     let model = snn_models::decode(&out.bytes).unwrap();
     let sim = run_engine(&model, &test).unwrap();
     assert_eq!(sim.accuracy, acc.integer);
+    // Its decision report's final row is the readout decision, not a count of absent spikes.
+    assert_eq!(sim.decisions.final_count.accuracy, sim.accuracy);
 
     // The float reference of the export (the event-driven `FloatNet`) is the training network:
     // its readout decisions on the float parameters equal `predict_readout` of the candle

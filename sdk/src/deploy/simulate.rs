@@ -179,7 +179,13 @@ pub fn run_engine_with(
             engine.step(&input[..k]).map_err(err)?;
             steps_out.push(engine.layer_spikes(layers - 1));
         }
-        decided.push(decider.decide(steps_out.steps())?);
+        let mut d = decider.decide(steps_out.steps())?;
+        if model.has_readout() {
+            // A non-spiking readout decides on its maximum membranes, not on spikes (it has
+            // none): the final row is that decision; the spike rules see a silent output.
+            d.final_class = engine.predicted_class();
+        }
+        decided.push(d);
         let st = engine.stats();
         for l in 0..layers {
             spikes[l] += u64::from(st.layer_spikes[l]);

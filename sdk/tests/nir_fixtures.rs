@@ -301,9 +301,6 @@ fn refusals_name_the_node_its_type_and_why() {
     let mut g = base();
     g.nodes.get_mut("fc").unwrap().kind = "Conv2d".into();
     check(g, 1e-4, &["`fc`", "(Conv2d)", "convolution"]);
-    let mut g = base();
-    g.nodes.get_mut("lif").unwrap().kind = "CubaLI".into();
-    check(g, 1e-4, &["`lif`", "(CubaLI)", "readout"]);
     // An LI readout is the last layer only, and never in a cycle.
     let mut g = base();
     let lif = g.nodes["lif"].clone();
@@ -665,16 +662,99 @@ fn an_li_readout_reproduces_the_tools_membranes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 
-    // run -> NIR -> run keeps an `I` readout (beta = 1) too.
-    let cfg_i: snn_sdk::net::network::NetworkConfig = toml::from_str(
-        "input_size = 4\n[[layers]]\nsize = 3\nkind = \"readout\"\nbeta = 1.0\nreset = \"none\"\n",
-    )
-    .unwrap();
-    let net_i = snn_sdk::net::network::Network::new(&cfg_i, 5, &candle_core::Device::Cpu).unwrap();
-    let before = net_i.layer_params().unwrap();
-    let g = map::export(&before, 4, 1e-3).unwrap();
-    assert_eq!(g.nodes["lif0"].kind, "I");
-    let back = map::import(&g, 1e-3).unwrap();
-    let after = run::network(&back, 0).unwrap().layer_params().unwrap();
-    assert_eq!(before, after);
+    // run -> NIR -> run keeps an `I` readout (beta = 1) and a `CubaLI` one (per-neuron decays)
+    // too: the imported network's readout membranes follow the documented recurrence of the
+    // original parameters.
+    for (kind, extra, node) in [
+        ("readout", "beta = 1.0", "I"),
+        (
+            "synaptic_readout",
+            "beta = 0.8\nalpha = 0.6\nlearn_alpha = true\nbeta_per_neuron = true",
+            "CubaLI",
+        ),
+    ] {
+        let cfg: snn_sdk::net::network::NetworkConfig = toml::from_str(&format!(
+            "input_size = 4\n[[layers]]\nsize = 3\nkind = \"{kind}\"\n{extra}\nreset = \"none\"\n"
+        ))
+        .unwrap();
+        let net = snn_sdk::net::network::Network::new(&cfg, 5, &candle_core::Device::Cpu).unwrap();
+        let before = net.layer_params().unwrap();
+        let g = map::export(&before, 4, 1e-3).unwrap();
+        assert_eq!(g.nodes["lif0"].kind, node);
+        let back = map::import(&g, 1e-3).unwrap();
+        let net2 = run::network(&back, 0).unwrap();
+        let after = net2.layer_params().unwrap();
+        assert_eq!(before[0].kind, after[0].kind, "{node}");
+        assert_eq!(before[0].w_ff, after[0].w_ff, "{node}");
+        assert_eq!(before[0].bias, after[0].bias, "{node}");
+        for (x, y) in before[0].beta.iter().zip(&after[0].beta) {
+            assert!((x - y).abs() <= 1e-7, "{node} beta {x} vs {y}");
+        }
+        assert_eq!(
+            before[0].alpha.is_some(),
+            after[0].alpha.is_some(),
+            "{node}"
+        );
+        // On the integer engine: a (current-based, for CubaLI) readout, format v3.
+        let float: Vec<snn_sdk::deploy::quant::FloatLayer> = after
+            .iter()
+            .enumerate()
+            .map(|(k, l)| snn_sdk::deploy::quant::FloatLayer::from_network(l, k).unwrap())
+            .collect();
+        let q = snn_sdk::deploy::quant::quantize(&float, &Default::default()).unwrap();
+        let header = snn_models::owned::OwnedHeader {
+            name: node.into(),
+            input_size: 4,
+            time_steps: 12,
+            encoding: snn_models::Encoding::Events,
+            num_classes: 3,
+            neurons_per_class: 1,
+        };
+        let owned = snn_sdk::deploy::export::build_model(&header, &q).unwrap();
+        let bytes = owned.to_bytes().unwrap();
+        let m = snn_models::decode(&bytes).unwrap();
+        assert_eq!(m.output, snn_models::Output::MaxMembrane, "{node}");
+        assert_eq!(
+            matches!(m.synapse(0), snn_models::Synapse::Current(_)),
+            node == "CubaLI",
+            "{node}"
+        );
+        // In f64: i = alpha i + W x + b, v = beta v + i (I: v = v + W x + b).
+        let rows: Vec<Vec<f32>> = (0..12)
+            .map(|t| {
+                (0..4)
+                    .map(|j| f32::from(u8::from((t + j) % 3 == 0)))
+                    .collect()
+            })
+            .collect();
+        let train = SpikeTrain {
+            inputs: 4,
+            rows: rows.clone(),
+        };
+        let mem = drive_all(&net2, &train).unwrap().readout.unwrap();
+        let l = &before[0];
+        let (mut i, mut v) = (vec![0f64; 3], vec![0f64; 3]);
+        for (t, x) in rows.iter().enumerate() {
+            for n in 0..3 {
+                let s: f64 = (0..4)
+                    .map(|j| f64::from(l.w_ff[n * 4 + j] * x[j]))
+                    .sum::<f64>()
+                    + l.bias.as_ref().map_or(0.0, |b| f64::from(b[n]));
+                let beta = f64::from(l.beta[n]);
+                match &l.alpha {
+                    Some(a) => {
+                        i[n] = f64::from(a[n]) * i[n] + s;
+                        v[n] = beta * v[n] + i[n];
+                    }
+                    None => v[n] = beta * v[n] + s,
+                }
+                assert!(
+                    (f64::from(mem[t][n]) - v[n]).abs() <= 1e-5,
+                    "{node} step {t} neuron {n}: {} vs {}",
+                    mem[t][n],
+                    v[n]
+                );
+            }
+        }
+    }
 }

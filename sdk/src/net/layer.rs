@@ -30,6 +30,10 @@ pub enum LayerKind {
     /// steps and the decision its argmax (trained with `ce_max_membrane`; on the integer engine
     /// format v3's `Output::MaxMembrane`).
     Readout,
+    /// A `readout` fed through a synaptic current (NIR `CubaLI`):
+    /// `i[t] = alpha*i[t-1] + W x[t] + b`, `v[t] = beta*v[t-1] + i[t]`, no spikes; the last
+    /// layer only (on the integer engine a current-based readout, format v3).
+    SynapticReadout,
 }
 
 impl LayerKind {
@@ -40,12 +44,15 @@ impl LayerKind {
 
     /// Whether the layer has a synaptic current (`synaptic`, `recurrent_synaptic`).
     pub fn is_synaptic(self) -> bool {
-        matches!(self, Self::Synaptic | Self::RecurrentSynaptic)
+        matches!(
+            self,
+            Self::Synaptic | Self::RecurrentSynaptic | Self::SynapticReadout
+        )
     }
 
-    /// Whether the layer is a non-spiking readout (`readout`).
+    /// Whether the layer is a non-spiking readout (`readout`, `synaptic_readout`).
     pub fn is_readout(self) -> bool {
-        matches!(self, Self::Readout)
+        matches!(self, Self::Readout | Self::SynapticReadout)
     }
 }
 
@@ -95,8 +102,8 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerConfig {
-    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`, `readout`;
-    /// default `leaky`).
+    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`, `readout`,
+    /// `synaptic_readout`; default `leaky`).
     #[serde(default)]
     pub kind: LayerKind,
     /// Number of neurons.
@@ -192,9 +199,7 @@ impl LayerConfig {
     /// The initial synaptic decay (`synaptic` layers; 0 for the others).
     pub fn initial_alpha(&self) -> f64 {
         match self.kind {
-            LayerKind::Synaptic | LayerKind::RecurrentSynaptic => {
-                self.alpha.unwrap_or(DEFAULT_ALPHA)
-            }
+            k if k.is_synaptic() => self.alpha.unwrap_or(DEFAULT_ALPHA),
             _ => 0.0,
         }
     }

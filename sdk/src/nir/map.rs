@@ -12,6 +12,7 @@
 //! | `Threshold(threshold)` | spike when `I > threshold` (no state) | `leaky` with `beta = 0`, reset `zero` |
 //! | `LI(tau, r, v_leak = 0)`, the last layer only | `v += dt/tau·(v_leak − v + r·I)`, no spike | `readout`: `beta = 1 − dt/tau`, `k = r·dt/tau` (non-spiking; the class value is `max_t v`; on the integer engine format v3's `Output::MaxMembrane`) |
 //! | `I(r)`, the last layer only | `v += dt·r·I` (Euler of `dv/dt = r·I`) | `readout` with `beta = 1`, `k = dt·r` |
+//! | `CubaLI(tau_syn, tau_mem, r, v_leak = 0, w_in)`, the last layer only | `i += dt/tau_syn·(−i + w_in·S)`, then the LI update with `I = i` | `synaptic_readout`: `alpha`, `beta` and `k` as for CubaLIF (a current-based readout on the integer engine) |
 //! | `Affine(W, b)`, `Linear(W)`, `Scale(s)`, `Flatten`, nested `NIRGraph` | act in the same step | composed into one affine map `W x + b` per layer (`w_ff`, `bias`) |
 //! | cycle `LIF → Affine(W_rec, b_rec) → LIF` | `I(t) += W_rec z(t−1) + b_rec` | `recurrent`: `w_rec = k·W_rec`, `b_rec` joins the bias |
 //! | cycle `CubaLIF → Affine(W_rec, b_rec) → CubaLIF` | the same `I(t)` into the synaptic current | `recurrent_synaptic` (the recurrent input enters the current, as snnTorch's `RSynaptic` does) |
@@ -44,14 +45,15 @@
 //! `LIFTorch`'s own bias (added to `v`) is not exported by Rockpool; an `Affine` bias before it
 //! enters the current like the weights.
 //!
-//! **Readout**: an `LI` or `I` node is the network's last layer, read by the `Output` (snnTorch's
-//! and Norse's membrane readouts); its value is the membrane itself, and a run decides on each
-//! class's maximum over the steps. The export writes a `readout` layer back as `LI` (`tau =
-//! dt/(1 − beta)`, `r = tau/dt`, so `k = 1`) or, with `beta = 1` everywhere, as `I` (`r = 1/dt`),
-//! with `snn_beta`, so run → NIR → run is exact. An `LI`/`I` anywhere but last, or in a cycle
-//! (it would feed back a membrane, not spikes), is refused.
+//! **Readout**: an `LI`, `I` or `CubaLI` node is the network's last layer, read by the `Output`
+//! (snnTorch's and Norse's membrane readouts); its value is the membrane itself, and a run
+//! decides on each class's maximum over the steps. The export writes a `readout` layer back as
+//! `LI` (`tau = dt/(1 − beta)`, `r = tau/dt`, so `k = 1`) or, with `beta = 1` everywhere, as `I`
+//! (`r = 1/dt`), and a `synaptic_readout` as `CubaLI` (`r = tau_mem/dt`, `w_in = tau_syn/dt`),
+//! with `snn_beta` / `snn_alpha`, so run → NIR → run is exact. A readout node anywhere but last,
+//! or in a cycle (it would feed back a membrane, not spikes), is refused.
 //!
-//! Refused, with the node, its type and why: `CubaLI` (a current-based readout), `Conv1d`/`Conv2d`, `SumPool2d`/`AvgPool2d`, `Delay` (no such layers),
+//! Refused, with the node, its type and why: `Conv1d`/`Conv2d`, `SumPool2d`/`AvgPool2d`, `Delay` (no such layers),
 //! `v_leak ≠ 0`, `v_reset ≠ 0`, `dt/tau ≥ 1` (Euler step past the time constant), graphs that
 //! are not a chain of layers (branches, skips, a readout without neurons).
 
@@ -89,10 +91,6 @@ pub struct Imported {
 }
 
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "CubaLI",
-        "a current-based non-spiking readout has no layer of ours yet (an LI or I readout has)",
-    ),
     ("Conv1d", "convolutions have no layer of ours yet"),
     ("Conv2d", "convolutions have no layer of ours yet"),
     ("SumPool2d", "pooling has no layer of ours yet"),
@@ -100,9 +98,9 @@ const REFUSED: &[(&str, &str)] = &[
     ("Delay", "synaptic delays have no layer of ours yet"),
 ];
 
-const NEURONS: &[&str] = &["LIF", "CubaLIF", "IF", "Threshold", "LI", "I"];
+const NEURONS: &[&str] = &["LIF", "CubaLIF", "IF", "Threshold", "LI", "I", "CubaLI"];
 /// The non-spiking neuron nodes: a `readout` layer, the last one only.
-const READOUTS: &[&str] = &["LI", "I"];
+const READOUTS: &[&str] = &["LI", "I", "CubaLI"];
 const LINEAR: &[&str] = &["Affine", "Linear", "Scale", "Flatten", "Identity", "Output"];
 
 fn node_err(name: &str, node: &Node, reason: impl Into<String>) -> NirError {
@@ -255,6 +253,7 @@ impl<'a> Importer<'a> {
                     "IF" => &["r", "v_threshold", "v_reset"],
                     "Threshold" => &["threshold"],
                     "LI" => &["tau", "r", "v_leak"],
+                    "CubaLI" => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
                     "I" => &["r"],
                     "Scale" => &["scale"],
                     _ => &[],
@@ -589,6 +588,29 @@ fn dynamics(
                     reset: Reset::None,
                 }
             }
+            "CubaLI" => {
+                zero("v_leak")?;
+                let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
+                let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
+                let ts = per_neuron(name, node, "tau_syn", n)?;
+                let tm = per_neuron(name, node, "tau_mem", n)?;
+                let r = per_neuron(name, node, "r", n)?;
+                let w_in = if node.params.contains_key("w_in") {
+                    per_neuron(name, node, "w_in", n)?
+                } else {
+                    vec![1.0; n]
+                };
+                let scale = (0..n)
+                    .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
+                    .collect();
+                Dyn {
+                    beta,
+                    alpha: Some(alpha),
+                    scale,
+                    threshold: vec![1.0; n],
+                    reset: Reset::None,
+                }
+            }
             "I" => Dyn {
                 beta: vec![1.0; n],
                 alpha: None,
@@ -838,6 +860,7 @@ pub fn import_as(graph: &Graph, dt: f64, semantics: Semantics) -> Result<Importe
             .transpose()?;
         let mut cfg = LayerConfig::new(
             match (&w_rec, &d.alpha) {
+                (_, Some(_)) if readout => LayerKind::SynapticReadout,
                 _ if readout => LayerKind::Readout,
                 (Some(_), Some(_)) => LayerKind::RecurrentSynaptic,
                 (Some(_), None) => LayerKind::Recurrent,
@@ -931,7 +954,24 @@ pub fn export(layers: &[FloatLayer], input_size: usize, dt: f64) -> Result<Graph
                 })
                 .collect()
         };
-        let mut node = if l.kind == LayerKind::Readout {
+        let mut node = if l.kind == LayerKind::SynapticReadout {
+            let alpha = l.alpha.as_deref().unwrap_or(&[]);
+            let ts = tau_of(alpha, "alpha")?;
+            let tm = tau_of(&l.beta, "beta")?;
+            let mut nd = Node::new(
+                "CubaLI",
+                [
+                    ("tau_syn", Param::vector(ts.clone())),
+                    ("tau_mem", Param::vector(tm.clone())),
+                    ("r", Param::vector(tm.iter().map(|t| t / dt).collect())),
+                    ("w_in", Param::vector(ts.iter().map(|t| t / dt).collect())),
+                    ("v_leak", zeros()),
+                ],
+            );
+            nd.metadata
+                .insert("snn_alpha".into(), Meta::Numbers(Param::vector(f(alpha))));
+            nd
+        } else if l.kind == LayerKind::Readout {
             if l.beta.iter().all(|&b| b == 1.0) {
                 Node::new("I", [("r", Param::vector(vec![1.0 / dt; n]))])
             } else {
@@ -990,7 +1030,7 @@ pub fn export(layers: &[FloatLayer], input_size: usize, dt: f64) -> Result<Graph
             Reset::Zero => "zero",
             Reset::None => "none",
         };
-        if l.kind != LayerKind::Readout {
+        if !l.kind.is_readout() {
             node.metadata
                 .insert("snn_reset".into(), Meta::Text(reset.into()));
         }

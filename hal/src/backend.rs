@@ -1,7 +1,9 @@
 //! The inference backend: loads a model and runs samples. The CPU backend ([`crate::cpu`]) runs
 //! the `snn_models` engine; a neuromorphic co-processor driver would implement the same trait.
 use crate::counter::CycleCounter;
-use crate::protocol::{ErrorReply, InferResult, Input, ModelInfo, StreamInput, StreamReply};
+use crate::protocol::{
+    ErrorReply, InferResult, Input, ModelInfo, ReadoutReply, StreamInput, StreamReply,
+};
 use crate::spike_out::SpikeOutput;
 
 /// Capacity of a backend.
@@ -51,6 +53,9 @@ pub trait Backend {
         rules: (u16, u32),
         out: &mut StreamReply,
     ) -> Result<(), ErrorReply>;
+    /// The readout values of the last [`Backend::infer`] of a model ending in a non-spiking
+    /// readout (an error when the model has none or no inference ran since it was loaded).
+    fn readout(&mut self, out: &mut ReadoutReply) -> Result<(), ErrorReply>;
     /// Runs the next steps of the open stream; fills `out` with each step's output spikes, the
     /// running counts and the steps' costs read from `counter`, and signals each output spike on
     /// `spikes` in its step. The state stays for the next push.

@@ -3,8 +3,8 @@ use crate::backend::{Backend, Limits};
 use crate::counter::CycleCounter;
 use crate::protocol::{
     stream_steps, truncated, ErrorCode, ErrorReply, InferResult, Input, LayerResult, ModelInfo,
-    StreamDecisions, StreamInput, StreamReply, EVENT_BYTES, MAX_OUTPUTS, MAX_STREAM_OUTPUTS,
-    MAX_STREAM_SPIKES, STEP_END,
+    ReadoutReply, StreamDecisions, StreamInput, StreamReply, EVENT_BYTES, MAX_OUTPUTS, MAX_READOUT,
+    MAX_STREAM_OUTPUTS, MAX_STREAM_SPIKES, STEP_END,
 };
 use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
@@ -48,6 +48,9 @@ pub struct CpuBackend<'a> {
     /// Storage of the stream's decision rules (empty unless given by
     /// [`CpuBackend::with_rule_storage`]).
     rules: RuleStore<'a>,
+    /// Whether the state buffers hold the readout maxima of the last inference (a readout
+    /// model's [`Backend::infer`] ran, and no load or stream since).
+    readout_ready: bool,
 }
 
 /// A stream between requests.
@@ -222,6 +225,7 @@ fn empty_model() -> Model<'static> {
         layers: heapless::Vec::new(),
         channels: snn_models::Channels::default(),
         synapses: snn_models::Synapses::default(),
+        output: snn_models::Output::Spikes,
     }
 }
 
@@ -246,6 +250,7 @@ impl<'a> CpuBackend<'a> {
             loaded: None,
             public_key: None,
             stream: None,
+            readout_ready: false,
             rules: RuleStore::default(),
         }
     }
@@ -340,14 +345,22 @@ impl<'a> CpuBackend<'a> {
         }
         model.channels = snn_models::Channels::default();
         model.synapses = snn_models::Synapses::default();
+        model.output = snn_models::Output::Spikes;
         if version >= 2 {
             let (channels, r) = postcard::take_from_bytes(rest).map_err(|_| no_model())?;
             model.channels = channels;
             rest = r;
         }
         if version >= 3 {
-            // Validated on loading: the rest of the body is the synapse section.
-            model.synapses = snn_models::Synapses::new(rest);
+            // Validated on loading: the rest of the body is the synapse section and, for a
+            // non-spiking readout, the output section after it.
+            let (synapses, r) = snn_models::Synapses::take(rest).map_err(|_| no_model())?;
+            if !synapses.is_empty() {
+                model.synapses = synapses;
+            }
+            if !r.is_empty() {
+                model.output = postcard::from_bytes(r).map_err(|_| no_model())?;
+            }
         }
         Ok(())
     }
@@ -399,6 +412,7 @@ impl Backend for CpuBackend<'_> {
     fn begin_load(&mut self, len: u32) -> Result<(), ErrorReply> {
         self.loaded = None;
         self.stream = None;
+        self.readout_ready = false;
         self.len = 0;
         self.model_len = 0;
         if len as usize > self.buf.model.len() {
@@ -471,6 +485,7 @@ impl Backend for CpuBackend<'_> {
         }
         // The inference overwrites the state buffers: no stream survives it.
         self.stream = None;
+        self.readout_ready = false;
         let b = &mut self.buf;
         let mut model = empty_model();
         Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
@@ -518,6 +533,48 @@ impl Backend for CpuBackend<'_> {
         out.steps = stats.steps;
         out.input_spikes = stats.input_spikes;
         out.synaptic_events = stats.synaptic_events;
+        self.readout_ready = model.has_readout();
+        Ok(())
+    }
+
+    // Out of line: its parsed `Model` (~700 B) must not share the caller's frame with `infer`'s.
+    #[inline(never)]
+    fn readout(&mut self, out: &mut ReadoutReply) -> Result<(), ErrorReply> {
+        if self.loaded.is_none() {
+            return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
+        }
+        let b = &self.buf;
+        let mut model = empty_model();
+        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        if !model.has_readout() {
+            return Err(err(
+                ErrorCode::BadInput,
+                "the model's last layer spikes: it has no readout values",
+            ));
+        }
+        if !self.readout_ready {
+            return Err(err(
+                ErrorCode::BadInput,
+                "no inference since the model was loaded (or a stream ran since)",
+            ));
+        }
+        let values = b
+            .membrane
+            .get(snn_models::engine::readout_span(&model))
+            .unwrap_or(&[]);
+        out.values.clear();
+        for &v in values {
+            out.values.push(v).map_err(|_| {
+                let mut e = err(ErrorCode::ModelTooBig, "");
+                let _ = write!(
+                    e.reason,
+                    "a readout of {} classes; the link carries at most {MAX_READOUT}",
+                    values.len()
+                );
+                e
+            })?;
+        }
+        out.predicted = snn_models::decision::readout_class(values);
         Ok(())
     }
 
@@ -556,6 +613,7 @@ impl Backend for CpuBackend<'_> {
             (true, _) => None,
         };
         self.stream = None;
+        self.readout_ready = false;
         let b = &mut self.buf;
         let mut model = empty_model();
         Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
@@ -602,6 +660,7 @@ impl Backend for CpuBackend<'_> {
             }
             None => None,
         };
+        self.readout_ready = false;
         self.stream = Some(Stream {
             carry,
             exp,
@@ -706,6 +765,7 @@ impl Backend for CpuBackend<'_> {
         out.decisions = decisions;
         stream.carry = engine.carry();
         fill_counts(&engine, out)?;
+        self.readout_ready = false;
         self.stream = Some(stream);
         r
     }

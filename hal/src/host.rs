@@ -1,8 +1,8 @@
 //! Host side of the link (feature `std`): a client that speaks the protocol over any byte
 //! stream, and a launcher for the emulated boards under QEMU.
 use crate::protocol::{
-    stream_steps, ErrorReply, InferResult, Info, Input, ModelInfo, Reply, Request, StreamInput,
-    StreamReply, CHUNK, MAX_REQUEST, PROTOCOL_VERSION, STEP_END,
+    stream_steps, ErrorReply, InferResult, Info, Input, ModelInfo, ReadoutReply, Reply, Request,
+    StreamInput, StreamReply, CHUNK, MAX_REQUEST, PROTOCOL_VERSION, READOUT_PROTOCOL, STEP_END,
 };
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -137,6 +137,7 @@ fn kind(req: &Request<'_>) -> &'static str {
         Request::Reset => "Reset",
         Request::StreamBegin { .. } => "StreamBegin",
         Request::StreamPush { .. } => "StreamPush",
+        Request::Readout => "Readout",
     }
 }
 
@@ -466,6 +467,29 @@ impl Client {
             replies.push(self.stream_push(StreamInput::Events(&bytes))?);
         }
         Ok(replies)
+    }
+
+    /// The readout values of the device's last [`Client::infer`] of a model ending in a
+    /// non-spiking readout. Checks the device's protocol version first: a device older than
+    /// [`READOUT_PROTOCOL`] cannot decode the request and gets [`ClientError::Version`] naming
+    /// both versions.
+    pub fn readout(&mut self) -> Result<ReadoutReply, ClientError> {
+        let device = match self.device_protocol {
+            Some(v) => v,
+            None => self.info()?.protocol,
+        };
+        self.device_protocol = Some(device);
+        if device < READOUT_PROTOCOL {
+            return Err(ClientError::Version {
+                host: PROTOCOL_VERSION,
+                device,
+            });
+        }
+        let r = self.call(&Request::Readout)?;
+        Self::expect(r, |r| match r {
+            Reply::Readout(x) => Ok(x),
+            o => Err(Box::new(o)),
+        })
     }
 
     /// Runs one sample on the device.

@@ -7,7 +7,7 @@
 use crate::backend::{Backend, Limits};
 use crate::counter::CycleCounter;
 use crate::protocol::{
-    ErrorCode, ErrorReply, InferResult, Input, ModelInfo, StreamInput, StreamReply,
+    ErrorCode, ErrorReply, InferResult, Input, ModelInfo, ReadoutReply, StreamInput, StreamReply,
 };
 use crate::slots::{SlotError, SlotInfo, Slots};
 use crate::spike_out::SpikeOutput;
@@ -161,6 +161,10 @@ impl<B: Backend, F: NorFlash> Backend for Persistent<B, F> {
         out: &mut StreamReply,
     ) -> Result<(), ErrorReply> {
         self.inner.stream_begin(reset, exp, rules, out)
+    }
+
+    fn readout(&mut self, out: &mut ReadoutReply) -> Result<(), ErrorReply> {
+        self.inner.readout(out)
     }
 
     fn stream_push(

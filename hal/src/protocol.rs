@@ -14,8 +14,14 @@ use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 use snn_models::MAX_LAYERS;
 
-/// Protocol revision; bumped on any incompatible message change (3: streams).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Protocol revision; bumped on any incompatible message change (3: streams; 4: the readout
+/// values of a model ending in a non-spiking readout, [`Request::Readout`]).
+pub const PROTOCOL_VERSION: u16 = 4;
+/// The first protocol version with [`Request::Readout`] / [`Reply::Readout`].
+pub const READOUT_PROTOCOL: u16 = 4;
+/// Most classes a [`ReadoutReply`] carries (a readout model with more is refused by
+/// [`Request::Readout`]).
+pub const MAX_READOUT: usize = 32;
 /// Largest decoded (postcard) request the device accepts, bytes.
 pub const MAX_REQUEST: usize = 1024;
 /// Largest encoded request frame on the wire: the envelope, COBS (one byte per 254) and the
@@ -136,6 +142,10 @@ pub enum Request<'a> {
         #[serde(borrow)]
         input: StreamInput<'a>,
     },
+    /// The readout values of the last [`Request::Infer`] of a model ending in a non-spiking
+    /// readout (format v3 `Output::MaxMembrane`): answered by [`Reply::Readout`] (protocol 4;
+    /// a device of an older protocol cannot decode it, so the host checks `Info` first).
+    Readout,
 }
 
 /// Steps of a stream's input.
@@ -196,6 +206,19 @@ pub enum Reply<S = StreamReply, R = InferResult> {
     Error(ErrorReply),
     /// Outcome of [`Request::StreamBegin`] (no steps) or [`Request::StreamPush`].
     Stream(S),
+    /// Answer to [`Request::Readout`].
+    Readout(ReadoutReply),
+}
+
+/// The readout values of the last inference of a model ending in a non-spiking readout.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadoutReply {
+    /// Per class the maximum of its readout membrane over the inference's steps (`i32` in the
+    /// last layer's units `2^-shift`, `snn_models::Engine::readout`).
+    pub values: Vec<i32, MAX_READOUT>,
+    /// The class decided on them (`snn_models::decision::readout_class`: the largest value,
+    /// ties to the lower class), the same as that inference's [`InferResult::predicted`].
+    pub predicted: u16,
 }
 
 /// The outcome of the steps of one [`Request::StreamPush`].
@@ -290,7 +313,8 @@ pub struct Info {
     /// Largest model file the device accepts, bytes.
     pub max_model_bytes: u32,
     /// Most neurons (all layers together) the device's state buffers hold; a current-based
-    /// layer's neurons (format v3) count twice, membrane and current.
+    /// layer's neurons (format v3) count twice, membrane and current, and so do a readout's
+    /// (membrane and running maximum).
     pub max_neurons: u32,
     /// Largest `input_size` the device accepts.
     pub max_inputs: u32,

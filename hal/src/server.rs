@@ -355,6 +355,13 @@ impl<B: Backend, C: CycleCounter, S: SpikeOutput> Core<B, C, S> {
                     Err(e) => Reply::Error(e),
                 }
             }
+            Request::Readout => {
+                let mut out = crate::protocol::ReadoutReply::default();
+                match self.backend.readout(&mut out) {
+                    Ok(()) => Reply::Readout(out),
+                    Err(e) => Reply::Error(e),
+                }
+            }
             Request::Infer { sample_seed, input } => {
                 let Some(out) = self.out.result() else {
                     return error(ErrorCode::BadFrame, "no result storage");

@@ -68,6 +68,7 @@ pub fn digits_model(hidden: u16, seed: u32) -> Result<Vec<u8>, FormatError> {
         layers,
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -115,6 +116,7 @@ pub fn digits_model_recurrent(seed: u32) -> Result<Vec<u8>, FormatError> {
         layers,
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -229,6 +231,7 @@ pub fn digits_model_rich(seed: u32) -> Result<Vec<u8>, FormatError> {
         layers,
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     };
     encode_to_vec(&model)
 }
@@ -269,6 +272,7 @@ pub fn shd_model(seed: u32) -> Result<Vec<u8>, FormatError> {
         layers,
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     };
     encode_to_vec(&model)
 }

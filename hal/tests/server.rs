@@ -286,6 +286,83 @@ fn a_version_3_model_with_synaptic_currents_matches_the_engine() {
 }
 
 #[test]
+fn a_readout_models_values_come_back_over_the_link_equal_to_the_engine() {
+    use snn_models::owned::{OwnedModel, OwnedSynapse, OwnedSynapses};
+    use snn_models::{Output, Reset};
+    // The rich model (recurrent and sparse layers) with a current-based hidden layer and its
+    // last layer a non-spiking readout: the server's per-request parse reads both sections.
+    let rich = snn_hal::synthetic::digits_model_rich(5).unwrap();
+    let mut owned = OwnedModel::from_bytes(&rich).unwrap();
+    let n = owned.layers.len();
+    owned.layers[n - 1].reset = Reset::None;
+    owned.layers[n - 1].recurrent = None;
+    owned.output = Output::MaxMembrane;
+    owned.header.num_classes = owned.layers[n - 1].neurons;
+    owned.header.neurons_per_class = 1;
+    let synapses: Vec<OwnedSynapse> = (0..n)
+        .map(|l| match l {
+            0 => OwnedSynapse::Current(snn_models::owned::OwnedLeak::Shared(45000)),
+            _ => OwnedSynapse::Instant,
+        })
+        .collect();
+    owned.synapses = OwnedSynapses::new(&synapses);
+    let model = owned.to_bytes().unwrap();
+    let mut st = store(64 * 1024, 1024);
+    let mut s = st.server();
+    assert!(matches!(
+        upload(&mut s, &model, crc32(&model)),
+        Reply::Loaded(_)
+    ));
+    // Nothing to report before an inference.
+    assert_eq!(code(&call(&mut s, &Request::Readout)), ErrorCode::BadInput);
+    let m = decode(&model).unwrap();
+    let mut classes = std::collections::BTreeSet::new();
+    for seed in 0..6 {
+        let f = features(seed);
+        let r = call(
+            &mut s,
+            &Request::Infer {
+                sample_seed: seed,
+                input: Input::Features(&f),
+            },
+        );
+        let Reply::Result(r) = r else { panic!("{r:?}") };
+        let Reply::Readout(v) = call(&mut s, &Request::Readout) else {
+            panic!("no readout")
+        };
+        let q = Requirements::of(&m);
+        let (mut a, mut b, mut c, mut d) = (
+            vec![0; q.membrane],
+            vec![0; q.current],
+            vec![0; q.spikes],
+            vec![0; q.out_counts],
+        );
+        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        e.run_features(&f, seed).unwrap();
+        assert_eq!(&v.values[..], e.readout(), "seed {seed}");
+        assert_eq!(v.predicted, e.predicted_class());
+        assert_eq!(r.predicted, v.predicted);
+        assert!(r.counts.iter().all(|&c| c == 0), "a readout never spikes");
+        classes.insert(v.values.clone());
+    }
+    assert!(
+        classes.len() > 1 && classes.iter().flatten().any(|&x| x != 0),
+        "the readout values change with the input"
+    );
+    // A spiking model has no readout values.
+    let plain = digits_model(64, 1).unwrap();
+    assert!(matches!(
+        upload(&mut s, &plain, crc32(&plain)),
+        Reply::Loaded(_)
+    ));
+    infer_ok(&mut s, &plain, 1);
+    let r = call(&mut s, &Request::Readout);
+    assert_eq!(code(&r), ErrorCode::BadInput);
+    let Reply::Error(e) = r else { panic!() };
+    assert!(e.reason.contains("no readout"), "{}", e.reason);
+}
+
+#[test]
 fn a_model_needing_more_state_than_the_device_has_is_refused() {
     let model = digits_model(512, 1).unwrap();
     let mut st = store(64 * 1024, 256);

@@ -443,14 +443,23 @@ fn a_device_of_another_protocol_version_is_refused_by_the_host() {
     let mut client = Client::new(host.try_clone().unwrap(), host);
     let e = client.stream_begin(true, 0, (0, 0)).unwrap_err();
     assert!(
-        matches!(e, ClientError::Version { host: 3, device: 2 }),
+        matches!(
+            e,
+            ClientError::Version {
+                host: PROTOCOL_VERSION,
+                device: 2
+            }
+        ),
         "{e}"
     );
     let text = e.to_string();
     assert!(
-        text.contains("protocol 2") && text.contains("speaks 3"),
+        text.contains("protocol 2") && text.contains(&format!("speaks {PROTOCOL_VERSION}")),
         "{text}"
     );
+    // A readout needs protocol 4: the same old device is refused without a request.
+    let e = client.readout().unwrap_err();
+    assert!(matches!(e, ClientError::Version { device: 2, .. }), "{e}");
     assert_eq!(old.join().unwrap(), "Info", "only Info was asked");
 }
 

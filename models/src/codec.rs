@@ -3,13 +3,15 @@
 //! postcard is not self-describing, so the version sits in a fixed prefix that is read before the
 //! body is touched; the CRC covers every byte before it. A version-1 body is the header and the
 //! layers; version 2 appends the [`Channels`] section, version 3 the synapse section (one
-//! [`crate::format::Synapse`] per layer, or none). The writer uses the oldest version that
-//! holds the model ([`Model::min_version`]).
+//! [`crate::format::Synapse`] per layer, or none) and, optionally, the output section (one
+//! [`Output`], only when the last layer is a readout; a version-3 body that ends after the
+//! synapses has [`Output::Spikes`]). The writer uses the oldest version that holds the model
+//! ([`Model::min_version`]).
 use crate::crc::crc32;
 use crate::error::FormatError;
 use crate::format::{
-    Channels, Header, Layer, Model, Synapses, CHANNELS_VERSION, FORMAT_VERSION, MAGIC, MAX_LAYERS,
-    SYNAPSES_VERSION,
+    Channels, Header, Layer, Model, Output, Synapses, CHANNELS_VERSION, FORMAT_VERSION, MAGIC,
+    MAX_LAYERS, SYNAPSES_VERSION,
 };
 use crate::validate;
 
@@ -105,7 +107,17 @@ fn body(bytes: &[u8], version: u16) -> Result<Model<'_>, FormatError> {
                 _ => "the synapse section is truncated, malformed or longer than 8 layers",
             })
         })?;
-        synapses = s;
+        // A count of 0 (written when a readout model has no synapse entries) is no section.
+        if !s.is_empty() {
+            synapses = s;
+        }
+        rest = tail;
+    }
+    let mut output = Output::Spikes;
+    if version >= SYNAPSES_VERSION && !rest.is_empty() {
+        let (o, tail) = postcard::take_from_bytes::<Output>(rest)
+            .map_err(|_| FormatError::Header("the output section has an unknown variant"))?;
+        output = o;
         rest = tail;
     }
     if !rest.is_empty() {
@@ -116,13 +128,43 @@ fn body(bytes: &[u8], version: u16) -> Result<Model<'_>, FormatError> {
         layers,
         channels,
         synapses,
+        output,
     })
+}
+
+/// The bytes a version-3 body has after the channel constants: the synapse section (a count of
+/// 0 when a readout model has no entries) and, for a readout, the output section.
+fn v3_tail<'a>(model: &Model<'a>) -> ([&'a [u8]; 2], Option<u8>) {
+    let syn = model.synapses.0 .0;
+    let syn: [&[u8]; 2] = if syn.is_empty() {
+        [&[0], &[]]
+    } else {
+        [syn, &[]]
+    };
+    // postcard writes a unit variant as its index, one varint byte.
+    let out = match model.output {
+        Output::Spikes => None,
+        Output::MaxMembrane => Some(1),
+    };
+    (syn, out)
 }
 
 /// The postcard body of `model` in the layout of `version` into `buf`; returns its length.
 fn write_body(model: &Model<'_>, version: u16, buf: &mut [u8]) -> Result<usize, FormatError> {
     let len = if version >= SYNAPSES_VERSION {
-        postcard::to_slice(model, buf)
+        let head = postcard::to_slice(&(&model.header, &model.layers, &model.channels), buf)
+            .map_err(|_| FormatError::BufferTooSmall)?
+            .len();
+        let (syn, out) = v3_tail(model);
+        let mut end = head;
+        for part in syn.iter().chain([out.as_slice()].iter()) {
+            let dst = buf
+                .get_mut(end..end + part.len())
+                .ok_or(FormatError::BufferTooSmall)?;
+            dst.copy_from_slice(part);
+            end += part.len();
+        }
+        return Ok(end);
     } else if version >= CHANNELS_VERSION {
         postcard::to_slice(&(&model.header, &model.layers, &model.channels), buf)
     } else {
@@ -180,7 +222,12 @@ pub fn encode_to_vec(model: &Model<'_>) -> Result<alloc::vec::Vec<u8>, FormatErr
     validate::model(model)?;
     let version = model.min_version();
     let body = if version >= SYNAPSES_VERSION {
-        postcard::to_allocvec(model)
+        postcard::to_allocvec(&(&model.header, &model.layers, &model.channels)).map(|mut b| {
+            let (syn, out) = v3_tail(model);
+            syn.iter().for_each(|p| b.extend_from_slice(p));
+            b.extend(out);
+            b
+        })
     } else if version >= CHANNELS_VERSION {
         postcard::to_allocvec(&(&model.header, &model.layers, &model.channels))
     } else {

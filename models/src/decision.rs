@@ -15,6 +15,15 @@
 //!   did (the decision latency); several classes reaching `N` in the same step: the one with
 //!   the higher count, then the lowest class.
 //! - [`Settle`]: for reports, the step from which a per-step decision stopped changing.
+//! - [`MaxMembrane`]: the rule of a model whose last layer is a non-spiking readout
+//!   (format [`crate::format::Output::MaxMembrane`], NIR `LI` / `I`). It is fed the readout's
+//!   membranes (`i32`, one neuron per class) once per step and keeps, per class, the maximum
+//!   over the sample's valid steps, `value_c = max_t v_c(t)` (the first step sets it; no
+//!   initial 0 takes part); the decision is `argmax_c value_c`, ties to the lowest class. This
+//!   is the decision of the snnTorch and Norse tutorials for a leaky-integrator readout
+//!   (`mem_rec.max(0)` / `torch.max(voltages, 0)`, then `argmax`). The engine keeps the same
+//!   maximum itself through [`max_membrane_step`] (`Engine::readout`), so a board running a
+//!   whole sample reports the values this rule computes.
 //!
 //! Counts per class are `u32` sums of `u16` per-step counts: a window of at most 65535 steps of
 //! at most 65535 spikes per class and step sums to at most `65535^2 < 2^32`, so window sums are
@@ -225,6 +234,88 @@ impl<'b> FinalCount<'b> {
     /// The class with most spikes so far (ties and silence -> the lowest class).
     pub fn decision(&self) -> u16 {
         argmax(self.counts).unwrap_or(0)
+    }
+}
+
+/// One step of the readout maximum: `max_c = v_c` at the first step of a sample (`first`),
+/// else `max_c = max(max_c, v_c)`, for every class present in both slices. The one place the
+/// readout's per-class value is computed (the engine and [`MaxMembrane`] call it).
+#[inline]
+pub fn max_membrane_step(max: &mut [i32], membranes: &[i32], first: bool) {
+    for (m, &v) in max.iter_mut().zip(membranes) {
+        *m = if first { v } else { (*m).max(v) };
+    }
+}
+
+/// Class with the largest readout value; ties go to the lowest class; 0 for no values.
+pub fn readout_class(values: &[i32]) -> u16 {
+    let mut best: Option<(u16, i32)> = None;
+    for (c, &v) in values.iter().enumerate().take(usize::from(u16::MAX)) {
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((c as u16, v));
+        }
+    }
+    best.map_or(0, |(c, _)| c)
+}
+
+/// The readout rule: per class the maximum of the non-spiking readout's membrane over every
+/// step so far ([`max_membrane_step`]), decided by [`readout_class`] (ties -> lowest class).
+#[derive(Debug)]
+pub struct MaxMembrane<'b> {
+    max: &'b mut [i32],
+    steps: u32,
+}
+
+impl<'b> MaxMembrane<'b> {
+    /// A rule over `classes` classes keeping its maxima in `max` (at least `classes` elements).
+    pub fn new(classes: u16, max: &'b mut [i32]) -> Result<Self, DecisionError> {
+        if classes == 0 {
+            return Err(DecisionError::Populations {
+                classes,
+                per_class: 1,
+            });
+        }
+        let n = usize::from(classes);
+        need("max", max, n)?;
+        let max = &mut max[..n];
+        max.fill(0);
+        Ok(Self { max, steps: 0 })
+    }
+
+    /// Forgets every step (a new sample).
+    pub fn reset(&mut self) {
+        self.max.fill(0);
+        self.steps = 0;
+    }
+
+    /// Adds one step's readout membranes (`Engine::membranes(last)`: one per class); on error
+    /// (a slice of another length) nothing changes.
+    pub fn push(&mut self, membranes: &[i32]) -> Result<(), DecisionError> {
+        if membranes.len() != self.max.len() {
+            return Err(DecisionError::BufferTooSmall {
+                what: "readout membranes",
+                needed: self.max.len(),
+                given: membranes.len(),
+            });
+        }
+        max_membrane_step(self.max, membranes, self.steps == 0);
+        self.steps = self.steps.saturating_add(1);
+        Ok(())
+    }
+
+    /// Per-class maxima so far (0 before the first step).
+    pub fn values(&self) -> &[i32] {
+        self.max
+    }
+
+    /// Steps pushed since the last reset.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// The class with the largest maximum so far (ties -> the lowest class).
+    pub fn decision(&self) -> u16 {
+        readout_class(self.max)
     }
 }
 

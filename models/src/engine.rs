@@ -13,6 +13,16 @@
 //! Such a layer always takes the general path below (never the fused or DSP step), so every
 //! core computes it with the same portable code.
 //!
+//! A model whose last layer is a non-spiking readout ([`Output::MaxMembrane`], NIR `LI` / `I`,
+//! format version 3) runs that layer without threshold, reset or spikes:
+//! `v_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` (with a current-based synapse,
+//! `v_i = sat(decay(v_i, leak_i) + c_i)`, `c_i` as above), every addition saturating at the
+//! `i32` range ([`integrate`]). After each step the engine folds the readout's membranes into
+//! their running maximum over the sample's steps ([`crate::decision::max_membrane_step`]; kept
+//! in the `membrane` buffer after the currents) that [`Engine::readout`] returns and
+//! [`Engine::predicted_class`] decides on. The readout takes the general path too (portable
+//! code, same bits on every core); the spiking layers before it keep their fast paths.
+//!
 //! Two paths compute exactly that. A dense layer whose step adds at most 256 rows (feed-forward
 //! spikes plus last step's recurrent spikes) takes the fused `step_dense`: per block of 8
 //! neurons, one pass over the spiking rows sums `w + 128` in packed 16-bit lanes
@@ -24,15 +34,16 @@ use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, Encoder};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
 use crate::format::{
-    Encoding, Layer, LeI32s, Leak, Model, Reset, Synapse, Weights, MAX_LAYERS, RATE_ONE,
+    Encoding, Layer, LeI32s, Leak, Model, Output, Reset, Synapse, Weights, MAX_LAYERS, RATE_ONE,
 };
 
 /// Sizes of the caller-provided state buffers a model needs (elements, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Requirements {
     /// `i32` neuron state: every neuron's membrane (layer by layer), then the synaptic current
-    /// of every neuron of a current-based layer ([`Synapse::Current`]), then (delta encodings
-    /// of real channels) one reference per input channel.
+    /// of every neuron of a current-based layer ([`Synapse::Current`]), then (a non-spiking
+    /// readout, [`Output::MaxMembrane`]) the running maximum of each readout membrane, then
+    /// (delta encodings of real channels) one reference per input channel.
     pub membrane: usize,
     /// `i32` synaptic accumulators of the general path (on the fused dense path, last step's
     /// spikes of a recurrent layer): the largest layer.
@@ -50,6 +61,7 @@ impl Requirements {
         Self {
             membrane: neurons.clone().sum::<usize>()
                 + current_neurons(model)
+                + readout_neurons(model)
                 + delta_channels(model),
             current: neurons.clone().max().unwrap_or(0),
             spikes: usize::from(model.header.input_size) + neurons.sum::<usize>(),
@@ -110,6 +122,24 @@ fn current_neurons(model: &Model<'_>) -> usize {
         .filter(|(l, _)| matches!(model.synapse(*l), Synapse::Current(_)))
         .map(|(_, layer)| usize::from(layer.neurons))
         .sum()
+}
+
+/// Neurons of a non-spiking readout ([`Output::MaxMembrane`]; 0 without one): their running
+/// maxima live after the currents.
+fn readout_neurons(model: &Model<'_>) -> usize {
+    match model.output {
+        Output::MaxMembrane => model.output_neurons(),
+        Output::Spikes => 0,
+    }
+}
+
+/// Where a readout's running maxima ([`Engine::readout`]) lie in the `membrane` buffer: after
+/// every membrane and current (empty for a model whose last layer spikes). A device that keeps
+/// the buffer after an inference reads them from there.
+pub fn readout_span(model: &Model<'_>) -> core::ops::Range<usize> {
+    let total: usize = model.layers.iter().map(|l| usize::from(l.neurons)).sum();
+    let start = total + current_neurons(model);
+    start..start + readout_neurons(model)
 }
 
 /// Channels whose delta-encoder reference lives after the membranes (0 unless the model uses
@@ -283,6 +313,14 @@ impl<'m, 's> Engine<'m, 's> {
         self.membrane.get(start..start + n).unwrap_or(&[])
     }
 
+    /// The running maximum of each readout membrane over the steps since the last reset (one
+    /// value per class, `i32` in the layer's membrane units `2^-shift`; 0 before the first
+    /// step), the result a readout model ([`Output::MaxMembrane`]) decides on; empty for a
+    /// model whose last layer spikes.
+    pub fn readout(&self) -> &[i32] {
+        self.membrane.get(readout_span(self.model)).unwrap_or(&[])
+    }
+
     /// Spike indices of layer `layer` at the last step.
     pub fn layer_spikes(&self, layer: usize) -> &[u16] {
         let input = usize::from(self.model.header.input_size);
@@ -360,6 +398,7 @@ impl<'m, 's> Engine<'m, 's> {
         // by the encoder), and a layer's spike list only names its own neurons.
         let mut pre_bound = input_size;
         let last = self.model.layers.len().saturating_sub(1);
+        let readout = self.model.output.is_readout();
         for (l, layer) in self.model.layers.iter().enumerate() {
             let n = usize::from(layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
@@ -382,8 +421,9 @@ impl<'m, 's> Engine<'m, 's> {
             let cur = &mut self.current[..n];
             let prev_len = usize::from(self.spike_len[l]);
             let direct = l == 0 && matches!(self.model.header.encoding, Encoding::Direct);
+            let is_readout = readout && l == last;
             let fused = match synapse {
-                Synapse::Instant if !direct => {
+                Synapse::Instant if !direct && !is_readout => {
                     dense_weights(layer, pre, pre_bound, &own[..prev_len])
                 }
                 _ => None,
@@ -416,6 +456,15 @@ impl<'m, 's> Engine<'m, 's> {
                         events += fan_out(rec, n, &own[..prev_len], cur);
                     }
                     let count = match synapse {
+                        Synapse::Instant if is_readout => {
+                            integrate(layer, layer.bias, v, cur);
+                            0
+                        }
+                        Synapse::Current(alpha) if is_readout => {
+                            integrate_current(&alpha, layer.bias, syn_state, cur);
+                            integrate(layer, None, v, cur);
+                            0
+                        }
                         Synapse::Instant => update(layer, v, cur, own),
                         Synapse::Current(alpha) => {
                             integrate_current(&alpha, layer.bias, syn_state, cur);
@@ -430,6 +479,11 @@ impl<'m, 's> Engine<'m, 's> {
                     (events, count)
                 }
             };
+            if is_readout {
+                // The readout's running maxima follow the currents (`Requirements`).
+                let (max, _) = core::mem::take(&mut c_bufs).split_at_mut(n);
+                crate::decision::max_membrane_step(max, v, self.stats.steps == 0);
+            }
             self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
             self.spike_len[l] = count as u16;
             self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
@@ -537,8 +591,13 @@ impl<'m, 's> Engine<'m, 's> {
         Ok(())
     }
 
-    /// Predicted class: the population with most spikes (ties go to the lower class).
+    /// Predicted class: the population with most spikes (ties go to the lower class), or for
+    /// a readout model the class with the largest [`readout`](Self::readout) value
+    /// ([`crate::decision::readout_class`], ties go to the lower class).
     pub fn predicted_class(&self) -> u16 {
+        if self.model.output.is_readout() {
+            return crate::decision::readout_class(self.readout());
+        }
         predict(self.model, self.output_counts())
     }
 
@@ -924,6 +983,21 @@ fn integrate_current(
         let b = bias.and_then(|b| b.get(i)).unwrap_or(0);
         *c = sat_add(sat_add(crate::fixed::decay(*c, a), *s), b);
         *s = *c;
+    }
+}
+
+/// A non-spiking readout's step ([`Output::MaxMembrane`]): for every neuron `i`,
+/// `v_i = sat(sat(decay(v_i, leak_i) + cur_i) + bias_i)` with `decay(v, l) = (v·l + 2^15) >> 16`
+/// ([`crate::fixed::decay`], `beta = l / 2^16`) and `sat` the clamp to the `i32` range; no
+/// threshold, no reset, no spike. `bias` is `None` when it already went into a current.
+fn integrate(layer: &Layer<'_>, bias: Option<LeI32s<'_>>, v: &mut [i32], cur: &[i32]) {
+    for (i, (vi, &s)) in v.iter_mut().zip(cur).enumerate() {
+        let l = match &layer.leak {
+            Leak::Shared(l) => *l,
+            Leak::PerNeuron(ls) => ls.get(i).unwrap_or(0),
+        };
+        let b = bias.and_then(|b| b.get(i)).unwrap_or(0);
+        *vi = sat_add(sat_add(crate::fixed::decay(*vi, l), s), b);
     }
 }
 
@@ -1612,6 +1686,7 @@ mod fast_path_tests {
                 layers,
                 channels: Default::default(),
                 synapses: Default::default(),
+                output: Default::default(),
             };
             let r = Requirements::of(&model);
             let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);

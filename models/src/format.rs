@@ -14,7 +14,8 @@ pub const MAGIC: [u8; 4] = *b"SNNM";
 pub const FORMAT_VERSION: u16 = 3;
 /// The first version that has the [`Model::channels`] section and the continuous encodings.
 pub const CHANNELS_VERSION: u16 = 2;
-/// The first version that has the [`Model::synapses`] section (current-based synapses).
+/// The first version that has the [`Model::synapses`] section (current-based synapses) and
+/// the optional [`Model::output`] section after it (a non-spiking readout).
 pub const SYNAPSES_VERSION: u16 = 3;
 /// Most layers a model may have (the engine's per-layer bookkeeping is fixed-size).
 pub const MAX_LAYERS: usize = 8;
@@ -324,6 +325,32 @@ impl Serialize for Synapses<'_> {
     }
 }
 
+/// What the last layer gives (format version 3: an optional one-byte section after the synapse
+/// section; a file without it, like every file of versions 1 and 2 and every version-3 file
+/// written before the section existed, has [`Output::Spikes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Output {
+    /// The last layer spikes like every other; decisions count its spikes
+    /// ([`crate::decision`]).
+    #[default]
+    Spikes,
+    /// The last layer is a non-spiking leaky-integrator readout (NIR `LI` / `I`): its membrane
+    /// integrates `v <- sat(decay(v, beta) + I)` (`I` = the layer's synaptic input + bias, or its
+    /// synaptic current for a current-based layer) with no threshold, no reset and no spikes;
+    /// its threshold field is not used, its reset must be [`Reset::None`], it has no recurrent
+    /// weights and one neuron per class. The result per class is the maximum of its membrane
+    /// over the sample's valid steps, and the decision the class with the largest
+    /// ([`crate::decision::MaxMembrane`]).
+    MaxMembrane,
+}
+
+impl Output {
+    /// Whether the last layer is a non-spiking readout ([`Output::MaxMembrane`]).
+    pub const fn is_readout(&self) -> bool {
+        matches!(self, Self::MaxMembrane)
+    }
+}
+
 /// Synaptic weights, `i8` (two's complement) in units of `2^-shift`, stored presynaptic-major so
 /// the engine touches only the fan-out of neurons that spiked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,13 +441,18 @@ pub struct Model<'a> {
     /// The synapse of each layer (format version 3): no section (every layer
     /// [`Synapse::Instant`]) or one per layer.
     pub synapses: Synapses<'a>,
+    /// What the last layer gives (format version 3's optional output section; written by the
+    /// codec after the synapse section, only when not [`Output::Spikes`]).
+    #[serde(skip)]
+    pub output: Output,
 }
 
 impl Model<'_> {
-    /// The oldest format version that can hold this model: 3 with a synapse section, else 1
-    /// unless it uses a continuous encoding or channel constants.
+    /// The oldest format version that can hold this model: 3 with a synapse section or a
+    /// readout ([`Output::MaxMembrane`]), else 1 unless it uses a continuous encoding or channel
+    /// constants.
     pub fn min_version(&self) -> u16 {
-        if !self.synapses.is_empty() {
+        if !self.synapses.is_empty() || self.output.is_readout() {
             SYNAPSES_VERSION
         } else if self.header.encoding.is_continuous() || !self.channels.is_empty() {
             CHANNELS_VERSION
@@ -432,6 +464,11 @@ impl Model<'_> {
     /// The synapse of layer `layer` ([`Synapse::Instant`] without a synapse section).
     pub fn synapse(&self, layer: usize) -> Synapse<'_> {
         self.synapses.get(layer)
+    }
+
+    /// Whether the last layer is a non-spiking readout ([`Output::MaxMembrane`]).
+    pub fn has_readout(&self) -> bool {
+        self.output.is_readout()
     }
 
     /// Neurons of the output layer (0 for a model without layers).

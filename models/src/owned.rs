@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 use crate::codec::encode_to_vec;
 use crate::error::FormatError;
 use crate::format::{
-    Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model,
+    Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model, Output,
     RateBudget, Reset, Synapse, Synapses, Weights, MAX_LAYERS, MAX_NEURONS,
 };
 use crate::validate;
@@ -569,6 +569,9 @@ pub struct OwnedModel {
     /// The synapse section: empty when every layer is [`OwnedSynapse::Instant`] (a non-empty
     /// section makes the file format version 3).
     pub synapses: OwnedSynapses,
+    /// What the last layer gives ([`Output::MaxMembrane`]: a non-spiking readout, format
+    /// version 3).
+    pub output: Output,
 }
 
 /// An owned synapse section, held encoded (what [`Synapses`] borrows): build it with
@@ -627,6 +630,7 @@ impl OwnedModel {
             layers,
             channels: self.channels.as_channels(),
             synapses: self.synapses.as_synapses(),
+            output: self.output,
         }
     }
 
@@ -660,6 +664,7 @@ impl From<&Model<'_>> for OwnedModel {
             layers: m.layers.iter().map(OwnedLayer::from).collect(),
             channels: OwnedChannels::from(&m.channels),
             synapses: OwnedSynapses(m.synapses.0 .0.to_vec()),
+            output: m.output,
         }
     }
 }
@@ -753,6 +758,7 @@ mod tests {
             layers: vec![hidden, out],
             channels: Default::default(),
             synapses: Default::default(),
+            output: Default::default(),
         }
     }
 

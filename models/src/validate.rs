@@ -1,6 +1,6 @@
 //! Checks every length, index and value range of a decoded model against every other.
 use crate::error::FormatError;
-use crate::format::{Channels, Encoding, Layer, Leak, Model, Synapse, Weights, RATE_ONE};
+use crate::format::{Channels, Encoding, Layer, Leak, Model, Reset, Synapse, Weights, RATE_ONE};
 
 /// Longest model name in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -64,6 +64,36 @@ pub fn model(m: &Model<'_>) -> Result<(), FormatError> {
     if m.output_neurons() as u32 != outputs {
         return Err(FormatError::Header(
             "last layer's neurons differ from num_classes * neurons_per_class",
+        ));
+    }
+    if m.has_readout() {
+        readout(m)?;
+    }
+    Ok(())
+}
+
+/// A readout ([`crate::format::Output::MaxMembrane`]) is the last layer (the section names no
+/// other), never spikes, so it has no recurrent weights (they would only ever see silence) and
+/// no reset ([`Reset::None`]), and it has one neuron per class (the class's value is its
+/// neuron's membrane).
+fn readout(m: &Model<'_>) -> Result<(), FormatError> {
+    let last = m.layers.len() - 1;
+    let err = |what| FormatError::Layer {
+        layer: last as u8,
+        what,
+    };
+    let l = &m.layers[last];
+    if l.recurrent.is_some() {
+        return Err(err(
+            "a non-spiking readout has recurrent weights (it never spikes, so they do nothing)",
+        ));
+    }
+    if l.reset != Reset::None {
+        return Err(err("a non-spiking readout has a reset other than None"));
+    }
+    if m.header.neurons_per_class != 1 {
+        return Err(FormatError::Header(
+            "a model with a non-spiking readout has neurons_per_class other than 1",
         ));
     }
     Ok(())

@@ -38,6 +38,7 @@ fn model(
         layers: vec![l],
         channels,
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 

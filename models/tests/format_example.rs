@@ -54,6 +54,7 @@ fn tiny() -> OwnedModel {
         layers: vec![l],
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 

@@ -22,6 +22,7 @@ fn model(input_size: u16, time_steps: u16, layers: Vec<OwnedLayer>) -> OwnedMode
         layers,
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 

@@ -112,6 +112,7 @@ fn model() -> impl Strategy<Value = OwnedModel> {
             layers,
             channels: Default::default(),
             synapses: Default::default(),
+            output: Default::default(),
         })
 }
 

@@ -27,6 +27,7 @@ fn neuron(w: i8, bias: i32, threshold: i32, reset: Reset, leak: u16) -> OwnedMod
         layers: vec![l],
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 
@@ -123,6 +124,7 @@ fn wide_fan_in_does_not_overflow_the_accumulator() {
         layers: vec![l],
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     };
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();

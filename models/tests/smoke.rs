@@ -33,6 +33,7 @@ fn encode_decode_run_single_neuron() {
         layers,
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     };
     let bytes = encode_to_vec(&model).unwrap();
     let back = decode(&bytes).unwrap();

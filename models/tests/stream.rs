@@ -48,6 +48,7 @@ fn model(encoding: Encoding) -> OwnedModel {
         layers: vec![l0, l1],
         channels,
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 

@@ -25,6 +25,7 @@ fn model(input_size: u16, layers: Vec<OwnedLayer>, synapses: Vec<OwnedSynapse>) 
         layers,
         channels: Default::default(),
         synapses,
+        output: Default::default(),
     }
 }
 

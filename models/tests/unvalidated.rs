@@ -74,6 +74,7 @@ proptest! {
             layers,
             channels: Default::default(),
             synapses: Default::default(),
+            output: Default::default(),
         };
         let model = owned.as_model();
         let mut state = State::for_model(&model);

@@ -128,3 +128,57 @@ fn import_eval_spikes_export_nir_and_resume() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Norse's LI readout fixture through the CLI: `snn import` makes a `readout` run, `snn eval
+/// --spikes --json` prints its membrane per step (the `readout` field) as Norse computed it, and
+/// the run fine-tunes (`ce_max_membrane`), exports (format v3) and simulates like any other.
+#[test]
+fn an_li_readout_run_through_the_cli() {
+    let dir = std::env::temp_dir().join(format!("snn-nir-cli-li-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fx: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("norse_li.json")).unwrap()).unwrap();
+    let input: Vec<Vec<u8>> = serde_json::from_value(fx["samples"][0]["input"].clone()).unwrap();
+    let want: Vec<Vec<f32>> = serde_json::from_value(fx["samples"][0]["readout"].clone()).unwrap();
+    let nir = fixture("norse_li.nir");
+    ok(
+        &dir,
+        &["import", nir.to_str().unwrap(), "--dt", "1e-6", "-o", "li"],
+    );
+    let cfg = std::fs::read_to_string(dir.join("li/config.toml")).unwrap();
+    assert!(
+        cfg.contains("readout") && cfg.contains("ce_max_membrane"),
+        "{cfg}"
+    );
+    std::fs::write(dir.join("x.json"), serde_json::to_string(&input).unwrap()).unwrap();
+    let v = last_json(&ok(&dir, &["eval", "li", "--spikes", "x.json", "--json"]));
+    let mem: Vec<Vec<f32>> = serde_json::from_value(v["readout"]["membrane"].clone()).unwrap();
+    assert_eq!(mem.len(), want.len());
+    for (g, w) in mem.iter().flatten().zip(want.iter().flatten()) {
+        assert!((g - w).abs() <= 1e-5, "membrane {g} vs Norse {w}");
+    }
+    let max: Vec<f32> = (0..10)
+        .map(|i| want.iter().map(|r| r[i]).fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    let best = (0..10).fold(0, |b, i| if max[i] > max[b] { i } else { b });
+    assert_eq!(v["readout"]["class"], best);
+    let counts: Vec<u32> = serde_json::from_value(v["counts"].clone()).unwrap();
+    assert!(counts.iter().all(|&c| c == 0), "a readout never spikes");
+    // Fine-tune, export and simulate like any run.
+    ok(
+        &dir,
+        &[
+            "train", "--resume", "--out", "li", "--epochs", "1", "--quiet", "--json",
+        ],
+    );
+    ok(
+        &dir,
+        &["export", "li", "--calibration", "0", "-o", "li.snn"],
+    );
+    let bytes = std::fs::read(dir.join("li.snn")).unwrap();
+    assert_eq!(&bytes[4..6], &3u16.to_le_bytes());
+    let v = last_json(&ok(&dir, &["simulate", "li.snn", "--json"]));
+    assert!(v["accuracy"].as_f64().unwrap() > 0.0, "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

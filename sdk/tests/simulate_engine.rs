@@ -26,6 +26,7 @@ fn model() -> OwnedModel {
         layers: vec![l],
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 

@@ -17,6 +17,8 @@ tool's own simulator gives:
   reset is not exported as such). snnTorch's exporter assumes dt = 1e-4.
 - Norse 1.1: the original `LIFBoxCell` model (dt = 1e-3 inside Norse). Its exporter writes
   `tau = dt/tau_mem_inv`, so the file reproduces the model at an import dt of 1e-6.
+  `norse_li`: a `LIBoxCell` readout (exported as NIR `LI`); its JSON holds Norse's readout
+  membrane per step (`"readout"`) instead of output spikes.
 - Rockpool 3.1: the original `LIFTorch` model (`max_spikes_per_dt=1`), run by Rockpool. Its
   exporter writes a CubaLIF whose NIR (Euler) reading is not Rockpool's model: the fixture's
   JSON says `"semantics": "rockpool"`, i.e. `snn import --semantics rockpool` (exponential
@@ -170,6 +172,51 @@ def norse_fixtures():
     nir.write(OUT / "norse_lifbox.nir", g, compression=None)
     save("norse_lifbox", f"norse {norse.__version__}", 1e-6, xs, ys,
          "Linear-LIFBoxCell-Linear-LIFBoxCell with default (0-d) parameters; tau = dt/tau_mem_inv, so dt = 1e-6")
+
+
+def norse_li_fixture():
+    # A non-spiking readout: Norse's LIBoxCell, exported as NIR `LI` (tau = dt/tau_mem_inv like
+    # its LIF). The JSON holds, per sample, the readout membrane per step ("readout", T x 10
+    # floats, what Norse's own LIBoxCell returns) instead of output spikes.
+    import torch
+    import norse
+    import norse.torch as norse_torch
+    from norse.torch.utils.export_nir import to_nir
+
+    torch.manual_seed(3)
+    xs = inputs(5)
+    model = norse_torch.SequentialState(
+        torch.nn.Linear(IN, HID),
+        norse_torch.LIFBoxCell(),
+        torch.nn.Linear(HID, CLS),
+        norse_torch.LIBoxCell(),
+    )
+    with torch.no_grad():
+        model[0].weight.mul_(40.0)
+        model[2].weight.mul_(4.0)
+    vs = []
+    for x in xs:
+        state, out = None, []
+        with torch.no_grad():
+            for t in range(T):
+                v, state = model(torch.from_numpy(x[t : t + 1]), state)
+                out.append(v[0].numpy().astype(np.float64))
+        vs.append(np.stack(out))
+    g = to_nir(model, torch.zeros(1, IN))
+    nir.write(OUT / "norse_li.nir", g, compression=None)
+    meta = {
+        "tool": f"norse {norse.__version__}",
+        "dt": 1e-6,
+        "steps": T,
+        "note": "Linear-LIFBoxCell-Linear-LIBoxCell (a non-spiking LI readout) with default (0-d) "
+                "parameters; tau = dt/tau_mem_inv, so dt = 1e-6; readout = Norse's LIBoxCell "
+                "membrane per step",
+        "samples": [
+            {"input": x.astype(int).tolist(), "readout": v.tolist()} for x, v in zip(xs, vs)
+        ],
+    }
+    (OUT / "norse_li.json").write_text(json.dumps(meta, separators=(",", ":")) + "\n")
+    print("norse_li: readout max per sample", [float(v.max()) for v in vs])
 
 
 # ---------------------------------------------------------------- sinabs
@@ -432,7 +479,7 @@ if __name__ == "__main__":
     # `make_fixtures.py rockpool` makes only the named groups (the other files stay as they are).
     groups = {"nir": nir_fixtures, "snntorch": snntorch_fixtures, "norse": norse_fixtures,
               "sinabs": sinabs_fixtures, "rockpool": rockpool_fixtures,
-              "nir_cuba_cycle": nir_cuba_cycle_fixture}
+              "nir_cuba_cycle": nir_cuba_cycle_fixture, "norse_li": norse_li_fixture}
     OUT.mkdir(parents=True, exist_ok=True)
     for name in sys.argv[1:] or list(groups):
         groups[name]()

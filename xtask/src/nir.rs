@@ -6,7 +6,10 @@
 //! the emulated Cortex-M4, run the fixture's own input spike trains as `Events`, and require
 //! (1) every output count equal to the host engine's on the same events, and (2) the counts
 //! within the quantisation tolerance of the tool's own simulator (L1 over the samples at most
-//! 20 % of the tool's spikes, the rule of `sdk/tests/nir_fixtures.rs`).
+//! 20 % of the tool's spikes, the rule of `sdk/tests/nir_fixtures.rs`). A fixture ending in a
+//! non-spiking readout (`norse_li`, NIR `LI`) asks for the readout values after each inference
+//! (`Request::Readout`, protocol 4) and requires them equal to the host engine's
+//! (`Engine::readout`) and the decision equal to the one the tool's membranes give.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,7 +21,8 @@ use snn_models::{decode, Engine, Requirements};
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
 
-/// The fixtures run on the board: every one in `tests/nir/fixtures`.
+/// The fixtures run on the board: every one in `tests/nir/fixtures` (`norse_li` ends in a
+/// non-spiking LI readout: its values come back with `Request::Readout`, protocol 4).
 pub const FIXTURES: &[&str] = &[
     "snntorch_leaky",
     "snntorch_rleaky",
@@ -30,13 +34,16 @@ pub const FIXTURES: &[&str] = &[
     "nir_cuba_cycle",
     "sinabs_iaf",
     "rockpool_lif",
+    "norse_li",
 ];
 
 struct Sample {
     /// `(t, index)` input events, in time order.
     events: Vec<(u16, u16)>,
-    /// The tool's output spike count per output neuron.
+    /// The tool's output spike count per output neuron (empty for a readout fixture).
     counts: Vec<u32>,
+    /// A readout fixture: the tool's per-class maximum of the readout membrane.
+    readout: Option<Vec<f32>>,
 }
 
 /// The fixture's file, dt, `snn import --semantics` (`nir` unless its JSON names one) and samples.
@@ -52,7 +59,22 @@ fn load_fixture(name: &str) -> Result<(PathBuf, f64, String, Vec<Sample>)> {
     let mut samples = Vec::new();
     for s in v["samples"].as_array().context("fixture without samples")? {
         let input: Vec<Vec<u8>> = serde_json::from_value(s["input"].clone())?;
-        let spikes: Vec<Vec<u8>> = serde_json::from_value(s["spikes"].clone())?;
+        let readout = match s.get("readout") {
+            Some(r) => {
+                let mem: Vec<Vec<f32>> = serde_json::from_value(r.clone())?;
+                let n = mem.first().map_or(0, Vec::len);
+                Some(
+                    (0..n)
+                        .map(|i| mem.iter().map(|r| r[i]).fold(f32::NEG_INFINITY, f32::max))
+                        .collect(),
+                )
+            }
+            None => None,
+        };
+        let spikes: Vec<Vec<u8>> = match readout {
+            Some(_) => Vec::new(),
+            None => serde_json::from_value(s["spikes"].clone())?,
+        };
         let events = input
             .iter()
             .enumerate()
@@ -67,13 +89,18 @@ fn load_fixture(name: &str) -> Result<(PathBuf, f64, String, Vec<Sample>)> {
         let counts = (0..n)
             .map(|i| spikes.iter().map(|r| u32::from(r[i])).sum())
             .collect();
-        samples.push(Sample { events, counts });
+        samples.push(Sample {
+            events,
+            counts,
+            readout,
+        });
     }
     Ok((dir.join(format!("{name}.nir")), dt, semantics, samples))
 }
 
-/// The host engine's output counts for the events (the same stepping as the device's `Events`).
-fn host_counts(model: &[u8], events: &[(u16, u16)]) -> Result<Vec<u32>> {
+/// The host engine's output counts and (a readout model) readout values for the events (the
+/// same stepping as the device's `Events`).
+fn host_counts(model: &[u8], events: &[(u16, u16)]) -> Result<(Vec<u32>, Vec<i32>)> {
     let m = decode(model).map_err(|e| anyhow::anyhow!("model: {e}"))?;
     let r = Requirements::of(&m);
     let (mut a, mut b, mut c, mut d) = (
@@ -95,7 +122,10 @@ fn host_counts(model: &[u8], events: &[(u16, u16)]) -> Result<Vec<u32>> {
         .collect();
     e.run_spike_steps(steps.iter().map(Vec::as_slice))
         .map_err(|e| anyhow::anyhow!("engine: {e}"))?;
-    Ok(e.output_counts().iter().map(|&c| u32::from(c)).collect())
+    Ok((
+        e.output_counts().iter().map(|&c| u32::from(c)).collect(),
+        e.readout().to_vec(),
+    ))
 }
 
 fn snn(snn: &Path, args: &[&str]) -> Result<()> {
@@ -163,7 +193,7 @@ pub fn run_all() -> Result<()> {
             client
                 .load(bytes)
                 .with_context(|| format!("upload {name}"))?;
-            let (mut l1, mut total) = (0u32, 0u32);
+            let (mut l1, mut total, mut readouts) = (0u32, 0u32, 0usize);
             for (k, s) in samples.iter().enumerate() {
                 let ev: Vec<u8> = s
                     .events
@@ -173,18 +203,43 @@ pub fn run_all() -> Result<()> {
                 let dev = client
                     .infer(Input::Events(&ev), 0)
                     .with_context(|| format!("{name} sample {k}"))?;
+                let predicted = dev.predicted;
                 let dev: Vec<u32> = dev.counts.iter().map(|&c| u32::from(c)).collect();
-                let host = host_counts(bytes, &s.events)?;
+                let (host, host_readout) = host_counts(bytes, &s.events)?;
                 ensure!(
                     dev == host,
                     "{name} sample {k}: board counts {dev:?}, host engine {host:?}"
                 );
+                if let Some(tool) = &s.readout {
+                    let r = client
+                        .readout()
+                        .with_context(|| format!("{name} sample {k}: readout"))?;
+                    ensure!(
+                        r.values[..] == host_readout[..],
+                        "{name} sample {k}: board readout {:?}, host engine {host_readout:?}",
+                        r.values
+                    );
+                    let best =
+                        (0..tool.len()).fold(0, |b, i| if tool[i] > tool[b] { i } else { b });
+                    ensure!(
+                        usize::from(r.predicted) == best && predicted == r.predicted,
+                        "{name} sample {k}: board decides {} ({predicted} by Infer), the tool's maxima {tool:?} decide {best}",
+                        r.predicted
+                    );
+                    readouts += 1;
+                }
                 l1 += dev
                     .iter()
                     .zip(&s.counts)
                     .map(|(a, b)| a.abs_diff(*b))
                     .sum::<u32>();
                 total += s.counts.iter().sum::<u32>();
+            }
+            if readouts > 0 {
+                println!(
+                    "xtask nir: {name}: board readout values == host engine on {readouts} samples, every decision the tool's"
+                );
+                continue;
             }
             println!(
                 "xtask nir: {name}: board == host engine on {} samples; L1 {l1} from the tool's {total} output spikes",

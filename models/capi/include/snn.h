@@ -68,6 +68,8 @@ enum snn_status_t
   SNN_ERR_LAYER_INDEX = 15,
   // The model the engine was opened on has been re-opened on other bytes since.
   SNN_ERR_MODEL_CHANGED = 16,
+  // The model's last layer spikes: it has no non-spiking readout values.
+  SNN_ERR_NO_READOUT = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -157,7 +159,7 @@ typedef struct {
 } snn_stats_t;
 
 // Every status, in numeric order (for tests and the message table).
-#define snn_status_t_ALL { snn_status_t_SnnOk, snn_status_t_SnnErrNull, snn_status_t_SnnErrNotOpen, snn_status_t_SnnErrModelTooShort, snn_status_t_SnnErrBadMagic, snn_status_t_SnnErrUnsupportedVersion, snn_status_t_SnnErrCrcMismatch, snn_status_t_SnnErrInvalidModel, snn_status_t_SnnErrMisaligned, snn_status_t_SnnErrRamTooSmall, snn_status_t_SnnErrBufferTooSmall, snn_status_t_SnnErrInputIndex, snn_status_t_SnnErrInputLength, snn_status_t_SnnErrTooManySteps, snn_status_t_SnnErrEventOrder, snn_status_t_SnnErrLayerIndex, snn_status_t_SnnErrModelChanged, }
+#define snn_status_t_ALL { snn_status_t_SnnOk, snn_status_t_SnnErrNull, snn_status_t_SnnErrNotOpen, snn_status_t_SnnErrModelTooShort, snn_status_t_SnnErrBadMagic, snn_status_t_SnnErrUnsupportedVersion, snn_status_t_SnnErrCrcMismatch, snn_status_t_SnnErrInvalidModel, snn_status_t_SnnErrMisaligned, snn_status_t_SnnErrRamTooSmall, snn_status_t_SnnErrBufferTooSmall, snn_status_t_SnnErrInputIndex, snn_status_t_SnnErrInputLength, snn_status_t_SnnErrTooManySteps, snn_status_t_SnnErrEventOrder, snn_status_t_SnnErrLayerIndex, snn_status_t_SnnErrModelChanged, snn_status_t_SnnErrNoReadout, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -259,6 +261,16 @@ snn_status_t snn_step_spikes(const snn_engine_t *engine,
 // `engine` as in [`snn_step_spikes`]; `counts` is NULL or `cap` writable `uint16_t`.
 snn_status_t snn_output_counts(const snn_engine_t *engine, uint16_t *counts, size_t cap);
 
+// Copies the readout values of a model whose last layer is a non-spiking readout (format v3's
+// `Output::MaxMembrane`, NIR LI / I) into `values` (`cap` entries, at least `output_neurons`):
+// per class the maximum of its readout membrane over the steps since the last reset (`int32_t`
+// in the last layer's units `2^-shift`; 0 before the first step), what `snn_predicted_class`
+// decides on. `SNN_ERR_NO_READOUT` for a model whose last layer spikes.
+//
+// # Safety
+// `engine` as in [`snn_step_spikes`]; `values` is NULL or `cap` writable `int32_t`.
+snn_status_t snn_readout(const snn_engine_t *engine, int32_t *values, size_t cap);
+
 // Copies each layer's total spikes since the last reset into `totals` (`cap` entries, at least
 // `layers`).
 //
@@ -272,7 +284,8 @@ snn_status_t snn_layer_spike_totals(const snn_engine_t *engine, uint32_t *totals
 // `engine` as in [`snn_step_spikes`]; `out` is NULL or a writable `snn_stats_t`.
 snn_status_t snn_stats(const snn_engine_t *engine, snn_stats_t *out);
 
-// Sets `*class` to the class whose output population spiked most (ties: the lower class).
+// Sets `*class` to the class whose output population spiked most (ties: the lower class), or
+// for a readout model the class with the largest [`snn_readout`] value (ties: the lower class).
 //
 // # Safety
 // `engine` as in [`snn_step_spikes`]; `class` is NULL or a writable `uint16_t`.

@@ -594,6 +594,34 @@ pub unsafe extern "C" fn snn_output_counts(
     }))
 }
 
+/// Copies the readout values of a model whose last layer is a non-spiking readout (format v3's
+/// `Output::MaxMembrane`, NIR LI / I) into `values` (`cap` entries, at least `output_neurons`):
+/// per class the maximum of its readout membrane over the steps since the last reset (`int32_t`
+/// in the last layer's units `2^-shift`; 0 before the first step), what `snn_predicted_class`
+/// decides on. `SNN_ERR_NO_READOUT` for a model whose last layer spikes.
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `values` is NULL or `cap` writable `int32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_readout(
+    engine: *const SnnEngine,
+    values: *mut i32,
+    cap: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(e, m)| {
+        if !m.has_readout() {
+            return Err(SnnStatus::SnnErrNoReadout);
+        }
+        let src = e.readout();
+        if cap < src.len() {
+            return Err(SnnStatus::SnnErrBufferTooSmall);
+        }
+        // SAFETY: forwarded from the caller.
+        state::copy_out(src, unsafe { slice_mut(values, src.len()) }?)
+    }))
+}
+
 /// Copies each layer's total spikes since the last reset into `totals` (`cap` entries, at least
 /// `layers`).
 ///
@@ -635,7 +663,8 @@ pub unsafe extern "C" fn snn_stats(engine: *const SnnEngine, out: *mut SnnStats)
     }))
 }
 
-/// Sets `*class` to the class whose output population spiked most (ties: the lower class).
+/// Sets `*class` to the class whose output population spiked most (ties: the lower class), or
+/// for a readout model the class with the largest [`snn_readout`] value (ties: the lower class).
 ///
 /// # Safety
 /// `engine` as in [`snn_step_spikes`]; `class` is NULL or a writable `uint16_t`.

@@ -45,11 +45,13 @@ pub enum SnnStatus {
     SnnErrLayerIndex = 15,
     /// The model the engine was opened on has been re-opened on other bytes since.
     SnnErrModelChanged = 16,
+    /// The model's last layer spikes: it has no non-spiking readout values.
+    SnnErrNoReadout = 17,
 }
 
 impl SnnStatus {
     /// Every status, in numeric order (for tests and the message table).
-    pub const ALL: [SnnStatus; 17] = [
+    pub const ALL: [SnnStatus; 18] = [
         Self::SnnOk,
         Self::SnnErrNull,
         Self::SnnErrNotOpen,
@@ -67,6 +69,7 @@ impl SnnStatus {
         Self::SnnErrEventOrder,
         Self::SnnErrLayerIndex,
         Self::SnnErrModelChanged,
+        Self::SnnErrNoReadout,
     ];
 
     /// The fixed message of `code`, NUL-terminated (any `i32`: unknown codes get their own text).
@@ -96,6 +99,7 @@ impl SnnStatus {
             Self::SnnErrEventOrder => "event times must be non-decreasing and below time_steps\0",
             Self::SnnErrLayerIndex => "layer index is out of range\0",
             Self::SnnErrModelChanged => "the engine's model was re-opened; open the engine again\0",
+            Self::SnnErrNoReadout => "the model's last layer spikes: it has no readout values\0",
         }
     }
 }
@@ -212,7 +216,7 @@ mod tests {
             }
         }
         assert_eq!(SnnStatus::message(-1), "unknown status code\0");
-        assert_eq!(SnnStatus::message(17), "unknown status code\0");
+        assert_eq!(SnnStatus::message(18), "unknown status code\0");
         assert_eq!(SnnStatus::message(i32::MAX), "unknown status code\0");
     }
 

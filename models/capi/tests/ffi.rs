@@ -300,3 +300,97 @@ fn a_version_3_model_with_synaptic_currents_equals_the_engine() {
     }
     assert!(differs, "the synapse section changes the spikes");
 }
+
+/// A model whose last layer is a non-spiking readout (the zoo digits weights, reset `None`,
+/// format v3's output section) through the C entry points: `snn_readout` gives the Rust
+/// engine's per-class maxima and `snn_predicted_class` its decision; a spiking model has no
+/// readout values.
+#[test]
+fn a_readout_model_gives_the_engines_readout_values() {
+    let zoo = decode(ZOO).unwrap();
+    let mut m = zoo.clone();
+    let last = m.layers.len() - 1;
+    m.layers[last].reset = snn_models::Reset::None;
+    m.output = snn_models::Output::MaxMembrane;
+    let mut buf = vec![0u8; ZOO.len() + 64];
+    let len = snn_models::encode_to_slice(&m, &mut buf).unwrap();
+    let bytes = &buf[..len];
+    assert_eq!(&bytes[4..6], &3u16.to_le_bytes());
+    let m = decode(bytes).unwrap();
+    let r = Requirements::of(&m);
+    let mut model = MaybeUninit::<SnnModel>::zeroed();
+    let mut engine = MaybeUninit::<SnnEngine>::zeroed();
+    let (mp, ep) = (model.as_mut_ptr(), engine.as_mut_ptr());
+    let mut req = MaybeUninit::<SnnRequirements>::zeroed();
+    unsafe {
+        assert_eq!(snn_model_open(mp, bytes.as_ptr(), len), SnnStatus::SnnOk);
+        assert_eq!(
+            snn_model_requirements(mp, req.as_mut_ptr()),
+            SnnStatus::SnnOk
+        );
+    }
+    let req = unsafe { req.assume_init() };
+    assert_eq!(
+        req.ram_bytes,
+        r.bytes() + 2 * 64,
+        "the maxima are engine RAM"
+    );
+    let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
+    unsafe {
+        assert_eq!(
+            snn_engine_open(ep, mp, ram.as_mut_ptr().cast(), req.ram_bytes),
+            SnnStatus::SnnOk
+        );
+    }
+    let mut rng = Rng::new(7, 8);
+    let mut classes = std::collections::BTreeSet::new();
+    for sample in 0..10u32 {
+        let features: Vec<u8> = (0..64).map(|_| rng.next_u32() as u8).collect();
+        let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
+        let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
+        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        e.run_features(&features, sample).unwrap();
+        let mut values = vec![0i32; usize::from(req.output_neurons)];
+        let mut class = u16::MAX;
+        unsafe {
+            assert_eq!(
+                snn_run_features(ep, features.as_ptr(), 64, sample),
+                SnnStatus::SnnOk
+            );
+            assert_eq!(
+                snn_readout(ep, values.as_mut_ptr(), values.len()),
+                SnnStatus::SnnOk
+            );
+            assert_eq!(
+                snn_readout(ep, values.as_mut_ptr(), values.len() - 1),
+                SnnStatus::SnnErrBufferTooSmall
+            );
+            assert_eq!(snn_predicted_class(ep, &mut class), SnnStatus::SnnOk);
+        }
+        assert_eq!(values, e.readout(), "sample {sample}");
+        assert_eq!(class, e.predicted_class(), "sample {sample}");
+        classes.insert(class);
+    }
+    assert!(classes.len() > 1, "the readout decides more than one class");
+    // The zoo model spikes: no readout values.
+    let mut model2 = MaybeUninit::<SnnModel>::zeroed();
+    let mut engine2 = MaybeUninit::<SnnEngine>::zeroed();
+    let (mp2, ep2) = (model2.as_mut_ptr(), engine2.as_mut_ptr());
+    let r2 = Requirements::of(&zoo);
+    let mut ram2 = vec![0u32; (r2.bytes() + 2 * 64).div_ceil(4)];
+    let mut values = [0i32; 10];
+    unsafe {
+        assert_eq!(
+            snn_model_open(mp2, ZOO.as_ptr(), ZOO.len()),
+            SnnStatus::SnnOk
+        );
+        assert_eq!(
+            snn_engine_open(ep2, mp2, ram2.as_mut_ptr().cast(), ram2.len() * 4),
+            SnnStatus::SnnOk
+        );
+        assert_eq!(
+            snn_readout(ep2, values.as_mut_ptr(), values.len()),
+            SnnStatus::SnnErrNoReadout
+        );
+    }
+}

@@ -73,6 +73,7 @@ pub fn reference() -> OwnedModel {
         layers: vec![l0, l1, l2],
         channels: Default::default(),
         synapses: Default::default(),
+        output: Default::default(),
     }
 }
 

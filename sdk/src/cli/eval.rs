@@ -22,7 +22,8 @@ pub struct EvalArgs {
     pub split: SplitChoice,
     /// Drive the float network with this input spike train instead (a T × inputs array of 0/1
     /// as .json, .csv or .npy) and print every step's output spikes (with --json: one JSON line
-    /// `{"steps", "spikes": [[0/1 per output neuron] per step], "counts"}`).
+    /// `{"steps", "spikes": [[0/1 per output neuron] per step], "counts"}`, plus for a
+    /// `readout` output `"readout": {"membrane": [[v per neuron] per step], "max", "class"}`).
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     pub spikes: Option<PathBuf>,
     /// Print a one-line JSON summary as the last line of stdout.
@@ -35,14 +36,38 @@ pub fn run(args: EvalArgs) -> CliResult {
     let loaded = run::load(&args.run)?;
     if let Some(file) = &args.spikes {
         let train = crate::nir::spikes::read_train(file)?;
-        let layers = crate::nir::spikes::drive(&loaded.net, &train)?;
-        let out = layers.last().cloned().unwrap_or_default();
+        let driven = crate::nir::spikes::drive_all(&loaded.net, &train)?;
+        let out = driven.spikes.last().cloned().unwrap_or_default();
         let counts: Vec<u32> = (0..out.first().map_or(0, Vec::len))
             .map(|i| out.iter().map(|r| u32::from(r[i])).sum())
             .collect();
+        // A readout output: its membrane per step, the per-class maximum and the decision.
+        let readout = driven.readout.as_ref().map(|mem| {
+            let max: Vec<f32> = (0..mem.first().map_or(0, Vec::len))
+                .map(|i| mem.iter().map(|r| r[i]).fold(f32::NEG_INFINITY, f32::max))
+                .collect();
+            let class = max
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (c, &v)| if v > b.1 { (c, v) } else { b },
+                )
+                .0;
+            (mem, max, class)
+        });
         if args.json {
-            let v = serde_json::json!({ "steps": out.len(), "spikes": out, "counts": counts });
+            let mut v = serde_json::json!({ "steps": out.len(), "spikes": out, "counts": counts });
+            if let Some((mem, max, class)) = &readout {
+                v["readout"] = serde_json::json!({ "membrane": mem, "max": max, "class": class });
+            }
             println!("{v}");
+        } else if let Some((mem, max, class)) = &readout {
+            for (t, r) in mem.iter().enumerate() {
+                let s: Vec<String> = r.iter().map(|x| format!("{x:9.4}")).collect();
+                println!("{t:5} {}", s.join(" "));
+            }
+            println!("readout max {max:?}  class {class}");
         } else {
             for (t, r) in out.iter().enumerate() {
                 let s: String = r.iter().map(|&x| if x == 1 { '|' } else { '.' }).collect();

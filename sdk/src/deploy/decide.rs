@@ -11,7 +11,10 @@
 //!   class reached `N` falls back to the final count with latency `T_i` (and counts as
 //!   undecided in `reached`).
 //!
-//! `mean latency = sum of latencies / samples`, in steps.
+//! `mean latency = sum of latencies / samples`, in steps. A model ending in a non-spiking readout
+//! (format v3 `Output::MaxMembrane`) has no output spikes: its final row is the readout decision
+//! (`snn_models::decision::readout_class` through `Engine::predicted_class`), and the window and
+//! threshold rules see a silent output.
 use serde::Serialize;
 use snn_models::decision::{
     DecisionError, FinalCount, FirstToThreshold, Populations, Reached, Settle, Window,

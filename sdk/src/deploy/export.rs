@@ -143,11 +143,12 @@ pub fn quant_layer(l: &snn_models::Layer<'_>) -> QuantLayer {
         threshold: l.threshold,
         reset: l.reset,
         budget: (l.budget.max_rate, l.budget.min_rate),
+        readout: false,
     }
 }
 
-/// Every layer of a model read back ([`quant_layer`]) with its synapse: a current-based
-/// layer's per-neuron `alpha`.
+/// Every layer of a model read back ([`quant_layer`]) with its synapse (a current-based
+/// layer's per-neuron `alpha`) and, for the last layer of a readout model, `readout`.
 pub fn quant_layers(model: &snn_models::Model<'_>) -> Vec<QuantLayer> {
     model
         .layers
@@ -155,6 +156,7 @@ pub fn quant_layers(model: &snn_models::Model<'_>) -> Vec<QuantLayer> {
         .enumerate()
         .map(|(i, l)| {
             let mut q = quant_layer(l);
+            q.readout = model.has_readout() && i + 1 == model.layers.len();
             if let snn_models::Synapse::Current(a) = model.synapse(i) {
                 q.alpha = Some(match a {
                     snn_models::Leak::Shared(b) => vec![b; q.neurons],
@@ -180,6 +182,12 @@ pub fn build_model(header: &OwnedHeader, layers: &[QuantLayer]) -> Result<OwnedM
         layers: layers.iter().map(owned_layer).collect::<Result<_, _>>()?,
         channels: Default::default(),
         synapses,
+        // A readout is the last layer (the network config refuses it anywhere else).
+        output: if layers.last().is_some_and(|q| q.readout) {
+            snn_models::Output::MaxMembrane
+        } else {
+            snn_models::Output::Spikes
+        },
     };
     model.validate()?;
     Ok(model)

@@ -47,6 +47,9 @@ pub struct FloatLayer {
     pub rec_sign: Option<Vec<i8>>,
     /// Firing-rate budget `(max_rate, min_rate)` in spikes/neuron/step, if one was set in training.
     pub budget: Option<(f32, f32)>,
+    /// A non-spiking readout (the last layer only): `v = beta·v + W x + b`, never fires, and
+    /// each class's value is `max_t v`; `threshold` and `reset` are not used.
+    pub readout: bool,
 }
 
 impl FloatLayer {
@@ -67,6 +70,7 @@ impl FloatLayer {
             ff_sign: None,
             rec_sign: None,
             budget: None,
+            readout: false,
         }
     }
 
@@ -198,6 +202,7 @@ impl FloatLayer {
             ff_sign: l.ff_sign.clone(),
             rec_sign: l.rec_sign.clone(),
             budget: None,
+            readout: l.kind.is_readout(),
         })
     }
 }
@@ -380,6 +385,8 @@ pub struct QuantLayer {
     pub reset: Reset,
     /// `(max_rate, min_rate)` in Q1.15.
     pub budget: (u16, u16),
+    /// A non-spiking readout (the last layer only; format v3's `Output::MaxMembrane`).
+    pub readout: bool,
 }
 
 /// Transposes `[rows, cols]` row-major into `[cols, rows]`.
@@ -445,6 +452,7 @@ pub fn quantize_layer(layer: &FloatLayer, shift: u8, bits: u8) -> QuantLayer {
             rate_to_q15(max_rate),
             rate_to_q15(min_rate).min(rate_to_q15(max_rate)),
         ),
+        readout: layer.readout,
     }
 }
 
@@ -492,6 +500,7 @@ impl QuantLayer {
                 f32::from(self.budget.0) / f32::from(snn_models::RATE_ONE),
                 f32::from(self.budget.1) / f32::from(snn_models::RATE_ONE),
             )),
+            readout: self.readout,
         }
     }
 

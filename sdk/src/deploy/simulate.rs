@@ -179,7 +179,13 @@ pub fn run_engine_with(
             engine.step(&input[..k]).map_err(err)?;
             steps_out.push(engine.layer_spikes(layers - 1));
         }
-        decided.push(decider.decide(steps_out.steps())?);
+        let mut d = decider.decide(steps_out.steps())?;
+        if model.has_readout() {
+            // A non-spiking readout decides on its maximum membranes, not on spikes (it has
+            // none): the final row is that decision; the spike rules see a silent output.
+            d.final_class = engine.predicted_class();
+        }
+        decided.push(d);
         let st = engine.stats();
         for l in 0..layers {
             spikes[l] += u64::from(st.layer_spikes[l]);
@@ -244,6 +250,8 @@ struct FloatState {
     i: Vec<f32>,
     thr: f32,
     reset: Reset,
+    /// A non-spiking readout: never fires.
+    readout: bool,
     v: Vec<f32>,
     spikes: Vec<usize>,
     prev: Vec<usize>,
@@ -255,6 +263,8 @@ pub struct FloatNet {
     layers: Vec<FloatState>,
     counts: Vec<u32>,
     layer_spikes: Vec<u64>,
+    /// A readout output's running maximum membrane per neuron (`None` before the first step).
+    readout_max: Option<Vec<f32>>,
 }
 
 impl FloatNet {
@@ -283,6 +293,7 @@ impl FloatNet {
                     i: vec![0.0; n],
                     thr: l.threshold,
                     reset: l.reset,
+                    readout: l.readout,
                     v: vec![0.0; n],
                     spikes: Vec::with_capacity(n),
                     prev: Vec::with_capacity(n),
@@ -294,6 +305,7 @@ impl FloatNet {
             layer_spikes: vec![0; states.len()],
             layers: states,
             counts: vec![0; out],
+            readout_max: None,
         }
     }
 
@@ -307,6 +319,7 @@ impl FloatNet {
         }
         self.counts.iter_mut().for_each(|c| *c = 0);
         self.layer_spikes.iter_mut().for_each(|c| *c = 0);
+        self.readout_max = None;
     }
 
     /// One time step on the input spike indices.
@@ -340,7 +353,7 @@ impl FloatNet {
                     }
                     None => l.beta[i] * *v + s + l.bias[i],
                 };
-                *v = if u >= thr {
+                *v = if !l.readout && u >= thr {
                     l.spikes.push(i);
                     match reset {
                         Reset::Subtract => u - thr,
@@ -358,6 +371,36 @@ impl FloatNet {
             for &i in &last.spikes {
                 self.counts[i] += 1;
             }
+            if last.readout {
+                let m = self.readout_max.get_or_insert_with(|| last.v.clone());
+                for (m, &v) in m.iter_mut().zip(&last.v) {
+                    *m = m.max(v);
+                }
+            }
+        }
+    }
+
+    /// A readout output's maximum membrane per neuron over the steps since the reset (empty
+    /// before the first step or without a readout).
+    pub fn readout(&self) -> &[f32] {
+        self.readout_max.as_deref().unwrap_or(&[])
+    }
+
+    /// The decision after the steps so far: for a readout output the class with the largest
+    /// maximum membrane, else the population with most spikes (ties to the lower class, as
+    /// the engine decides).
+    pub fn decide(&self, header: &Header<'_>) -> u16 {
+        match &self.readout_max {
+            Some(m) => {
+                let mut best = (0u16, f32::NEG_INFINITY);
+                for (c, &v) in m.iter().enumerate() {
+                    if v > best.1 {
+                        best = (c as u16, v);
+                    }
+                }
+                best.0
+            }
+            None => predict_counts(header, &self.counts),
         }
     }
 
@@ -378,7 +421,7 @@ impl FloatNet {
     }
 
     /// Resets and runs one sample encoded with `header`'s encoder; returns the predicted class
-    /// (population with most spikes, ties to the lower class, as the engine decides).
+    /// ([`FloatNet::decide`]).
     pub fn run_features(
         &mut self,
         header: &Header<'_>,
@@ -395,7 +438,7 @@ impl FloatNet {
             idx.extend(buf[..k].iter().map(|&j| usize::from(j)));
             self.step(&idx);
         }
-        Ok(predict_counts(header, &self.counts))
+        Ok(self.decide(header))
     }
 }
 

@@ -24,6 +24,16 @@ pub enum LayerKind {
     /// `RSynaptic`, NIR's CubaLIF in a cycle): `i[t] = alpha*i[t-1] + W x[t] + R s[t-1] + b`,
     /// `u[t] = beta*v[t-1] + i[t]`.
     RecurrentSynaptic,
+    /// A non-spiking leaky-integrator readout (NIR `LI` / `I`, snnTorch's and Norse's
+    /// membrane readout), only as the last layer: `v[t] = beta*v[t-1] + W x[t] + b`, no
+    /// threshold, no reset, no spikes; each class's value is `max_t v[t]` over the sample's
+    /// steps and the decision its argmax (trained with `ce_max_membrane`; on the integer engine
+    /// format v3's `Output::MaxMembrane`).
+    Readout,
+    /// A `readout` fed through a synaptic current (NIR `CubaLI`):
+    /// `i[t] = alpha*i[t-1] + W x[t] + b`, `v[t] = beta*v[t-1] + i[t]`, no spikes; the last
+    /// layer only (on the integer engine a current-based readout, format v3).
+    SynapticReadout,
 }
 
 impl LayerKind {
@@ -34,7 +44,15 @@ impl LayerKind {
 
     /// Whether the layer has a synaptic current (`synaptic`, `recurrent_synaptic`).
     pub fn is_synaptic(self) -> bool {
-        matches!(self, Self::Synaptic | Self::RecurrentSynaptic)
+        matches!(
+            self,
+            Self::Synaptic | Self::RecurrentSynaptic | Self::SynapticReadout
+        )
+    }
+
+    /// Whether the layer is a non-spiking readout (`readout`, `synaptic_readout`).
+    pub fn is_readout(self) -> bool {
+        matches!(self, Self::Readout | Self::SynapticReadout)
     }
 }
 
@@ -84,7 +102,8 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerConfig {
-    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`; default `leaky`).
+    /// Neuron model (`leaky`, `recurrent`, `synaptic`, `recurrent_synaptic`, `readout`,
+    /// `synaptic_readout`; default `leaky`).
     #[serde(default)]
     pub kind: LayerKind,
     /// Number of neurons.
@@ -180,9 +199,7 @@ impl LayerConfig {
     /// The initial synaptic decay (`synaptic` layers; 0 for the others).
     pub fn initial_alpha(&self) -> f64 {
         match self.kind {
-            LayerKind::Synaptic | LayerKind::RecurrentSynaptic => {
-                self.alpha.unwrap_or(DEFAULT_ALPHA)
-            }
+            k if k.is_synaptic() => self.alpha.unwrap_or(DEFAULT_ALPHA),
             _ => 0.0,
         }
     }
@@ -269,6 +286,21 @@ impl LayerConfig {
                 "threshold",
                 format!("must be a positive finite number, got {}", self.threshold),
             );
+        }
+        if self.kind.is_readout() {
+            if self.reset != Reset::None {
+                return bad(
+                    "reset",
+                    "a `readout` layer never spikes, so it has no reset: set `reset = \"none\"`"
+                        .into(),
+                );
+            }
+            if self.learn_threshold {
+                return bad(
+                    "learn_threshold",
+                    "a `readout` layer has no threshold to learn".into(),
+                );
+            }
         }
         if !self.kind.is_recurrent() && !self.rec_masks.is_empty() {
             return bad(

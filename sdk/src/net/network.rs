@@ -72,8 +72,19 @@ impl NetworkConfig {
         }
         for (i, l) in self.layers.iter().enumerate() {
             l.validate(&format!("layers[{i}]"))?;
+            if l.kind.is_readout() && i + 1 != self.layers.len() {
+                return Err(NetworkError::invalid(
+                    format!("layers[{i}].kind"),
+                    "a `readout` layer never spikes, so it can only be the last layer",
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// Whether the last layer is a non-spiking readout (`kind = "readout"`).
+    pub fn has_readout(&self) -> bool {
+        self.layers.last().is_some_and(|l| l.kind.is_readout())
     }
 }
 
@@ -240,7 +251,13 @@ impl Layer {
     ) -> candle_core::Result<LifOutput> {
         let n = self.cfg.size;
         let beta = self.beta.tensor(n)?;
-        let thr = self.threshold(n)?;
+        // A readout never fires: its threshold is the largest float, so `u >= thr` never holds,
+        // the reset term is `0 * thr = 0` and every surrogate's derivative there is 0.
+        let thr = if self.cfg.kind.is_readout() {
+            Tensor::full(f32::MAX, n, x.device())?
+        } else {
+            self.threshold(n)?
+        };
         let alpha = self.alpha.as_ref().map(|a| a.tensor(n)).transpose()?;
         let p = LifParams {
             beta: &beta,

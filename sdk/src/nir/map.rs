@@ -10,6 +10,9 @@
 //! | `CubaLIF(tau_syn, tau_mem, r, v_leak = 0, v_threshold, v_reset = 0, w_in)` | `i += dt/tau_syn·(−i + w_in·S)`, then the LIF update with `I = i` | `synaptic`: `alpha = 1 − dt/tau_syn`, `beta = 1 − dt/tau_mem`, `k = (dt/tau_syn)·w_in·(dt/tau_mem)·r` (our current is `i' = (dt/tau_mem)·r·i`); exported to the integer engine as a current-based layer (format v3) |
 //! | `IF(r, v_threshold, v_reset = 0)` | `v += r·I` | `leaky` with `beta = 1`, `k = r` |
 //! | `Threshold(threshold)` | spike when `I > threshold` (no state) | `leaky` with `beta = 0`, reset `zero` |
+//! | `LI(tau, r, v_leak = 0)`, the last layer only | `v += dt/tau·(v_leak − v + r·I)`, no spike | `readout`: `beta = 1 − dt/tau`, `k = r·dt/tau` (non-spiking; the class value is `max_t v`; on the integer engine format v3's `Output::MaxMembrane`) |
+//! | `I(r)`, the last layer only | `v += dt·r·I` (Euler of `dv/dt = r·I`) | `readout` with `beta = 1`, `k = dt·r` |
+//! | `CubaLI(tau_syn, tau_mem, r, v_leak = 0, w_in)`, the last layer only | `i += dt/tau_syn·(−i + w_in·S)`, then the LI update with `I = i` | `synaptic_readout`: `alpha`, `beta` and `k` as for CubaLIF (a current-based readout on the integer engine) |
 //! | `Affine(W, b)`, `Linear(W)`, `Scale(s)`, `Flatten`, nested `NIRGraph` | act in the same step | composed into one affine map `W x + b` per layer (`w_ff`, `bias`) |
 //! | cycle `LIF → Affine(W_rec, b_rec) → LIF` | `I(t) += W_rec z(t−1) + b_rec` | `recurrent`: `w_rec = k·W_rec`, `b_rec` joins the bias |
 //! | cycle `CubaLIF → Affine(W_rec, b_rec) → CubaLIF` | the same `I(t)` into the synaptic current | `recurrent_synaptic` (the recurrent input enters the current, as snnTorch's `RSynaptic` does) |
@@ -42,8 +45,15 @@
 //! `LIFTorch`'s own bias (added to `v`) is not exported by Rockpool; an `Affine` bias before it
 //! enters the current like the weights.
 //!
-//! Refused, with the node, its type and why: `LI` and `CubaLI` (non-spiking: a run's output is
-//! spikes), `I`, `Conv1d`/`Conv2d`, `SumPool2d`/`AvgPool2d`, `Delay` (no such layers),
+//! **Readout**: an `LI`, `I` or `CubaLI` node is the network's last layer, read by the `Output`
+//! (snnTorch's and Norse's membrane readouts); its value is the membrane itself, and a run
+//! decides on each class's maximum over the steps. The export writes a `readout` layer back as
+//! `LI` (`tau = dt/(1 − beta)`, `r = tau/dt`, so `k = 1`) or, with `beta = 1` everywhere, as `I`
+//! (`r = 1/dt`), and a `synaptic_readout` as `CubaLI` (`r = tau_mem/dt`, `w_in = tau_syn/dt`),
+//! with `snn_beta` / `snn_alpha`, so run → NIR → run is exact. A readout node anywhere but last,
+//! or in a cycle (it would feed back a membrane, not spikes), is refused.
+//!
+//! Refused, with the node, its type and why: `Conv1d`/`Conv2d`, `SumPool2d`/`AvgPool2d`, `Delay` (no such layers),
 //! `v_leak ≠ 0`, `v_reset ≠ 0`, `dt/tau ≥ 1` (Euler step past the time constant), graphs that
 //! are not a chain of layers (branches, skips, a readout without neurons).
 
@@ -81,15 +91,6 @@ pub struct Imported {
 }
 
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "LI",
-        "a non-spiking leaky integrator: our layers all spike and a run's output is spike counts",
-    ),
-    (
-        "CubaLI",
-        "a non-spiking integrator: our layers all spike and a run's output is spike counts",
-    ),
-    ("I", "a non-spiking integrator: our layers all spike"),
     ("Conv1d", "convolutions have no layer of ours yet"),
     ("Conv2d", "convolutions have no layer of ours yet"),
     ("SumPool2d", "pooling has no layer of ours yet"),
@@ -97,7 +98,9 @@ const REFUSED: &[(&str, &str)] = &[
     ("Delay", "synaptic delays have no layer of ours yet"),
 ];
 
-const NEURONS: &[&str] = &["LIF", "CubaLIF", "IF", "Threshold"];
+const NEURONS: &[&str] = &["LIF", "CubaLIF", "IF", "Threshold", "LI", "I", "CubaLI"];
+/// The non-spiking neuron nodes: a `readout` layer, the last one only.
+const READOUTS: &[&str] = &["LI", "I", "CubaLI"];
 const LINEAR: &[&str] = &["Affine", "Linear", "Scale", "Flatten", "Identity", "Output"];
 
 fn node_err(name: &str, node: &Node, reason: impl Into<String>) -> NirError {
@@ -249,6 +252,9 @@ impl<'a> Importer<'a> {
                     ],
                     "IF" => &["r", "v_threshold", "v_reset"],
                     "Threshold" => &["threshold"],
+                    "LI" => &["tau", "r", "v_leak"],
+                    "CubaLI" => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
+                    "I" => &["r"],
                     "Scale" => &["scale"],
                     _ => &[],
                 };
@@ -568,6 +574,53 @@ fn dynamics(
                     reset,
                 }
             }
+            "LI" => {
+                zero("v_leak")?;
+                let beta = decay(name, node, "tau", "snn_beta", dt, n)?;
+                let tau = per_neuron(name, node, "tau", n)?;
+                let r = per_neuron(name, node, "r", n)?;
+                Dyn {
+                    beta,
+                    alpha: None,
+                    scale: tau.iter().zip(&r).map(|(t, r)| snap(r * dt / t)).collect(),
+                    // A readout has no threshold (the config's 1.0 is never compared).
+                    threshold: vec![1.0; n],
+                    reset: Reset::None,
+                }
+            }
+            "CubaLI" => {
+                zero("v_leak")?;
+                let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
+                let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
+                let ts = per_neuron(name, node, "tau_syn", n)?;
+                let tm = per_neuron(name, node, "tau_mem", n)?;
+                let r = per_neuron(name, node, "r", n)?;
+                let w_in = if node.params.contains_key("w_in") {
+                    per_neuron(name, node, "w_in", n)?
+                } else {
+                    vec![1.0; n]
+                };
+                let scale = (0..n)
+                    .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
+                    .collect();
+                Dyn {
+                    beta,
+                    alpha: Some(alpha),
+                    scale,
+                    threshold: vec![1.0; n],
+                    reset: Reset::None,
+                }
+            }
+            "I" => Dyn {
+                beta: vec![1.0; n],
+                alpha: None,
+                scale: per_neuron(name, node, "r", n)?
+                    .into_iter()
+                    .map(|r| snap(r * dt))
+                    .collect(),
+                threshold: vec![1.0; n],
+                reset: Reset::None,
+            },
             "IF" => {
                 zero("v_reset")?;
                 Dyn {
@@ -758,7 +811,27 @@ pub fn import_as(graph: &Graph, dt: f64, semantics: Semantics) -> Result<Importe
                 ));
             }
         }
-        let d = dynamics(name, node, n, dt, semantics)?;
+        let readout = READOUTS.contains(&node.kind.as_str());
+        if readout && name != &last {
+            return Err(node_err(
+                name,
+                node,
+                "a non-spiking readout feeds further layers: a readout is the last layer only (it has no spikes to pass on)",
+            ));
+        }
+        if readout && lin.terms.contains_key(name) {
+            return Err(node_err(
+                name,
+                node,
+                "a non-spiking readout in a cycle would feed back its membrane, which no layer of ours does",
+            ));
+        }
+        let d = if readout {
+            // Rockpool writes no LI; every tool's LI / I is read with NIR's Euler semantics.
+            dynamics(name, node, n, dt, Semantics::Nir)?
+        } else {
+            dynamics(name, node, n, dt, semantics)?
+        };
         let shared_th = d.threshold.iter().all(|&t| t == d.threshold[0]);
         let norm: Vec<f64> = if shared_th {
             vec![1.0; n]
@@ -787,6 +860,8 @@ pub fn import_as(graph: &Graph, dt: f64, semantics: Semantics) -> Result<Importe
             .transpose()?;
         let mut cfg = LayerConfig::new(
             match (&w_rec, &d.alpha) {
+                (_, Some(_)) if readout => LayerKind::SynapticReadout,
+                _ if readout => LayerKind::Readout,
                 (Some(_), Some(_)) => LayerKind::RecurrentSynaptic,
                 (Some(_), None) => LayerKind::Recurrent,
                 (None, Some(_)) => LayerKind::Synaptic,
@@ -879,7 +954,38 @@ pub fn export(layers: &[FloatLayer], input_size: usize, dt: f64) -> Result<Graph
                 })
                 .collect()
         };
-        let mut node = if let Some(alpha) = &l.alpha {
+        let mut node = if l.kind == LayerKind::SynapticReadout {
+            let alpha = l.alpha.as_deref().unwrap_or(&[]);
+            let ts = tau_of(alpha, "alpha")?;
+            let tm = tau_of(&l.beta, "beta")?;
+            let mut nd = Node::new(
+                "CubaLI",
+                [
+                    ("tau_syn", Param::vector(ts.clone())),
+                    ("tau_mem", Param::vector(tm.clone())),
+                    ("r", Param::vector(tm.iter().map(|t| t / dt).collect())),
+                    ("w_in", Param::vector(ts.iter().map(|t| t / dt).collect())),
+                    ("v_leak", zeros()),
+                ],
+            );
+            nd.metadata
+                .insert("snn_alpha".into(), Meta::Numbers(Param::vector(f(alpha))));
+            nd
+        } else if l.kind == LayerKind::Readout {
+            if l.beta.iter().all(|&b| b == 1.0) {
+                Node::new("I", [("r", Param::vector(vec![1.0 / dt; n]))])
+            } else {
+                let tm = tau_of(&l.beta, "beta")?;
+                Node::new(
+                    "LI",
+                    [
+                        ("tau", Param::vector(tm.clone())),
+                        ("r", Param::vector(tm.iter().map(|t| t / dt).collect())),
+                        ("v_leak", zeros()),
+                    ],
+                )
+            }
+        } else if let Some(alpha) = &l.alpha {
             let ts = tau_of(alpha, "alpha")?;
             let tm = tau_of(&l.beta, "beta")?;
             let mut nd = Node::new(
@@ -924,8 +1030,10 @@ pub fn export(layers: &[FloatLayer], input_size: usize, dt: f64) -> Result<Graph
             Reset::Zero => "zero",
             Reset::None => "none",
         };
-        node.metadata
-            .insert("snn_reset".into(), Meta::Text(reset.into()));
+        if !l.kind.is_readout() {
+            node.metadata
+                .insert("snn_reset".into(), Meta::Text(reset.into()));
+        }
         node.metadata
             .insert("snn_beta".into(), Meta::Numbers(Param::vector(f(&l.beta))));
         g.nodes.insert(lif.clone(), node);

@@ -60,7 +60,7 @@ pub fn network(imported: &Imported, seed: u64) -> Result<Network, NirError> {
 }
 
 /// The training config of an imported run: `name`, the imported network, every other table at
-/// its default (the bundled digits data set, 25 steps).
+/// its default (the bundled digits data set, 25 steps; `ce_max_membrane` for a readout).
 pub fn config(name: &str, imported: &Imported) -> Result<TrainConfig, NirError> {
     let mut cfg = TrainConfig::from_toml_str(
         &format!("name = {name:?}\n[network]\ninput_size = 1\n[[network.layers]]\nsize = 1\n"),
@@ -68,6 +68,10 @@ pub fn config(name: &str, imported: &Imported) -> Result<TrainConfig, NirError> 
     )
     .map_err(crate::train::Error::from)?;
     cfg.network = imported.network.clone();
+    if cfg.network.has_readout() {
+        // A non-spiking readout (NIR `LI` / `I`) is decided and trained on its maximum membrane.
+        cfg.loss = crate::train::config::LossConfig::CeMaxMembrane;
+    }
     Ok(cfg)
 }
 

@@ -176,6 +176,46 @@ fn npy(path: &Path, b: &[u8]) -> Result<Vec<Vec<f32>>, NirError> {
         .collect())
 }
 
+/// What a spike train gives: every layer's spikes and, for a network ending in a non-spiking
+/// `readout` layer, that layer's membrane per step (its only output).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Driven {
+    /// Every layer's spikes per step, `[layer][step][neuron]`, 0 or 1 (a readout's are all 0).
+    pub spikes: Vec<Vec<Vec<u8>>>,
+    /// The readout's membrane `v[t]` per step, `[step][neuron]`; `None` when the last layer
+    /// spikes.
+    pub readout: Option<Vec<Vec<f32>>>,
+}
+
+/// Runs the float network on one spike train: every layer's spikes and a readout's membranes.
+pub fn drive_all(net: &Network, train: &SpikeTrain) -> Result<Driven, NirError> {
+    let want = net.config().input_size;
+    if train.inputs != want {
+        return Err(NirError::Graph(format!(
+            "the spike train has {} inputs per step, the network takes {want}",
+            train.inputs
+        )));
+    }
+    let t = train.rows.len();
+    let flat: Vec<f32> = train.rows.iter().flatten().copied().collect();
+    let x = Tensor::from_vec(flat, (1, t, want), &Device::Cpu)?;
+    let outs = net.forward(&x)?;
+    let spikes = outs
+        .iter()
+        .map(|o| {
+            let s = o.spikes.squeeze(0)?.to_vec2::<f32>()?;
+            Ok(s.into_iter()
+                .map(|r| r.into_iter().map(|x| u8::from(x > 0.5)).collect())
+                .collect())
+        })
+        .collect::<Result<_, NirError>>()?;
+    let readout = match outs.last() {
+        Some(o) if net.config().has_readout() => Some(o.mem.squeeze(0)?.to_vec2::<f32>()?),
+        _ => None,
+    };
+    Ok(Driven { spikes, readout })
+}
+
 /// Runs the float network on one spike train and returns every layer's spikes per step
 /// (`[layer][step][neuron]`, 0 or 1).
 pub fn drive(net: &Network, train: &SpikeTrain) -> Result<Vec<Vec<Vec<u8>>>, NirError> {

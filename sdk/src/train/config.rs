@@ -470,6 +470,31 @@ impl TrainConfig {
         self.network
             .validate()
             .map_err(|e| format!("network.{e}"))?;
+        if self.network.has_readout() {
+            // A readout never spikes: only the loss on its membrane can train it, and its
+            // class value is one neuron's maximum membrane.
+            if self.loss != LossConfig::CeMaxMembrane {
+                return Err(
+                    "loss.kind: a network ending in a `readout` layer (no spikes) is trained with \
+                     `ce_max_membrane` (the loss on its maximum membrane); spike-count losses \
+                     would see only zeros"
+                        .into(),
+                );
+            }
+            if t.neurons_per_class != 1 {
+                return Err(format!(
+                    "train.neurons_per_class: a `readout` layer has one neuron per class, got {}",
+                    t.neurons_per_class
+                ));
+            }
+            if self.series.is_some() {
+                return Err(
+                    "series: a `readout` output layer is not supported on [series] data yet \
+                     (digits-style data and NIR imports only)"
+                        .into(),
+                );
+            }
+        }
         crate::budget::validate_budgets(&self.budget, self.network.layers.len())
             .map_err(|e| e.to_string())?;
         if !self.extra_loss.is_empty() {

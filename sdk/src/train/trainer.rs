@@ -490,9 +490,14 @@ impl Trainer {
     }
 
     /// Correct predictions in a batch: the class whose population spiked most (ties → lower
-    /// class), as the device's `Engine::predicted_class` decides.
+    /// class), or for a `readout` output the class with the largest maximum membrane, as the
+    /// device's `Engine::predicted_class` decides.
     fn correct(&self, outs: &[LayerOutput], s: &Samples, batch: &[usize]) -> Result<usize> {
-        let pred = predict(outs, self.cfg.train.neurons_per_class)?;
+        let pred = if self.cfg.network.has_readout() {
+            predict_readout(outs)?
+        } else {
+            predict(outs, self.cfg.train.neurons_per_class)?
+        };
         Ok(pred
             .iter()
             .zip(batch)
@@ -573,6 +578,28 @@ impl Trainer {
 fn targets(s: &Samples, batch: &[usize], device: &Device) -> Result<Tensor> {
     let y: Vec<u32> = batch.iter().map(|&i| s.labels[i]).collect();
     Ok(Tensor::from_vec(y, batch.len(), device)?)
+}
+
+/// Predicted class per sample of a network ending in a `readout` layer: the class whose readout
+/// membrane reached the largest value over the steps (`argmax_c max_t mem[t, c]`), ties to the
+/// lower class (the device's rule, `snn_models::decision::readout_class`).
+pub fn predict_readout(outs: &[LayerOutput]) -> Result<Vec<u32>> {
+    let last = outs
+        .last()
+        .ok_or_else(|| Error::Data("the network has no layers".into()))?;
+    let max: Vec<Vec<f32>> = last.mem.max(1)?.to_vec2()?;
+    Ok(max
+        .iter()
+        .map(|row| {
+            let mut best = (0u32, f32::NEG_INFINITY);
+            for (c, &v) in row.iter().enumerate() {
+                if v > best.1 {
+                    best = (c as u32, v);
+                }
+            }
+            best.0
+        })
+        .collect())
 }
 
 /// Predicted class per sample: most output spikes summed over each class's population, ties to

@@ -51,6 +51,16 @@ pub fn run(_args: &[String]) -> Result<()> {
         build(board, None)?;
     }
     sensor_firmware(&fw)?;
+    // The micro:bit's bench build (`cargo xtask bench-fw` streams the zoo series models on it):
+    // linted here so it does not rot between benchmark runs.
+    println!("xtask test: micro:bit sram-256k bench build (clippy)");
+    sh(cargo()
+        .current_dir(&fw)
+        .args(["clippy", "--release", "--target-dir"])
+        .arg(crate::firmware::target_dir())
+        .args(Board::Microbit.cargo_args())
+        .args(["--features", "sram-256k", "--", "-D", "warnings"])
+        .env_remove("SNN_FW_MODEL"))?;
     // The trained model on every core: same counts as the host, and a good classifier.
     for board in Board::EMULATED {
         let t = std::time::Instant::now();

@@ -150,6 +150,10 @@ static void error_paths(const uint8_t *bytes, size_t len, const snn_requirements
     if (r->output_neurons > 1) EXPECT(snn_output_counts(&e, counts, 1), SNN_ERR_BUFFER_TOO_SMALL);
     uint32_t totals[1];
     if (r->layers > 1) EXPECT(snn_layer_spike_totals(&e, totals, 1), SNN_ERR_BUFFER_TOO_SMALL);
+    /* The models this program runs end in spiking layers: they have no readout values. */
+    int32_t readout[32];
+    EXPECT(snn_readout(&e, readout, 32), SNN_ERR_NO_READOUT);
+    EXPECT(snn_readout(NULL, readout, 32), SNN_ERR_NULL);
     OK(snn_engine_reset(&e));
     for (unsigned t = 0; t < r->time_steps; t++) OK(snn_step(&e, NULL, 0));
     EXPECT(snn_step(&e, NULL, 0), SNN_ERR_TOO_MANY_STEPS);

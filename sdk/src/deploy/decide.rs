@@ -155,6 +155,9 @@ pub struct DecisionReport {
     pub first_to_threshold: RuleScore,
     /// Fraction of samples where some class reached `N`.
     pub reached: f64,
+    /// The model ends in a non-spiking readout: the final row is its maximum-membrane decision,
+    /// and the window and threshold rules, which count output spikes, do not apply.
+    pub readout: bool,
     /// Every sample's decisions, in order.
     #[serde(skip)]
     pub samples: Vec<SampleDecision>,
@@ -184,12 +187,20 @@ impl DecisionReport {
             sliding_window: score(&|s| s.window_class, &|s| s.window_latency),
             first_to_threshold: score(&|s| Some(s.first_class()), &|s| s.first_latency()),
             reached: samples.iter().filter(|s| s.first.is_some()).count() as f64 / n,
+            readout: false,
             samples,
         }
     }
 
+    /// Marks the report as a readout model's ([`DecisionReport::readout`]).
+    pub fn with_readout(mut self, readout: bool) -> Self {
+        self.readout = readout;
+        self
+    }
+
     /// The report's JSON object (`window`, `threshold`, `final_count`, `sliding_window`,
-    /// `first_to_threshold` each with `accuracy` and `mean_latency_steps`, `reached`).
+    /// `first_to_threshold` each with `accuracy` and `mean_latency_steps`, `reached`,
+    /// `readout`).
     pub fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
@@ -212,6 +223,21 @@ impl DecisionReport {
             s,
             "decision rule                 accuracy   mean latency (steps)"
         );
+        if self.readout {
+            let r = self.final_count;
+            let _ = writeln!(
+                s,
+                "{:<28}  {:>7.2} %  {:>8.1}",
+                "max membrane (readout)",
+                100.0 * r.accuracy,
+                r.mean_latency_steps
+            );
+            let _ = writeln!(
+                s,
+                "sliding window, first to N    n/a: a readout layer has no output spikes"
+            );
+            return s;
+        }
         let rows = [
             ("final count".to_owned(), self.final_count, String::new()),
             (
@@ -287,6 +313,29 @@ mod tests {
         assert_eq!(j["window"], 5);
         assert_eq!(j["first_to_threshold"]["accuracy"], 1.0);
         assert!(r.render().contains("first to N=3"));
+        assert_eq!(j["readout"], false);
+    }
+
+    #[test]
+    fn a_readout_report_shows_only_the_readout_decision() {
+        let rules = DecisionConfig {
+            window: 5,
+            threshold: 3,
+        };
+        let r = DecisionReport::new(rules, vec![sample(25, 4, None, 25, None)], &[4])
+            .with_readout(true);
+        let text = r.render();
+        assert!(text.contains("max membrane (readout)"), "{text}");
+        assert!(text.contains("100.00 %"), "{text}");
+        assert!(
+            text.contains("n/a: a readout layer has no output spikes"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("final count") && !text.contains("W=5"),
+            "{text}"
+        );
+        assert_eq!(r.json()["readout"], true);
     }
 
     #[test]

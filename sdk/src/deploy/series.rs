@@ -140,7 +140,7 @@ pub fn run_engine_with(
     let n = set.series.len().max(1) as f64;
     let labels: Vec<u16> = set.labels.iter().map(|&y| y as u16).collect();
     Ok(EngineReport {
-        decisions: DecisionReport::new(rules, decided, &labels),
+        decisions: DecisionReport::new(rules, decided, &labels).with_readout(model.has_readout()),
         accuracy: correct as f64 / n,
         predictions,
         spikes_per_inference: spikes as f64 / n,

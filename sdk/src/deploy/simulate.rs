@@ -218,7 +218,7 @@ pub fn run_engine_with(
     let labels: Vec<u16> = samples.iter().map(|x| x.label).collect();
     Ok(SimReport {
         samples: n,
-        decisions: DecisionReport::new(rules, decided, &labels),
+        decisions: DecisionReport::new(rules, decided, &labels).with_readout(model.has_readout()),
         accuracy: agreement(&predictions, &labels),
         predictions,
         labels,

@@ -473,13 +473,81 @@ def nir_cuba_cycle_fixture():
          "a recurrent CubaLIF (cycle cuba1 -> Linear -> cuba1, per-neuron taus), then a CubaLIF")
 
 
+def nir_readout_fixtures():
+    """Non-spiking readouts from the `nir` package itself: `I` (integrator) and `CubaLI`
+    (current-based leaky integrator), each as the last layer after a spiking LIF, with the NIR
+    reference's readout membrane per step (Euler, float32)."""
+    f = np.float32
+    dt = 1e-3
+    for name, seed in (("nir_i_readout", 21), ("nir_cubali_readout", 22)):
+        rng = np.random.default_rng(seed)
+        xs = inputs(seed)
+        W1 = rng.normal(0, 0.6, (HID, IN)).astype(f)
+        b1 = rng.normal(0, 0.1, HID).astype(f)
+        W2 = rng.normal(0, 0.5, (CLS, HID)).astype(f)
+        b2 = rng.normal(0, 0.05, CLS).astype(f)
+        tau, r, th = f(0.01), f(10.0), f(1.0)
+        if name == "nir_i_readout":
+            r_out = rng.uniform(5.0, 15.0, CLS).astype(f)
+            readout = nir.I(r=r_out)
+            note = "Affine-LIF-Affine-I: an integrator readout (v += dt r I), per-neuron r"
+        else:
+            ts = rng.uniform(0.002, 0.005, CLS).astype(f)
+            tm = rng.uniform(0.005, 0.02, CLS).astype(f)
+            readout = nir.CubaLI(tau_syn=ts, tau_mem=tm, r=np.full(CLS, f(2)),
+                                 v_leak=np.zeros(CLS, f), w_in=np.full(CLS, f(3)))
+            note = "Affine-LIF-Affine-CubaLI: a current-based leaky-integrator readout, per-neuron taus"
+        g = nir.NIRGraph(
+            nodes={
+                "input": nir.Input(input_type={"input": np.array([IN])}),
+                "fc1": nir.Affine(weight=W1, bias=b1),
+                "lif": nir.LIF(tau=np.full(HID, tau), r=np.full(HID, r), v_leak=np.zeros(HID, f),
+                               v_threshold=np.full(HID, th), v_reset=np.zeros(HID, f)),
+                "fc2": nir.Affine(weight=W2, bias=b2),
+                "readout": readout,
+                "output": nir.Output(output_type={"output": np.array([CLS])}),
+            },
+            edges=[("input", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "readout"),
+                   ("readout", "output")],
+            type_check=False,
+        )
+        nir.write(OUT / f"{name}.nir", g)
+        vs = []
+        for x in xs:
+            h = reference([(W1, b1, "LIF", dict(dt=dt, tau=tau, r=r, th=th), None)], x)
+            v = np.zeros(CLS, f)
+            i = np.zeros(CLS, f)
+            out = []
+            for t in range(T):
+                I = W2 @ h[t] + b2
+                if name == "nir_i_readout":
+                    v = v + f(dt) * r_out * I
+                else:
+                    i = i + f(dt) / ts * (-i + f(3) * I)
+                    v = v + f(dt) / tm * (-v + f(2) * i)
+                out.append(v.astype(np.float64))
+            vs.append(np.stack(out))
+        meta = {
+            "tool": f"nir {nir.version} reference (numpy float32)",
+            "dt": dt,
+            "steps": T,
+            "note": note + "; readout = the reference's readout membrane per step",
+            "samples": [
+                {"input": x.astype(int).tolist(), "readout": v.tolist()} for x, v in zip(xs, vs)
+            ],
+        }
+        (OUT / f"{name}.json").write_text(json.dumps(meta, separators=(",", ":")) + "\n")
+        print(f"{name}: readout max per sample", [float(v.max()) for v in vs])
+
+
 if __name__ == "__main__":
     import sys
 
     # `make_fixtures.py rockpool` makes only the named groups (the other files stay as they are).
     groups = {"nir": nir_fixtures, "snntorch": snntorch_fixtures, "norse": norse_fixtures,
               "sinabs": sinabs_fixtures, "rockpool": rockpool_fixtures,
-              "nir_cuba_cycle": nir_cuba_cycle_fixture, "norse_li": norse_li_fixture}
+              "nir_cuba_cycle": nir_cuba_cycle_fixture, "norse_li": norse_li_fixture,
+              "nir_readouts": nir_readout_fixtures}
     OUT.mkdir(parents=True, exist_ok=True)
     for name in sys.argv[1:] or list(groups):
         groups[name]()

@@ -7,9 +7,11 @@
 //! (1) every output count equal to the host engine's on the same events, and (2) the counts
 //! within the quantisation tolerance of the tool's own simulator (L1 over the samples at most
 //! 20 % of the tool's spikes, the rule of `sdk/tests/nir_fixtures.rs`). A fixture ending in a
-//! non-spiking readout (`norse_li`, NIR `LI`) asks for the readout values after each inference
-//! (`Request::Readout`, protocol 4) and requires them equal to the host engine's
-//! (`Engine::readout`) and the decision equal to the one the tool's membranes give.
+//! non-spiking readout (`norse_li`, NIR `LI`; `nir_i_readout`, `I`; `nir_cubali_readout`,
+//! `CubaLI`) asks for the readout values after each inference (`Request::Readout`, protocol 4)
+//! and requires them equal to the host engine's (`Engine::readout`) and the decision equal to
+//! the one the tool's membranes give, but for near-ties (two classes' maxima within 20 % of the
+//! sample's range, twice the quantisation tolerance).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,8 +23,9 @@ use snn_models::{decode, Engine, Requirements};
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
 
-/// The fixtures run on the board: every one in `tests/nir/fixtures` (`norse_li` ends in a
-/// non-spiking LI readout: its values come back with `Request::Readout`, protocol 4).
+/// The fixtures run on the board: every one in `tests/nir/fixtures` (`norse_li`,
+/// `nir_i_readout` and `nir_cubali_readout` end in a non-spiking readout: their values come back
+/// with `Request::Readout`, protocol 4).
 pub const FIXTURES: &[&str] = &[
     "snntorch_leaky",
     "snntorch_rleaky",
@@ -35,6 +38,8 @@ pub const FIXTURES: &[&str] = &[
     "sinabs_iaf",
     "rockpool_lif",
     "norse_li",
+    "nir_i_readout",
+    "nir_cubali_readout",
 ];
 
 struct Sample {
@@ -42,8 +47,9 @@ struct Sample {
     events: Vec<(u16, u16)>,
     /// The tool's output spike count per output neuron (empty for a readout fixture).
     counts: Vec<u32>,
-    /// A readout fixture: the tool's per-class maximum of the readout membrane.
-    readout: Option<Vec<f32>>,
+    /// A readout fixture: the tool's per-class maximum of the readout membrane, and the
+    /// largest |membrane| of the sample (the range the near-tie rule is relative to).
+    readout: Option<(Vec<f32>, f32)>,
 }
 
 /// The fixture's file, dt, `snn import --semantics` (`nir` unless its JSON names one) and samples.
@@ -63,11 +69,13 @@ fn load_fixture(name: &str) -> Result<(PathBuf, f64, String, Vec<Sample>)> {
             Some(r) => {
                 let mem: Vec<Vec<f32>> = serde_json::from_value(r.clone())?;
                 let n = mem.first().map_or(0, Vec::len);
-                Some(
+                let range = mem.iter().flatten().fold(0f32, |a, &b| a.max(b.abs()));
+                Some((
                     (0..n)
                         .map(|i| mem.iter().map(|r| r[i]).fold(f32::NEG_INFINITY, f32::max))
                         .collect(),
-                )
+                    range,
+                ))
             }
             None => None,
         };
@@ -193,7 +201,7 @@ pub fn run_all() -> Result<()> {
             client
                 .load(bytes)
                 .with_context(|| format!("upload {name}"))?;
-            let (mut l1, mut total, mut readouts) = (0u32, 0u32, 0usize);
+            let (mut l1, mut total, mut readouts, mut ties) = (0u32, 0u32, 0usize, 0usize);
             for (k, s) in samples.iter().enumerate() {
                 let ev: Vec<u8> = s
                     .events
@@ -210,7 +218,7 @@ pub fn run_all() -> Result<()> {
                     dev == host,
                     "{name} sample {k}: board counts {dev:?}, host engine {host:?}"
                 );
-                if let Some(tool) = &s.readout {
+                if let Some((tool, range)) = &s.readout {
                     let r = client
                         .readout()
                         .with_context(|| format!("{name} sample {k}: readout"))?;
@@ -221,11 +229,18 @@ pub fn run_all() -> Result<()> {
                     );
                     let best =
                         (0..tool.len()).fold(0, |b, i| if tool[i] > tool[b] { i } else { b });
+                    // The rule of sdk/tests/nir_fixtures.rs: the tool's class, or a near-tie
+                    // (maxima within twice the 10 % quantisation tolerance of the range).
+                    let mine = usize::from(r.predicted);
+                    let gap = tool.get(mine).map_or(f32::INFINITY, |m| {
+                        (tool[best] - m) / range.max(f32::MIN_POSITIVE)
+                    });
                     ensure!(
-                        usize::from(r.predicted) == best && predicted == r.predicted,
-                        "{name} sample {k}: board decides {} ({predicted} by Infer), the tool's maxima {tool:?} decide {best}",
+                        predicted == r.predicted && (mine == best || gap <= 0.2),
+                        "{name} sample {k}: board decides {} ({predicted} by Infer), the tool's maxima {tool:?} decide {best} (gap {gap:.3} of the range)",
                         r.predicted
                     );
+                    ties += usize::from(mine != best);
                     readouts += 1;
                 }
                 l1 += dev
@@ -237,7 +252,7 @@ pub fn run_all() -> Result<()> {
             }
             if readouts > 0 {
                 println!(
-                    "xtask nir: {name}: board readout values == host engine on {readouts} samples, every decision the tool's"
+                    "xtask nir: {name}: board readout values == host engine on {readouts} samples; every decision the tool's but {ties} near-ties"
                 );
                 continue;
             }

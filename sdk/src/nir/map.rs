@@ -490,6 +490,48 @@ fn rockpool_dynamics(
     })
 }
 
+/// The membrane of `LIF` and `LI` (`tau`, `r`): `beta = 1 − dt/tau` (or its exact metadata),
+/// input scale `r·dt/tau`; as a readout (no threshold, no reset) until a caller sets them.
+fn leaky(name: &str, node: &Node, n: usize, dt: f64) -> Result<Dyn, NirError> {
+    let beta = decay(name, node, "tau", "snn_beta", dt, n)?;
+    let tau = per_neuron(name, node, "tau", n)?;
+    let r = per_neuron(name, node, "r", n)?;
+    Ok(Dyn {
+        beta,
+        alpha: None,
+        scale: tau.iter().zip(&r).map(|(t, r)| snap(r * dt / t)).collect(),
+        // A readout has no threshold (the config's 1.0 is never compared).
+        threshold: vec![1.0; n],
+        reset: Reset::None,
+    })
+}
+
+/// The synaptic current and membrane of `CubaLIF` and `CubaLI` (`tau_syn`, `tau_mem`, `r`,
+/// `w_in` = 1 when absent): `alpha = 1 − dt/tau_syn`, `beta = 1 − dt/tau_mem`, input scale
+/// `(dt/tau_syn·w_in)·(dt/tau_mem·r)`; as a readout until a caller sets threshold and reset.
+fn current_based(name: &str, node: &Node, n: usize, dt: f64) -> Result<Dyn, NirError> {
+    let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
+    let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
+    let ts = per_neuron(name, node, "tau_syn", n)?;
+    let tm = per_neuron(name, node, "tau_mem", n)?;
+    let r = per_neuron(name, node, "r", n)?;
+    let w_in = if node.params.contains_key("w_in") {
+        per_neuron(name, node, "w_in", n)?
+    } else {
+        vec![1.0; n]
+    };
+    let scale = (0..n)
+        .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
+        .collect();
+    Ok(Dyn {
+        beta,
+        alpha: Some(alpha),
+        scale,
+        threshold: vec![1.0; n],
+        reset: Reset::None,
+    })
+}
+
 fn dynamics(
     name: &str,
     node: &Node,
@@ -539,77 +581,30 @@ fn dynamics(
             "LIF" => {
                 zero("v_leak")?;
                 zero("v_reset")?;
-                let beta = decay(name, node, "tau", "snn_beta", dt, n)?;
-                let tau = per_neuron(name, node, "tau", n)?;
-                let r = per_neuron(name, node, "r", n)?;
+                let base = leaky(name, node, n, dt)?;
                 Dyn {
-                    beta,
-                    alpha: None,
-                    scale: tau.iter().zip(&r).map(|(t, r)| snap(r * dt / t)).collect(),
                     threshold: per_neuron(name, node, "v_threshold", n)?,
                     reset,
+                    ..base
                 }
             }
             "CubaLIF" => {
                 zero("v_leak")?;
                 zero("v_reset")?;
-                let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
-                let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
-                let ts = per_neuron(name, node, "tau_syn", n)?;
-                let tm = per_neuron(name, node, "tau_mem", n)?;
-                let r = per_neuron(name, node, "r", n)?;
-                let w_in = if node.params.contains_key("w_in") {
-                    per_neuron(name, node, "w_in", n)?
-                } else {
-                    vec![1.0; n]
-                };
-                let scale = (0..n)
-                    .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
-                    .collect();
+                let base = current_based(name, node, n, dt)?;
                 Dyn {
-                    beta,
-                    alpha: Some(alpha),
-                    scale,
                     threshold: per_neuron(name, node, "v_threshold", n)?,
                     reset,
+                    ..base
                 }
             }
             "LI" => {
                 zero("v_leak")?;
-                let beta = decay(name, node, "tau", "snn_beta", dt, n)?;
-                let tau = per_neuron(name, node, "tau", n)?;
-                let r = per_neuron(name, node, "r", n)?;
-                Dyn {
-                    beta,
-                    alpha: None,
-                    scale: tau.iter().zip(&r).map(|(t, r)| snap(r * dt / t)).collect(),
-                    // A readout has no threshold (the config's 1.0 is never compared).
-                    threshold: vec![1.0; n],
-                    reset: Reset::None,
-                }
+                leaky(name, node, n, dt)?
             }
             "CubaLI" => {
                 zero("v_leak")?;
-                let beta = decay(name, node, "tau_mem", "snn_beta", dt, n)?;
-                let alpha = decay(name, node, "tau_syn", "snn_alpha", dt, n)?;
-                let ts = per_neuron(name, node, "tau_syn", n)?;
-                let tm = per_neuron(name, node, "tau_mem", n)?;
-                let r = per_neuron(name, node, "r", n)?;
-                let w_in = if node.params.contains_key("w_in") {
-                    per_neuron(name, node, "w_in", n)?
-                } else {
-                    vec![1.0; n]
-                };
-                let scale = (0..n)
-                    .map(|i| snap(dt / ts[i] * w_in[i]) * snap(dt / tm[i] * r[i]))
-                    .collect();
-                Dyn {
-                    beta,
-                    alpha: Some(alpha),
-                    scale,
-                    threshold: vec![1.0; n],
-                    reset: Reset::None,
-                }
+                current_based(name, node, n, dt)?
             }
             "I" => Dyn {
                 beta: vec![1.0; n],

@@ -6,7 +6,7 @@ use snn_hal::noise::{Noise, NoiseStats, Noisy};
 use snn_hal::protocol::{Input, Request};
 use snn_hal::synthetic::digits_model;
 use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
-use snn_models::{decode, Engine, Requirements};
+use snn_models::{decode, EngineBuffers};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
@@ -70,14 +70,8 @@ fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
 
 fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
     let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(f, seed).unwrap();
     e.output_counts().to_vec()
 }

@@ -5,7 +5,7 @@ use snn_hal::protocol::{ErrorCode, Input, Reply, Request, CHUNK, MAX_FRAME};
 use snn_hal::synthetic::digits_model;
 use snn_hal::wire;
 use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
-use snn_models::{crc::crc32, decode, Engine, Requirements};
+use snn_models::{crc::crc32, decode, EngineBuffers};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 mod common;
@@ -78,14 +78,8 @@ fn features(i: u32) -> Vec<u8> {
 /// Output counts and per-layer spikes from the host engine.
 fn host_run(model: &[u8], f: &[u8], seed: u32) -> (Vec<u16>, Vec<u32>) {
     let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(f, seed).unwrap();
     let layers = e.stats().layer_spikes[..m.layers.len()].to_vec();
     (e.output_counts().to_vec(), layers)
@@ -330,14 +324,8 @@ fn a_readout_models_values_come_back_over_the_link_equal_to_the_engine() {
         let Reply::Readout(v) = call(&mut s, &Request::Readout) else {
             panic!("no readout")
         };
-        let q = Requirements::of(&m);
-        let (mut a, mut b, mut c, mut d) = (
-            vec![0; q.membrane],
-            vec![0; q.current],
-            vec![0; q.spikes],
-            vec![0; q.out_counts],
-        );
-        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
         e.run_features(&f, seed).unwrap();
         assert_eq!(&v.values[..], e.readout(), "seed {seed}");
         assert_eq!(v.predicted, e.predicted_class());
@@ -403,14 +391,8 @@ fn event_input_equals_stepping_the_engine() {
     );
     let Reply::Result(r) = r else { panic!("{r:?}") };
     let m = decode(&model).unwrap();
-    let q = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; q.membrane],
-        vec![0; q.current],
-        vec![0; q.spikes],
-        vec![0; q.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     for step in &per_step {
         e.step(step).unwrap();
     }

@@ -9,7 +9,7 @@ use snn_hal::protocol::{
 };
 use snn_hal::synthetic::{shd_events, shd_model};
 use snn_hal::wire;
-use snn_models::{crc::crc32, decode, Engine, Requirements};
+use snn_models::{crc::crc32, decode, Engine, EngineBuffers};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 mod common;
@@ -92,14 +92,8 @@ fn host_stream(
     mut step: impl FnMut(&mut Engine<'_, '_>, usize),
 ) -> (Vec<Vec<u16>>, Vec<u16>) {
     let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.set_step_limit(false);
     let last = m.layers.len() - 1;
     let per_step = (0..steps)
@@ -553,14 +547,8 @@ fn inferences_and_streams_alternate_with_the_right_replies() {
             sample.extend(i.to_le_bytes());
         }
     }
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_spike_steps(steps.iter().map(Vec::as_slice)).unwrap();
     let want = e.output_counts().to_vec();
     let want_events = e.stats().synaptic_events;

@@ -3,12 +3,13 @@
 //! models against a plain reference loop of the documented formulas.
 mod common;
 
-use common::{frame, raw_body_v2, raw_body_v3, State};
+use common::{frame, raw_body_v2, raw_body_v3};
 use snn_models::decision::{readout_class, MaxMembrane};
 use snn_models::encode::Rng;
 use snn_models::owned::{
     OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses, OwnedWeights,
 };
+use snn_models::EngineBuffers;
 use snn_models::{decode, Encoding, FormatError, Output, Requirements, Reset};
 
 fn model(input_size: u16, layers: Vec<OwnedLayer>, synapses: Vec<OwnedSynapse>) -> OwnedModel {
@@ -188,8 +189,8 @@ fn golden_readout_trace() {
     let m = single();
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let mut rule_max = [0i32; 2];
     let mut rule = MaxMembrane::new(2, &mut rule_max).unwrap();
     let mut got = Vec::new();
@@ -317,8 +318,8 @@ fn random_readout_models_equal_the_plain_formulas() {
         let m = model(input_size, layers, synapses);
         let bytes = m.to_bytes().unwrap();
         let model = decode(&bytes).unwrap();
-        let mut state = State::for_model(&model);
-        let mut e = state.engine(&model);
+        let mut state = EngineBuffers::for_model(&model);
+        let mut e = state.engine(&model).unwrap();
         let mut v: Vec<Vec<i32>> = m.layers.iter().map(|l| vec![0; l.neurons.into()]).collect();
         let mut c = v.clone();
         let mut prev: Vec<Vec<u16>> = m.layers.iter().map(|_| Vec::new()).collect();

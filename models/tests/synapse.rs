@@ -3,11 +3,12 @@
 //! plain reference loop of the documented formulas.
 mod common;
 
-use common::{frame, raw_body, raw_body_v2, raw_body_v3, State};
+use common::{frame, raw_body, raw_body_v2, raw_body_v3};
 use snn_models::encode::Rng;
 use snn_models::owned::{
     OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses, OwnedWeights,
 };
+use snn_models::EngineBuffers;
 use snn_models::{decode, Encoding, FormatError, Requirements, Reset, FORMAT_VERSION};
 
 fn model(input_size: u16, layers: Vec<OwnedLayer>, synapses: Vec<OwnedSynapse>) -> OwnedModel {
@@ -164,8 +165,8 @@ fn golden_current_based_trace() {
     let m = single();
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let mut got = Vec::new();
     for _ in 0..6 {
         e.step(&[0]).unwrap();
@@ -272,8 +273,8 @@ fn random_models_equal_the_plain_formulas() {
         let m = model(input_size, layers, synapses);
         let bytes = m.to_bytes().unwrap();
         let model = decode(&bytes).unwrap();
-        let mut state = State::for_model(&model);
-        let mut e = state.engine(&model);
+        let mut state = EngineBuffers::for_model(&model);
+        let mut e = state.engine(&model).unwrap();
         let mut v: Vec<Vec<i32>> = m.layers.iter().map(|l| vec![0; l.neurons.into()]).collect();
         let mut c = v.clone();
         let mut prev: Vec<Vec<u16>> = m.layers.iter().map(|_| Vec::new()).collect();

@@ -7,7 +7,7 @@
 use snn_hal::host::{Client, Qemu};
 use snn_hal::protocol::{ErrorCode, Input, Reply, Request, MAX_FRAME, PROTOCOL_VERSION};
 use snn_hal::synthetic::digits_model;
-use snn_models::{crc::crc32, decode, encode::Rng, Engine, Requirements};
+use snn_models::{crc::crc32, decode, encode::Rng, EngineBuffers};
 use std::path::PathBuf;
 
 fn elf() -> PathBuf {
@@ -147,14 +147,8 @@ fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
     assert_eq!(loaded.crc, crc32(&model));
     let dev = client.infer(Input::Features(&f), 9).unwrap();
     let m = decode(&model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(&f, 9).unwrap();
     assert_eq!(dev.counts.as_slice(), e.output_counts());
     assert_eq!(dev.synaptic_events, e.stats().synaptic_events);
@@ -169,14 +163,8 @@ fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
 /// Output counts of the host engine for one sample.
 fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
     let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(f, seed).unwrap();
     e.output_counts().to_vec()
 }

@@ -5,7 +5,7 @@
 use core::ptr::null;
 use snn_capi::*;
 use snn_models::encode::{Encoder, Rng};
-use snn_models::{decode, Engine, Requirements};
+use snn_models::{decode, EngineBuffers, Requirements};
 use std::mem::MaybeUninit;
 
 const ZOO: &[u8] = include_bytes!("../../zoo/digits.snn");
@@ -19,10 +19,8 @@ struct Host {
 
 fn host(features: &[u8], seed: u32) -> Host {
     let m = decode(ZOO).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
-    let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(features, seed).unwrap();
     Host {
         counts: e.output_counts().to_vec(),
@@ -279,9 +277,8 @@ fn a_version_3_model_with_synaptic_currents_equals_the_engine() {
     let mut differs = false;
     for sample in 0..10u32 {
         let features: Vec<u8> = (0..64).map(|_| rng.next_u32() as u8).collect();
-        let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
-        let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
-        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
         e.run_features(&features, sample).unwrap();
         let want = e.output_counts().to_vec();
         differs |= want != host(&features, sample).counts;
@@ -346,9 +343,8 @@ fn a_readout_model_gives_the_engines_readout_values() {
     let mut classes = std::collections::BTreeSet::new();
     for sample in 0..10u32 {
         let features: Vec<u8> = (0..64).map(|_| rng.next_u32() as u8).collect();
-        let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
-        let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
-        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
         e.run_features(&features, sample).unwrap();
         let mut values = vec![0i32; usize::from(req.output_neurons)];
         let mut class = u16::MAX;

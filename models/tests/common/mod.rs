@@ -109,37 +109,3 @@ pub fn raw_body_v2(model: &OwnedModel) -> Vec<u8> {
 pub fn raw_body_v3(model: &OwnedModel) -> Vec<u8> {
     postcard::to_allocvec(&model.as_model()).unwrap()
 }
-
-/// Engine state buffers sized for `model`.
-pub struct State {
-    pub membrane: Vec<i32>,
-    pub current: Vec<i32>,
-    pub spikes: Vec<u16>,
-    pub out_counts: Vec<u16>,
-}
-
-impl State {
-    pub fn for_model(model: &snn_models::Model<'_>) -> Self {
-        let r = snn_models::Requirements::of(model);
-        Self {
-            membrane: vec![0; r.membrane],
-            current: vec![0; r.current],
-            spikes: vec![0; r.spikes],
-            out_counts: vec![0; r.out_counts],
-        }
-    }
-
-    pub fn engine<'m, 's>(
-        &'s mut self,
-        model: &'m snn_models::Model<'m>,
-    ) -> snn_models::Engine<'m, 's> {
-        snn_models::Engine::new(
-            model,
-            &mut self.membrane,
-            &mut self.current,
-            &mut self.spikes,
-            &mut self.out_counts,
-        )
-        .unwrap()
-    }
-}

@@ -3,7 +3,7 @@
 //! models against a plain reference loop of the documented formulas.
 mod common;
 
-use common::{frame, raw_body_v2, raw_body_v3};
+use common::{frame, raw_body_v2, raw_body_v3, Reference};
 use snn_models::decision::{readout_class, MaxMembrane};
 use snn_models::encode::Rng;
 use snn_models::owned::{
@@ -232,14 +232,6 @@ fn readout_decision_ties_and_negatives() {
     assert!(MaxMembrane::new(3, &mut [0; 2]).is_err());
 }
 
-fn decay(v: i32, leak: u16) -> i32 {
-    ((i64::from(v) * i64::from(leak) + (1 << 15)) >> 16) as i32
-}
-
-fn sat(x: i64) -> i32 {
-    x.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-}
-
 /// Random models (spiking layers of every kind, then a readout, plain or current-based, dense or
 /// sparse, with bias, shared and per-neuron leaks, edge leaks and weights that saturate),
 /// stepped against the plain formulas in `i64`: every membrane, current, spike list, the
@@ -320,9 +312,7 @@ fn random_readout_models_equal_the_plain_formulas() {
         let model = decode(&bytes).unwrap();
         let mut state = EngineBuffers::for_model(&model);
         let mut e = state.engine(&model).unwrap();
-        let mut v: Vec<Vec<i32>> = m.layers.iter().map(|l| vec![0; l.neurons.into()]).collect();
-        let mut c = v.clone();
-        let mut prev: Vec<Vec<u16>> = m.layers.iter().map(|_| Vec::new()).collect();
+        let mut want = Reference::readout(&model);
         let mut max: Vec<i32> = Vec::new();
         let last = m.layers.len() - 1;
         for t in 0..12 {
@@ -331,66 +321,9 @@ fn random_readout_models_equal_the_plain_formulas() {
                 .map(|_| (r() % u32::from(input_size)) as u16)
                 .collect();
             e.step(&input).unwrap();
-            let mut pre = input;
-            for (l, layer) in m.as_model().layers.iter().enumerate() {
-                let n = usize::from(layer.neurons);
-                let dense = |w: &snn_models::Weights<'_>, rows: usize| -> Vec<i8> {
-                    OwnedWeights::from(w).to_dense(rows, n)
-                };
-                let ff = dense(&layer.feedforward, usize::from(layer.inputs));
-                let mut syn = vec![0i64; n];
-                for &j in &pre {
-                    for i in 0..n {
-                        syn[i] += i64::from(ff[usize::from(j) * n + i]);
-                    }
-                }
-                if let Some(rec) = &layer.recurrent {
-                    let wr = dense(rec, n);
-                    for &j in &prev[l] {
-                        for i in 0..n {
-                            syn[i] += i64::from(wr[usize::from(j) * n + i]);
-                        }
-                    }
-                }
-                let leak = |i: usize, x: &snn_models::Leak<'_>| match x {
-                    snn_models::Leak::Shared(a) => *a,
-                    snn_models::Leak::PerNeuron(a) => a.get(i).unwrap(),
-                };
-                let mut out = Vec::new();
-                for i in 0..n {
-                    let b = layer.bias.map_or(0, |b| b.get(i).unwrap());
-                    let u = match model.synapse(l) {
-                        snn_models::Synapse::Current(alpha) => {
-                            let ci = sat(i64::from(decay(c[l][i], leak(i, &alpha))) + syn[i]);
-                            c[l][i] = sat(i64::from(ci) + i64::from(b));
-                            sat(i64::from(decay(v[l][i], leak(i, &layer.leak)))
-                                + i64::from(c[l][i]))
-                        }
-                        snn_models::Synapse::Instant => {
-                            let x = sat(i64::from(decay(v[l][i], leak(i, &layer.leak))) + syn[i]);
-                            sat(i64::from(x) + i64::from(b))
-                        }
-                    };
-                    v[l][i] = if l != last && u >= layer.threshold {
-                        out.push(i as u16);
-                        match layer.reset {
-                            Reset::Subtract => sat(i64::from(u) - i64::from(layer.threshold)),
-                            Reset::Zero => 0,
-                            Reset::None => u,
-                        }
-                    } else {
-                        u
-                    };
-                }
-                assert_eq!(e.membranes(l), &v[l][..], "case {case} step {t} layer {l}");
-                assert_eq!(
-                    e.layer_spikes(l),
-                    &out[..],
-                    "case {case} step {t} layer {l}"
-                );
-                prev[l] = out.clone();
-                pre = out;
-            }
+            want.step(&model, &input);
+            want.check(&model, &e, &format!("case {case} step {t}"));
+            let v = &want.membranes;
             max = if t == 0 {
                 v[last].clone()
             } else {

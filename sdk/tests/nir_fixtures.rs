@@ -111,14 +111,8 @@ fn import_reproduces_every_tools_output_spikes_exactly_in_float() {
 
 /// The integer engine's output spike counts for a spike train.
 fn engine_counts(model: &snn_models::Model<'_>, train: &SpikeTrain) -> Vec<u32> {
-    let r = snn_models::Requirements::of(model);
-    let (mut m, mut c, mut s, mut o) = (
-        vec![0i32; r.membrane],
-        vec![0i32; r.current],
-        vec![0u16; r.spikes],
-        vec![0u16; r.out_counts],
-    );
-    let mut engine = snn_models::Engine::new(model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = snn_models::EngineBuffers::for_model(model);
+    let mut engine = state.engine(model).unwrap();
     let steps: Vec<Vec<u16>> = train
         .rows
         .iter()
@@ -601,14 +595,8 @@ fn check_readout_fixture(f: &Fixture) {
     assert_eq!(model.output, snn_models::Output::MaxMembrane);
     let last = model.layers.len() - 1;
     let scale = 1.0 / f64::from(1u32 << model.layers[last].shift);
-    let r = snn_models::Requirements::of(&model);
-    let (mut m, mut c, mut s, mut o) = (
-        vec![0i32; r.membrane],
-        vec![0i32; r.current],
-        vec![0u16; r.spikes],
-        vec![0u16; r.out_counts],
-    );
-    let mut engine = snn_models::Engine::new(&model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = snn_models::EngineBuffers::for_model(&model);
+    let mut engine = state.engine(&model).unwrap();
     // The float network on the exported (dequantised) parameters, stepped like the engine: the
     // engine must follow it to the readout's rounding, whatever the hidden spikes do.
     let deq: Vec<snn_sdk::deploy::quant::FloatLayer> =

@@ -1,11 +1,14 @@
 //! The whole link under fault injection, on the host: a client talking through the noise proxy
 //! to the real protocol server on a thread. Every answer accepted must equal the engine's, every
 //! request must be answered, and uploads must survive.
+mod common;
+
+use common::Store;
 use snn_hal::host::{Client, ClientError};
 use snn_hal::noise::{Noise, NoiseStats, Noisy};
 use snn_hal::protocol::{Input, Request};
 use snn_hal::synthetic::digits_model;
-use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
+use snn_hal::IoLink;
 use snn_models::{decode, EngineBuffers};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -35,29 +38,8 @@ impl embedded_io::Write for Std {
 fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
     let (dev, host) = UnixStream::pair().unwrap();
     std::thread::spawn(move || {
-        let (mut m, mut a, mut b, mut c, mut d, mut e) = (
-            vec![0u8; 64 * 1024],
-            vec![0i32; 1024],
-            vec![0i32; 1024],
-            vec![0u16; 1280],
-            vec![0u16; 256],
-            vec![0u16; 256],
-        );
-        let backend = CpuBackend::new(CpuBuffers {
-            model: &mut m,
-            membrane: &mut a,
-            current: &mut b,
-            spikes: &mut c,
-            out_counts: &mut d,
-            step: &mut e,
-        });
-        let device = Device {
-            firmware: "test",
-            board: "host",
-            free_ram: 0,
-            stack: None,
-        };
-        let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+        let mut store = Store::sized(64 * 1024, 1024, 1280, 256);
+        let mut s = store.server();
         let _ = s.serve(&mut IoLink(Std(dev)));
     });
     let stats = Arc::new(Mutex::new(NoiseStats::default()));

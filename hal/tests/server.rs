@@ -3,72 +3,15 @@
 use snn_hal::host::Client;
 use snn_hal::protocol::{ErrorCode, Input, Reply, Request, CHUNK, MAX_FRAME};
 use snn_hal::synthetic::digits_model;
-use snn_hal::wire;
-use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
+use snn_hal::{Device, IoLink, NoCounter, NoSpikeOutput, Server};
 use snn_models::{crc::crc32, decode, EngineBuffers};
-use std::sync::atomic::{AtomicU16, Ordering};
 
 mod common;
-use common::{Srv, Store};
+use common::{call, code, feed, frame, reply_of, upload, Srv, Store};
 
 /// Buffers for a model of up to `model_bytes` and `neurons` neurons.
 fn store(model_bytes: usize, neurons: usize) -> Store {
     Store::sized(model_bytes, neurons, neurons + 256, 256)
-}
-
-static SEQ: AtomicU16 = AtomicU16::new(0);
-
-/// The request's frame with a fresh sequence number.
-fn frame(req: &Request<'_>) -> Vec<u8> {
-    Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap()
-}
-
-/// Decodes one reply frame (terminator included) and checks its envelope.
-fn reply_of(frame: &[u8]) -> (u16, Reply) {
-    let mut f = frame[..frame.len() - 1].to_vec();
-    let c = wire::decode(&mut f).unwrap();
-    (c.seq, postcard::from_bytes::<Reply>(c.msg).unwrap())
-}
-
-/// Feeds bytes; returns every reply they produced.
-fn feed(s: &mut Srv<'_>, bytes: &[u8]) -> Vec<Reply> {
-    let mut out = Vec::new();
-    for &b in bytes {
-        if let Some(r) = s.push(b) {
-            out.push(reply_of(r).1);
-        }
-    }
-    out
-}
-
-fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
-    let mut r = feed(s, &frame(req));
-    assert_eq!(r.len(), 1, "one reply per request");
-    r.pop().unwrap()
-}
-
-fn code(r: &Reply) -> ErrorCode {
-    match r {
-        Reply::Error(e) => {
-            assert!(!e.reason.is_empty(), "error replies carry a reason");
-            e.code
-        }
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-fn upload(s: &mut Srv<'_>, model: &[u8], crc: u32) -> Reply {
-    let begin = Request::LoadBegin {
-        len: model.len() as u32,
-        crc,
-    };
-    assert!(matches!(call(s, &begin), Reply::Ack { received: 0 }));
-    for (i, bytes) in model.chunks(CHUNK).enumerate() {
-        let offset = (i * CHUNK) as u32;
-        let r = call(s, &Request::LoadChunk { offset, bytes });
-        assert!(matches!(r, Reply::Ack { .. }), "{r:?}");
-    }
-    call(s, &Request::LoadEnd)
 }
 
 fn features(i: u32) -> Vec<u8> {
@@ -472,14 +415,7 @@ fn the_spike_output_sees_every_output_spike() {
     use snn_hal::Backend;
     let model = digits_model(128, 7).unwrap();
     let mut st = store(64 * 1024, 1024);
-    let mut backend = CpuBackend::new(CpuBuffers {
-        model: &mut st.model,
-        membrane: &mut st.membrane,
-        current: &mut st.current,
-        spikes: &mut st.spikes,
-        out_counts: &mut st.out,
-        step: &mut st.step,
-    });
+    let mut backend = st.backend();
     backend.load(&model).unwrap();
     let mut out = snn_hal::protocol::InferResult {
         counts: heapless::Vec::new(),
@@ -602,20 +538,11 @@ fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
         ));
         infer_ok(&mut s, &model, 1);
     }
-    let mut backend = CpuBackend::new(CpuBuffers {
-        model: &mut st.model,
-        membrane: &mut st.membrane,
-        current: &mut st.current,
-        spikes: &mut st.spikes,
-        out_counts: &mut st.out,
-        step: &mut st.step,
-    });
+    let mut backend = st.backend();
     backend.require_signatures(public_key(&seed));
     let device = Device {
-        firmware: "test",
-        board: "host",
-        free_ram: 0,
         stack: Some(|| (100, 2000)),
+        ..common::device()
     };
     let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
     let Reply::Info(info) = call(&mut s, &Request::Info) else {

@@ -3,7 +3,7 @@
 //! models against a plain reference loop of the documented formulas.
 mod common;
 
-use common::{frame, raw_body_v2, raw_body_v3, Reference};
+use common::{frame, random_decay, random_layer, random_leak, raw_body_v2, raw_body_v3, Reference};
 use snn_models::decision::{readout_class, MaxMembrane};
 use snn_models::encode::Rng;
 use snn_models::owned::{
@@ -250,28 +250,8 @@ fn random_readout_models_equal_the_plain_formulas() {
             let last = l + 1 == depth;
             let n = 1 + (r() % 40) as u16;
             let big = case % 4 == 0;
-            let w: Vec<i8> = (0..usize::from(inputs) * usize::from(n))
-                .map(|_| {
-                    if big {
-                        [127, -128][(r() % 2) as usize]
-                    } else {
-                        (r() % 60) as i8 - 20
-                    }
-                })
-                .collect();
-            let ff = if r() % 3 == 0 {
-                OwnedWeights::sparse_from_dense(inputs.into(), n.into(), &w).unwrap()
-            } else {
-                OwnedWeights::from_dense(inputs.into(), n.into(), &w).unwrap()
-            };
-            let mut layer = OwnedLayer::new(inputs, n, ff, 1 + (r() % 400) as i32);
-            let leaks = [0u16, 1, 32768, 60000, 65535];
-            let pick = |x: u32| leaks[(x % 5) as usize];
-            layer.leak = if r() % 2 == 0 {
-                OwnedLeak::Shared(pick(r()))
-            } else {
-                OwnedLeak::PerNeuron((0..n).map(|_| pick(r())).collect::<Vec<_>>().into())
-            };
+            let mut layer = random_layer(&mut r, inputs, n, big);
+            layer.leak = random_leak(&mut r, n);
             if r() % 2 == 0 {
                 let b: Vec<i32> = (0..n)
                     .map(|_| {
@@ -298,7 +278,7 @@ fn random_readout_models_equal_the_plain_formulas() {
             synapses.push(if (case + l as u32) % 3 == 2 {
                 OwnedSynapse::Instant
             } else {
-                OwnedSynapse::Current(OwnedLeak::Shared(pick(r())))
+                OwnedSynapse::Current(OwnedLeak::Shared(random_decay(r())))
             });
             layers.push(layer);
             inputs = n;

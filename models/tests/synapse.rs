@@ -3,7 +3,7 @@
 //! plain reference loop of the documented formulas.
 mod common;
 
-use common::{frame, raw_body, raw_body_v2, raw_body_v3, Reference};
+use common::{frame, random_layer, random_leak, raw_body, raw_body_v2, raw_body_v3, Reference};
 use snn_models::encode::Rng;
 use snn_models::owned::{
     OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses, OwnedWeights,
@@ -206,31 +206,11 @@ fn random_models_equal_the_plain_formulas() {
         for l in 0..depth {
             let n = 1 + (r() % 40) as u16;
             let big = case % 4 == 0;
-            let w: Vec<i8> = (0..usize::from(inputs) * usize::from(n))
-                .map(|_| {
-                    if big {
-                        [127, -128][(r() % 2) as usize]
-                    } else {
-                        (r() % 60) as i8 - 20
-                    }
-                })
-                .collect();
-            let ff = if r() % 3 == 0 {
-                OwnedWeights::sparse_from_dense(inputs.into(), n.into(), &w).unwrap()
-            } else {
-                OwnedWeights::from_dense(inputs.into(), n.into(), &w).unwrap()
-            };
-            let mut layer = OwnedLayer::new(inputs, n, ff, 1 + (r() % 400) as i32);
+            let mut layer = random_layer(&mut r, inputs, n, big);
             if case % 9 == 0 {
                 layer.threshold = i32::MAX - (r() % 5) as i32;
             }
-            let leaks = [0u16, 1, 32768, 60000, 65535];
-            let pick = |x: u32| leaks[(x % 5) as usize];
-            layer.leak = if r() % 2 == 0 {
-                OwnedLeak::Shared(pick(r()))
-            } else {
-                OwnedLeak::PerNeuron((0..n).map(|_| pick(r())).collect::<Vec<_>>().into())
-            };
+            layer.leak = random_leak(&mut r, n);
             if r() % 2 == 0 {
                 let b: Vec<i32> = (0..n)
                     .map(|_| {
@@ -252,12 +232,8 @@ fn random_models_equal_the_plain_formulas() {
             layer.reset = [Reset::Subtract, Reset::Zero, Reset::None][(r() % 3) as usize];
             synapses.push(if (case + l as u32) % 3 == 2 {
                 OwnedSynapse::Instant
-            } else if r() % 2 == 0 {
-                OwnedSynapse::Current(OwnedLeak::Shared(pick(r())))
             } else {
-                OwnedSynapse::Current(OwnedLeak::PerNeuron(
-                    (0..n).map(|_| pick(r())).collect::<Vec<_>>().into(),
-                ))
+                OwnedSynapse::Current(random_leak(&mut r, n))
             });
             layers.push(layer);
             inputs = n;

@@ -112,6 +112,42 @@ pub fn raw_body_v3(model: &OwnedModel) -> Vec<u8> {
     postcard::to_allocvec(&model.as_model()).unwrap()
 }
 
+/// One of the edge decays the random models draw from (Q0.16): 0, 2^-16, 1/2, ~0.92, 1 - 2^-16.
+pub fn random_decay(x: u32) -> u16 {
+    [0u16, 1, 32768, 60000, 65535][(x % 5) as usize]
+}
+
+/// A random layer of `n` neurons over `inputs`: 8-bit feed-forward weights (only -128 and 127
+/// when `big`, else -20..=39), sparse one time in three, threshold 1..=400, the rest
+/// [`OwnedLayer::new`]'s defaults.
+pub fn random_layer(r: &mut impl FnMut() -> u32, inputs: u16, n: u16, big: bool) -> OwnedLayer {
+    let w: Vec<i8> = (0..usize::from(inputs) * usize::from(n))
+        .map(|_| {
+            if big {
+                [127, -128][(r() % 2) as usize]
+            } else {
+                (r() % 60) as i8 - 20
+            }
+        })
+        .collect();
+    let ff = if r() % 3 == 0 {
+        OwnedWeights::sparse_from_dense(inputs.into(), n.into(), &w).unwrap()
+    } else {
+        OwnedWeights::from_dense(inputs.into(), n.into(), &w).unwrap()
+    };
+    OwnedLayer::new(inputs, n, ff, 1 + (r() % 400) as i32)
+}
+
+/// A random decay for `n` neurons: shared or one per neuron (even odds), each a
+/// [`random_decay`].
+pub fn random_leak(r: &mut impl FnMut() -> u32, n: u16) -> OwnedLeak {
+    if r() % 2 == 0 {
+        OwnedLeak::Shared(random_decay(r()))
+    } else {
+        OwnedLeak::PerNeuron((0..n).map(|_| random_decay(r())).collect::<Vec<_>>().into())
+    }
+}
+
 /// `(v * leak + 2^15) >> 16`, the engine's decay written out in `i64`.
 pub fn decay(v: i32, leak: u16) -> i32 {
     ((i64::from(v) * i64::from(leak) + (1 << 15)) >> 16) as i32

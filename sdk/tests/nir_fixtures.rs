@@ -109,6 +109,19 @@ fn import_reproduces_every_tools_output_spikes_exactly_in_float() {
     }
 }
 
+/// Export with range-only shifts (no calibration): the digits data of the run says nothing about
+/// an imported network's inputs, so clipping chosen on it would be arbitrary.
+fn range_only() -> ExportOptions {
+    ExportOptions {
+        quant: snn_sdk::deploy::quant::QuantConfig {
+            clip_shifts: 0,
+            calibration_samples: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// The integer engine's output spike counts for a spike train.
 fn engine_counts(model: &snn_models::Model<'_>, train: &SpikeTrain) -> Vec<u32> {
     let mut state = snn_models::EngineBuffers::for_model(model);
@@ -181,16 +194,7 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
         let net = run::network(&imported, cfg.seed).unwrap();
         run::write_run(&dir, &cfg, &net).unwrap();
         let loaded = load_run(&dir).unwrap();
-        // Range-only shifts (no calibration): the digits data of the run says nothing about
-        // an imported network's inputs, so clipping chosen on it would be arbitrary.
-        let opts = ExportOptions {
-            quant: snn_sdk::deploy::quant::QuantConfig {
-                clip_shifts: 0,
-                calibration_samples: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let opts = range_only();
         let synaptic = imported
             .network
             .layers
@@ -581,14 +585,7 @@ fn check_readout_fixture(f: &Fixture) {
     let dir = scratch(&f.name);
     run::write_run(&dir, &cfg, &net).unwrap();
     let loaded = load_run(&dir).unwrap();
-    let opts = ExportOptions {
-        quant: snn_sdk::deploy::quant::QuantConfig {
-            clip_shifts: 0,
-            calibration_samples: 0,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let opts = range_only();
     let out = export_run(&loaded, &opts).unwrap();
     assert_eq!(u16::from_le_bytes([out.bytes[4], out.bytes[5]]), 3);
     let model = snn_models::decode(&out.bytes).unwrap();

@@ -3,13 +3,12 @@
 //! request must be answered, and uploads must survive.
 mod common;
 
-use common::Store;
+use common::{host_run, Store};
 use snn_hal::host::{Client, ClientError};
 use snn_hal::noise::{Noise, NoiseStats, Noisy};
 use snn_hal::protocol::{Input, Request};
 use snn_hal::synthetic::digits_model;
 use snn_hal::IoLink;
-use snn_models::{decode, EngineBuffers};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
@@ -50,14 +49,6 @@ fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
     (client, stats)
 }
 
-fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
-    let m = decode(model).unwrap();
-    let mut state = EngineBuffers::for_model(&m);
-    let mut e = state.engine(&m).unwrap();
-    e.run_features(f, seed).unwrap();
-    e.output_counts().to_vec()
-}
-
 #[test]
 fn at_a_bit_error_rate_of_1e_3_no_wrong_answer_is_accepted() {
     let model = digits_model(128, 3).unwrap();
@@ -69,11 +60,7 @@ fn at_a_bit_error_rate_of_1e_3_no_wrong_answer_is_accepted() {
     for i in 0..300u32 {
         let f: Vec<u8> = (0..64).map(|k| ((k * 29 + i * 13) % 256) as u8).collect();
         let r = client.infer(Input::Features(&f), i).unwrap();
-        assert_eq!(
-            r.counts.as_slice(),
-            host_counts(&model, &f, i),
-            "sample {i}"
-        );
+        assert_eq!(r.counts.as_slice(), host_run(&model, &f, i).0, "sample {i}");
     }
     let st = *stats.lock().unwrap();
     let link = client.stats();

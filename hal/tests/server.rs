@@ -7,7 +7,7 @@ use snn_hal::{Device, IoLink, NoCounter, NoSpikeOutput, Server};
 use snn_models::{crc::crc32, decode, EngineBuffers};
 
 mod common;
-use common::{call, code, feed, frame, reply_of, upload, Srv, Store};
+use common::{call, code, feed, frame, host_run, reply_of, upload, Srv, Store};
 
 /// Buffers for a model of up to `model_bytes` and `neurons` neurons.
 fn store(model_bytes: usize, neurons: usize) -> Store {
@@ -16,16 +16,6 @@ fn store(model_bytes: usize, neurons: usize) -> Store {
 
 fn features(i: u32) -> Vec<u8> {
     (0..64).map(|k| ((k * 37 + i * 11) % 256) as u8).collect()
-}
-
-/// Output counts and per-layer spikes from the host engine.
-fn host_run(model: &[u8], f: &[u8], seed: u32) -> (Vec<u16>, Vec<u32>) {
-    let m = decode(model).unwrap();
-    let mut state = EngineBuffers::for_model(&m);
-    let mut e = state.engine(&m).unwrap();
-    e.run_features(f, seed).unwrap();
-    let layers = e.stats().layer_spikes[..m.layers.len()].to_vec();
-    (e.output_counts().to_vec(), layers)
 }
 
 fn infer_ok(s: &mut Srv<'_>, model: &[u8], seed: u32) {

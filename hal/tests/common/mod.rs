@@ -10,6 +10,7 @@ use snn_hal::protocol::{
 };
 use snn_hal::wire;
 use snn_hal::{CpuBackend, CpuBuffers, Device, NoCounter, NoSpikeOutput, Server};
+use snn_models::{decode, EngineBuffers};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 /// The protocol server of the tests.
@@ -142,4 +143,14 @@ pub fn upload(s: &mut Srv<'_>, model: &[u8], crc: u32) -> Reply {
         assert!(matches!(r, Reply::Ack { .. }), "{r:?}");
     }
     call(s, &Request::LoadEnd)
+}
+
+/// The host engine's output counts and spikes per layer for one sample of `features`.
+pub fn host_run(model: &[u8], features: &[u8], seed: u32) -> (Vec<u16>, Vec<u32>) {
+    let m = decode(model).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
+    e.run_features(features, seed).unwrap();
+    let layers = e.stats().layer_spikes[..m.layers.len()].to_vec();
+    (e.output_counts().to_vec(), layers)
 }

@@ -2,7 +2,11 @@
 //! made by `tests/nir/make_fixtures.py` with snnTorch 1.0, Norse 1.1, sinabs 3.1, Rockpool 3.1 and
 //! nir 1.0.8): exact in
 //! float, within the quantisation tolerance on the integer engine.
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::cli::scratch;
 
 use snn_sdk::deploy::export::{export_run, load_run, ExportOptions};
 use snn_sdk::nir::spikes::{drive, drive_all, SpikeTrain};
@@ -79,13 +83,6 @@ fn fixtures() -> Vec<Fixture> {
     }
     assert_eq!(out.len(), 13, "fixtures missing in {}", dir.display());
     out
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-nir-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! The whole link under fault injection, on the host: a client talking through the noise proxy
 //! to the real protocol server on a thread. Every answer accepted must equal the engine's, every
 //! request must be answered, and uploads must survive.
+mod common;
+
+use common::{host_run, Store};
 use snn_hal::host::{Client, ClientError};
 use snn_hal::noise::{Noise, NoiseStats, Noisy};
 use snn_hal::protocol::{Input, Request};
 use snn_hal::synthetic::digits_model;
-use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
-use snn_models::{decode, Engine, Requirements};
+use snn_hal::IoLink;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
@@ -35,29 +37,8 @@ impl embedded_io::Write for Std {
 fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
     let (dev, host) = UnixStream::pair().unwrap();
     std::thread::spawn(move || {
-        let (mut m, mut a, mut b, mut c, mut d, mut e) = (
-            vec![0u8; 64 * 1024],
-            vec![0i32; 1024],
-            vec![0i32; 1024],
-            vec![0u16; 1280],
-            vec![0u16; 256],
-            vec![0u16; 256],
-        );
-        let backend = CpuBackend::new(CpuBuffers {
-            model: &mut m,
-            membrane: &mut a,
-            current: &mut b,
-            spikes: &mut c,
-            out_counts: &mut d,
-            step: &mut e,
-        });
-        let device = Device {
-            firmware: "test",
-            board: "host",
-            free_ram: 0,
-            stack: None,
-        };
-        let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
+        let mut store = Store::sized(64 * 1024, 1024, 1280, 256);
+        let mut s = store.server();
         let _ = s.serve(&mut IoLink(Std(dev)));
     });
     let stats = Arc::new(Mutex::new(NoiseStats::default()));
@@ -66,20 +47,6 @@ fn noisy_pair(noise: Noise) -> (Client, Arc<Mutex<NoiseStats>>) {
     let mut client = Client::new(down, up);
     client.timeout = Duration::from_millis(100);
     (client, stats)
-}
-
-fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
-    let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
-    e.run_features(f, seed).unwrap();
-    e.output_counts().to_vec()
 }
 
 #[test]
@@ -93,11 +60,7 @@ fn at_a_bit_error_rate_of_1e_3_no_wrong_answer_is_accepted() {
     for i in 0..300u32 {
         let f: Vec<u8> = (0..64).map(|k| ((k * 29 + i * 13) % 256) as u8).collect();
         let r = client.infer(Input::Features(&f), i).unwrap();
-        assert_eq!(
-            r.counts.as_slice(),
-            host_counts(&model, &f, i),
-            "sample {i}"
-        );
+        assert_eq!(r.counts.as_slice(), host_run(&model, &f, i).0, "sample {i}");
     }
     let st = *stats.lock().unwrap();
     let link = client.stats();

@@ -12,7 +12,7 @@ use snn_hal::decision_led::BlinkCode;
 use snn_hal::imu::lsm6dso::{self, reg, Config, Error, Lsm6dso, ADDRESS_SA0_HIGH as ADDR};
 use snn_hal::sensor_stream::{DecisionBuffers, Rules, SensorStream, StepError, Units};
 use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Window};
-use snn_models::{Engine, Requirements};
+use snn_models::EngineBuffers;
 
 /// The zoo model trained on BasicMotions (m/s² and rad/s, 10 Hz, 100 steps).
 const MODEL: &[u8] = include_bytes!("../../models/zoo/basic_motions.snn");
@@ -156,10 +156,8 @@ struct HostSim {
 }
 
 fn host_sim(model: &snn_models::Model<'_>, frames: &[[i16; 6]]) -> HostSim {
-    let r = Requirements::of(model);
-    let (mut m, mut c) = (vec![0; r.membrane], vec![0; r.current]);
-    let (mut s, mut o) = (vec![0; r.spikes], vec![0; r.out_counts]);
-    let mut e = Engine::new(model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = EngineBuffers::for_model(model);
+    let mut e = state.engine(model).unwrap();
     let pops = Populations::of(model).unwrap();
     let k = usize::from(pops.classes());
     let (mut fc, mut ring, mut sums, mut tc) = (
@@ -226,10 +224,8 @@ fn replayed_basic_motions_through_the_i2c_driver_decide_as_the_host_simulation()
     let mut imu = Lsm6dso::new(I2cMock::new(&tx), ADDR);
     imu.init(&cfg).unwrap();
 
-    let r = Requirements::of(&model);
-    let (mut m, mut c) = (vec![0; r.membrane], vec![0; r.current]);
-    let (mut s, mut o) = (vec![0; r.spikes], vec![0; r.out_counts]);
-    let engine = Engine::new(&model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = EngineBuffers::for_model(&model);
+    let engine = state.engine(&model).unwrap();
     let k = usize::from(model.header.num_classes);
     let (mut fc, mut ring, mut sums, mut tc) = (
         vec![0; k],
@@ -334,10 +330,8 @@ fn replayed_basic_motions_through_the_i2c_driver_decide_as_the_host_simulation()
 #[test]
 fn a_model_and_units_of_different_channels_are_refused() {
     let model = snn_models::decode(MODEL).unwrap();
-    let r = Requirements::of(&model);
-    let (mut m, mut c) = (vec![0; r.membrane], vec![0; r.current]);
-    let (mut s, mut o) = (vec![0; r.spikes], vec![0; r.out_counts]);
-    let engine = Engine::new(&model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = EngineBuffers::for_model(&model);
+    let engine = state.engine(&model).unwrap();
     let (mut fc, mut ring, mut sums, mut tc) = ([0; 4], [0; 40], [0; 4], [0; 4]);
     let buffers = DecisionBuffers {
         final_counts: &mut fc,

@@ -3,92 +3,19 @@
 use snn_hal::host::Client;
 use snn_hal::protocol::{ErrorCode, Input, Reply, Request, CHUNK, MAX_FRAME};
 use snn_hal::synthetic::digits_model;
-use snn_hal::wire;
-use snn_hal::{CpuBackend, CpuBuffers, Device, IoLink, NoCounter, NoSpikeOutput, Server};
-use snn_models::{crc::crc32, decode, Engine, Requirements};
-use std::sync::atomic::{AtomicU16, Ordering};
+use snn_hal::{Device, IoLink, NoCounter, NoSpikeOutput, Server};
+use snn_models::{crc::crc32, decode, EngineBuffers};
 
 mod common;
-use common::{Srv, Store};
+use common::{call, code, feed, frame, host_run, reply_of, upload, Srv, Store};
 
 /// Buffers for a model of up to `model_bytes` and `neurons` neurons.
 fn store(model_bytes: usize, neurons: usize) -> Store {
     Store::sized(model_bytes, neurons, neurons + 256, 256)
 }
 
-static SEQ: AtomicU16 = AtomicU16::new(0);
-
-/// The request's frame with a fresh sequence number.
-fn frame(req: &Request<'_>) -> Vec<u8> {
-    Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap()
-}
-
-/// Decodes one reply frame (terminator included) and checks its envelope.
-fn reply_of(frame: &[u8]) -> (u16, Reply) {
-    let mut f = frame[..frame.len() - 1].to_vec();
-    let c = wire::decode(&mut f).unwrap();
-    (c.seq, postcard::from_bytes::<Reply>(c.msg).unwrap())
-}
-
-/// Feeds bytes; returns every reply they produced.
-fn feed(s: &mut Srv<'_>, bytes: &[u8]) -> Vec<Reply> {
-    let mut out = Vec::new();
-    for &b in bytes {
-        if let Some(r) = s.push(b) {
-            out.push(reply_of(r).1);
-        }
-    }
-    out
-}
-
-fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
-    let mut r = feed(s, &frame(req));
-    assert_eq!(r.len(), 1, "one reply per request");
-    r.pop().unwrap()
-}
-
-fn code(r: &Reply) -> ErrorCode {
-    match r {
-        Reply::Error(e) => {
-            assert!(!e.reason.is_empty(), "error replies carry a reason");
-            e.code
-        }
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-fn upload(s: &mut Srv<'_>, model: &[u8], crc: u32) -> Reply {
-    let begin = Request::LoadBegin {
-        len: model.len() as u32,
-        crc,
-    };
-    assert!(matches!(call(s, &begin), Reply::Ack { received: 0 }));
-    for (i, bytes) in model.chunks(CHUNK).enumerate() {
-        let offset = (i * CHUNK) as u32;
-        let r = call(s, &Request::LoadChunk { offset, bytes });
-        assert!(matches!(r, Reply::Ack { .. }), "{r:?}");
-    }
-    call(s, &Request::LoadEnd)
-}
-
 fn features(i: u32) -> Vec<u8> {
     (0..64).map(|k| ((k * 37 + i * 11) % 256) as u8).collect()
-}
-
-/// Output counts and per-layer spikes from the host engine.
-fn host_run(model: &[u8], f: &[u8], seed: u32) -> (Vec<u16>, Vec<u32>) {
-    let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
-    e.run_features(f, seed).unwrap();
-    let layers = e.stats().layer_spikes[..m.layers.len()].to_vec();
-    (e.output_counts().to_vec(), layers)
 }
 
 fn infer_ok(s: &mut Srv<'_>, model: &[u8], seed: u32) {
@@ -330,14 +257,8 @@ fn a_readout_models_values_come_back_over_the_link_equal_to_the_engine() {
         let Reply::Readout(v) = call(&mut s, &Request::Readout) else {
             panic!("no readout")
         };
-        let q = Requirements::of(&m);
-        let (mut a, mut b, mut c, mut d) = (
-            vec![0; q.membrane],
-            vec![0; q.current],
-            vec![0; q.spikes],
-            vec![0; q.out_counts],
-        );
-        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
         e.run_features(&f, seed).unwrap();
         assert_eq!(&v.values[..], e.readout(), "seed {seed}");
         assert_eq!(v.predicted, e.predicted_class());
@@ -403,14 +324,8 @@ fn event_input_equals_stepping_the_engine() {
     );
     let Reply::Result(r) = r else { panic!("{r:?}") };
     let m = decode(&model).unwrap();
-    let q = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; q.membrane],
-        vec![0; q.current],
-        vec![0; q.spikes],
-        vec![0; q.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     for step in &per_step {
         e.step(step).unwrap();
     }
@@ -490,14 +405,7 @@ fn the_spike_output_sees_every_output_spike() {
     use snn_hal::Backend;
     let model = digits_model(128, 7).unwrap();
     let mut st = store(64 * 1024, 1024);
-    let mut backend = CpuBackend::new(CpuBuffers {
-        model: &mut st.model,
-        membrane: &mut st.membrane,
-        current: &mut st.current,
-        spikes: &mut st.spikes,
-        out_counts: &mut st.out,
-        step: &mut st.step,
-    });
+    let mut backend = st.backend();
     backend.load(&model).unwrap();
     let mut out = snn_hal::protocol::InferResult {
         counts: heapless::Vec::new(),
@@ -620,20 +528,11 @@ fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
         ));
         infer_ok(&mut s, &model, 1);
     }
-    let mut backend = CpuBackend::new(CpuBuffers {
-        model: &mut st.model,
-        membrane: &mut st.membrane,
-        current: &mut st.current,
-        spikes: &mut st.spikes,
-        out_counts: &mut st.out,
-        step: &mut st.step,
-    });
+    let mut backend = st.backend();
     backend.require_signatures(public_key(&seed));
     let device = Device {
-        firmware: "test",
-        board: "host",
-        free_ram: 0,
         stack: Some(|| (100, 2000)),
+        ..common::device()
     };
     let mut s = Server::new(backend, NoCounter, NoSpikeOutput, device);
     let Reply::Info(info) = call(&mut s, &Request::Info) else {

@@ -4,16 +4,15 @@
 //! requests (other protocol version, no stream, too many steps, malformed steps) are refused.
 use snn_hal::host::Client;
 use snn_hal::protocol::{
-    stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, CHUNK,
-    PROTOCOL_VERSION, STEP_END,
+    stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, PROTOCOL_VERSION,
+    STEP_END,
 };
 use snn_hal::synthetic::{shd_events, shd_model};
 use snn_hal::wire;
-use snn_models::{crc::crc32, decode, Engine, Requirements};
-use std::sync::atomic::{AtomicU16, Ordering};
+use snn_models::{crc::crc32, decode, Engine, EngineBuffers};
 
 mod common;
-use common::{Srv, Store};
+use common::{call, code, upload, Srv, Store};
 
 const BASIC_MOTIONS: &[u8] = include_bytes!("../../models/zoo/basic_motions.snn");
 
@@ -22,52 +21,15 @@ fn store() -> Store {
     Store::sized(160 * 1024, 1024, 2048, 1024)
 }
 
-static SEQ: AtomicU16 = AtomicU16::new(0);
-
-fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
-    let frame = Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap();
-    let mut replies = Vec::new();
-    for &b in &frame {
-        if let Some(r) = s.push(b) {
-            let mut f = r[..r.len() - 1].to_vec();
-            let c = wire::decode(&mut f).unwrap();
-            replies.push(postcard::from_bytes::<Reply>(c.msg).unwrap());
-        }
-    }
-    assert_eq!(replies.len(), 1, "one reply per request");
-    replies.pop().unwrap()
-}
-
-fn upload(s: &mut Srv<'_>, model: &[u8]) {
-    let begin = Request::LoadBegin {
-        len: model.len() as u32,
-        crc: crc32(model),
-    };
-    assert!(matches!(call(s, &begin), Reply::Ack { .. }));
-    for (i, bytes) in model.chunks(CHUNK).enumerate() {
-        let offset = (i * CHUNK) as u32;
-        assert!(matches!(
-            call(s, &Request::LoadChunk { offset, bytes }),
-            Reply::Ack { .. }
-        ));
-    }
-    assert!(matches!(call(s, &Request::LoadEnd), Reply::Loaded(_)));
+/// Uploads `model` and requires it loaded.
+fn load(s: &mut Srv<'_>, model: &[u8]) {
+    assert!(matches!(upload(s, model, crc32(model)), Reply::Loaded(_)));
 }
 
 fn stream(r: Reply) -> StreamReply {
     match r {
         Reply::Stream(s) => s,
         other => panic!("expected a stream reply, got {other:?}"),
-    }
-}
-
-fn code(r: &Reply) -> ErrorCode {
-    match r {
-        Reply::Error(e) => {
-            assert!(!e.reason.is_empty(), "error replies carry a reason");
-            e.code
-        }
-        other => panic!("expected an error, got {other:?}"),
     }
 }
 
@@ -92,14 +54,8 @@ fn host_stream(
     mut step: impl FnMut(&mut Engine<'_, '_>, usize),
 ) -> (Vec<Vec<u16>>, Vec<u16>) {
     let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.set_step_limit(false);
     let last = m.layers.len() - 1;
     let per_step = (0..steps)
@@ -175,7 +131,7 @@ fn raw_samples(steps: usize) -> Vec<i16> {
 fn raw_values_stream_matches_the_engine_at_every_step() {
     let mut store = store();
     let mut s = store.server_with_rules();
-    upload(&mut s, BASIC_MOTIONS);
+    load(&mut s, BASIC_MOTIONS);
     // 250 steps (the model declares 100): one stream in pushes, split over two begins that
     // keep the state, against one uninterrupted host run.
     let (exp, steps) = (-10i8, 250usize);
@@ -247,7 +203,7 @@ fn an_shd_sized_event_stream_goes_through_with_no_limit_but_time() {
     let model = shd_model(3).unwrap();
     let mut store = store();
     let mut s = store.server_with_rules();
-    upload(&mut s, &model);
+    load(&mut s, &model);
     let events = shd_events(7, 1000);
     let total: usize = events.iter().map(Vec::len).sum();
     assert!(total > 5000, "{total} events is not SHD-sized");
@@ -322,7 +278,7 @@ fn wrong_stream_requests_are_refused_and_nothing_runs() {
     };
     // No model, then no stream.
     assert_eq!(code(&begin(&mut s, true, 0)), ErrorCode::NoModel);
-    upload(&mut s, BASIC_MOTIONS);
+    load(&mut s, BASIC_MOTIONS);
     assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::NoStream);
     assert_eq!(code(&begin(&mut s, false, 0)), ErrorCode::NoStream);
     // Another protocol version: refused, naming both.
@@ -379,7 +335,7 @@ fn wrong_stream_requests_are_refused_and_nothing_runs() {
     );
     assert_eq!(code(&push(&mut s, &[0; 12])), ErrorCode::NoStream);
     // Events: trailing words without a step end, odd bytes, an index past the inputs.
-    upload(&mut s, &shd_model(1).unwrap());
+    load(&mut s, &shd_model(1).unwrap());
     stream(begin(&mut s, true, 0));
     let ev = |s: &mut Srv<'_>, b: &[u8]| {
         call(
@@ -469,7 +425,7 @@ fn a_device_of_another_protocol_version_is_refused_by_the_host() {
 fn without_rule_storage_a_stream_has_no_decisions() {
     let mut st = store();
     let mut s = st.server();
-    upload(&mut s, BASIC_MOTIONS);
+    load(&mut s, BASIC_MOTIONS);
     let r = begin(&mut s, true, 0);
     assert_eq!(code(&r), ErrorCode::BadInput);
     let Reply::Error(e) = r else { unreachable!() };
@@ -541,7 +497,7 @@ fn inferences_and_streams_alternate_with_the_right_replies() {
     let m = decode(&model).unwrap();
     let mut store = store();
     let mut s = store.server_with_rules();
-    upload(&mut s, &model);
+    load(&mut s, &model);
     // One sample of events (t, index) in its first three steps (a request holds at most 1 kB),
     // silent after them; the same three steps as a stream.
     let mut steps = shd_events(11, 3);
@@ -553,14 +509,8 @@ fn inferences_and_streams_alternate_with_the_right_replies() {
             sample.extend(i.to_le_bytes());
         }
     }
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_spike_steps(steps.iter().map(Vec::as_slice)).unwrap();
     let want = e.output_counts().to_vec();
     let want_events = e.stats().synaptic_events;

@@ -12,7 +12,8 @@
 //!   window, first-to-threshold (the same rules on the host and on the device).
 //! - [`dense`] is the non-spiking int8 MLP baseline: its own small file format and kernels.
 //! - With the `alloc` feature, [`owned::OwnedModel`] builds or edits a model in `Vec`s (SDK
-//!   export, tools) and borrows it as a [`Model`].
+//!   export, tools) and borrows it as a [`Model`]; [`owned::EngineBuffers`] owns an engine's
+//!   state buffers sized for a model.
 #![cfg_attr(not(feature = "std"), no_std)]
 // `unsafe` is forbidden but in two marked places, both inline assembly compiled only with
 // feature `arm-dsp` on an Arm target: the engine's synaptic loop (`dsp.rs`) and the dense
@@ -51,6 +52,6 @@ pub use error::{EngineError, FormatError};
 pub use format::*;
 #[cfg(feature = "alloc")]
 pub use owned::{
-    LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse,
-    OwnedSynapses, OwnedWeights,
+    EngineBuffers, LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel,
+    OwnedSynapse, OwnedSynapses, OwnedWeights,
 };

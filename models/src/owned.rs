@@ -2,13 +2,15 @@
 //! [`Model`] or write its bytes. Needs the `alloc` feature; nothing on the device path uses it.
 //!
 //! Arrays are kept as little-endian bytes ([`LeVec`]) so [`OwnedModel::as_model`] borrows them
-//! without copying, exactly as [`crate::decode`] borrows from a file.
+//! without copying, exactly as [`crate::decode`] borrows from a file. [`EngineBuffers`] owns an
+//! engine's state buffers for host code that runs a model.
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 
 use crate::codec::encode_to_vec;
-use crate::error::FormatError;
+use crate::engine::{Carry, Engine, Requirements};
+use crate::error::{EngineError, FormatError};
 use crate::format::{
     Bytes, Channels, Encoding, Header, Layer, LeF32s, LeI32s, LeU16s, LeU32s, Leak, Model, Output,
     RateBudget, Reset, Synapse, Synapses, Weights, MAX_LAYERS, MAX_NEURONS,
@@ -669,6 +671,65 @@ impl From<&Model<'_>> for OwnedModel {
     }
 }
 
+/// An engine's four state buffers in `Vec`s, sized from [`Requirements::of`] a model (host
+/// code and tests; a device sizes its own): `membrane`, `current` are `i32`, `spikes`,
+/// `out_counts` are `u16`, with the lengths [`Requirements`] names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineBuffers {
+    /// Neuron state ([`Requirements::membrane`] entries).
+    pub membrane: Vec<i32>,
+    /// Synaptic accumulators ([`Requirements::current`] entries).
+    pub current: Vec<i32>,
+    /// Spike lists ([`Requirements::spikes`] entries).
+    pub spikes: Vec<u16>,
+    /// Output spike counts ([`Requirements::out_counts`] entries).
+    pub out_counts: Vec<u16>,
+}
+
+impl EngineBuffers {
+    /// Zeroed buffers of exactly the sizes `model` needs.
+    pub fn for_model(model: &Model<'_>) -> Self {
+        let r = Requirements::of(model);
+        Self {
+            membrane: alloc::vec![0; r.membrane],
+            current: alloc::vec![0; r.current],
+            spikes: alloc::vec![0; r.spikes],
+            out_counts: alloc::vec![0; r.out_counts],
+        }
+    }
+
+    /// An [`Engine`] over `model` in these buffers, state at rest ([`Engine::new`]).
+    pub fn engine<'m, 's>(
+        &'s mut self,
+        model: &'m Model<'m>,
+    ) -> Result<Engine<'m, 's>, EngineError> {
+        Engine::new(
+            model,
+            &mut self.membrane,
+            &mut self.current,
+            &mut self.spikes,
+            &mut self.out_counts,
+        )
+    }
+
+    /// An [`Engine`] over `model` that continues from the state these buffers hold and
+    /// `carry` ([`Engine::resume`]).
+    pub fn resume<'m, 's>(
+        &'s mut self,
+        model: &'m Model<'m>,
+        carry: &Carry,
+    ) -> Result<Engine<'m, 's>, EngineError> {
+        Engine::resume(
+            model,
+            &mut self.membrane,
+            &mut self.current,
+            &mut self.spikes,
+            &mut self.out_counts,
+            carry,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -794,5 +855,37 @@ mod tests {
             })
         );
         assert_eq!(m.as_model().layers.len(), MAX_LAYERS);
+    }
+
+    #[test]
+    fn engine_buffers_fit_the_model_and_run_it() {
+        let owned = tiny();
+        let model = owned.as_model();
+        let r = Requirements::of(&model);
+        let mut b = EngineBuffers::for_model(&model);
+        assert_eq!(
+            (
+                b.membrane.len(),
+                b.current.len(),
+                b.spikes.len(),
+                b.out_counts.len()
+            ),
+            (r.membrane, r.current, r.spikes, r.out_counts)
+        );
+        let mut e = b.engine(&model).unwrap();
+        e.step(&[0, 1]).unwrap();
+        let carry = e.carry();
+        let mut e = b.resume(&model, &carry).unwrap();
+        e.step(&[0, 1]).unwrap();
+        assert_eq!(e.stats().steps, 2);
+        let mut short = EngineBuffers::for_model(&model);
+        short.spikes.pop();
+        assert!(matches!(
+            short.engine(&model),
+            Err(EngineError::BufferTooSmall {
+                buffer: "spikes",
+                ..
+            })
+        ));
     }
 }

@@ -3,9 +3,10 @@
 //! worked out by hand in the comments, so host and device cannot drift.
 mod common;
 
-use common::{frame, raw_body, raw_body_v2, State};
+use common::{frame, raw_body, raw_body_v2};
 use snn_models::encode::{delta_step, encode_frame, quantise};
 use snn_models::owned::{OwnedChannels, OwnedHeader, OwnedLayer, OwnedModel, OwnedWeights};
+use snn_models::EngineBuffers;
 use snn_models::{decode, Channels, Encoding, EngineError, FormatError, Reset};
 
 /// One layer `channels x neurons` with dense weights `w` (row = channel), threshold 100,
@@ -157,8 +158,8 @@ fn direct_input_drives_the_first_layer_exactly() {
         "direct input needs format 2"
     );
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let frames: [[f32; 2]; 4] = [[3.0, 1.0], [3.0, 1.0], [0.0, 0.0], [-1.0, 0.5]];
     let mut trace = Vec::new();
     for f in &frames {
@@ -217,8 +218,8 @@ fn direct_input_matches_a_plain_reference_dense_and_sparse() {
         let run = |m: &OwnedModel| {
             let bytes = m.to_bytes().unwrap();
             let model = decode(&bytes).unwrap();
-            let mut state = State::for_model(&model);
-            let mut e = state.engine(&model);
+            let mut state = EngineBuffers::for_model(&model);
+            let mut e = state.engine(&model).unwrap();
             let mut mem = Vec::new();
             for f in values.chunks(c) {
                 e.step_values(f).unwrap();
@@ -276,13 +277,13 @@ fn delta_models_run_the_encoder_inside_the_engine() {
         );
         let bytes = m.to_bytes().unwrap();
         let model = decode(&bytes).unwrap();
-        let mut state = State::for_model(&model);
+        let mut state = EngineBuffers::for_model(&model);
         assert_eq!(
             state.membrane.len(),
             1 + 1,
             "one neuron and one channel reference"
         );
-        let mut e = state.engine(&model);
+        let mut e = state.engine(&model).unwrap();
         let mut inputs = Vec::new();
         let mut input_spikes = 0;
         for x in [1.0, 1.0, 0.0, 0.0] {
@@ -293,12 +294,12 @@ fn delta_models_run_the_encoder_inside_the_engine() {
         let want: Vec<u32> = expected.iter().map(|s| s.len() as u32).collect();
         assert_eq!(inputs, want, "{encoding:?}");
         // The same spikes given as events produce the same network state.
-        let mut state2 = State::for_model(&model);
-        let mut e2 = state2.engine(&model);
+        let mut state2 = EngineBuffers::for_model(&model);
+        let mut e2 = state2.engine(&model).unwrap();
         e2.run_spike_steps(expected.iter().map(Vec::as_slice))
             .unwrap();
-        let mut state3 = State::for_model(&model);
-        let mut e3 = state3.engine(&model);
+        let mut state3 = EngineBuffers::for_model(&model);
+        let mut e3 = state3.engine(&model).unwrap();
         e3.run_values(&[1.0, 1.0, 0.0, 0.0]).unwrap();
         assert_eq!(e3.membranes(0), e2.membranes(0), "{encoding:?}");
         assert_eq!(e3.stats(), e2.stats(), "{encoding:?}");
@@ -320,8 +321,8 @@ fn sample_lengths_and_input_kinds_are_checked() {
     );
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     // 1..=3 whole frames run; anything else is refused.
     e.run_values(&[0.0; 2]).unwrap();
     assert_eq!(e.stats().steps, 1);
@@ -345,8 +346,8 @@ fn sample_lengths_and_input_kinds_are_checked() {
     let r = common::reference();
     let bytes = r.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     assert!(matches!(
         e.step_values(&[0.0; 6]),
         Err(EngineError::InputKind { .. })

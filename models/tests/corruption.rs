@@ -1,8 +1,9 @@
 //! Damaged and inconsistent model files: every one is refused with the right error, none panics.
 mod common;
 
-use common::{frame, framed, raw_body, reference, State};
+use common::{frame, framed, raw_body, reference};
 use snn_models::owned::{OwnedLeak, OwnedModel, OwnedWeights};
+use snn_models::EngineBuffers;
 use snn_models::{decode, encode_to_vec, Encoding, FormatError, Model, FORMAT_VERSION, RATE_ONE};
 
 fn reference_bytes() -> Vec<u8> {
@@ -11,8 +12,8 @@ fn reference_bytes() -> Vec<u8> {
 
 /// Runs a decoded (hence valid) model a few steps: it must not panic or fail.
 fn exercise(model: &Model<'_>) {
-    let mut state = State::for_model(model);
-    let mut engine = state.engine(model);
+    let mut state = EngineBuffers::for_model(model);
+    let mut engine = state.engine(model).unwrap();
     let n = model.header.input_size;
     for t in 0..model.header.time_steps.min(4) {
         let input: Vec<u16> = (0..n).filter(|i| (i + t) % 2 == 0).collect();

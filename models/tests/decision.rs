@@ -112,8 +112,8 @@ fn final_count_is_the_engines_prediction_on_a_real_model() {
     let model = owned.as_model();
     let pops = Populations::of(&model).unwrap();
     let last = model.layers.len() - 1;
-    let mut state = common::State::for_model(&model);
-    let mut engine = state.engine(&model);
+    let mut state = snn_models::EngineBuffers::for_model(&model);
+    let mut engine = state.engine(&model).unwrap();
     let mut seed = 0x1234_5678u32;
     let mut saw_spikes = false;
     for sample in 0..50 {

@@ -1,8 +1,9 @@
 //! Input encoders: exact values so the firmware and the SDK cannot drift from the engine.
 mod common;
 
-use common::{reference, State};
+use common::reference;
 use snn_models::encode::{latency_step, Encoder, Rng};
+use snn_models::EngineBuffers;
 use snn_models::{decode, Encoding, EngineError, Header};
 
 fn header(encoding: Encoding, input_size: u16, time_steps: u16) -> Header<'static> {
@@ -185,12 +186,12 @@ fn run_features_equals_encoder_plus_manual_steps() {
         let features: Vec<u8> = (0..6 * 12).map(|k| (k * 53 % 256) as u8).collect();
         for sample_seed in [0u32, 5] {
             for input in [&features[..6], &features[..]] {
-                let mut a = State::for_model(&model);
-                let mut auto = a.engine(&model);
+                let mut a = EngineBuffers::for_model(&model);
+                let mut auto = a.engine(&model).unwrap();
                 auto.run_features(input, sample_seed).unwrap();
 
-                let mut b = State::for_model(&model);
-                let mut manual = b.engine(&model);
+                let mut b = EngineBuffers::for_model(&model);
+                let mut manual = b.engine(&model).unwrap();
                 let mut enc = Encoder::new(&model.header, input, sample_seed).unwrap();
                 let mut idx = [0u16; 6];
                 for _ in 0..model.header.time_steps {

@@ -4,8 +4,8 @@
 //! `floor(0.75 v + 0.5)`, with 32768 (beta 0.5) `floor((v + 1) / 2)`, with 0 always 0.
 mod common;
 
-use common::State;
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+use snn_models::EngineBuffers;
 use snn_models::{decode, Encoding, Reset};
 
 fn model(input_size: u16, time_steps: u16, layers: Vec<OwnedLayer>) -> OwnedModel {
@@ -33,8 +33,8 @@ type Trace = Vec<(Vec<Vec<i32>>, Vec<Vec<u16>>)>;
 fn trace(m: &OwnedModel, inputs: &[&[u16]]) -> (Trace, Vec<u16>, snn_models::Stats) {
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let mut out = Vec::new();
     for input in inputs {
         e.step(input).unwrap();
@@ -299,8 +299,8 @@ fn rate_budgets_are_measured() {
         m.layers[0].budget = snn_models::RateBudget { max_rate, min_rate };
         let bytes = m.to_bytes().unwrap();
         let model = decode(&bytes).unwrap();
-        let mut state = State::for_model(&model);
-        let mut e = state.engine(&model);
+        let mut state = EngineBuffers::for_model(&model);
+        let mut e = state.engine(&model).unwrap();
         (0..6).for_each(|_| e.step(ON).unwrap());
         assert_eq!(e.stats().layer_spikes[0], 3);
         e.budget_ok(0)

@@ -3,12 +3,13 @@
 //! models against a plain reference loop of the documented formulas.
 mod common;
 
-use common::{frame, raw_body_v2, raw_body_v3, State};
+use common::{frame, random_decay, random_layer, random_leak, raw_body_v2, raw_body_v3, Reference};
 use snn_models::decision::{readout_class, MaxMembrane};
 use snn_models::encode::Rng;
 use snn_models::owned::{
     OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses, OwnedWeights,
 };
+use snn_models::EngineBuffers;
 use snn_models::{decode, Encoding, FormatError, Output, Requirements, Reset};
 
 fn model(input_size: u16, layers: Vec<OwnedLayer>, synapses: Vec<OwnedSynapse>) -> OwnedModel {
@@ -188,8 +189,8 @@ fn golden_readout_trace() {
     let m = single();
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let mut rule_max = [0i32; 2];
     let mut rule = MaxMembrane::new(2, &mut rule_max).unwrap();
     let mut got = Vec::new();
@@ -231,14 +232,6 @@ fn readout_decision_ties_and_negatives() {
     assert!(MaxMembrane::new(3, &mut [0; 2]).is_err());
 }
 
-fn decay(v: i32, leak: u16) -> i32 {
-    ((i64::from(v) * i64::from(leak) + (1 << 15)) >> 16) as i32
-}
-
-fn sat(x: i64) -> i32 {
-    x.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-}
-
 /// Random models (spiking layers of every kind, then a readout, plain or current-based, dense or
 /// sparse, with bias, shared and per-neuron leaks, edge leaks and weights that saturate),
 /// stepped against the plain formulas in `i64`: every membrane, current, spike list, the
@@ -257,28 +250,8 @@ fn random_readout_models_equal_the_plain_formulas() {
             let last = l + 1 == depth;
             let n = 1 + (r() % 40) as u16;
             let big = case % 4 == 0;
-            let w: Vec<i8> = (0..usize::from(inputs) * usize::from(n))
-                .map(|_| {
-                    if big {
-                        [127, -128][(r() % 2) as usize]
-                    } else {
-                        (r() % 60) as i8 - 20
-                    }
-                })
-                .collect();
-            let ff = if r() % 3 == 0 {
-                OwnedWeights::sparse_from_dense(inputs.into(), n.into(), &w).unwrap()
-            } else {
-                OwnedWeights::from_dense(inputs.into(), n.into(), &w).unwrap()
-            };
-            let mut layer = OwnedLayer::new(inputs, n, ff, 1 + (r() % 400) as i32);
-            let leaks = [0u16, 1, 32768, 60000, 65535];
-            let pick = |x: u32| leaks[(x % 5) as usize];
-            layer.leak = if r() % 2 == 0 {
-                OwnedLeak::Shared(pick(r()))
-            } else {
-                OwnedLeak::PerNeuron((0..n).map(|_| pick(r())).collect::<Vec<_>>().into())
-            };
+            let mut layer = random_layer(&mut r, inputs, n, big);
+            layer.leak = random_leak(&mut r, n);
             if r() % 2 == 0 {
                 let b: Vec<i32> = (0..n)
                     .map(|_| {
@@ -305,7 +278,7 @@ fn random_readout_models_equal_the_plain_formulas() {
             synapses.push(if (case + l as u32) % 3 == 2 {
                 OwnedSynapse::Instant
             } else {
-                OwnedSynapse::Current(OwnedLeak::Shared(pick(r())))
+                OwnedSynapse::Current(OwnedLeak::Shared(random_decay(r())))
             });
             layers.push(layer);
             inputs = n;
@@ -317,11 +290,9 @@ fn random_readout_models_equal_the_plain_formulas() {
         let m = model(input_size, layers, synapses);
         let bytes = m.to_bytes().unwrap();
         let model = decode(&bytes).unwrap();
-        let mut state = State::for_model(&model);
-        let mut e = state.engine(&model);
-        let mut v: Vec<Vec<i32>> = m.layers.iter().map(|l| vec![0; l.neurons.into()]).collect();
-        let mut c = v.clone();
-        let mut prev: Vec<Vec<u16>> = m.layers.iter().map(|_| Vec::new()).collect();
+        let mut state = EngineBuffers::for_model(&model);
+        let mut e = state.engine(&model).unwrap();
+        let mut want = Reference::readout(&model);
         let mut max: Vec<i32> = Vec::new();
         let last = m.layers.len() - 1;
         for t in 0..12 {
@@ -330,66 +301,9 @@ fn random_readout_models_equal_the_plain_formulas() {
                 .map(|_| (r() % u32::from(input_size)) as u16)
                 .collect();
             e.step(&input).unwrap();
-            let mut pre = input;
-            for (l, layer) in m.as_model().layers.iter().enumerate() {
-                let n = usize::from(layer.neurons);
-                let dense = |w: &snn_models::Weights<'_>, rows: usize| -> Vec<i8> {
-                    OwnedWeights::from(w).to_dense(rows, n)
-                };
-                let ff = dense(&layer.feedforward, usize::from(layer.inputs));
-                let mut syn = vec![0i64; n];
-                for &j in &pre {
-                    for i in 0..n {
-                        syn[i] += i64::from(ff[usize::from(j) * n + i]);
-                    }
-                }
-                if let Some(rec) = &layer.recurrent {
-                    let wr = dense(rec, n);
-                    for &j in &prev[l] {
-                        for i in 0..n {
-                            syn[i] += i64::from(wr[usize::from(j) * n + i]);
-                        }
-                    }
-                }
-                let leak = |i: usize, x: &snn_models::Leak<'_>| match x {
-                    snn_models::Leak::Shared(a) => *a,
-                    snn_models::Leak::PerNeuron(a) => a.get(i).unwrap(),
-                };
-                let mut out = Vec::new();
-                for i in 0..n {
-                    let b = layer.bias.map_or(0, |b| b.get(i).unwrap());
-                    let u = match model.synapse(l) {
-                        snn_models::Synapse::Current(alpha) => {
-                            let ci = sat(i64::from(decay(c[l][i], leak(i, &alpha))) + syn[i]);
-                            c[l][i] = sat(i64::from(ci) + i64::from(b));
-                            sat(i64::from(decay(v[l][i], leak(i, &layer.leak)))
-                                + i64::from(c[l][i]))
-                        }
-                        snn_models::Synapse::Instant => {
-                            let x = sat(i64::from(decay(v[l][i], leak(i, &layer.leak))) + syn[i]);
-                            sat(i64::from(x) + i64::from(b))
-                        }
-                    };
-                    v[l][i] = if l != last && u >= layer.threshold {
-                        out.push(i as u16);
-                        match layer.reset {
-                            Reset::Subtract => sat(i64::from(u) - i64::from(layer.threshold)),
-                            Reset::Zero => 0,
-                            Reset::None => u,
-                        }
-                    } else {
-                        u
-                    };
-                }
-                assert_eq!(e.membranes(l), &v[l][..], "case {case} step {t} layer {l}");
-                assert_eq!(
-                    e.layer_spikes(l),
-                    &out[..],
-                    "case {case} step {t} layer {l}"
-                );
-                prev[l] = out.clone();
-                pre = out;
-            }
+            want.step(&model, &input);
+            want.check(&model, &e, &format!("case {case} step {t}"));
+            let v = &want.membranes;
             max = if t == 0 {
                 v[last].clone()
             } else {

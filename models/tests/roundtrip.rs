@@ -2,10 +2,10 @@
 //! gives the same result whether weights are stored dense or sparse.
 mod common;
 
-use common::State;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+use snn_models::EngineBuffers;
 use snn_models::{
     decode, encode_to_slice, encode_to_vec, Encoding, RateBudget, Reset, MAX_LAYERS, RATE_ONE,
 };
@@ -133,8 +133,8 @@ fn all_dense(m: &OwnedModel) -> OwnedModel {
 fn simulate(m: &OwnedModel, pattern: &[bool]) -> (Vec<Vec<i32>>, Vec<u16>, [u32; MAX_LAYERS]) {
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let n = usize::from(model.header.input_size);
     for t in 0..usize::from(model.header.time_steps) {
         let input: Vec<u16> = (0..n)
@@ -188,8 +188,8 @@ proptest! {
         let bytes = m.to_bytes().unwrap();
         let model = decode(&bytes).unwrap();
         let features = &features[..usize::from(model.header.input_size)];
-        let mut a = State::for_model(&model);
-        let mut e = a.engine(&model);
+        let mut a = EngineBuffers::for_model(&model);
+        let mut e = a.engine(&model).unwrap();
         e.run_features(features, seed).unwrap();
         let first = (e.output_counts().to_vec(), *e.stats());
         e.run_features(features, seed).unwrap();

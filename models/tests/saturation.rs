@@ -1,8 +1,8 @@
 //! Membranes saturate at `i32::MIN..=i32::MAX` instead of wrapping (FORMAT.md, "Arithmetic").
 mod common;
 
-use common::State;
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+use snn_models::EngineBuffers;
 use snn_models::{decode, fixed, Encoding, Reset};
 
 fn neuron(w: i8, bias: i32, threshold: i32, reset: Reset, leak: u16) -> OwnedModel {
@@ -35,8 +35,8 @@ fn neuron(w: i8, bias: i32, threshold: i32, reset: Reset, leak: u16) -> OwnedMod
 fn run(m: &OwnedModel) -> Vec<(i32, bool)> {
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     (0..4)
         .map(|_| {
             e.step(&[0]).unwrap();
@@ -128,8 +128,8 @@ fn wide_fan_in_does_not_overflow_the_accumulator() {
     };
     let bytes = m.to_bytes().unwrap();
     let model = decode(&bytes).unwrap();
-    let mut state = State::for_model(&model);
-    let mut e = state.engine(&model);
+    let mut state = EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).unwrap();
     let all: Vec<u16> = (0..n).collect();
     e.step(&all).unwrap();
     assert_eq!(e.membranes(0), &[508_000]);

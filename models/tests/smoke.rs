@@ -38,14 +38,8 @@ fn encode_decode_run_single_neuron() {
     let bytes = encode_to_vec(&model).unwrap();
     let back = decode(&bytes).unwrap();
     assert_eq!(back, model);
-    let r = Requirements::of(&back);
-    let (mut m, mut c, mut s, mut o) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&back, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut buffers = EngineBuffers::for_model(&back);
+    let mut e = buffers.engine(&back).unwrap();
     for _ in 0..4 {
         e.step(&[0]).unwrap();
     }

@@ -2,7 +2,7 @@
 //! across calls (`carry` / `resume`) and steps past `time_steps` with the limit off.
 use snn_models::encode::{encode_frame, encode_raw_frame, quantise, quantise_raw, raw_unit};
 use snn_models::owned::{OwnedChannels, OwnedHeader, OwnedLayer, OwnedModel, OwnedWeights};
-use snn_models::{Encoding, Engine, EngineError, Model, Requirements, Reset};
+use snn_models::{Encoding, EngineBuffers, EngineError, Model, Reset};
 
 /// 3 channels -> 8 recurrent LIF -> 2 LIF under `encoding`, seeded weights, 20 steps.
 fn model(encoding: Encoding) -> OwnedModel {
@@ -49,21 +49,6 @@ fn model(encoding: Encoding) -> OwnedModel {
         channels,
         synapses: Default::default(),
         output: Default::default(),
-    }
-}
-
-/// Engine state buffers sized for `m`.
-struct Bufs(Vec<i32>, Vec<i32>, Vec<u16>, Vec<u16>);
-
-impl Bufs {
-    fn new(m: &Model<'_>) -> Self {
-        let r = Requirements::of(m);
-        Bufs(
-            vec![0; r.membrane],
-            vec![0; r.current],
-            vec![0; r.spikes],
-            vec![0; r.out_counts],
-        )
     }
 }
 
@@ -141,9 +126,12 @@ fn step_raw_le_equals_step_raw() {
         let m = model(encoding);
         let model = m.as_model();
         let raw = raw_sample(20, 5);
-        let (mut a, mut b) = (Bufs::new(&model), Bufs::new(&model));
-        let mut e1 = Engine::new(&model, &mut a.0, &mut a.1, &mut a.2, &mut a.3).unwrap();
-        let mut e2 = Engine::new(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3).unwrap();
+        let (mut a, mut b) = (
+            EngineBuffers::for_model(&model),
+            EngineBuffers::for_model(&model),
+        );
+        let mut e1 = a.engine(&model).unwrap();
+        let mut e2 = b.engine(&model).unwrap();
         assert!(matches!(
             e2.step_raw_le(&[1, 2, 3], -9),
             Err(EngineError::InputLength { .. })
@@ -165,8 +153,8 @@ fn step_raw_le_equals_step_raw() {
 
 /// Per-step output spikes and final state of `raw` run in one engine.
 fn straight(model: &Model<'_>, raw: &[i16]) -> (Vec<Vec<u16>>, Vec<u16>, Vec<i32>) {
-    let mut b = Bufs::new(model);
-    let mut e = Engine::new(model, &mut b.0, &mut b.1, &mut b.2, &mut b.3).unwrap();
+    let mut b = EngineBuffers::for_model(model);
+    let mut e = b.engine(model).unwrap();
     e.set_step_limit(false);
     let steps = raw
         .chunks_exact(3)
@@ -189,23 +177,22 @@ fn resume_continues_exactly_where_carry_left() {
         let (want_steps, want_counts, want_v) = straight(&model, &raw);
         // The same stream in pieces of 1, 7 and 13 steps, a fresh engine per piece.
         for piece in [1usize, 7, 13] {
-            let mut b = Bufs::new(&model);
+            let mut b = EngineBuffers::for_model(&model);
             let mut carry = {
-                let mut e = Engine::new(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3).unwrap();
+                let mut e = b.engine(&model).unwrap();
                 e.set_step_limit(false);
                 e.carry()
             };
             let mut got = Vec::new();
             for chunk in raw.chunks(3 * piece) {
-                let mut e =
-                    Engine::resume(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &carry).unwrap();
+                let mut e = b.resume(&model, &carry).unwrap();
                 for f in chunk.chunks_exact(3) {
                     e.step_raw(f, -8).unwrap();
                     got.push(e.layer_spikes(1).to_vec());
                 }
                 carry = e.carry();
             }
-            let e = Engine::resume(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &carry).unwrap();
+            let e = b.resume(&model, &carry).unwrap();
             assert_eq!(got, want_steps, "{encoding:?}, pieces of {piece}");
             assert_eq!(e.output_counts(), &want_counts[..]);
             assert_eq!(e.membranes(0), &want_v[..]);
@@ -218,9 +205,9 @@ fn resume_continues_exactly_where_carry_left() {
 fn resume_refuses_spike_lists_that_do_not_fit_the_model() {
     let m = model(Encoding::Direct);
     let model = m.as_model();
-    let mut b = Bufs::new(&model);
+    let mut b = EngineBuffers::for_model(&model);
     let carry = {
-        let mut e = Engine::new(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3).unwrap();
+        let mut e = b.engine(&model).unwrap();
         for f in raw_sample(10, 3).chunks_exact(3) {
             e.step_raw(f, -8).unwrap();
         }
@@ -231,12 +218,12 @@ fn resume_refuses_spike_lists_that_do_not_fit_the_model() {
         e.carry()
     };
     // Corrupt the carried spike list of layer 0 (it starts after the 3 input slots).
-    let saved = b.2.clone();
-    b.2[3] = 8;
-    let r = Engine::resume(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &carry);
+    let saved = b.spikes.clone();
+    b.spikes[3] = 8;
+    let r = b.resume(&model, &carry);
     assert!(matches!(r, Err(EngineError::BufferTooSmall { .. })));
-    b.2 = saved;
-    assert!(Engine::resume(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &carry).is_ok());
+    b.spikes = saved;
+    assert!(b.resume(&model, &carry).is_ok());
 }
 
 #[test]
@@ -244,8 +231,8 @@ fn the_step_limit_stops_a_sample_but_not_a_stream() {
     let m = model(Encoding::Direct);
     let model = m.as_model();
     let raw = raw_sample(21, 9);
-    let mut b = Bufs::new(&model);
-    let mut e = Engine::new(&model, &mut b.0, &mut b.1, &mut b.2, &mut b.3).unwrap();
+    let mut b = EngineBuffers::for_model(&model);
+    let mut e = b.engine(&model).unwrap();
     for f in raw.chunks_exact(3).take(20) {
         e.step_raw(f, -8).unwrap();
     }

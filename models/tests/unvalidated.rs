@@ -2,10 +2,10 @@
 //! give wrong numbers at worst, never a panic (out-of-range synapses are skipped).
 mod common;
 
-use common::State;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
+use snn_models::EngineBuffers;
 use snn_models::{Encoding, Reset};
 
 fn bytes<T: Arbitrary>(max: usize) -> impl Strategy<Value = Vec<T>> {
@@ -77,8 +77,8 @@ proptest! {
             output: Default::default(),
         };
         let model = owned.as_model();
-        let mut state = State::for_model(&model);
-        let mut e = state.engine(&model);
+        let mut state = EngineBuffers::for_model(&model);
+        let mut e = state.engine(&model).unwrap();
         for _ in 0..3 {
             let _ = e.step(&spikes);
             let k: Vec<u16> = spikes.iter().map(|&s| s % input_size.max(1)).collect();

@@ -1,40 +1,15 @@
 //! The `snn` binary driven as a user would: init → train (short) → eval → export → inspect →
 //! simulate → plot, checking each output; then bad inputs, each with its documented message and
 //! exit code (1 runtime, 2 usage/config/data).
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::cli::{last_json, ok_text, scratch, snn};
 use serde_json::Value;
-
-fn snn(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run snn")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs and requires success; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = snn(dir, args);
-    assert!(
-        o.status.success(),
-        "snn {args:?} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-/// The JSON summary printed as the last line of stdout.
-fn last_json(stdout: &str) -> Value {
-    let line = stdout.lines().last().expect("no stdout");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
 }
 
 /// Runs and requires failure with `code`, a single `error: ...` line on stderr containing every
@@ -66,13 +41,6 @@ const BASE: &str = "name = \"base\"\n[train]\nepochs = 20\nbatch_size = 128\nlr 
                     [network]\ninput_size = 64\n[[network.layers]]\nsize = 16\n\
                     [[network.layers]]\nsize = 10\n";
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-cli-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `(width, height)` from a PNG's IHDR chunk.
 fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap();
@@ -94,14 +62,14 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     let d = dir.as_path();
 
     // init: writes a valid commented config, refuses to overwrite without --force.
-    ok(d, &["init", "digits.toml"]);
+    ok_text(d, &["init", "digits.toml"]);
     let cfg = std::fs::read_to_string(d.join("digits.toml")).unwrap();
     assert!(cfg.contains("# ") && cfg.contains("[network]"), "{cfg}");
     fails(d, &["init", "digits.toml"], 2, &["digits.toml", "--force"]);
-    ok(d, &["init", "digits.toml", "--force"]);
+    ok_text(d, &["init", "digits.toml", "--force"]);
 
     // train: a short run (2 epochs) must be clearly above chance (10 %).
-    let out = ok(
+    let out = ok_text(
         d,
         &[
             "train",
@@ -123,14 +91,14 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     }
 
     // eval: the checkpoint on the same test split gives the training run's number exactly.
-    let eval = last_json(&ok(d, &["eval", "run", "--json"]));
+    let eval = last_json(&ok_text(d, &["eval", "run", "--json"]));
     assert_eq!(eval["accuracy"].as_f64().unwrap(), test_acc);
     assert_eq!(eval["epoch"].as_u64(), Some(2));
-    let all = last_json(&ok(d, &["eval", "run", "--split", "all", "--json"]));
+    let all = last_json(&ok_text(d, &["eval", "run", "--split", "all", "--json"]));
     assert_eq!(all["samples"].as_u64(), Some(1797));
 
     // export: model + card; integer engine close to the float network.
-    let exp = last_json(&ok(d, &["export", "run", "-o", "model.snn", "--json"]));
+    let exp = last_json(&ok_text(d, &["export", "run", "-o", "model.snn", "--json"]));
     assert!(d.join("model.snn").exists() && d.join("model.card.json").exists());
     let float = exp["float_accuracy"].as_f64().unwrap();
     let int = exp["accuracy"].as_f64().unwrap();
@@ -148,20 +116,20 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     assert_eq!(card["crc32"], exp["crc32"]);
 
     // inspect: header and layer table; JSON card.
-    let table = ok(d, &["inspect", "model.snn"]);
+    let table = ok_text(d, &["inspect", "model.snn"]);
     assert!(
         table.contains("64x128") && table.contains("128x10"),
         "{table}"
     );
     assert!(table.contains("rate(seed=0)"), "{table}");
-    let icard = last_json(&ok(d, &["inspect", "model.snn", "--json"]));
+    let icard = last_json(&ok_text(d, &["inspect", "model.snn", "--json"]));
     assert_eq!(icard["layers"].as_array().unwrap().len(), 2);
 
     // keygen + export --sign: the signed file is the same model plus a signature that verifies
     // with the public key; inspect reads it; a second keygen refuses to overwrite the pair.
-    ok(d, &["keygen", "--out", "k"]);
+    ok_text(d, &["keygen", "--out", "k"]);
     fails(d, &["keygen", "--out", "k"], 2, &["k.secret", "--force"]);
-    let signed = last_json(&ok(
+    let signed = last_json(&ok_text(
         d,
         &[
             "export",
@@ -179,7 +147,7 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     let pk_hex = std::fs::read_to_string(d.join("k.pub")).unwrap();
     let pk = snn_sdk::deploy::signing::parse_hex_key(&pk_hex).unwrap();
     assert_eq!(snn_models::signed::verify(&file, &pk), Ok(&plain[..]));
-    assert!(ok(d, &["inspect", "signed.snn"]).contains("64x128"));
+    assert!(ok_text(d, &["inspect", "signed.snn"]).contains("64x128"));
     fails(
         d,
         &["export", "run", "-o", "x.snn", "--sign", "missing.secret"],
@@ -189,7 +157,7 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
 
     // simulate: the integer engine over the run's test split reproduces export's numbers, with
     // one JSON line per sample (row, label, prediction) before the summary.
-    let out = ok(
+    let out = ok_text(
         d,
         &["simulate", "model.snn", "--checkpoint", "run", "--json"],
     );
@@ -201,7 +169,7 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
     assert_eq!(per_sample as u64, sim["samples"].as_u64().unwrap());
 
     // plot: every kind, PNG of the asked size, and SVG.
-    ok(d, &["plot", "all", "run", "--dir", "plots"]);
+    ok_text(d, &["plot", "all", "run", "--dir", "plots"]);
     for f in [
         "curves",
         "raster",
@@ -216,7 +184,7 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
             "{f}"
         );
     }
-    ok(
+    ok_text(
         d,
         &[
             "plot",
@@ -237,7 +205,7 @@ fn user_path_init_train_eval_export_inspect_simulate_plot() {
         ],
     );
     assert_eq!(png_size(&d.join("t.png")), (640, 480));
-    ok(d, &["plot", "curves", "run/metrics.jsonl", "-o", "c.svg"]);
+    ok_text(d, &["plot", "curves", "run/metrics.jsonl", "-o", "c.svg"]);
     let svg = std::fs::read_to_string(d.join("c.svg")).unwrap();
     assert!(
         svg.starts_with("<svg") && svg.contains("width=\"1024\""),
@@ -372,7 +340,7 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
         2,
         &["header.csv:1:", "column 1", "pass --header"],
     );
-    ok(
+    ok_text(
         d,
         &["init", "header.toml", "--csv", "header.csv", "--header"],
     );
@@ -391,15 +359,15 @@ fn bad_inputs_give_one_clear_line_and_exit_code_2() {
     for sub in [
         "train", "eval", "export", "simulate", "inspect", "plot", "init", "keygen",
     ] {
-        let help = ok(d, &[sub, "--help"]);
+        let help = ok_text(d, &[sub, "--help"]);
         assert!(help.contains("Usage: snn"), "{sub}: {help}");
     }
-    let help = ok(d, &["--help"]);
+    let help = ok_text(d, &["--help"]);
     assert!(
         help.contains("Exit codes") && help.contains("2  usage"),
         "{help}"
     );
-    let help = ok(d, &["export", "--help"]);
+    let help = ok_text(d, &["export", "--help"]);
     assert!(
         help.contains("[default: 8]") && help.contains("[default: 256]"),
         "{help}"

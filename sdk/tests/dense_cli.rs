@@ -2,36 +2,20 @@
 //! ReLU MLP of a config's shape (int8 as accurate as float, the file the device reads),
 //! refuses a series config; `snn simulate --board` reports energy as time × datasheet power;
 //! `snn plot frontier` draws the frontier and names a bad data file.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use common::cli::{ok, repo, scratch, snn as snn_in};
 use serde_json::Value;
+use std::process::Output;
 
+/// Runs `snn args` from the repository root.
 fn snn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("run snn")
+    snn_in(&repo(), args)
 }
 
+/// Runs `snn args` from the repository root and returns its JSON summary.
 fn ok_json(args: &[&str]) -> Value {
-    let o = snn(args);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "snn {args:?}: {}{}",
-        out,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_str(out.lines().last().unwrap()).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-dense-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    ok(&repo(), args)
 }
 
 #[test]

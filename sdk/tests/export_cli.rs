@@ -1,5 +1,8 @@
 //! `snn train` (1 epoch) -> `snn export` -> `snn inspect` -> `snn simulate`, through the binary;
 //! `--max-ram` refusal and a corrupt file are refused with clear messages.
+mod common;
+
+use common::cli::scratch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,13 +18,6 @@ fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-export-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn train(dir: &Path) -> PathBuf {
@@ -48,7 +44,7 @@ fn train(dir: &Path) -> PathBuf {
 
 #[test]
 fn export_inspect_simulate_round_trip() {
-    let dir = tempdir("rt");
+    let dir = scratch("rt");
     let run = train(&dir);
     let model = dir.join("small.snn");
     let m = model.to_str().unwrap();
@@ -116,7 +112,7 @@ fn export_inspect_simulate_round_trip() {
 
 #[test]
 fn max_ram_and_corrupt_files_are_refused_clearly() {
-    let dir = tempdir("refuse");
+    let dir = scratch("refuse");
     let run = train(&dir);
     let model = dir.join("m.snn");
     let m = model.to_str().unwrap();

@@ -1,34 +1,14 @@
 //! `snn import`, `snn export --nir`, `snn eval --spikes` and `snn train --resume` on an imported
 //! run, driven as a user would, on the snnTorch fixture of `tests/nir/fixtures`.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::PathBuf;
+
+use common::cli::{last_json, ok, ok_text, repo, scratch, snn};
 use serde_json::Value;
 
-fn snn(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run snn")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = snn(dir, args);
-    assert!(
-        o.status.success(),
-        "snn {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn last_json(stdout: &str) -> Value {
-    serde_json::from_str(stdout.lines().last().expect("no stdout")).expect("JSON line")
-}
-
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/nir/fixtures/{name}"))
+    repo().join(format!("tests/nir/fixtures/{name}"))
 }
 
 /// A 2-d `u1` NPY file (format 1.0).
@@ -48,16 +28,14 @@ fn npy_u8(rows: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn import_eval_spikes_export_nir_and_resume() {
-    let dir = std::env::temp_dir().join(format!("snn-nir-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("import");
     let fx: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("snntorch_leaky.json")).unwrap())
             .unwrap();
     let input: Vec<Vec<u8>> = serde_json::from_value(fx["samples"][0]["input"].clone()).unwrap();
     let want: Vec<Vec<u8>> = serde_json::from_value(fx["samples"][0]["spikes"].clone()).unwrap();
     let nir = fixture("snntorch_leaky.nir");
-    let s = ok(
+    let s = ok_text(
         &dir,
         &[
             "import",
@@ -79,25 +57,25 @@ fn import_eval_spikes_export_nir_and_resume() {
     std::fs::write(dir.join("x.csv"), csv).unwrap();
     std::fs::write(dir.join("x.npy"), npy_u8(&input)).unwrap();
     for f in ["x.json", "x.csv", "x.npy"] {
-        let v = last_json(&ok(&dir, &["eval", "run", "--spikes", f, "--json"]));
+        let v = ok(&dir, &["eval", "run", "--spikes", f, "--json"]);
         let got: Vec<Vec<u8>> = serde_json::from_value(v["spikes"].clone()).unwrap();
         assert_eq!(got, want, "{f}");
     }
     // Out as NIR and back in: the same spikes.
-    ok(&dir, &["export", "run", "--nir", "out.nir"]);
-    ok(&dir, &["import", "out.nir", "-o", "run2"]);
-    let v = last_json(&ok(&dir, &["eval", "run2", "--spikes", "x.json", "--json"]));
+    ok_text(&dir, &["export", "run", "--nir", "out.nir"]);
+    ok_text(&dir, &["import", "out.nir", "-o", "run2"]);
+    let v = ok(&dir, &["eval", "run2", "--spikes", "x.json", "--json"]);
     let got: Vec<Vec<u8>> = serde_json::from_value(v["spikes"].clone()).unwrap();
     assert_eq!(got, want, "after export --nir and import");
     // An imported run fine-tunes with --resume and exports to the integer engine.
-    let v = last_json(&ok(
+    let v = ok(
         &dir,
         &[
             "train", "--resume", "--out", "run", "--epochs", "1", "--quiet", "--json",
         ],
-    ));
+    );
     assert_eq!(v["epochs"], 1);
-    ok(
+    ok_text(
         &dir,
         &["export", "run", "--calibration", "0", "-o", "model.snn"],
     );
@@ -121,7 +99,7 @@ fn import_eval_spikes_export_nir_and_resume() {
         Some(2),
         "an existing run is not replaced without --overwrite"
     );
-    let help = ok(&dir, &["import", "--help"]);
+    let help = ok_text(&dir, &["import", "--help"]);
     assert!(
         help.contains("Usage: snn import") && help.contains("--dt"),
         "{help}"
@@ -134,15 +112,13 @@ fn import_eval_spikes_export_nir_and_resume() {
 /// the run fine-tunes (`ce_max_membrane`), exports (format v3) and simulates like any other.
 #[test]
 fn an_li_readout_run_through_the_cli() {
-    let dir = std::env::temp_dir().join(format!("snn-nir-cli-li-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("li");
     let fx: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("norse_li.json")).unwrap()).unwrap();
     let input: Vec<Vec<u8>> = serde_json::from_value(fx["samples"][0]["input"].clone()).unwrap();
     let want: Vec<Vec<f32>> = serde_json::from_value(fx["samples"][0]["readout"].clone()).unwrap();
     let nir = fixture("norse_li.nir");
-    ok(
+    ok_text(
         &dir,
         &["import", nir.to_str().unwrap(), "--dt", "1e-6", "-o", "li"],
     );
@@ -152,7 +128,7 @@ fn an_li_readout_run_through_the_cli() {
         "{cfg}"
     );
     std::fs::write(dir.join("x.json"), serde_json::to_string(&input).unwrap()).unwrap();
-    let v = last_json(&ok(&dir, &["eval", "li", "--spikes", "x.json", "--json"]));
+    let v = ok(&dir, &["eval", "li", "--spikes", "x.json", "--json"]);
     let mem: Vec<Vec<f32>> = serde_json::from_value(v["readout"]["membrane"].clone()).unwrap();
     assert_eq!(mem.len(), want.len());
     for (g, w) in mem.iter().flatten().zip(want.iter().flatten()) {
@@ -166,19 +142,19 @@ fn an_li_readout_run_through_the_cli() {
     let counts: Vec<u32> = serde_json::from_value(v["counts"].clone()).unwrap();
     assert!(counts.iter().all(|&c| c == 0), "a readout never spikes");
     // Fine-tune, export and simulate like any run.
-    ok(
+    ok_text(
         &dir,
         &[
             "train", "--resume", "--out", "li", "--epochs", "1", "--quiet", "--json",
         ],
     );
-    ok(
+    ok_text(
         &dir,
         &["export", "li", "--calibration", "0", "-o", "li.snn"],
     );
     let bytes = std::fs::read(dir.join("li.snn")).unwrap();
     assert_eq!(&bytes[4..6], &3u16.to_le_bytes());
-    let v = last_json(&ok(&dir, &["simulate", "li.snn", "--json"]));
+    let v = ok(&dir, &["simulate", "li.snn", "--json"]);
     assert!(v["accuracy"].as_f64().unwrap() > 0.0, "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,11 @@
 //! made by `tests/nir/make_fixtures.py` with snnTorch 1.0, Norse 1.1, sinabs 3.1, Rockpool 3.1 and
 //! nir 1.0.8): exact in
 //! float, within the quantisation tolerance on the integer engine.
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::cli::scratch;
 
 use snn_sdk::deploy::export::{export_run, load_run, ExportOptions};
 use snn_sdk::nir::spikes::{drive, drive_all, SpikeTrain};
@@ -81,13 +85,6 @@ fn fixtures() -> Vec<Fixture> {
     out
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-nir-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn import_reproduces_every_tools_output_spikes_exactly_in_float() {
     for f in fixtures().into_iter().filter(|f| f.readout.is_empty()) {
@@ -109,16 +106,23 @@ fn import_reproduces_every_tools_output_spikes_exactly_in_float() {
     }
 }
 
+/// Export with range-only shifts (no calibration): the digits data of the run says nothing about
+/// an imported network's inputs, so clipping chosen on it would be arbitrary.
+fn range_only() -> ExportOptions {
+    ExportOptions {
+        quant: snn_sdk::deploy::quant::QuantConfig {
+            clip_shifts: 0,
+            calibration_samples: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// The integer engine's output spike counts for a spike train.
 fn engine_counts(model: &snn_models::Model<'_>, train: &SpikeTrain) -> Vec<u32> {
-    let r = snn_models::Requirements::of(model);
-    let (mut m, mut c, mut s, mut o) = (
-        vec![0i32; r.membrane],
-        vec![0i32; r.current],
-        vec![0u16; r.spikes],
-        vec![0u16; r.out_counts],
-    );
-    let mut engine = snn_models::Engine::new(model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = snn_models::EngineBuffers::for_model(model);
+    let mut engine = state.engine(model).unwrap();
     let steps: Vec<Vec<u16>> = train
         .rows
         .iter()
@@ -187,16 +191,7 @@ fn imported_fixtures_run_on_the_integer_engine_within_the_quantisation_tolerance
         let net = run::network(&imported, cfg.seed).unwrap();
         run::write_run(&dir, &cfg, &net).unwrap();
         let loaded = load_run(&dir).unwrap();
-        // Range-only shifts (no calibration): the digits data of the run says nothing about
-        // an imported network's inputs, so clipping chosen on it would be arbitrary.
-        let opts = ExportOptions {
-            quant: snn_sdk::deploy::quant::QuantConfig {
-                clip_shifts: 0,
-                calibration_samples: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let opts = range_only();
         let synaptic = imported
             .network
             .layers
@@ -587,28 +582,15 @@ fn check_readout_fixture(f: &Fixture) {
     let dir = scratch(&f.name);
     run::write_run(&dir, &cfg, &net).unwrap();
     let loaded = load_run(&dir).unwrap();
-    let opts = ExportOptions {
-        quant: snn_sdk::deploy::quant::QuantConfig {
-            clip_shifts: 0,
-            calibration_samples: 0,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let opts = range_only();
     let out = export_run(&loaded, &opts).unwrap();
     assert_eq!(u16::from_le_bytes([out.bytes[4], out.bytes[5]]), 3);
     let model = snn_models::decode(&out.bytes).unwrap();
     assert_eq!(model.output, snn_models::Output::MaxMembrane);
     let last = model.layers.len() - 1;
     let scale = 1.0 / f64::from(1u32 << model.layers[last].shift);
-    let r = snn_models::Requirements::of(&model);
-    let (mut m, mut c, mut s, mut o) = (
-        vec![0i32; r.membrane],
-        vec![0i32; r.current],
-        vec![0u16; r.spikes],
-        vec![0u16; r.out_counts],
-    );
-    let mut engine = snn_models::Engine::new(&model, &mut m, &mut c, &mut s, &mut o).unwrap();
+    let mut state = snn_models::EngineBuffers::for_model(&model);
+    let mut engine = state.engine(&model).unwrap();
     // The float network on the exported (dequantised) parameters, stepped like the engine: the
     // engine must follow it to the readout's rounding, whatever the hidden spikes do.
     let deq: Vec<snn_sdk::deploy::quant::FloatLayer> =

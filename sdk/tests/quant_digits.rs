@@ -2,65 +2,19 @@
 //! calibration, and check that the integer engine agrees with the float network run with the
 //! quantised parameters (fidelity >= 99 %) and that i8 accuracy is within 1 point of float; the
 //! same for a recurrent and a current-based (`synaptic`, format v3) hidden layer.
+mod common;
+
 use candle_core::{Device, Tensor};
-use snn_models::owned::OwnedHeader;
-use snn_models::Encoding;
-use snn_sdk::data::encode::{eval_seed, train_seed, EncodingConfig, SpikeEncoder};
-use snn_sdk::data::Split;
-use snn_sdk::deploy::export::{export, samples_of};
-use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
+use common::digits::{encoder, export_digits, float_layers, header, split, train};
+use snn_sdk::data::encode::eval_seed;
+use snn_sdk::deploy::export::samples_of;
+use snn_sdk::deploy::quant::FloatLayer;
 use snn_sdk::deploy::simulate::run_float;
-use snn_sdk::net::network::{Network, NetworkConfig};
-use snn_sdk::train::optim::{Adam, AdamConfig};
-use snn_sdk::Digits;
+use snn_sdk::net::network::LayerOutput;
 
-const T: usize = 25;
-
-/// A short real training run (Adam 5e-3, cross-entropy on spike counts).
-fn train(split: &Split, epochs: usize) -> Network {
-    train_net(
-        split,
-        epochs,
-        "input_size = 64\n[[layers]]\nsize = 128\n[[layers]]\nsize = 10\n",
-    )
-}
-
-fn train_net(split: &Split, epochs: usize, net_toml: &str) -> Network {
-    let cfg: NetworkConfig = toml::from_str(net_toml).unwrap();
-    let dev = Device::Cpu;
-    let net = Network::new(&cfg, 7, &dev).unwrap();
-    let enc = SpikeEncoder::new(EncodingConfig::Rate { seed: 0 }, 64, T).unwrap();
-    let params: Vec<_> = {
-        let map = net.varmap().data().lock().unwrap();
-        let mut v: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
-    let mut adam = Adam::new(params, AdamConfig::default()).unwrap();
-    for epoch in 0..epochs as u64 {
-        for batch in split.train.batches(128, true, 1, epoch) {
-            let x = enc
-                .encode_batch(&split.train, &batch, |r| train_seed(r, epoch), &dev)
-                .unwrap();
-            let y: Vec<u32> = batch.iter().map(|&i| split.train.labels[i]).collect();
-            let y = Tensor::new(y, &dev).unwrap();
-            let out = net.forward(&x).unwrap();
-            let loss = snn_sdk::loss::snntorch::ce_count(&out[1].spikes, &y).unwrap();
-            adam.step(&loss.backward().unwrap(), 5e-3).unwrap();
-        }
-    }
-    net
-}
-
-fn header() -> OwnedHeader {
-    OwnedHeader {
-        name: "digits".into(),
-        input_size: 64,
-        time_steps: T as u16,
-        encoding: Encoding::Rate { seed: 0 },
-        num_classes: 10,
-        neurons_per_class: 1,
-    }
+/// Cross-entropy on the output layer's spike counts.
+fn ce_count(out: &[LayerOutput], y: &Tensor) -> Tensor {
+    snn_sdk::loss::snntorch::ce_count(&out[1].spikes, y).unwrap()
 }
 
 /// Both checks in one test, run one after the other: training is reproducible for a given thread
@@ -73,30 +27,18 @@ fn digits_feedforward_and_recurrent_exports() {
 }
 
 fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
-    let data = Digits::load().unwrap();
-    let split = data.split(0.2, 0, Digits::scaling()).unwrap();
+    let split = split();
     let t0 = std::time::Instant::now();
-    let net = train(&split, 30);
+    let net = train(
+        &split,
+        30,
+        "input_size = 64\n[[layers]]\nsize = 128\n[[layers]]\nsize = 10\n",
+        ce_count,
+    );
     eprintln!("trained in {:?}", t0.elapsed());
-    let float: Vec<FloatLayer> = net
-        .layer_params()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
-        .collect();
-    let calib = samples_of(&split.train);
+    let float = float_layers(&net);
     let test = samples_of(&split.test);
-    let cfg = QuantConfig::default();
-    let out = export(
-        &float,
-        &header(),
-        &calib[..256],
-        Some((&test, "digits test split")),
-        &cfg,
-        None,
-    )
-    .unwrap();
+    let out = export_digits(&float, &header("digits"), &split, 256);
     eprintln!("exported in {:?}", t0.elapsed());
     let acc = out.card.accuracy.clone().unwrap();
     eprintln!(
@@ -141,7 +83,7 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
             assert_eq!(l.threshold, 1.0, "threshold 1.0 is exact in every shift");
         }
     }
-    let enc = SpikeEncoder::new(EncodingConfig::Rate { seed: 0 }, 64, T).unwrap();
+    let enc = encoder();
     let idx: Vec<usize> = (0..split.test.len()).collect();
     let x = enc
         .encode_batch(&split.test, &idx, eval_seed, &Device::Cpu)
@@ -152,7 +94,7 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
         .unwrap()
         .to_vec2::<f32>()
         .unwrap();
-    let hdr = header();
+    let hdr = header("digits");
     let ours = run_float(&deq, &hdr.as_header(), &test).unwrap();
     let same = counts
         .iter()
@@ -171,33 +113,17 @@ fn i8_digits_match_float_and_engine_matches_float_with_quantised_weights() {
 }
 
 fn recurrent_digits_engine_matches_float_with_quantised_weights() {
-    let data = Digits::load().unwrap();
-    let split = data.split(0.2, 0, Digits::scaling()).unwrap();
-    let net = train_net(
+    let split = split();
+    let net = train(
         &split,
         6,
         "input_size = 64\n[[layers]]\nsize = 64\nkind = \"recurrent\"\n\
          [[layers]]\nsize = 10\nreset = \"zero\"\n",
+        ce_count,
     );
-    let float: Vec<FloatLayer> = net
-        .layer_params()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
-        .collect();
+    let float = float_layers(&net);
     assert!(float[0].w_rec.is_some());
-    let calib = samples_of(&split.train);
-    let test = samples_of(&split.test);
-    let out = export(
-        &float,
-        &header(),
-        &calib[..128],
-        Some((&test, "digits test split")),
-        &QuantConfig::default(),
-        None,
-    )
-    .unwrap();
+    let out = export_digits(&float, &header("digits"), &split, 128);
     let acc = out.card.accuracy.clone().unwrap();
     eprintln!(
         "recurrent: float {:.4}  int8 {:.4}  fidelity {:.4}",
@@ -213,33 +139,17 @@ fn recurrent_digits_engine_matches_float_with_quantised_weights() {
 }
 
 fn synaptic_digits_engine_matches_float_with_quantised_weights() {
-    let data = Digits::load().unwrap();
-    let split = data.split(0.2, 0, Digits::scaling()).unwrap();
-    let net = train_net(
+    let split = split();
+    let net = train(
         &split,
         6,
         "input_size = 64\n[[layers]]\nsize = 64\nkind = \"synaptic\"\nalpha = 0.7\n\
          [[layers]]\nsize = 10\n",
+        ce_count,
     );
-    let float: Vec<FloatLayer> = net
-        .layer_params()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
-        .collect();
+    let float = float_layers(&net);
     assert!(float[0].alpha.is_some() && float[1].alpha.is_none());
-    let calib = samples_of(&split.train);
-    let test = samples_of(&split.test);
-    let out = export(
-        &float,
-        &header(),
-        &calib[..128],
-        Some((&test, "digits test split")),
-        &QuantConfig::default(),
-        None,
-    )
-    .unwrap();
+    let out = export_digits(&float, &header("digits"), &split, 128);
     let bytes = out.model.to_bytes().unwrap();
     assert_eq!(
         &bytes[4..6],

@@ -1,26 +1,20 @@
 //! Quantisation-aware fine-tuning: the latent float weights are restored after every fake-quantised
 //! forward/backward, and fine-tuning keeps the integer model at least as good as before.
+mod common;
+
 use candle_core::Device;
+use common::digits::float_layers;
 use snn_models::owned::OwnedHeader;
 use snn_models::Encoding;
 use snn_sdk::data::encode::{EncodingConfig, SpikeEncoder};
 use snn_sdk::deploy::export::{export, samples_of};
 use snn_sdk::deploy::qat::{finetune, QatConfig};
-use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
+use snn_sdk::deploy::quant::QuantConfig;
 use snn_sdk::net::network::{Network, NetworkConfig};
 use snn_sdk::train::config::LossConfig;
 use snn_sdk::Digits;
 
 const T: usize = 20;
-
-fn float_layers(net: &Network) -> Vec<FloatLayer> {
-    net.layer_params()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
-        .collect()
-}
 
 #[test]
 fn qat_restores_latent_weights_and_keeps_integer_accuracy() {

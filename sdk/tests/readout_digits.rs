@@ -2,86 +2,41 @@
 //! exported (format v3, `Output::MaxMembrane`), and the integer engine's readout decision
 //! checked against the float network run with the quantised parameters; the config rules of
 //! the layer kind are named errors.
-use candle_core::{Device, Tensor};
-use snn_models::owned::OwnedHeader;
-use snn_models::{Encoding, Output};
-use snn_sdk::data::encode::{eval_seed, train_seed, EncodingConfig, SpikeEncoder};
-use snn_sdk::deploy::export::{export, samples_of};
-use snn_sdk::deploy::quant::{FloatLayer, QuantConfig};
-use snn_sdk::deploy::simulate::{run_engine, run_float};
-use snn_sdk::net::network::{Network, NetworkConfig};
-use snn_sdk::train::optim::{Adam, AdamConfig};
-use snn_sdk::train::trainer::predict_readout;
-use snn_sdk::{Digits, TrainConfig};
+mod common;
 
-const T: usize = 25;
+use candle_core::{Device, Tensor};
+use common::digits::{encoder, export_digits, float_layers, header, split, train};
+use snn_models::Output;
+use snn_sdk::data::encode::eval_seed;
+use snn_sdk::deploy::export::samples_of;
+use snn_sdk::deploy::simulate::{run_engine, run_float};
+use snn_sdk::net::network::LayerOutput;
+use snn_sdk::train::trainer::predict_readout;
+use snn_sdk::TrainConfig;
 
 const NET: &str = "input_size = 64\n[[layers]]\nsize = 128\n\
                    [[layers]]\nsize = 10\nkind = \"readout\"\nreset = \"none\"\nbeta = 0.9\n";
 
-fn header() -> OwnedHeader {
-    OwnedHeader {
-        name: "digits-readout".into(),
-        input_size: 64,
-        time_steps: T as u16,
-        encoding: Encoding::Rate { seed: 0 },
-        num_classes: 10,
-        neurons_per_class: 1,
-    }
+/// Cross-entropy on the readout's maximum membrane, checking on every batch that the readout
+/// never spikes (its membrane is what the loss sees).
+fn ce_max_membrane(out: &[LayerOutput], y: &Tensor) -> Tensor {
+    assert_eq!(
+        out[1].spikes.sum_all().unwrap().to_scalar::<f32>().unwrap(),
+        0.0
+    );
+    snn_sdk::loss::snntorch::ce_max_membrane(&out[1].mem, y).unwrap()
 }
 
 #[test]
 fn readout_digits_engine_matches_float_with_quantised_parameters() {
-    let data = Digits::load().unwrap();
-    let split = data.split(0.2, 0, Digits::scaling()).unwrap();
-    let cfg: NetworkConfig = toml::from_str(NET).unwrap();
-    cfg.validate().unwrap();
+    let split = split();
     let dev = Device::Cpu;
-    let net = Network::new(&cfg, 7, &dev).unwrap();
-    let enc = SpikeEncoder::new(EncodingConfig::Rate { seed: 0 }, 64, T).unwrap();
-    let params: Vec<_> = {
-        let map = net.varmap().data().lock().unwrap();
-        let mut v: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
-    let mut adam = Adam::new(params, AdamConfig::default()).unwrap();
-    for epoch in 0..15u64 {
-        for batch in split.train.batches(128, true, 1, epoch) {
-            let x = enc
-                .encode_batch(&split.train, &batch, |r| train_seed(r, epoch), &dev)
-                .unwrap();
-            let y: Vec<u32> = batch.iter().map(|&i| split.train.labels[i]).collect();
-            let y = Tensor::new(y, &dev).unwrap();
-            let out = net.forward(&x).unwrap();
-            // The readout never spikes; its membrane is what the loss sees.
-            assert_eq!(
-                out[1].spikes.sum_all().unwrap().to_scalar::<f32>().unwrap(),
-                0.0
-            );
-            let loss = snn_sdk::loss::snntorch::ce_max_membrane(&out[1].mem, &y).unwrap();
-            adam.step(&loss.backward().unwrap(), 5e-3).unwrap();
-        }
-    }
-    let float: Vec<FloatLayer> = net
-        .layer_params()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| FloatLayer::from_network(l, i).unwrap())
-        .collect();
+    let net = train(&split, 15, NET, ce_max_membrane);
+    let enc = encoder();
+    let float = float_layers(&net);
     assert!(float[1].readout && !float[0].readout);
-    let calib = samples_of(&split.train);
     let test = samples_of(&split.test);
-    let out = export(
-        &float,
-        &header(),
-        &calib[..256],
-        Some((&test, "digits test split")),
-        &QuantConfig::default(),
-        None,
-    )
-    .unwrap();
+    let out = export_digits(&float, &header("digits-readout"), &split, 256);
     assert_eq!(out.model.output, Output::MaxMembrane);
     assert_eq!(&out.bytes[4..6], &3u16.to_le_bytes());
     let acc = out.card.accuracy.clone().unwrap();

@@ -2,30 +2,11 @@
 //! files: `train` of the zoo config (few epochs) → `eval` → `export` (format v2) → `simulate`
 //! (integer engine, each utterance for its own length), checking the engine's accuracy against
 //! the float network's; then config errors that name the file and field.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
+use std::path::Path;
 
-fn snn(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run snn")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let o = snn(dir, args);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "snn {args:?} failed:\n{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let last = out.lines().last().expect("no stdout");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
-}
+use common::cli::{ok, repo, scratch, snn};
 
 fn fails(dir: &Path, args: &[&str], needles: &[&str]) {
     let o = snn(dir, args);
@@ -34,17 +15,6 @@ fn fails(dir: &Path, args: &[&str], needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "snn {args:?}: `{n}` not in {err}");
     }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-series-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -4,48 +4,14 @@
 //! directory writing configs that train; the SHD-shaped zoo config training on synthetic event
 //! streams and its integer engine agreeing with the float network; validation reports; resume
 //! equal to an uninterrupted run; `snn plot raster --data`.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::cli::{ok, ok_text, repo, scratch, snn};
 use serde_json::Value;
 use snn_sdk::data::series::nmnist::{encode_record, EventSet};
 use snn_sdk::data::series::{shd, Event, EventStream};
-
-fn snn(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snn"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run snn")
-}
-
-fn ok_text(dir: &Path, args: &[&str]) -> String {
-    let o = snn(dir, args);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "snn {args:?} failed:\n{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let out = ok_text(dir, args);
-    let last = out.lines().last().expect("no stdout");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-events-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Two separable classes of SHD-like streams over `channels` channels: class 0 fires on the
 /// low channels early, class 1 on the high channels late; `n` streams per class.

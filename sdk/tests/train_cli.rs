@@ -1,15 +1,11 @@
 //! The `snn train` command: JSON summary as the last stdout line, clear one-line errors.
+mod common;
+
+use common::cli::scratch;
 use std::process::Command;
 
 fn snn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_snn"))
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const SMALL: &str = "name = \"cli\"\n[train]\ntime_steps = 5\nbatch_size = 128\n\
@@ -17,7 +13,7 @@ const SMALL: &str = "name = \"cli\"\n[train]\ntime_steps = 5\nbatch_size = 128\n
 
 #[test]
 fn train_prints_a_json_summary_last_and_resumes() {
-    let dir = temp_dir("ok");
+    let dir = scratch("ok");
     let cfg = dir.join("small.toml");
     std::fs::write(&cfg, SMALL).unwrap();
     let run = dir.join("run");
@@ -78,7 +74,7 @@ fn train_prints_a_json_summary_last_and_resumes() {
 
 #[test]
 fn config_errors_are_one_clear_line_with_nonzero_exit() {
-    let dir = temp_dir("bad");
+    let dir = scratch("bad");
     let cfg = dir.join("bad.toml");
     std::fs::write(
         &cfg,

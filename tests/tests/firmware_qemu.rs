@@ -7,13 +7,38 @@
 use snn_hal::host::{Client, Qemu};
 use snn_hal::protocol::{ErrorCode, Input, Reply, Request, MAX_FRAME, PROTOCOL_VERSION};
 use snn_hal::synthetic::digits_model;
-use snn_models::{crc::crc32, decode, encode::Rng, Engine, Requirements};
-use std::path::PathBuf;
+use snn_models::{crc::crc32, decode, encode::Rng, EngineBuffers};
+use std::path::{Path, PathBuf};
 
 fn elf() -> PathBuf {
     let p = std::env::var_os("SNN_FW_ELF")
         .expect("set SNN_FW_ELF to the mps2-an386 firmware ELF (cargo xtask test does)");
     PathBuf::from(p)
+}
+
+/// A firmware booted under QEMU, with its defmt log in a scratch directory of its own.
+struct Board {
+    qemu: Qemu,
+    dir: PathBuf,
+}
+
+/// Boots `elf` on the emulated MPS2-AN386 with its log in a fresh scratch directory named
+/// after `name`; returns the board and the host's link to it.
+fn boot(elf: &Path, name: &str) -> (Board, Client) {
+    let dir = std::env::temp_dir().join(format!("snn-fw-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (qemu, client) = Qemu::spawn(elf, &dir.join("fw.defmt")).expect("start qemu-system-arm");
+    (Board { qemu, dir }, client)
+}
+
+impl Board {
+    /// Requires the firmware still running (it never exited), then stops QEMU and removes the
+    /// scratch directory.
+    fn finish(mut self) {
+        assert!(self.qemu.exited().is_none(), "firmware exited");
+        drop(self.qemu);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn error_code(r: Reply) -> ErrorCode {
@@ -56,9 +81,7 @@ fn upload_with_crc(client: &mut Client, model: &[u8], crc: u32) -> Reply {
 #[test]
 #[ignore = "needs qemu-system-arm and SNN_FW_ELF; run by `cargo xtask test`"]
 fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
-    let dir = std::env::temp_dir().join(format!("snn-fw-robust-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (mut qemu, mut client) = Qemu::spawn(&elf(), &dir.join("fw.defmt")).unwrap();
+    let (board, mut client) = boot(&elf(), "robust");
     let info = client.info().unwrap();
     assert_eq!(info.model, None, "firmware built without a model");
 
@@ -146,39 +169,22 @@ fn firmware_survives_bad_frames_and_models_then_infers_correctly() {
     let loaded = client.load(&model).unwrap();
     assert_eq!(loaded.crc, crc32(&model));
     let dev = client.infer(Input::Features(&f), 9).unwrap();
-    let m = decode(&model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
-    e.run_features(&f, 9).unwrap();
-    assert_eq!(dev.counts.as_slice(), e.output_counts());
-    assert_eq!(dev.synaptic_events, e.stats().synaptic_events);
+    let (counts, events) = host_run(&model, &f, 9);
+    assert_eq!(dev.counts.as_slice(), counts);
+    assert_eq!(dev.synaptic_events, events);
     assert!(dev.cost > 0, "the instruction counter runs");
     // No reset happened: the model is still loaded and QEMU still runs.
     assert_eq!(client.info().unwrap().model, Some(loaded));
-    assert!(qemu.exited().is_none(), "firmware exited");
-    drop(qemu);
-    let _ = std::fs::remove_dir_all(&dir);
+    board.finish();
 }
 
-/// Output counts of the host engine for one sample.
-fn host_counts(model: &[u8], f: &[u8], seed: u32) -> Vec<u16> {
+/// Output counts and synaptic events of the host engine for one sample.
+fn host_run(model: &[u8], f: &[u8], seed: u32) -> (Vec<u16>, u64) {
     let m = decode(model).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(f, seed).unwrap();
-    e.output_counts().to_vec()
+    (e.output_counts().to_vec(), e.stats().synaptic_events)
 }
 
 /// Resets the board over the link and waits until it answers again.
@@ -191,9 +197,7 @@ fn reset(client: &mut Client) -> snn_hal::protocol::Info {
 #[test]
 #[ignore = "needs qemu-system-arm and SNN_FW_ELF; run by `cargo xtask test`"]
 fn an_uploaded_model_survives_reset_and_an_interrupted_upload_keeps_it() {
-    let dir = std::env::temp_dir().join(format!("snn-fw-reset-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (mut qemu, mut client) = Qemu::spawn(&elf(), &dir.join("fw.defmt")).unwrap();
+    let (board, mut client) = boot(&elf(), "reset");
     assert_eq!(
         client.info().unwrap().model,
         None,
@@ -203,7 +207,7 @@ fn an_uploaded_model_survives_reset_and_an_interrupted_upload_keeps_it() {
     let loaded = client.load(&model).unwrap();
     let f = vec![200u8; 64];
     let before = client.infer(Input::Features(&f), 5).unwrap();
-    assert_eq!(before.counts.as_slice(), host_counts(&model, &f, 5));
+    assert_eq!(before.counts.as_slice(), host_run(&model, &f, 5).0);
     // Stack painting: the inference above used some stack, far less than there is.
     let info = client.info().unwrap();
     assert!(
@@ -243,10 +247,8 @@ fn an_uploaded_model_survives_reset_and_an_interrupted_upload_keeps_it() {
     let newer = client.load(&other).unwrap();
     assert_eq!(reset(&mut client).model, Some(newer));
     let r = client.infer(Input::Features(&f), 6).unwrap();
-    assert_eq!(r.counts.as_slice(), host_counts(&other, &f, 6));
-    assert!(qemu.exited().is_none(), "firmware exited");
-    drop(qemu);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.counts.as_slice(), host_run(&other, &f, 6).0);
+    board.finish();
 }
 
 #[test]
@@ -258,9 +260,7 @@ fn firmware_built_with_a_key_refuses_unsigned_and_wrongly_signed_models() {
         std::env::var_os("SNN_FW_SIGNED_ELF")
             .expect("set SNN_FW_SIGNED_ELF to the firmware built with the test public key"),
     );
-    let dir = std::env::temp_dir().join(format!("snn-fw-signed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (mut qemu, mut client) = Qemu::spawn(&elf, &dir.join("fw.defmt")).unwrap();
+    let (board, mut client) = boot(&elf, "signed");
     let info = client.info().unwrap();
     assert!(
         info.signatures_required,
@@ -285,21 +285,18 @@ fn firmware_built_with_a_key_refuses_unsigned_and_wrongly_signed_models() {
     assert_eq!(loaded.bytes as usize, signed.len());
     let f = vec![150u8; 64];
     let r = client.infer(Input::Features(&f), 3).unwrap();
-    assert_eq!(r.counts.as_slice(), host_counts(&model, &f, 3));
+    assert_eq!(r.counts.as_slice(), host_run(&model, &f, 3).0);
     // The stored signed model is checked again at boot, and passes.
     client.reset().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(client.info().unwrap().model, Some(loaded));
-    assert!(qemu.exited().is_none(), "firmware exited");
-    drop(qemu);
-    let _ = std::fs::remove_dir_all(&dir);
+    board.finish();
 }
 
 #[test]
 #[ignore = "needs qemu-system-arm and SNN_FW_ELF; run by `cargo xtask test`"]
 fn a_host_of_another_protocol_version_gets_an_error_naming_both() {
-    let log = std::env::temp_dir().join(format!("snn-fw-version-{}.defmt", std::process::id()));
-    let (_qemu, mut client) = Qemu::spawn(&elf(), &log).expect("start qemu-system-arm");
+    let (_board, mut client) = boot(&elf(), "version");
     let model = digits_model(64, 1).unwrap();
     assert!(matches!(
         upload_with_crc(&mut client, &model, crc32(&model)),

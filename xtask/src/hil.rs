@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use snn_hal::host::{digit_features, Client, LinkStats, Qemu};
 use snn_hal::noise::Noise;
 use snn_hal::protocol::{CostUnit, InferResult, Input};
-use snn_models::{decode, Engine, Requirements};
+use snn_models::{decode, EngineBuffers};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -66,14 +66,9 @@ pub struct HostRun {
 /// Runs one sample through the host engine.
 pub fn host_infer(model: &[u8], features: &[u8], seed: u32) -> Result<HostRun> {
     let m = decode(model).map_err(|e| anyhow::anyhow!("model: {e}"))?;
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d)
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state
+        .engine(&m)
         .map_err(|e| anyhow::anyhow!("engine: {e}"))?;
     e.run_features(features, seed)
         .map_err(|e| anyhow::anyhow!("engine: {e}"))?;

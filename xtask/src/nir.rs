@@ -18,7 +18,7 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context, Result};
 use snn_hal::host::Qemu;
 use snn_hal::protocol::Input;
-use snn_models::{decode, Engine, Requirements};
+use snn_models::{decode, EngineBuffers};
 
 use crate::firmware::{build, scratch, Board};
 use crate::setup::{cargo, ensure_qemu, root, run as sh};
@@ -110,14 +110,9 @@ fn load_fixture(name: &str) -> Result<(PathBuf, f64, String, Vec<Sample>)> {
 /// same stepping as the device's `Events`).
 fn host_counts(model: &[u8], events: &[(u16, u16)]) -> Result<(Vec<u32>, Vec<i32>)> {
     let m = decode(model).map_err(|e| anyhow::anyhow!("model: {e}"))?;
-    let r = Requirements::of(&m);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d)
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state
+        .engine(&m)
         .map_err(|e| anyhow::anyhow!("engine: {e}"))?;
     let steps: Vec<Vec<u16>> = (0..m.header.time_steps)
         .map(|t| {

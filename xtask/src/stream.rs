@@ -7,7 +7,7 @@ use crate::series::{raw_exponent, to_raw, SeriesFile};
 use anyhow::{bail, Context, Result};
 use snn_hal::host::Client;
 use snn_hal::protocol::{CostUnit, StreamReply};
-use snn_models::{decode, Engine, Model, Requirements};
+use snn_models::{decode, Engine, EngineBuffers, Model};
 use std::time::Instant;
 
 /// Outcome of streaming a test set through a board.
@@ -72,14 +72,9 @@ fn host_steps(
     steps: usize,
     mut step: impl FnMut(&mut Engine<'_, '_>, usize) -> Result<(), snn_models::EngineError>,
 ) -> Result<HostSteps> {
-    let r = Requirements::of(model);
-    let (mut a, mut b, mut c, mut d) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
-    let mut e = Engine::new(model, &mut a, &mut b, &mut c, &mut d)
+    let mut state = EngineBuffers::for_model(model);
+    let mut e = state
+        .engine(model)
         .map_err(|e| anyhow::anyhow!("engine: {e}"))?;
     e.set_step_limit(false);
     let last = model.layers.len().saturating_sub(1);

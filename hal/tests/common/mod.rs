@@ -1,10 +1,17 @@
-//! Set-up shared by the hal integration tests: the RAM a `CpuBackend` runs in, and a protocol
-//! server over it with an in-memory link (no counter, no spike output, a "test" device).
+//! Set-up shared by the hal integration tests: the RAM a `CpuBackend` runs in, a protocol
+//! server over it with an in-memory link (no counter, no spike output, a "test" device), and
+//! the host's side of that link: request frames in, replies out, model uploads.
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
-use snn_hal::protocol::{MAX_DECISION_CLASSES, MAX_DECISION_RING};
+use snn_hal::host::Client;
+use snn_hal::protocol::{
+    ErrorCode, Reply, Request, CHUNK, MAX_DECISION_CLASSES, MAX_DECISION_RING,
+};
+use snn_hal::wire;
 use snn_hal::{CpuBackend, CpuBuffers, Device, NoCounter, NoSpikeOutput, Server};
+use snn_models::{decode, EngineBuffers};
+use std::sync::atomic::{AtomicU16, Ordering};
 
 /// The protocol server of the tests.
 pub type Srv<'a> = Server<CpuBackend<'a>, NoCounter, NoSpikeOutput>;
@@ -76,4 +83,74 @@ pub fn device() -> Device {
         free_ram: 0,
         stack: None,
     }
+}
+
+/// Sequence number of the next request frame.
+static SEQ: AtomicU16 = AtomicU16::new(0);
+
+/// The request's frame with a fresh sequence number.
+pub fn frame(req: &Request<'_>) -> Vec<u8> {
+    Client::frame(SEQ.fetch_add(1, Ordering::Relaxed), req).unwrap()
+}
+
+/// Decodes one reply frame (terminator included) and checks its envelope: `(seq, reply)`.
+pub fn reply_of(frame: &[u8]) -> (u16, Reply) {
+    let mut f = frame[..frame.len() - 1].to_vec();
+    let c = wire::decode(&mut f).unwrap();
+    (c.seq, postcard::from_bytes::<Reply>(c.msg).unwrap())
+}
+
+/// Feeds bytes to the server one at a time; returns every reply they produced.
+pub fn feed(s: &mut Srv<'_>, bytes: &[u8]) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for &b in bytes {
+        if let Some(r) = s.push(b) {
+            out.push(reply_of(r).1);
+        }
+    }
+    out
+}
+
+/// Sends one request and requires exactly one reply.
+pub fn call(s: &mut Srv<'_>, req: &Request<'_>) -> Reply {
+    let mut r = feed(s, &frame(req));
+    assert_eq!(r.len(), 1, "one reply per request");
+    r.pop().unwrap()
+}
+
+/// The code of an error reply, which must carry a reason; panics on any other reply.
+pub fn code(r: &Reply) -> ErrorCode {
+    match r {
+        Reply::Error(e) => {
+            assert!(!e.reason.is_empty(), "error replies carry a reason");
+            e.code
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// Uploads `model` announced with `crc` (`LoadBegin`, every `CHUNK`, each acknowledged) and
+/// returns the reply to `LoadEnd`.
+pub fn upload(s: &mut Srv<'_>, model: &[u8], crc: u32) -> Reply {
+    let begin = Request::LoadBegin {
+        len: model.len() as u32,
+        crc,
+    };
+    assert!(matches!(call(s, &begin), Reply::Ack { received: 0 }));
+    for (i, bytes) in model.chunks(CHUNK).enumerate() {
+        let offset = (i * CHUNK) as u32;
+        let r = call(s, &Request::LoadChunk { offset, bytes });
+        assert!(matches!(r, Reply::Ack { .. }), "{r:?}");
+    }
+    call(s, &Request::LoadEnd)
+}
+
+/// The host engine's output counts and spikes per layer for one sample of `features`.
+pub fn host_run(model: &[u8], features: &[u8], seed: u32) -> (Vec<u16>, Vec<u32>) {
+    let m = decode(model).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
+    e.run_features(features, seed).unwrap();
+    let layers = e.stats().layer_spikes[..m.layers.len()].to_vec();
+    (e.output_counts().to_vec(), layers)
 }

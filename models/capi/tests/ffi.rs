@@ -5,7 +5,7 @@
 use core::ptr::null;
 use snn_capi::*;
 use snn_models::encode::{Encoder, Rng};
-use snn_models::{decode, Engine, Requirements};
+use snn_models::{decode, EngineBuffers, Requirements};
 use std::mem::MaybeUninit;
 
 const ZOO: &[u8] = include_bytes!("../../zoo/digits.snn");
@@ -19,10 +19,8 @@ struct Host {
 
 fn host(features: &[u8], seed: u32) -> Host {
     let m = decode(ZOO).unwrap();
-    let r = Requirements::of(&m);
-    let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
-    let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
-    let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+    let mut state = EngineBuffers::for_model(&m);
+    let mut e = state.engine(&m).unwrap();
     e.run_features(features, seed).unwrap();
     Host {
         counts: e.output_counts().to_vec(),
@@ -55,23 +53,41 @@ fn check_against(e: &SnnEngine, req: &SnnRequirements, want: &Host, what: &str) 
     assert_eq!(class, want.class, "{what}");
 }
 
-#[test]
-fn features_events_and_streamed_steps_equal_the_engine() {
-    let mut model = MaybeUninit::<SnnModel>::zeroed();
-    let mut engine = MaybeUninit::<SnnEngine>::zeroed();
+/// A model and an engine opened through the C API, in the RAM the model's requirements ask
+/// for; boxed, so the pointers the engine keeps stay where they are when this moves.
+struct Opened {
+    _model: Box<MaybeUninit<SnnModel>>,
+    engine: Box<MaybeUninit<SnnEngine>>,
+    _ram: Vec<u32>,
+    /// What `snn_model_requirements` reported.
+    req: SnnRequirements,
+}
+
+impl Opened {
+    /// The engine, for the C entry points.
+    fn engine(&mut self) -> *mut SnnEngine {
+        self.engine.as_mut_ptr()
+    }
+}
+
+/// Opens the model file `bytes` (which must outlive the result) and an engine over it with
+/// `snn_model_open`, `snn_model_requirements` and `snn_engine_open`, each required to succeed.
+fn open(bytes: &[u8]) -> Opened {
+    let mut model = Box::new(MaybeUninit::<SnnModel>::zeroed());
+    let mut engine = Box::new(MaybeUninit::<SnnEngine>::zeroed());
     let (m, e) = (model.as_mut_ptr(), engine.as_mut_ptr());
     let mut req = MaybeUninit::<SnnRequirements>::zeroed();
     unsafe {
-        assert_eq!(snn_model_open(m, ZOO.as_ptr(), ZOO.len()), SnnStatus::SnnOk);
+        assert_eq!(
+            snn_model_open(m, bytes.as_ptr(), bytes.len()),
+            SnnStatus::SnnOk
+        );
         assert_eq!(
             snn_model_requirements(m, req.as_mut_ptr()),
             SnnStatus::SnnOk
         );
     }
     let req = unsafe { req.assume_init() };
-    assert_eq!(req.input_size, 64);
-    assert_eq!(req.encoding, SnnEncoding::SnnEncodingRate);
-    assert_eq!(req.model_bytes, ZOO.len());
     let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
     unsafe {
         assert_eq!(
@@ -79,6 +95,21 @@ fn features_events_and_streamed_steps_equal_the_engine() {
             SnnStatus::SnnOk
         );
     }
+    Opened {
+        _model: model,
+        engine,
+        _ram: ram,
+        req,
+    }
+}
+
+#[test]
+fn features_events_and_streamed_steps_equal_the_engine() {
+    let mut opened = open(ZOO);
+    let (e, req) = (opened.engine(), opened.req);
+    assert_eq!(req.input_size, 64);
+    assert_eq!(req.encoding, SnnEncoding::SnnEncodingRate);
+    assert_eq!(req.model_bytes, ZOO.len());
     let header = decode(ZOO).unwrap().header;
     let mut rng = Rng::new(11, 12);
     for sample in 0..40u32 {
@@ -246,21 +277,8 @@ fn a_version_3_model_with_synaptic_currents_equals_the_engine() {
     );
     assert_eq!(m.synapse(1), snn_models::Synapse::Instant);
     let r = Requirements::of(&m);
-    let mut model = MaybeUninit::<SnnModel>::zeroed();
-    let mut engine = MaybeUninit::<SnnEngine>::zeroed();
-    let (mp, ep) = (model.as_mut_ptr(), engine.as_mut_ptr());
-    let mut req = MaybeUninit::<SnnRequirements>::zeroed();
-    unsafe {
-        assert_eq!(
-            snn_model_open(mp, bytes.as_ptr(), bytes.len()),
-            SnnStatus::SnnOk
-        );
-        assert_eq!(
-            snn_model_requirements(mp, req.as_mut_ptr()),
-            SnnStatus::SnnOk
-        );
-    }
-    let req = unsafe { req.assume_init() };
+    let mut opened = open(&bytes);
+    let (ep, req) = (opened.engine(), opened.req);
     assert_eq!(req.ram_bytes, r.bytes() + 2 * 64);
     let hidden = usize::from(m.layers[0].neurons);
     assert_eq!(
@@ -268,20 +286,12 @@ fn a_version_3_model_with_synaptic_currents_equals_the_engine() {
         hidden + 10 + hidden,
         "membranes, then the hidden currents"
     );
-    let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
-    unsafe {
-        assert_eq!(
-            snn_engine_open(ep, mp, ram.as_mut_ptr().cast(), req.ram_bytes),
-            SnnStatus::SnnOk
-        );
-    }
     let mut rng = Rng::new(5, 6);
     let mut differs = false;
     for sample in 0..10u32 {
         let features: Vec<u8> = (0..64).map(|_| rng.next_u32() as u8).collect();
-        let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
-        let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
-        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
         e.run_features(&features, sample).unwrap();
         let want = e.output_counts().to_vec();
         differs |= want != host(&features, sample).counts;
@@ -318,37 +328,19 @@ fn a_readout_model_gives_the_engines_readout_values() {
     assert_eq!(&bytes[4..6], &3u16.to_le_bytes());
     let m = decode(bytes).unwrap();
     let r = Requirements::of(&m);
-    let mut model = MaybeUninit::<SnnModel>::zeroed();
-    let mut engine = MaybeUninit::<SnnEngine>::zeroed();
-    let (mp, ep) = (model.as_mut_ptr(), engine.as_mut_ptr());
-    let mut req = MaybeUninit::<SnnRequirements>::zeroed();
-    unsafe {
-        assert_eq!(snn_model_open(mp, bytes.as_ptr(), len), SnnStatus::SnnOk);
-        assert_eq!(
-            snn_model_requirements(mp, req.as_mut_ptr()),
-            SnnStatus::SnnOk
-        );
-    }
-    let req = unsafe { req.assume_init() };
+    let mut opened = open(bytes);
+    let (ep, req) = (opened.engine(), opened.req);
     assert_eq!(
         req.ram_bytes,
         r.bytes() + 2 * 64,
         "the maxima are engine RAM"
     );
-    let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
-    unsafe {
-        assert_eq!(
-            snn_engine_open(ep, mp, ram.as_mut_ptr().cast(), req.ram_bytes),
-            SnnStatus::SnnOk
-        );
-    }
     let mut rng = Rng::new(7, 8);
     let mut classes = std::collections::BTreeSet::new();
     for sample in 0..10u32 {
         let features: Vec<u8> = (0..64).map(|_| rng.next_u32() as u8).collect();
-        let (mut a, mut b) = (vec![0; r.membrane], vec![0; r.current]);
-        let (mut c, mut d) = (vec![0; r.spikes], vec![0; r.out_counts]);
-        let mut e = Engine::new(&m, &mut a, &mut b, &mut c, &mut d).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
         e.run_features(&features, sample).unwrap();
         let mut values = vec![0i32; usize::from(req.output_neurons)];
         let mut class = u16::MAX;

@@ -18,7 +18,7 @@ use snn_models::owned::{
     LeVec, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedSynapse, OwnedSynapses,
     OwnedWeights,
 };
-use snn_models::{Engine, FormatError, RateBudget, Requirements};
+use snn_models::{EngineBuffers, FormatError, RateBudget};
 use std::path::Path;
 use thiserror::Error;
 
@@ -202,13 +202,7 @@ fn score(
     samples: &[Sample<'_>],
 ) -> Result<(usize, f64), ExportError> {
     let m = model.as_model();
-    let r = Requirements::of(&m);
-    let (mut mb, mut cb, mut sb, mut ob) = (
-        vec![0; r.membrane],
-        vec![0; r.current],
-        vec![0; r.spikes],
-        vec![0; r.out_counts],
-    );
+    let mut state = EngineBuffers::for_model(&m);
     let engine_err = |index: usize, seed: u32| {
         move |source| SimError::Engine {
             index,
@@ -216,8 +210,7 @@ fn score(
             source,
         }
     };
-    let mut engine =
-        Engine::new(&m, &mut mb, &mut cb, &mut sb, &mut ob).map_err(engine_err(0, 0))?;
+    let mut engine = state.engine(&m).map_err(engine_err(0, 0))?;
     let mut net = FloatNet::new(float);
     let scale = 1.0 / f64::from(1u32 << m.layers[layer].shift);
     let input = usize::from(m.header.input_size);

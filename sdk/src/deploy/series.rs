@@ -81,11 +81,8 @@ pub fn run_engine_with(
     rules: DecisionConfig,
 ) -> Result<EngineReport> {
     let model = snn_models::decode(bytes).map_err(|e| Error::Data(e.to_string()))?;
-    let r = snn_models::Requirements::of(&model);
-    let (mut mem, mut cur) = (vec![0i32; r.membrane], vec![0i32; r.current]);
-    let (mut spk, mut cnt) = (vec![0u16; r.spikes], vec![0u16; r.out_counts]);
-    let mut e = snn_models::Engine::new(&model, &mut mem, &mut cur, &mut spk, &mut cnt)
-        .map_err(Error::Encode)?;
+    let mut state = snn_models::EngineBuffers::for_model(&model);
+    let mut e = state.engine(&model).map_err(Error::Encode)?;
     let layers = model.layers.len();
     let (mut correct, mut spikes, mut steps, mut events) = (0usize, 0u64, 0u64, 0u64);
     let mut per_layer = vec![0u64; layers];

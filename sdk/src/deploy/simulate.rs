@@ -13,7 +13,7 @@ use crate::deploy::quant::FloatLayer;
 use crate::train::config::DecisionConfig;
 use serde::Serialize;
 use snn_models::encode::Encoder;
-use snn_models::{Engine, EngineError, Header, Model, Requirements, Reset, RATE_ONE};
+use snn_models::{EngineBuffers, EngineError, Header, Model, Requirements, Reset, RATE_ONE};
 use thiserror::Error;
 
 /// One input sample: raw `u8` features, its label, and the encoder's sample seed (its row index).
@@ -142,19 +142,12 @@ pub fn run_engine_with(
     if samples.is_empty() {
         return Err(SimError::Data("the data set has no samples".into()));
     }
-    let r = Requirements::of(model);
-    let (mut m, mut c, mut s, mut o) = (
-        vec![0i32; r.membrane],
-        vec![0i32; r.current],
-        vec![0u16; r.spikes],
-        vec![0u16; r.out_counts],
-    );
-    let mut engine =
-        Engine::new(model, &mut m, &mut c, &mut s, &mut o).map_err(|source| SimError::Engine {
-            index: 0,
-            seed: 0,
-            source,
-        })?;
+    let mut state = EngineBuffers::for_model(model);
+    let mut engine = state.engine(model).map_err(|source| SimError::Engine {
+        index: 0,
+        seed: 0,
+        source,
+    })?;
     let layers = model.layers.len();
     let mut spikes = vec![0u64; layers];
     let mut ok = vec![0usize; layers];
@@ -225,7 +218,7 @@ pub fn run_engine_with(
         rates,
         synaptic_events_per_inference: events as f64 / n as f64,
         input_spikes_per_inference: inputs as f64 / n as f64,
-        ram_bytes: r.bytes(),
+        ram_bytes: Requirements::of(model).bytes(),
     })
 }
 

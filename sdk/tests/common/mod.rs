@@ -1,6 +1,10 @@
 //! Setup shared by the integration tests that train small networks directly with candle-nn
-//! (`mod common;` in each; every test file uses a subset, hence the `dead_code` allowance).
+//! (`mod common;` in each; every test file uses a subset, hence the `dead_code` allowance);
+//! `cli` drives the `snn` binary, `digits` trains and exports small digits networks.
 #![allow(dead_code)]
+
+pub mod cli;
+pub mod digits;
 
 use candle_core::{Tensor, Var};
 use candle_nn::{AdamW, ParamsAdamW};

@@ -1,7 +1,8 @@
 //! Streams through the protocol server (in memory): every step's output spikes equal the host
 //! engine's, state persists across pushes and begins, an SHD-sized event stream (thousands of
 //! events over 1,000 steps, ten times the model's `time_steps`) goes through, and wrong
-//! requests (other protocol version, no stream, too many steps, malformed steps) are refused.
+//! requests (other protocol version, no stream, too many steps, malformed steps) are refused;
+//! a readout model's streamed series leaves the host engine's readout values on the board.
 use snn_hal::host::Client;
 use snn_hal::protocol::{
     stream_steps, ErrorCode, Input, Reply, Request, StreamInput, StreamReply, PROTOCOL_VERSION,
@@ -15,6 +16,8 @@ mod common;
 use common::{call, code, upload, Srv, Store};
 
 const BASIC_MOTIONS: &[u8] = include_bytes!("../../models/zoo/basic_motions.snn");
+/// The zoo BasicMotions model with a non-spiking readout (format v3, `Output::MaxMembrane`).
+const BASIC_MOTIONS_READOUT: &[u8] = include_bytes!("../../models/zoo/basic_motions_readout.snn");
 
 /// Buffers for the stream models (up to 160 KiB, 1,024 neurons), with decision storage.
 fn store() -> Store {
@@ -115,13 +118,18 @@ fn check_decisions(r: &StreamReply, host: &[Decided], from: usize) {
 
 /// Seeded raw samples: `steps` frames of 6 channels, a slow wave plus noise in raw units.
 fn raw_samples(steps: usize) -> Vec<i16> {
+    raw_wave(steps, 0.21, 3000.0)
+}
+
+/// [`raw_samples`] with the wave's speed (radians per step) and amplitude (raw units).
+fn raw_wave(steps: usize, speed: f32, amplitude: f32) -> Vec<i16> {
     let mut x = 0x1234_5678u32;
     (0..steps * 6)
         .map(|i| {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            let wave = ((i / 6) as f32 * 0.21 + (i % 6) as f32).sin() * 3000.0;
+            let wave = ((i / 6) as f32 * speed + (i % 6) as f32).sin() * amplitude;
             (wave as i32 + (x >> 20) as i32 - 2048) as i16
         })
         .collect()
@@ -196,6 +204,69 @@ fn raw_values_stream_matches_the_engine_at_every_step() {
     ));
     let again: Vec<Vec<u16>> = r.steps_spikes().map(<[u16]>::to_vec).collect();
     assert_eq!(again, want[..per]);
+}
+
+#[test]
+fn a_readout_models_streamed_series_leaves_the_hosts_readout_values_on_the_board() {
+    use snn_models::decision::readout_class;
+    use snn_models::engine::readout_span;
+    let m = decode(BASIC_MOTIONS_READOUT).unwrap();
+    assert!(m.has_readout());
+    let span = readout_span(&m);
+    let exp = -10i8;
+    let steps = usize::from(m.header.time_steps);
+    let mut seen = Vec::new();
+    // Two series (slow and fast motion), each a whole series of the model's 100 steps streamed
+    // as raw i16 pushes, with a begin that keeps the state in the middle.
+    for (speed, amplitude) in [(0.05f32, 9000.0f32), (0.9, 4000.0)] {
+        let raw = raw_wave(steps, speed, amplitude);
+        let mut state = EngineBuffers::for_model(&m);
+        let mut e = state.engine(&m).unwrap();
+        for frame in raw.chunks(6) {
+            e.step_raw(frame, exp).unwrap();
+            assert!(e.layer_spikes(1).is_empty(), "a readout never spikes");
+        }
+        let (want, class) = (e.readout().to_vec(), e.predicted_class());
+        let mut store = store();
+        {
+            let mut s = store.server_with_rules();
+            load(&mut s, BASIC_MOTIONS_READOUT);
+            stream(begin(&mut s, true, exp));
+            let mut done = 0;
+            for (i, chunk) in raw.chunks(6 * stream_steps(4)).enumerate() {
+                if i == 1 {
+                    assert_eq!(stream(begin(&mut s, false, exp)).steps as usize, done);
+                }
+                let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let r = stream(call(
+                    &mut s,
+                    &Request::StreamPush {
+                        input: StreamInput::Values(&bytes),
+                    },
+                ));
+                done = r.steps as usize;
+                assert!(r.steps_spikes().all(<[u16]>::is_empty));
+                assert!(r.counts.iter().all(|&c| c == 0));
+            }
+            assert_eq!(done, steps);
+            // Protocol 4 answers `Readout` only after an `Infer`: `cpu.rs` refuses it once a
+            // stream ran (`readout_ready`). Should it answer, its values must be the host's.
+            match call(&mut s, &Request::Readout) {
+                Reply::Readout(v) => {
+                    assert_eq!(&v.values[..], &want[..]);
+                    assert_eq!(v.predicted, class);
+                }
+                other => assert_eq!(code(&other), ErrorCode::BadInput),
+            }
+        }
+        // The board's RAM after the stream (what a debugger reads): the readout's running
+        // maxima sit where the engine keeps them, equal to the host's, and decide alike.
+        let board = &store.membrane[span.clone()];
+        assert_eq!(board, &want[..], "speed {speed}");
+        assert_eq!(readout_class(board), class);
+        seen.push(want);
+    }
+    assert_ne!(seen[0], seen[1], "the readout values depend on the series");
 }
 
 #[test]

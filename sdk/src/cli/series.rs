@@ -301,8 +301,21 @@ pub fn export(run: &LoadedRun, out: Option<PathBuf>, name: Option<&str>, json: b
         .map_err(|e| CliError::runtime(format!("cannot encode the model: {e}")))?;
     let path = out.unwrap_or_else(|| run.dir.join("model.snn"));
     crate::train::atomic::write(&path, &bytes)?;
-    let float = accuracy_float(&run.net, &input, &test_set)?;
+    let float_pred = crate::train::series::predictions_float(&run.net, &input, &test_set)?;
+    let float = accuracy_of(&float_pred, &test_set.labels);
     let eng = crate::deploy::series::run_engine(&bytes, &test_set)?;
+    // Fidelity: the fraction of test series the integer engine decides as the float network.
+    let agreement = float_pred
+        .iter()
+        .zip(&eng.predictions)
+        .filter(|(f, p)| **f == usize::from(**p))
+        .count() as f64
+        / float_pred.len().max(1) as f64;
+    let decided_by = if model.output.is_readout() {
+        "max membrane"
+    } else {
+        "spike count"
+    };
     if json {
         let v = serde_json::json!({
             "model": path,
@@ -311,6 +324,8 @@ pub fn export(run: &LoadedRun, out: Option<PathBuf>, name: Option<&str>, json: b
             "time_steps": longest,
             "float_accuracy": float,
             "accuracy": eng.accuracy,
+            "agreement": agreement,
+            "readout": model.output.is_readout(),
             "spikes_per_inference": eng.spikes_per_inference,
         });
         println!("{v}");
@@ -323,14 +338,22 @@ pub fn export(run: &LoadedRun, out: Option<PathBuf>, name: Option<&str>, json: b
             input.encoding
         );
         println!(
-            "{}: float {:.2} %, integer engine {:.2} %, {:.1} spikes/inference",
+            "{}: float {:.2} %, integer engine {:.2} % ({decided_by}), decisions agree on \
+             {:.2} %, {:.1} spikes/inference",
             run.cfg.series.as_ref().map_or_else(String::new, test_name),
             100.0 * float,
             100.0 * eng.accuracy,
+            100.0 * agreement,
             eng.spikes_per_inference
         );
     }
     Ok(())
+}
+
+/// Fraction of `predicted` equal to `labels`.
+fn accuracy_of(predicted: &[usize], labels: &[usize]) -> f64 {
+    let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
+    correct as f64 / predicted.len().max(1) as f64
 }
 
 /// How to read a data file given without a run: the format its name suggests

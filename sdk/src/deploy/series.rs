@@ -1,6 +1,8 @@
 //! Export and integer simulation of a series model: the network quantised with its fitted
 //! channel constants (format version 2), and the `models` engine run for exactly `T_i` steps of
-//! each series (no padding on the device).
+//! each series (no padding on the device). A network ending in a non-spiking `readout` exports
+//! with the output section (format version 3, `Output::MaxMembrane`) and is decided on its
+//! maximum membrane over the series' own steps (`Engine::predicted_class`).
 use snn_models::owned::{OwnedHeader, OwnedModel};
 use snn_models::Encoding;
 
@@ -122,7 +124,13 @@ pub fn run_engine_with(
                 steps_out.push(e.layer_spikes(layers - 1));
             }
         }
-        decided.push(decider.decide(steps_out.steps()).map_err(decision_err)?);
+        let mut d = decider.decide(steps_out.steps()).map_err(decision_err)?;
+        if model.has_readout() {
+            // A non-spiking readout decides on its maximum membranes over the series' steps,
+            // not on (absent) spikes; the window and threshold rules stay silent.
+            d.final_class = e.predicted_class();
+        }
+        decided.push(d);
         let p = e.predicted_class();
         predictions.push(p);
         correct += usize::from(usize::from(p) == y);
@@ -246,6 +254,70 @@ mod tests {
         assert_eq!(delta.inputs(), 4);
         let x = delta.encode(&set.series[0]).unwrap();
         assert!(x.iter().all(|&v| v == 0.0 || v == 1.0));
+    }
+
+    #[test]
+    fn a_readout_network_exports_with_its_output_section_and_the_engine_decides_like_the_float() {
+        use crate::train::series::{predictions_float, SeriesLoss};
+        let (train_set, test_set) = (toy(64, 1), toy(48, 2));
+        let cfg: NetworkConfig = toml::from_str(
+            "input_size = 2\n[[layers]]\nsize = 16\nkind = \"recurrent\"\n[[layers]]\n\
+             size = 2\nkind = \"readout\"\nreset = \"none\"\nbeta = 0.9",
+        )
+        .unwrap();
+        let cfg_delta = cfg.clone();
+        for (enc, cfg) in [
+            (SeriesEncoding::Direct, cfg),
+            (SeriesEncoding::SigmaDelta { threshold_std: 0.3 }, cfg_delta),
+        ] {
+            let input = SeriesInput::fit(enc, &train_set);
+            let mut cfg = cfg;
+            cfg.input_size = input.inputs();
+            let mut n = Network::new(&cfg, 1, &Device::Cpu).unwrap();
+            let opts = SeriesTrainOptions {
+                epochs: 40,
+                batch_size: 16,
+                lr: 0.01,
+                seed: 7,
+                loss: SeriesLoss::MaxMembrane,
+                ..SeriesTrainOptions::default()
+            };
+            train(&mut n, &input, &train_set, &opts).unwrap();
+            let float = accuracy_float(&n, &input, &test_set).unwrap();
+            // Two classes: chance is 50 %.
+            assert!(float >= 0.8, "{enc:?}: float accuracy {float}");
+            let model = export(&n, &input, "toy", 12, 2).unwrap();
+            assert_eq!(model.output, snn_models::Output::MaxMembrane);
+            assert_eq!(model.header.encoding, input.encoding);
+            let bytes = model.to_bytes().unwrap();
+            assert_eq!(&bytes[4..6], &3u16.to_le_bytes(), "format version 3");
+            let r = run_engine(&bytes, &test_set).unwrap();
+            let fp = predictions_float(&n, &input, &test_set).unwrap();
+            let agree = fp
+                .iter()
+                .zip(&r.predictions)
+                .filter(|(f, p)| **f == usize::from(**p))
+                .count() as f64
+                / fp.len() as f64;
+            eprintln!(
+                "{enc:?}: float {float}, engine {}, agreement {agree}",
+                r.accuracy
+            );
+            assert!(
+                agree >= 0.9,
+                "{enc:?}: float and integer decisions agree on {agree} (engine {}, float {float})",
+                r.accuracy
+            );
+            assert_eq!(r.layer_rates[1], 0.0, "a readout never spikes");
+            // The decision report's final row is the readout's decision, the engine's own.
+            let d = &r.decisions;
+            assert!(d.readout);
+            assert_eq!(d.final_count.accuracy, r.accuracy);
+            for (s, p) in d.samples.iter().zip(&r.predictions) {
+                assert_eq!(s.final_class, *p);
+                assert_eq!(s.window_class, None, "no output spikes for the window");
+            }
+        }
     }
 
     #[test]

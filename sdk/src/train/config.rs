@@ -487,13 +487,6 @@ impl TrainConfig {
                     t.neurons_per_class
                 ));
             }
-            if self.series.is_some() {
-                return Err(
-                    "series: a `readout` output layer is not supported on [series] data yet \
-                     (digits-style data and NIR imports only)"
-                        .into(),
-                );
-            }
         }
         crate::budget::validate_budgets(&self.budget, self.network.layers.len())
             .map_err(|e| e.to_string())?;

@@ -1,6 +1,8 @@
 //! Training a network on time series: padded batches of the device's own input
 //! ([`crate::data::series::input::SeriesInput`]), a cross-entropy on the spike counts of each
-//! sample's valid steps (padding masked out), and float accuracy on the same counts.
+//! sample's valid steps (padding masked out), and float accuracy on the same counts. A network
+//! ending in a non-spiking `readout` is trained and decided on its maximum membrane over each
+//! sample's valid steps instead ([`masked_max_membrane`]; padding never counts).
 //!
 //! Each series is encoded once per run ([`Encoded`]); a batch pads them to its longest
 //! and runs [`Network::forward_lengths`], so every sample stops at its own `T_i` and the
@@ -34,14 +36,20 @@ pub enum SeriesLoss {
         /// Target rate of the other classes.
         incorrect: f64,
     },
+    /// Cross-entropy on each output neuron's maximum membrane over the sample's valid steps,
+    /// `m[b, i] = max_{t < T_b} v[b, t, i]`, `-(1/B) sum_b log softmax(m[b])[y_b]`
+    /// (snnTorch's `ce_max_membrane_loss` on the valid steps; the loss of a `readout` layer).
+    MaxMembrane,
 }
 
 impl SeriesLoss {
     /// The series loss of a config's `[loss]`: `ce_count` as is, `mse_count` per valid step
-    /// (its rates become [`SeriesLoss::MseRate`]'s targets); the others have no series form yet.
+    /// (its rates become [`SeriesLoss::MseRate`]'s targets), `ce_max_membrane` on the valid
+    /// steps; the others have no series form yet.
     pub fn from_config(loss: &LossConfig) -> Result<Self> {
         match *loss {
             LossConfig::CeCount => Ok(Self::CeCount),
+            LossConfig::CeMaxMembrane => Ok(Self::MaxMembrane),
             LossConfig::MseCount {
                 correct_rate,
                 incorrect_rate,
@@ -50,7 +58,8 @@ impl SeriesLoss {
                 incorrect: incorrect_rate,
             }),
             ref other => Err(Error::Data(format!(
-                "loss {other:?} is not supported for [series] training; use ce_count or mse_count"
+                "loss {other:?} is not supported for [series] training; use ce_count, mse_count or \
+                 ce_max_membrane"
             ))),
         }
     }
@@ -201,8 +210,57 @@ pub fn masked_counts(spikes: &Tensor, mask: &Tensor) -> Result<Tensor> {
     Ok(spikes.broadcast_mul(mask)?.sum(1)?)
 }
 
+/// What a padded step's membrane becomes before the maximum: far below any membrane a network
+/// reaches, so padding never holds a sample's maximum (finite, so no `inf - inf` in a gradient).
+const PADDING_MEMBRANE: f32 = -1e30;
+
+/// The membranes `v [B, T, N]` of a padded batch with every step at or after a sample's own
+/// length `T_b` pushed to [`PADDING_MEMBRANE`]: `v'[b, t] = v[b, t] + (t < T_b ? 0 : -1e30)`
+/// (a valid step's value is unchanged bit for bit). Its maximum over time is
+/// [`masked_max_membrane`]'s; `ce_max_membrane` on it is [`SeriesLoss::MaxMembrane`].
+pub fn mask_padding_membrane(mem: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    let (b, t, _) = mem.dims3()?;
+    if lengths.len() != b {
+        return Err(Error::Data(format!(
+            "{} lengths for a batch of {b} samples",
+            lengths.len()
+        )));
+    }
+    let mut pad = vec![0f32; b * t];
+    for (row, &len) in pad.chunks_exact_mut(t.max(1)).zip(lengths) {
+        row[len.min(t)..].fill(PADDING_MEMBRANE);
+    }
+    let pad = Tensor::from_vec(pad, (b, t, 1), mem.device())?.to_dtype(mem.dtype())?;
+    Ok(mem.broadcast_add(&pad)?)
+}
+
+/// Each output neuron's maximum membrane over each sample's own valid steps, `[B, N]`:
+/// `m[b, i] = max_{t < T_b} v[b, t, i]` (a readout's class values; padding never counts, so a
+/// sample's maxima are the same alone as in any padded batch).
+pub fn masked_max_membrane(mem: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    Ok(mask_padding_membrane(mem, lengths)?.max(1)?)
+}
+
+/// The float class of each row of `values [B, N]`: the largest value, ties to the lowest
+/// class (the device's `readout_class` and `predict` rule).
+fn argmax_rows(values: &Tensor) -> Result<Vec<usize>> {
+    Ok(values
+        .to_vec2::<f32>()?
+        .iter()
+        .map(|row| {
+            let mut best = 0;
+            for (k, &c) in row.iter().enumerate() {
+                if c > row[best] {
+                    best = k;
+                }
+            }
+            best
+        })
+        .collect())
+}
+
 /// Trains `net` on `set` with the masked count cross-entropy
-/// `-(1/B) sum_b log softmax(sum_{t < T_b} s[b, t])[y_b]`.
+/// `-(1/B) sum_b log softmax(sum_{t < T_b} s[b, t])[y_b]` (or `opts.loss`).
 pub fn train(
     net: &mut Network,
     input: &SeriesInput,
@@ -288,6 +346,10 @@ pub fn train_with(
             // spikes after each sample's end are 0: the plain sum counts valid steps only
             let counts = last.spikes.sum(1)?;
             let loss = match opts.loss {
+                SeriesLoss::MaxMembrane => crate::loss::snntorch::ce_max_membrane(
+                    &mask_padding_membrane(&last.mem, &lengths)?,
+                    &y,
+                )?,
                 SeriesLoss::CeCount => crate::loss::snntorch::ce_count(&counts.unsqueeze(1)?, &y)?,
                 SeriesLoss::MseRate { correct, incorrect } => {
                     let k = counts.dim(1)?;
@@ -335,29 +397,41 @@ pub fn train_with(
     })
 }
 
-/// Float accuracy of `net` on `set` (prediction: most output spikes over the valid steps, ties
-/// to the lower class, as on the device).
+/// Float accuracy of `net` on `set` ([`predictions_float`] against the labels).
 pub fn accuracy_float(net: &Network, input: &SeriesInput, set: &SeriesSet) -> Result<f64> {
+    let correct = predictions_float(net, input, set)?
+        .iter()
+        .zip(&set.labels)
+        .filter(|(p, y)| p == y)
+        .count();
+    Ok(correct as f64 / set.series.len().max(1) as f64)
+}
+
+/// The float network's class for every series of `set`, as the device decides: most output
+/// spikes over the valid steps, or, for a network ending in a `readout`, the largest maximum
+/// membrane over the valid steps ([`masked_max_membrane`]); ties to the lower class.
+pub fn predictions_float(
+    net: &Network,
+    input: &SeriesInput,
+    set: &SeriesSet,
+) -> Result<Vec<usize>> {
     let device = net.device().clone();
-    let mut correct = 0usize;
+    let readout = net.config().has_readout();
     let enc = Encoded::new(input, set)?;
     let idx: Vec<usize> = (0..set.series.len()).collect();
+    let mut out = Vec::with_capacity(idx.len());
     for batch in idx.chunks(64) {
         let (x, lengths) = enc.batch(batch, &device)?;
         let outs = net.forward_lengths(&x, &lengths)?;
         let last = outs.last().ok_or_else(|| Error::Data("no layers".into()))?;
-        let counts = last.spikes.sum(1)?.to_vec2::<f32>()?;
-        for (row, &i) in counts.iter().zip(batch) {
-            let mut best = 0;
-            for (k, &c) in row.iter().enumerate() {
-                if c > row[best] {
-                    best = k;
-                }
-            }
-            correct += usize::from(best == set.labels[i]);
-        }
+        let values = if readout {
+            masked_max_membrane(&last.mem, &lengths)?
+        } else {
+            last.spikes.sum(1)?
+        };
+        out.extend(argmax_rows(&values)?);
     }
-    Ok(correct as f64 / set.series.len().max(1) as f64)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -414,6 +488,115 @@ mod tests {
         Ok(())
     }
 
+    /// A readout network (2 -> 8 LIF -> 2 non-spiking readout).
+    fn readout_net(seed: u64) -> Network {
+        let cfg: NetworkConfig = toml::from_str(
+            "input_size = 2\n[[layers]]\nsize = 8\n[[layers]]\nsize = 2\nkind = \"readout\"\n\
+             reset = \"none\"\nbeta = 0.9",
+        )
+        .unwrap();
+        Network::new(&cfg, seed, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn a_padded_step_never_holds_the_maximum() -> Result<()> {
+        // Two samples of 2 and 4 steps; the short one's valid membranes are all negative, its
+        // padding 0 (what `forward_lengths` outputs there).
+        let v = Tensor::from_vec(
+            vec![
+                -3f32, -1.0, -2.0, -5.0, 0.0, 0.0, 0.0, 0.0, //
+                1.0, 2.0, 4.0, -1.0, 3.0, 0.5, -2.0, 7.0,
+            ],
+            (2, 4, 2),
+            &Device::Cpu,
+        )?;
+        let m = masked_max_membrane(&v, &[2, 4])?.to_vec2::<f32>()?;
+        assert_eq!(m, vec![vec![-2.0, -1.0], vec![4.0, 7.0]]);
+        assert!(mask_padding_membrane(&v, &[2]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_readout_sample_has_the_same_maxima_and_loss_alone_and_padded_in_a_batch() -> Result<()> {
+        let set = toy(8, 3);
+        let input = SeriesInput::fit(SeriesEncoding::Direct, &set);
+        let enc = Encoded::new(&input, &set)?;
+        let all: Vec<usize> = (0..set.series.len()).collect();
+        let y_of = |idx: &[usize]| {
+            let y: Vec<u32> = idx.iter().map(|&i| set.labels[i] as u32).collect();
+            Tensor::from_vec(y, idx.len(), &Device::Cpu)
+        };
+        let ce = |mem: &Tensor, lengths: &[usize], idx: &[usize]| -> Result<f32> {
+            let l = crate::loss::snntorch::ce_max_membrane(
+                &mask_padding_membrane(mem, lengths)?,
+                &y_of(idx)?,
+            )?;
+            Ok(l.to_scalar::<f32>()?)
+        };
+        let mut padding_would_win = 0;
+        for seed in 0..3 {
+            let net = readout_net(seed);
+            let (x, lengths) = enc.batch(&all, &Device::Cpu)?;
+            let longest = *lengths.iter().max().unwrap();
+            let mem = &net.forward_lengths(&x, &lengths)?[1].mem;
+            let batch = masked_max_membrane(mem, &lengths)?.to_vec2::<f32>()?;
+            let unmasked = mem.max(1)?.to_vec2::<f32>()?;
+            let mut own_losses = 0f32;
+            for (b, &i) in all.iter().enumerate() {
+                let (x1, l1) = enc.batch(&[i], &Device::Cpu)?;
+                let m1 = &net.forward_lengths(&x1, &l1)?[1].mem;
+                let alone = masked_max_membrane(m1, &l1)?.to_vec2::<f32>()?;
+                assert_eq!(
+                    alone[0], batch[b],
+                    "seed {seed}, sample {i} of {} steps",
+                    l1[0]
+                );
+                own_losses += ce(m1, &l1, &[i])?;
+                if lengths[b] < longest && unmasked[b] != batch[b] {
+                    padding_would_win += 1;
+                }
+            }
+            let batch_loss = ce(mem, &lengths, &all)?;
+            let mean = own_losses / all.len() as f32;
+            assert!(
+                (batch_loss - mean).abs() <= 1e-5 * mean.abs().max(1.0),
+                "seed {seed}: batch loss {batch_loss} vs the mean of the samples' own {mean}"
+            );
+        }
+        // Some short sample's maximum is negative, so a maximum over the padding (0) would
+        // differ: the masking is what makes the two agree.
+        assert!(
+            padding_would_win > 0,
+            "no sample where the padding could win"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_readout_network_learns_the_toy_task_on_its_maximum_membrane() -> Result<()> {
+        let (train_set, test_set) = (toy(80, 1), toy(40, 2));
+        let input = SeriesInput::fit(SeriesEncoding::Direct, &train_set);
+        let mut net = readout_net(1);
+        let before = accuracy_float(&net, &input, &test_set)?;
+        // The readout sits on a plateau for its first ~50 steps, then learns within ~30.
+        let opts = SeriesTrainOptions {
+            epochs: 40,
+            batch_size: 16,
+            lr: 0.01,
+            seed: 7,
+            loss: SeriesLoss::MaxMembrane,
+            ..SeriesTrainOptions::default()
+        };
+        let rep = train(&mut net, &input, &train_set, &opts)?;
+        assert!(rep.last_loss.is_finite());
+        let acc = accuracy_float(&net, &input, &test_set)?;
+        assert!(
+            acc >= 0.9,
+            "readout accuracy {acc} (before training {before})"
+        );
+        Ok(())
+    }
+
     #[test]
     fn the_rate_loss_comes_from_mse_count_and_others_are_refused() {
         let mse = LossConfig::MseCount {
@@ -431,10 +614,17 @@ mod tests {
             SeriesLoss::from_config(&LossConfig::CeCount).unwrap(),
             SeriesLoss::CeCount
         );
+        assert_eq!(
+            SeriesLoss::from_config(&LossConfig::CeMaxMembrane).unwrap(),
+            SeriesLoss::MaxMembrane
+        );
         let e = SeriesLoss::from_config(&LossConfig::CeRate)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("[series]") && e.contains("mse_count"), "{e}");
+        assert!(
+            e.contains("[series]") && e.contains("mse_count") && e.contains("ce_max_membrane"),
+            "{e}"
+        );
     }
 
     #[test]

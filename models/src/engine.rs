@@ -100,6 +100,45 @@ pub struct Engine<'m, 's> {
     stats: Stats,
     /// Whether steps stop at the model's `time_steps` (off for a stream).
     limited: bool,
+    /// What the step loop would otherwise re-derive every step, decided once per model.
+    plan: Plan,
+}
+
+/// The per-model facts of the step loop, decided once when an engine is bound ([`Plan::of`]),
+/// so the common model's step does no per-step dispatch on encoding, synapse or readout and no
+/// per-step check that its weights cover every row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// Every layer takes the fused dense step ([`step_dense`]) whenever the step adds at most
+    /// [`BATCH`] rows: spike input (not direct), no synaptic current ([`Synapse::Instant`]),
+    /// no readout, dense weights with a whole row for every index the layer can receive
+    /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`). Then
+    /// [`Engine::step_lean`] runs each step; otherwise [`Engine::step_general`].
+    lean: bool,
+}
+
+impl Plan {
+    /// The plan of `model`.
+    fn of(model: &Model<'_>) -> Self {
+        let spikes_in = !matches!(model.header.encoding, Encoding::Direct);
+        let instant = model.synapses.0 .0.is_empty()
+            || (0..model.layers.len()).all(|l| matches!(model.synapse(l), Synapse::Instant));
+        let whole = |w: &Weights<'_>, n: usize, bound: usize| match w {
+            Weights::Dense { values } => n > 0 && values.0.len() / n >= bound,
+            Weights::Sparse { .. } => false,
+        };
+        let mut bound = usize::from(model.header.input_size);
+        let mut dense = !model.layers.is_empty();
+        for layer in &model.layers {
+            let n = usize::from(layer.neurons);
+            dense &= whole(&layer.feedforward, n, bound)
+                && layer.recurrent.as_ref().is_none_or(|r| whole(r, n, n));
+            bound = n;
+        }
+        Self {
+            lean: spikes_in && instant && !model.output.is_readout() && dense,
+        }
+    }
 }
 
 /// The engine's own state besides the caller's buffers (last step's spike-list lengths,
@@ -186,6 +225,7 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: [0; MAX_LAYERS],
             stats: Stats::default(),
             limited: true,
+            plan: Plan::of(model),
         };
         e.reset();
         Ok(e)
@@ -244,6 +284,7 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: carry.spike_len,
             stats: carry.stats,
             limited: carry.limited,
+            plan: Plan::of(model),
         })
     }
 
@@ -371,10 +412,78 @@ impl<'m, 's> Engine<'m, 's> {
     }
 
     /// Runs one step on the `k` valid input indices already in the input slot of `spikes`.
+    #[inline]
     fn step_staged(&mut self, k: usize) -> Result<(), EngineError> {
         if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
+        if self.plan.lean {
+            self.step_lean(k);
+            Ok(())
+        } else {
+            self.step_general(k);
+            Ok(())
+        }
+    }
+
+    /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] on the
+    /// weights the plan proved whole (a step adding more than [`BATCH`] rows takes
+    /// [`general_dense`]), the synaptic events summed in a local and added once per step.
+    /// The same results as [`step_general`](Self::step_general) on such a model.
+    fn step_lean(&mut self, k: usize) {
+        let input_size = usize::from(self.model.header.input_size);
+        let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
+        let mut pre: &[u16] = in_buf.get(..k).unwrap_or(&[]);
+        let mut v_bufs = &mut self.membrane[..];
+        let mut events = 0u64;
+        let last = self.model.layers.len().saturating_sub(1);
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let n = usize::from(layer.neurons);
+            let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
+            layer_bufs = rest;
+            let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
+            v_bufs = rest;
+            let prev_len = usize::from(self.spike_len[l]);
+            let count = match (&layer.feedforward, &layer.recurrent) {
+                (Weights::Dense { values }, None) if pre.len() <= BATCH => {
+                    events += (pre.len() * n) as u64;
+                    step_dense(layer, values.0, &[], pre, &[], v, own)
+                }
+                (Weights::Dense { values }, Some(Weights::Dense { values: rec }))
+                    if pre.len() + prev_len <= BATCH =>
+                {
+                    // Last step's spikes move to the accumulator buffer first (see
+                    // `step_general`).
+                    let cur = &mut self.current[..prev_len];
+                    for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
+                        *c = i32::from(k);
+                    }
+                    events += ((pre.len() + prev_len) * n) as u64;
+                    step_dense(layer, values.0, rec.0, pre, cur, v, own)
+                }
+                _ => {
+                    let (e, count) = general_dense(layer, pre, prev_len, v, self.current, own);
+                    events += e;
+                    count
+                }
+            };
+            self.spike_len[l] = count as u16;
+            self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
+            if l == last {
+                for &i in &own[..count] {
+                    let c = &mut self.out_counts[usize::from(i)];
+                    *c = c.saturating_add(1);
+                }
+            }
+            pre = &own[..count];
+        }
+        self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
+        self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
+        self.stats.steps = self.stats.steps.saturating_add(1);
+    }
+
+    /// One step of any model: per layer, the synapse, readout and input kind decide the path.
+    fn step_general(&mut self, k: usize) {
         let input_size = usize::from(self.model.header.input_size);
         let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
         let mut pre: &[u16] = &in_buf[..k];
@@ -497,7 +606,6 @@ impl<'m, 's> Engine<'m, 's> {
             pre_bound = n;
         }
         self.stats.steps = self.stats.steps.saturating_add(1);
-        Ok(())
     }
 
     /// Resets, encodes `features` with the model's encoding and runs every time step.
@@ -1019,6 +1127,28 @@ fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usi
         c
     ));
     count
+}
+
+/// A lean layer's step that adds more than [`BATCH`] rows (`pre` plus the `prev_len` spikes of
+/// last step in `own`): zero `cur`, add every fan-out into it, then update, as
+/// [`Engine::step_general`] does for such a step. Returns `(events, spikes)`.
+#[inline(never)] // rare: kept out of the lean step loop
+fn general_dense(
+    layer: &Layer<'_>,
+    pre: &[u16],
+    prev_len: usize,
+    v: &mut [i32],
+    cur: &mut [i32],
+    own: &mut [u16],
+) -> (u64, usize) {
+    let n = usize::from(layer.neurons);
+    let cur = &mut cur[..n];
+    cur.iter_mut().for_each(|c| *c = 0);
+    let mut events = fan_out(&layer.feedforward, n, pre, cur);
+    if let Some(rec) = &layer.recurrent {
+        events += fan_out(rec, n, own.get(..prev_len).unwrap_or(&[]), cur);
+    }
+    (events, update(layer, v, cur, own))
 }
 
 /// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused

@@ -102,6 +102,9 @@ pub struct Engine<'m, 's> {
     limited: bool,
     /// What the step loop would otherwise re-derive every step, decided once per model.
     plan: Plan,
+    /// Whether the state is as [`Engine::reset`] left it (no step since), so
+    /// [`Engine::run_features`] need not clear it again.
+    at_rest: bool,
 }
 
 /// The per-model facts of the step loop, decided once when an engine is bound ([`Plan::of`]),
@@ -226,6 +229,7 @@ impl<'m, 's> Engine<'m, 's> {
             stats: Stats::default(),
             limited: true,
             plan: Plan::of(model),
+            at_rest: false,
         };
         e.reset();
         Ok(e)
@@ -285,6 +289,7 @@ impl<'m, 's> Engine<'m, 's> {
             stats: carry.stats,
             limited: carry.limited,
             plan: Plan::of(model),
+            at_rest: false,
         })
     }
 
@@ -315,6 +320,7 @@ impl<'m, 's> Engine<'m, 's> {
         self.out_counts.iter_mut().for_each(|c| *c = 0);
         self.spike_len = [0; MAX_LAYERS];
         self.stats = Stats::default();
+        self.at_rest = true;
     }
 
     /// Counters so far.
@@ -417,6 +423,7 @@ impl<'m, 's> Engine<'m, 's> {
         if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
+        self.at_rest = false;
         if self.plan.lean {
             self.step_lean(k);
             Ok(())
@@ -610,7 +617,10 @@ impl<'m, 's> Engine<'m, 's> {
 
     /// Resets, encodes `features` with the model's encoding and runs every time step.
     pub fn run_features(&mut self, features: &[u8], sample_seed: u32) -> Result<(), EngineError> {
-        self.reset();
+        // A fresh engine (`Engine::new`) is at rest already: no second clear.
+        if !self.at_rest {
+            self.reset();
+        }
         let header = self.model.header;
         let mut encoder = Encoder::new(&header, features, sample_seed)?;
         let input_size = usize::from(header.input_size);
@@ -655,6 +665,7 @@ impl<'m, 's> Engine<'m, 's> {
         if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
+        self.at_rest = false;
         let input_size = usize::from(self.model.header.input_size);
         let neurons = self.membrane.len() - delta_channels(self.model);
         let state = self.membrane.get_mut(neurons..).unwrap_or(&mut []);

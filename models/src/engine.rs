@@ -1877,4 +1877,95 @@ mod fast_path_tests {
             }
         }
     }
+
+    /// The lean step (the plan decided once) against the general step on the same models:
+    /// dense layers with whole weights, recurrent or not, steps of more than 256 rows too;
+    /// membranes, spike lists, stats and output counts after every step. And what the plan
+    /// declines: weights lacking rows, sparse weights.
+    #[test]
+    fn lean_steps_equal_the_general_steps() {
+        let mut rng = Rng::new(9, 10);
+        for case in 0..40u32 {
+            let input_size = 1 + (rng.next_u32() % 320) as usize;
+            let sizes = [
+                1 + (rng.next_u32() % 40) as usize,
+                1 + (rng.next_u32() % 12) as usize,
+            ];
+            let mut store = Vec::new();
+            let mut inputs = input_size;
+            for (l, &n) in sizes.iter().enumerate() {
+                let ff = random_bytes(&mut rng, inputs * n, case + 2);
+                let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
+                let rec = random_bytes(&mut rng, n * n, case + 3);
+                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                store.push((inputs, n, ff, rec, leaks, biases));
+                inputs = n;
+            }
+            let mut layers = heapless::Vec::new();
+            for (l, (inputs, n, ff, rec, leaks, biases)) in store.iter().enumerate() {
+                let c = case.wrapping_mul(5) + l as u32;
+                let rec = (c % 2 == 0).then_some(&rec[..]);
+                let layer = random_layer(&mut rng, c, *inputs, *n, ff, rec, leaks, biases);
+                assert!(layers.push(layer).is_ok());
+            }
+            let mut model = Model {
+                header: crate::format::Header {
+                    name: "lean",
+                    input_size: input_size as u16,
+                    time_steps: 6,
+                    encoding: crate::format::Encoding::Events,
+                    num_classes: sizes[1] as u16,
+                    neurons_per_class: 1,
+                },
+                layers,
+                channels: Default::default(),
+                synapses: Default::default(),
+                output: Default::default(),
+            };
+            assert!(Plan::of(&model).lean, "case {case}");
+            let r = Requirements::of(&model);
+            let buffers = || {
+                (
+                    vec![0i32; r.membrane],
+                    vec![0i32; r.current],
+                    vec![0u16; r.spikes],
+                    vec![0u16; r.out_counts],
+                )
+            };
+            let (mut m1, mut c1, mut s1, mut o1) = buffers();
+            let (mut m2, mut c2, mut s2, mut o2) = buffers();
+            let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
+            let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
+            general.plan.lean = false;
+            for t in 0..6 {
+                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
+                let input: Vec<u16> = (0..k)
+                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
+                    .collect();
+                lean.step(&input).unwrap();
+                general.step(&input).unwrap();
+                for l in 0..2 {
+                    assert_eq!(lean.membranes(l), general.membranes(l), "case {case} t {t}");
+                    assert_eq!(lean.layer_spikes(l), general.layer_spikes(l), "case {case}");
+                }
+                assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
+                assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
+            }
+            drop((lean, general));
+            // Weights lacking their last row, or sparse: the general step.
+            let full = model.layers[0].feedforward;
+            if let Weights::Dense { values } = full {
+                model.layers[0].feedforward = Weights::Dense {
+                    values: Bytes(&values.0[..values.0.len() - 1]),
+                };
+                assert!(!Plan::of(&model).lean, "case {case}");
+            }
+            model.layers[0].feedforward = Weights::Sparse {
+                row_ptr: crate::format::LeU32s::new(&[]),
+                post: LeU16s::new(&[]),
+                values: Bytes(&[]),
+            };
+            assert!(!Plan::of(&model).lean, "case {case}");
+        }
+    }
 }

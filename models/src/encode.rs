@@ -230,7 +230,7 @@ pub fn latency_step(q: u8, time_steps: u16) -> u16 {
 /// assembly of `dsp.rs` (`rate_octets`: the same draws, the same comparison as `x < q << 24`,
 /// no bounds check per spike); this loop is its reference and does the rest.
 #[inline]
-fn rate_step(rng: &mut Rng, frame: &[u8], out: &mut [u16]) -> usize {
+pub(crate) fn rate_step(rng: &mut Rng, frame: &[u8], out: &mut [u16]) -> usize {
     #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
     let (mut n, frame, out, base) = {
         let n = crate::dsp::rate_octets(&mut rng.0, frame, out);

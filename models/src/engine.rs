@@ -30,7 +30,7 @@
 //! so `syn` never touches memory. Anything else (sparse weights, more rows, weights lacking a
 //! named row) takes the general path: zero the `current` buffer, add every fan-out into it
 //! (`fan_out`), then update. Both are bit-identical to the plain loops in the tests.
-use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, Encoder};
+use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, rate_step, Encoder, Rng};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
 use crate::format::{
@@ -622,8 +622,18 @@ impl<'m, 's> Engine<'m, 's> {
             self.reset();
         }
         let header = self.model.header;
-        let mut encoder = Encoder::new(&header, features, sample_seed)?;
         let input_size = usize::from(header.input_size);
+        if let (Encoding::Rate { seed }, true) = (header.encoding, features.len() == input_size) {
+            // One frame every step: what `Encoder::next_step` does for it, without its per-step
+            // checks (the step count is the loop's, the input slot holds `input_size`).
+            let mut rng = Rng::new(seed, sample_seed);
+            for _ in 0..header.time_steps {
+                let k = rate_step(&mut rng, features, &mut self.spikes[..input_size]);
+                self.step_staged(k)?;
+            }
+            return Ok(());
+        }
+        let mut encoder = Encoder::new(&header, features, sample_seed)?;
         for _ in 0..header.time_steps {
             let k = encoder.next_step(&mut self.spikes[..input_size])?;
             self.step_staged(k)?;

@@ -4,8 +4,9 @@
 //! `instructions = a × synaptic_events + b × neuron_updates + c`, where `neuron_updates =
 //! neurons × time_steps` and the per-core `(a, b, c)` were fitted by `cargo xtask bench-fw` on
 //! each emulated core, instruction-exact under QEMU `-icount shift=0` (BENCHMARKS.md, "Every
-//! core"; 2026-12-01 on `plan`: a per-model step plan decided at bind time, the rate encoder's
-//! octets and the kernel's row check in assembly on the DSP cores, after the DSP kernel of
+//! core"; 2026-11-30 on `plan`: a per-model step plan decided at bind time, the rate encoder's
+//! octets and the kernel's row check in assembly on the DSP cores, one-frame rate input
+//! encoded without the per-step checks, after the DSP kernel of
 //! issue #16 item 3; firmware release build, seeded random 64 → H → 10 models). On the
 //! zoo digits model the prediction is within 10 % of the measured count on every core (the test
 //! below).
@@ -100,12 +101,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.123, 58.51, 49_347.0),
-            Core::CortexM3 => (2.973, 15.91, 33_934.0),
-            Core::CortexM4 => (1.901, 10.76, 35_336.0),
-            Core::CortexM7 => (1.901, 10.76, 35_331.0),
-            Core::CortexM33 => (1.894, 10.67, 35_131.0),
-            Core::Rv32 => (5.626, 17.93, 39_474.0),
+            Core::CortexM0 => (8.123, 58.50, 49_023.0),
+            Core::CortexM3 => (2.973, 15.91, 33_293.0),
+            Core::CortexM4 => (1.901, 10.76, 34_688.0),
+            Core::CortexM7 => (1.901, 10.76, 34_690.0),
+            Core::CortexM33 => (1.894, 10.67, 34_491.0),
+            Core::Rv32 => (5.626, 17.93, 38_779.0),
         };
         Coefficients {
             per_event,
@@ -159,11 +160,11 @@ impl Core {
 /// from `cargo xtask bench-fw --json` (`stream_fit`; the M0's on the micro:bit's `sram-256k`
 /// bench build).
 const STREAM_FIT: [(f64, f64, f64); 6] = [
-    (8.4347, 152.01, 73_648.0),
-    (3.4839, 87.29, 97_348.0),
-    (3.0520, 57.62, 59_218.0),
-    (3.0520, 57.62, 59_226.0),
-    (3.1956, 51.52, 74_172.0),
+    (8.4351, 152.00, 73_615.0),
+    (3.4840, 87.28, 97_336.0),
+    (3.0520, 57.62, 59_207.0),
+    (3.0519, 57.63, 59_219.0),
+    (3.1957, 51.51, 74_166.0),
     (6.1158, 100.83, 88_625.0),
 ];
 
@@ -330,12 +331,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 846_082.0),
-            (Core::CortexM3, 313_477.0),
-            (Core::CortexM4, 215_991.0),
-            (Core::CortexM7, 215_992.0),
-            (Core::CortexM33, 216_273.0),
-            (Core::Rv32, 527_694.0),
+            (Core::CortexM0, 845_756.0),
+            (Core::CortexM3, 312_836.0),
+            (Core::CortexM4, 215_350.0),
+            (Core::CortexM7, 215_348.0),
+            (Core::CortexM33, 215_630.0),
+            (Core::Rv32, 526_999.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -387,11 +388,11 @@ mod tests {
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
             [
-                2_243_477.0,
-                1_094_507.0,
-                855_582.0,
-                855_579.0,
-                872_306.0,
+                2_243_480.0,
+                1_094_504.0,
+                855_578.0,
+                855_580.0,
+                872_297.0,
                 1_624_255.0,
             ],
         ),
@@ -399,11 +400,11 @@ mod tests {
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                3_983_241.0,
-                2_024_955.0,
-                1_503_172.0,
-                1_503_138.0,
-                1_467_749.0,
+                3_983_165.0,
+                2_024_926.0,
+                1_503_166.0,
+                1_503_184.0,
+                1_467_689.0,
                 2_793_882.0,
             ],
         ),

@@ -18,9 +18,14 @@
 //! every lane sum is exact and `sadd16`'s wrap-around is never reached. The engine then reads a
 //! lane as `syn = lane as i16` (exact), where the portable path reads `lane - 128 * rows`.
 //!
+//! The rate encoder's draw-and-compare loop ([`rate_octets`]) is here too: plain Thumb-2, same
+//! draws and comparisons as the portable `encode::rate_step`, which is its reference (the
+//! board's hil run proves it, as for the synaptic loop).
+//!
 //! Memory safety: [`Rows::new`] checks once per step that every spike index `j` names a whole
-//! row (`(j + 1) * n <= values.len()`), and each block call checks `off + B <= n`, so every
-//! byte the assembly loads lies inside `values`.
+//! row (`(j + 1) * n <= values.len()`; for `u16` lists four indices per loop turn with
+//! `uqsub16`, [`u16_below`]), and each block call checks `off + B <= n`, so every byte the
+//! assembly loads lies inside `values`.
 #![allow(unsafe_code)]
 
 use core::arch::asm;
@@ -33,17 +38,60 @@ pub(crate) struct Rows<'a, S> {
     spikes: &'a [S],
 }
 
+/// Whether every index in `spikes` lies below `rows`: four at a time by `uqsub16` (two
+/// indices per word; a lane is non-zero exactly when its index exceeds `rows - 1`), the lanes
+/// OR-ed together, then the last `len % 4` one by one. Two instructions per index (the plain
+/// loop: five).
+fn u16_below(spikes: &[u16], rows: usize) -> bool {
+    if rows > usize::from(u16::MAX) {
+        return true; // every u16 index is below 65,536 <= rows
+    }
+    if rows == 0 {
+        return spikes.is_empty();
+    }
+    let quads = spikes.len() & !3;
+    let (head, tail) = spikes.split_at(quads);
+    let m = (rows as u32 - 1) * 0x0001_0001;
+    let mut over = 0u32;
+    if !head.is_empty() {
+        let p = head.as_ptr();
+        let end = p.wrapping_add(quads);
+        // SAFETY: reads `head` two `u16` per (possibly unaligned, allowed on ARMv7-M/v8-M
+        // Mainline) word load, `p` advancing by 8 bytes up to `end`, `quads` a non-zero
+        // multiple of 4. No stack, no writes to memory.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {a}, [{p}], #4",
+                "ldr {b}, [{p}], #4",
+                "uqsub16 {a}, {a}, {m}",
+                "uqsub16 {b}, {b}, {m}",
+                "orr {over}, {over}, {a}",
+                "orr {over}, {over}, {b}",
+                "cmp {p}, {end}",
+                "bne 2b",
+                p = inout(reg) p => _,
+                end = in(reg) end,
+                m = in(reg) m,
+                over = inout(reg) over,
+                a = out(reg) _,
+                b = out(reg) _,
+                options(nostack, readonly),
+            );
+        }
+    }
+    over == 0 && tail.iter().all(|&j| usize::from(j) < rows)
+}
+
 macro_rules! rows {
-    ($s:ty, $load:literal) => {
+    ($s:ty, $load:literal, $below:expr) => {
         impl<'a> Rows<'a, $s> {
             /// `spikes` over the row-major `n`-column `values`; `None` when an index names a
             /// row that does not exist (or `n == 0`).
             pub(crate) fn new(values: &'a [u8], n: usize, spikes: &'a [$s]) -> Option<Self> {
                 let rows = values.len().checked_div(n)?;
-                spikes
-                    .iter()
-                    .all(|&j| (j as u32 as usize) < rows)
-                    .then_some(Self { values, n, spikes })
+                let below: fn(&[$s], usize) -> bool = $below;
+                below(spikes, rows).then_some(Self { values, n, spikes })
             }
 
             /// No rows: adds nothing.
@@ -169,8 +217,10 @@ macro_rules! rows {
     };
 }
 
-rows!(u16, "ldrh {a}, [{p}], #2");
-rows!(i32, "ldr {a}, [{p}], #4");
+rows!(u16, "ldrh {a}, [{p}], #2", u16_below);
+rows!(i32, "ldr {a}, [{p}], #4", |spikes, rows| spikes
+    .iter()
+    .all(|&j| (j as u32 as usize) < rows));
 
 /// A lane of a signed packed sum: the low half of `w` as `i16`.
 #[inline(always)]
@@ -182,4 +232,116 @@ pub(crate) fn lo(w: u32) -> i32 {
 #[inline(always)]
 pub(crate) fn hi(w: u32) -> i32 {
     (w as i32) >> 16
+}
+
+/// Rate coding of the first `8 * floor(frame.len() / 8)` features of one step, eight per loop
+/// turn (the portable `encode::rate_step` is the definition and does the rest): for each
+/// feature `i` in order, one xorshift32 draw of `x` (`x ^= x << 13; x ^= x >> 17; x ^= x <<
+/// 5`), and `i` is appended to `out` when `(x >> 24) < q_i`, i.e. `x < q_i << 24` (the same
+/// for `q_i <= 255`: one `cmp` with the shifted operand). Per feature `ldrb`, three `eor`, a
+/// `cmp` and a branch; a spike adds an `add` and a `strh`. Returns the spikes written; `x`
+/// holds the generator's state after the last draw. Writes nothing and draws nothing when
+/// `out` is shorter than the features it would cover.
+#[inline(always)]
+pub(crate) fn rate_octets(x: &mut u32, frame: &[u8], out: &mut [u16]) -> usize {
+    let len = frame.len() & !7;
+    if len == 0 || out.len() < len {
+        return 0;
+    }
+    let start = out.as_mut_ptr();
+    let f = frame.as_ptr();
+    let fend = f.wrapping_add(len);
+    let mut o = start;
+    // SAFETY: reads `frame[0..len]` (`f` advances by 8 to `fend`, `len <= frame.len()`), and
+    // writes at most one `u16` per feature read to `out[0..len]` (`o` advances by 2 bytes per
+    // spike, at most `len` spikes, `len <= out.len()`). No stack.
+    unsafe {
+        asm!(
+            "2:",
+            "ldrb {q}, [{f}]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "strh {i}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #1]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #1",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #2]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #2",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #3]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #3",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #4]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #4",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #5]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #5",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #6]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #6",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "ldrb {q}, [{f}, #7]",
+            "eor {x}, {x}, {x}, lsl #13",
+            "eor {x}, {x}, {x}, lsr #17",
+            "eor {x}, {x}, {x}, lsl #5",
+            "cmp.w {x}, {q}, lsl #24",
+            "bhs 4f",
+            "add {q}, {i}, #7",
+            "strh {q}, [{o}], #2",
+            "4:",
+            "add {f}, {f}, #8",
+            "add {i}, {i}, #8",
+            "cmp {f}, {fend}",
+            "bne 2b",
+            x = inout(reg) *x,
+            f = inout(reg) f => _,
+            fend = in(reg) fend,
+            o = inout(reg) o,
+            i = inout(reg) 0u32 => _,
+            q = out(reg) _,
+            options(nostack),
+        );
+    }
+    // `o` advanced by one `u16` per spike from `start`.
+    (o as usize - start as usize) / 2
 }

@@ -225,9 +225,25 @@ pub fn latency_step(q: u8, time_steps: u16) -> u16 {
 /// per feature in feature order; the spiking indices go to `out` ascending. Eight features per
 /// loop turn (the same draws in the same order), so the loop's own bookkeeping costs an eighth
 /// (four per turn before: 0.8k more instructions per zoo digits inference on the M4).
+///
+/// On Arm cores with the DSP extension (feature `arm-dsp`) the whole octets run in the
+/// assembly of `dsp.rs` (`rate_octets`: the same draws, the same comparison as `x < q << 24`,
+/// no bounds check per spike); this loop is its reference and does the rest.
 #[inline]
-fn rate_step(rng: &mut Rng, frame: &[u8], out: &mut [u16]) -> usize {
-    let mut n = 0;
+pub(crate) fn rate_step(rng: &mut Rng, frame: &[u8], out: &mut [u16]) -> usize {
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+    let (mut n, frame, out, base) = {
+        let n = crate::dsp::rate_octets(&mut rng.0, frame, out);
+        // The octets ran unless `out` was too short for them (then nothing was drawn).
+        let done = if out.len() < frame.len() & !7 {
+            0
+        } else {
+            frame.len() & !7
+        };
+        (n, frame.get(done..).unwrap_or(&[]), out, done)
+    };
+    #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+    let (mut n, base) = (0, 0);
     let mut feature = |i: usize, q: u8, n: &mut usize| {
         if (rng.next_u32() >> 24) < u32::from(q) {
             if let Some(o) = out.get_mut(*n) {
@@ -238,7 +254,7 @@ fn rate_step(rng: &mut Rng, frame: &[u8], out: &mut [u16]) -> usize {
     };
     let octs = frame.chunks_exact(8);
     let rest = octs.remainder();
-    let mut i = 0;
+    let mut i = base;
     for q in octs {
         for (k, &q) in q.iter().enumerate() {
             feature(i + k, q, &mut n);

@@ -30,7 +30,7 @@
 //! so `syn` never touches memory. Anything else (sparse weights, more rows, weights lacking a
 //! named row) takes the general path: zero the `current` buffer, add every fan-out into it
 //! (`fan_out`), then update. Both are bit-identical to the plain loops in the tests.
-use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, Encoder};
+use crate::encode::{encode_frame, encode_raw_frame, encode_raw_le, rate_step, Encoder, Rng};
 use crate::error::EngineError;
 use crate::fixed::{sat_add, sat_sub};
 use crate::format::{
@@ -100,6 +100,48 @@ pub struct Engine<'m, 's> {
     stats: Stats,
     /// Whether steps stop at the model's `time_steps` (off for a stream).
     limited: bool,
+    /// What the step loop would otherwise re-derive every step, decided once per model.
+    plan: Plan,
+    /// Whether the state is as [`Engine::reset`] left it (no step since), so
+    /// [`Engine::run_features`] need not clear it again.
+    at_rest: bool,
+}
+
+/// The per-model facts of the step loop, decided once when an engine is bound ([`Plan::of`]),
+/// so the common model's step does no per-step dispatch on encoding, synapse or readout and no
+/// per-step check that its weights cover every row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// Every layer takes the fused dense step ([`step_dense`]) whenever the step adds at most
+    /// [`BATCH`] rows: spike input (not direct), no synaptic current ([`Synapse::Instant`]),
+    /// no readout, dense weights with a whole row for every index the layer can receive
+    /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`). Then
+    /// [`Engine::step_lean`] runs each step; otherwise [`Engine::step_general`].
+    lean: bool,
+}
+
+impl Plan {
+    /// The plan of `model`.
+    fn of(model: &Model<'_>) -> Self {
+        let spikes_in = !matches!(model.header.encoding, Encoding::Direct);
+        let instant = model.synapses.0 .0.is_empty()
+            || (0..model.layers.len()).all(|l| matches!(model.synapse(l), Synapse::Instant));
+        let whole = |w: &Weights<'_>, n: usize, bound: usize| match w {
+            Weights::Dense { values } => n > 0 && values.0.len() / n >= bound,
+            Weights::Sparse { .. } => false,
+        };
+        let mut bound = usize::from(model.header.input_size);
+        let mut dense = !model.layers.is_empty();
+        for layer in &model.layers {
+            let n = usize::from(layer.neurons);
+            dense &= whole(&layer.feedforward, n, bound)
+                && layer.recurrent.as_ref().is_none_or(|r| whole(r, n, n));
+            bound = n;
+        }
+        Self {
+            lean: spikes_in && instant && !model.output.is_readout() && dense,
+        }
+    }
 }
 
 /// The engine's own state besides the caller's buffers (last step's spike-list lengths,
@@ -186,6 +228,8 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: [0; MAX_LAYERS],
             stats: Stats::default(),
             limited: true,
+            plan: Plan::of(model),
+            at_rest: false,
         };
         e.reset();
         Ok(e)
@@ -244,6 +288,8 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: carry.spike_len,
             stats: carry.stats,
             limited: carry.limited,
+            plan: Plan::of(model),
+            at_rest: false,
         })
     }
 
@@ -274,6 +320,7 @@ impl<'m, 's> Engine<'m, 's> {
         self.out_counts.iter_mut().for_each(|c| *c = 0);
         self.spike_len = [0; MAX_LAYERS];
         self.stats = Stats::default();
+        self.at_rest = true;
     }
 
     /// Counters so far.
@@ -371,10 +418,79 @@ impl<'m, 's> Engine<'m, 's> {
     }
 
     /// Runs one step on the `k` valid input indices already in the input slot of `spikes`.
+    #[inline]
     fn step_staged(&mut self, k: usize) -> Result<(), EngineError> {
         if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
+        self.at_rest = false;
+        if self.plan.lean {
+            self.step_lean(k);
+            Ok(())
+        } else {
+            self.step_general(k);
+            Ok(())
+        }
+    }
+
+    /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] on the
+    /// weights the plan proved whole (a step adding more than [`BATCH`] rows takes
+    /// [`general_dense`]), the synaptic events summed in a local and added once per step.
+    /// The same results as [`step_general`](Self::step_general) on such a model.
+    fn step_lean(&mut self, k: usize) {
+        let input_size = usize::from(self.model.header.input_size);
+        let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
+        let mut pre: &[u16] = in_buf.get(..k).unwrap_or(&[]);
+        let mut v_bufs = &mut self.membrane[..];
+        let mut events = 0u64;
+        let last = self.model.layers.len().saturating_sub(1);
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let n = usize::from(layer.neurons);
+            let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
+            layer_bufs = rest;
+            let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
+            v_bufs = rest;
+            let prev_len = usize::from(self.spike_len[l]);
+            let count = match (&layer.feedforward, &layer.recurrent) {
+                (Weights::Dense { values }, None) if pre.len() <= BATCH => {
+                    events += (pre.len() * n) as u64;
+                    step_dense(layer, values.0, &[], pre, &[], v, own)
+                }
+                (Weights::Dense { values }, Some(Weights::Dense { values: rec }))
+                    if pre.len() + prev_len <= BATCH =>
+                {
+                    // Last step's spikes move to the accumulator buffer first (see
+                    // `step_general`).
+                    let cur = &mut self.current[..prev_len];
+                    for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
+                        *c = i32::from(k);
+                    }
+                    events += ((pre.len() + prev_len) * n) as u64;
+                    step_dense(layer, values.0, rec.0, pre, cur, v, own)
+                }
+                _ => {
+                    let (e, count) = general_dense(layer, pre, prev_len, v, self.current, own);
+                    events += e;
+                    count
+                }
+            };
+            self.spike_len[l] = count as u16;
+            self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
+            if l == last {
+                for &i in &own[..count] {
+                    let c = &mut self.out_counts[usize::from(i)];
+                    *c = c.saturating_add(1);
+                }
+            }
+            pre = &own[..count];
+        }
+        self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
+        self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
+        self.stats.steps = self.stats.steps.saturating_add(1);
+    }
+
+    /// One step of any model: per layer, the synapse, readout and input kind decide the path.
+    fn step_general(&mut self, k: usize) {
         let input_size = usize::from(self.model.header.input_size);
         let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
         let mut pre: &[u16] = &in_buf[..k];
@@ -497,15 +613,27 @@ impl<'m, 's> Engine<'m, 's> {
             pre_bound = n;
         }
         self.stats.steps = self.stats.steps.saturating_add(1);
-        Ok(())
     }
 
     /// Resets, encodes `features` with the model's encoding and runs every time step.
     pub fn run_features(&mut self, features: &[u8], sample_seed: u32) -> Result<(), EngineError> {
-        self.reset();
+        // A fresh engine (`Engine::new`) is at rest already: no second clear.
+        if !self.at_rest {
+            self.reset();
+        }
         let header = self.model.header;
-        let mut encoder = Encoder::new(&header, features, sample_seed)?;
         let input_size = usize::from(header.input_size);
+        if let (Encoding::Rate { seed }, true) = (header.encoding, features.len() == input_size) {
+            // One frame every step: what `Encoder::next_step` does for it, without its per-step
+            // checks (the step count is the loop's, the input slot holds `input_size`).
+            let mut rng = Rng::new(seed, sample_seed);
+            for _ in 0..header.time_steps {
+                let k = rate_step(&mut rng, features, &mut self.spikes[..input_size]);
+                self.step_staged(k)?;
+            }
+            return Ok(());
+        }
+        let mut encoder = Encoder::new(&header, features, sample_seed)?;
         for _ in 0..header.time_steps {
             let k = encoder.next_step(&mut self.spikes[..input_size])?;
             self.step_staged(k)?;
@@ -547,6 +675,7 @@ impl<'m, 's> Engine<'m, 's> {
         if self.at_limit() {
             return Err(EngineError::TooManySteps);
         }
+        self.at_rest = false;
         let input_size = usize::from(self.model.header.input_size);
         let neurons = self.membrane.len() - delta_channels(self.model);
         let state = self.membrane.get_mut(neurons..).unwrap_or(&mut []);
@@ -1019,6 +1148,28 @@ fn update(layer: &Layer<'_>, v: &mut [i32], cur: &[i32], out: &mut [u16]) -> usi
         c
     ));
     count
+}
+
+/// A lean layer's step that adds more than [`BATCH`] rows (`pre` plus the `prev_len` spikes of
+/// last step in `own`): zero `cur`, add every fan-out into it, then update, as
+/// [`Engine::step_general`] does for such a step. Returns `(events, spikes)`.
+#[inline(never)] // rare: kept out of the lean step loop
+fn general_dense(
+    layer: &Layer<'_>,
+    pre: &[u16],
+    prev_len: usize,
+    v: &mut [i32],
+    cur: &mut [i32],
+    own: &mut [u16],
+) -> (u64, usize) {
+    let n = usize::from(layer.neurons);
+    let cur = &mut cur[..n];
+    cur.iter_mut().for_each(|c| *c = 0);
+    let mut events = fan_out(&layer.feedforward, n, pre, cur);
+    if let Some(rec) = &layer.recurrent {
+        events += fan_out(rec, n, own.get(..prev_len).unwrap_or(&[]), cur);
+    }
+    (events, update(layer, v, cur, own))
 }
 
 /// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
@@ -1734,6 +1885,96 @@ mod fast_path_tests {
                 );
                 assert_eq!(e.output_counts(), &counts_ref[..], "case {case} step {t}");
             }
+        }
+    }
+
+    /// The lean step (the plan decided once) against the general step on the same models:
+    /// dense layers with whole weights, recurrent or not, steps of more than 256 rows too;
+    /// membranes, spike lists, stats and output counts after every step. And what the plan
+    /// declines: weights lacking rows, sparse weights.
+    #[test]
+    fn lean_steps_equal_the_general_steps() {
+        let mut rng = Rng::new(9, 10);
+        for case in 0..40u32 {
+            let input_size = 1 + (rng.next_u32() % 320) as usize;
+            let sizes = [
+                1 + (rng.next_u32() % 40) as usize,
+                1 + (rng.next_u32() % 12) as usize,
+            ];
+            let mut store = Vec::new();
+            let mut inputs = input_size;
+            for (l, &n) in sizes.iter().enumerate() {
+                let ff = random_bytes(&mut rng, inputs * n, case + 2);
+                let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
+                let rec = random_bytes(&mut rng, n * n, case + 3);
+                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                store.push((inputs, n, ff, rec, leaks, biases));
+                inputs = n;
+            }
+            let mut layers = heapless::Vec::new();
+            for (l, (inputs, n, ff, rec, leaks, biases)) in store.iter().enumerate() {
+                let c = case.wrapping_mul(5) + l as u32;
+                let rec = (c % 2 == 0).then_some(&rec[..]);
+                let layer = random_layer(&mut rng, c, *inputs, *n, ff, rec, leaks, biases);
+                assert!(layers.push(layer).is_ok());
+            }
+            let mut model = Model {
+                header: crate::format::Header {
+                    name: "lean",
+                    input_size: input_size as u16,
+                    time_steps: 6,
+                    encoding: crate::format::Encoding::Events,
+                    num_classes: sizes[1] as u16,
+                    neurons_per_class: 1,
+                },
+                layers,
+                channels: Default::default(),
+                synapses: Default::default(),
+                output: Default::default(),
+            };
+            assert!(Plan::of(&model).lean, "case {case}");
+            let r = Requirements::of(&model);
+            let buffers = || {
+                (
+                    vec![0i32; r.membrane],
+                    vec![0i32; r.current],
+                    vec![0u16; r.spikes],
+                    vec![0u16; r.out_counts],
+                )
+            };
+            let (mut m1, mut c1, mut s1, mut o1) = buffers();
+            let (mut m2, mut c2, mut s2, mut o2) = buffers();
+            let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
+            let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
+            general.plan.lean = false;
+            for t in 0..6 {
+                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
+                let input: Vec<u16> = (0..k)
+                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
+                    .collect();
+                lean.step(&input).unwrap();
+                general.step(&input).unwrap();
+                for l in 0..2 {
+                    assert_eq!(lean.membranes(l), general.membranes(l), "case {case} t {t}");
+                    assert_eq!(lean.layer_spikes(l), general.layer_spikes(l), "case {case}");
+                }
+                assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
+                assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
+            }
+            // Weights lacking their last row, or sparse: the general step.
+            let full = model.layers[0].feedforward;
+            if let Weights::Dense { values } = full {
+                model.layers[0].feedforward = Weights::Dense {
+                    values: Bytes(&values.0[..values.0.len() - 1]),
+                };
+                assert!(!Plan::of(&model).lean, "case {case}");
+            }
+            model.layers[0].feedforward = Weights::Sparse {
+                row_ptr: crate::format::LeU32s::new(&[]),
+                post: LeU16s::new(&[]),
+                values: Bytes(&[]),
+            };
+            assert!(!Plan::of(&model).lean, "case {case}");
         }
     }
 }

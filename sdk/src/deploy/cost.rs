@@ -4,9 +4,10 @@
 //! `instructions = a × synaptic_events + b × neuron_updates + c`, where `neuron_updates =
 //! neurons × time_steps` and the per-core `(a, b, c)` were fitted by `cargo xtask bench-fw` on
 //! each emulated core, instruction-exact under QEMU `-icount shift=0` (BENCHMARKS.md, "Every
-//! core"; 2026-11-30 on `fixed`: the stored model parsed in place per request and rate coding
-//! eight features per loop turn, after the DSP kernel of issue #16 item 3; firmware release
-//! build, seeded random 64 → H → 10 models). On the
+//! core"; 2026-11-30 on `plan`: a per-model step plan decided at bind time, the rate encoder's
+//! octets and the kernel's row check in assembly on the DSP cores, one-frame rate input
+//! encoded without the per-step checks, after the DSP kernel of
+//! issue #16 item 3; firmware release build, seeded random 64 → H → 10 models). On the
 //! zoo digits model the prediction is within 10 % of the measured count on every core (the test
 //! below).
 //!
@@ -100,12 +101,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.119, 58.85, 54_707.0),
-            Core::CortexM3 => (2.957, 15.79, 35_966.0),
-            Core::CortexM4 => (1.969, 10.13, 38_873.0),
-            Core::CortexM7 => (1.969, 10.13, 38_871.0),
-            Core::CortexM33 => (1.965, 10.27, 39_279.0),
-            Core::Rv32 => (5.626, 18.05, 40_574.0),
+            Core::CortexM0 => (8.123, 58.50, 49_023.0),
+            Core::CortexM3 => (2.973, 15.91, 33_293.0),
+            Core::CortexM4 => (1.901, 10.76, 34_688.0),
+            Core::CortexM7 => (1.901, 10.76, 34_690.0),
+            Core::CortexM33 => (1.894, 10.67, 34_491.0),
+            Core::Rv32 => (5.626, 17.93, 38_779.0),
         };
         Coefficients {
             per_event,
@@ -159,12 +160,12 @@ impl Core {
 /// from `cargo xtask bench-fw --json` (`stream_fit`; the M0's on the micro:bit's `sram-256k`
 /// bench build).
 const STREAM_FIT: [(f64, f64, f64); 6] = [
-    (8.4712, 151.85, 77_777.0),
-    (3.4796, 87.58, 96_272.0),
-    (3.1440, 54.06, 67_667.0),
-    (3.1439, 54.07, 67_670.0),
-    (3.2128, 53.37, 74_627.0),
-    (6.1211, 97.76, 89_451.0),
+    (8.4351, 152.00, 73_615.0),
+    (3.4840, 87.28, 97_336.0),
+    (3.0520, 57.62, 59_207.0),
+    (3.0519, 57.63, 59_219.0),
+    (3.1957, 51.51, 74_166.0),
+    (6.1158, 100.83, 88_625.0),
 ];
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
@@ -330,12 +331,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 851_924.0),
-            (Core::CortexM3, 321_812.0),
-            (Core::CortexM4, 219_233.0),
-            (Core::CortexM7, 219_226.0),
-            (Core::CortexM33, 223_908.0),
-            (Core::Rv32, 529_185.0),
+            (Core::CortexM0, 845_756.0),
+            (Core::CortexM3, 312_836.0),
+            (Core::CortexM4, 215_350.0),
+            (Core::CortexM7, 215_348.0),
+            (Core::CortexM33, 215_630.0),
+            (Core::Rv32, 526_999.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -387,24 +388,24 @@ mod tests {
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
             [
-                2_253_705.0,
-                1_093_817.0,
-                866_579.0,
-                866_577.0,
-                883_470.0,
-                1_613_583.0,
+                2_243_480.0,
+                1_094_504.0,
+                855_578.0,
+                855_580.0,
+                872_297.0,
+                1_624_255.0,
             ],
         ),
         (
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                3_992_779.0,
-                2_026_992.0,
-                1_484_231.0,
-                1_484_258.0,
-                1_496_610.0,
-                2_755_314.0,
+                3_983_165.0,
+                2_024_926.0,
+                1_503_166.0,
+                1_503_184.0,
+                1_467_689.0,
+                2_793_882.0,
             ],
         ),
     ];

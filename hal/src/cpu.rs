@@ -49,7 +49,8 @@ pub struct CpuBackend<'a> {
     /// [`CpuBackend::with_rule_storage`]).
     rules: RuleStore<'a>,
     /// Whether the state buffers hold the readout maxima of the last inference (a readout
-    /// model's [`Backend::infer`] ran, and no load or stream since).
+    /// model's [`Backend::infer`] ran, or a stream push ran steps, and no load, Infer or
+    /// `StreamBegin` since).
     readout_ready: bool,
 }
 
@@ -555,7 +556,7 @@ impl Backend for CpuBackend<'_> {
         if !self.readout_ready {
             return Err(err(
                 ErrorCode::BadInput,
-                "no inference since the model was loaded (or a stream ran since)",
+                "no inference or stream step since the model was loaded (or since StreamBegin)",
             ));
         }
         let values = b
@@ -765,7 +766,9 @@ impl Backend for CpuBackend<'_> {
         out.decisions = decisions;
         stream.carry = engine.carry();
         fill_counts(&engine, out)?;
-        self.readout_ready = false;
+        // A readout model's running maxima over the stream's steps since its reset are in the
+        // state buffers: `Readout` answers with them until the next load, Infer or begin.
+        self.readout_ready = model.has_readout() && stream.steps > 0;
         self.stream = Some(stream);
         r
     }

@@ -142,9 +142,10 @@ pub enum Request<'a> {
         #[serde(borrow)]
         input: StreamInput<'a>,
     },
-    /// The readout values of the last [`Request::Infer`] of a model ending in a non-spiking
-    /// readout (format v3 `Output::MaxMembrane`): answered by [`Reply::Readout`] (protocol 4;
-    /// a device of an older protocol cannot decode it, so the host checks `Info` first).
+    /// The readout values of the last [`Request::Infer`], or of the stream's steps since its
+    /// reset, of a model ending in a non-spiking readout (format v3 `Output::MaxMembrane`):
+    /// answered by [`Reply::Readout`] (protocol 4; a device of an older protocol cannot decode
+    /// it, so the host checks `Info` first).
     Readout,
 }
 

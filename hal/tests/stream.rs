@@ -232,6 +232,9 @@ fn a_readout_models_streamed_series_leaves_the_hosts_readout_values_on_the_board
             let mut s = store.server_with_rules();
             load(&mut s, BASIC_MOTIONS_READOUT);
             stream(begin(&mut s, true, exp));
+            // No step since the reset: no readout values yet.
+            let before = call(&mut s, &Request::Readout);
+            assert_eq!(code(&before), ErrorCode::BadInput, "{before:?}");
             let mut done = 0;
             for (i, chunk) in raw.chunks(6 * stream_steps(4)).enumerate() {
                 if i == 1 {
@@ -249,14 +252,13 @@ fn a_readout_models_streamed_series_leaves_the_hosts_readout_values_on_the_board
                 assert!(r.counts.iter().all(|&c| c == 0));
             }
             assert_eq!(done, steps);
-            // Protocol 4 answers `Readout` only after an `Infer`: `cpu.rs` refuses it once a
-            // stream ran (`readout_ready`). Should it answer, its values must be the host's.
+            // `Readout` after the pushes answers with the stream's running maxima: the host's.
             match call(&mut s, &Request::Readout) {
                 Reply::Readout(v) => {
-                    assert_eq!(&v.values[..], &want[..]);
+                    assert_eq!(&v.values[..], &want[..], "speed {speed}");
                     assert_eq!(v.predicted, class);
                 }
-                other => assert_eq!(code(&other), ErrorCode::BadInput),
+                other => panic!("Readout after a stream: {other:?}"),
             }
         }
         // The board's RAM after the stream (what a debugger reads): the readout's running

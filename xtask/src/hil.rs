@@ -280,11 +280,12 @@ pub fn stream_series(
 }
 
 /// The zoo series models streamed by `cargo xtask test` (and `hil --model` on them).
-pub fn zoo_series_models() -> [PathBuf; 2] {
+pub fn zoo_series_models() -> [PathBuf; 3] {
     let zoo = crate::setup::root().join("models/zoo");
     [
         zoo.join("japanese_vowels.snn"),
         zoo.join("basic_motions.snn"),
+        zoo.join("basic_motions_readout.snn"),
     ]
 }
 
@@ -304,8 +305,9 @@ pub fn stream_shd(client: &mut Client, rules: (u16, u32)) -> Result<crate::strea
 }
 
 /// The stream checks of `cargo xtask test` (`cargo xtask hil --suite streams`): in one boot of
-/// the emulated `board`, every test series of the zoo JapaneseVowels and BasicMotions models,
-/// then the SHD-sized event stream, each step against the host; fails on any difference.
+/// the emulated `board`, every test series of the zoo JapaneseVowels, BasicMotions and
+/// BasicMotions-readout models (the readout values compared after each series), then the
+/// SHD-sized event stream, each step against the host; fails on any difference.
 pub fn stream_suite(board: Board) -> Result<()> {
     with_qemu(board, |client| {
         for path in zoo_series_models() {

@@ -30,7 +30,7 @@ pub struct SeriesFile {
 pub fn zoo_test_file(model: &str) -> Option<PathBuf> {
     let file = match model {
         "japanese_vowels" => "JapaneseVowels_TEST.ts.gz",
-        "basic_motions" => "BasicMotions_TEST.ts.gz",
+        "basic_motions" | "basic_motions_readout" => "BasicMotions_TEST.ts.gz",
         _ => return None,
     };
     Some(root().join("sdk/data").join(file))

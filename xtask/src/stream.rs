@@ -38,8 +38,16 @@ pub struct StreamReport {
     pub first_correct: usize,
     /// Sum of the steps at which first-to-threshold decided.
     pub first_steps: u64,
-    /// Correct final-count classes against the labels (`None`: an unlabelled stream).
+    /// Correct final-count classes against the labels (`None`: an unlabelled stream); for a
+    /// readout model, the classes decided on the readout values.
     pub correct: Option<usize>,
+    /// A readout model (no output spikes): after each series the board's readout values
+    /// (`Request::Readout`) are compared with the host engine's.
+    pub readout: bool,
+    /// Series whose readout values (or the class decided on them) were compared.
+    pub readouts_compared: u64,
+    /// Series whose readout values or class differ between the board and the host.
+    pub readout_mismatches: u64,
     /// Output spikes over all steps.
     pub output_spikes: u64,
     /// Synaptic events of every step (the host engine's count; same bits as the board's).
@@ -63,9 +71,9 @@ impl StreamReport {
     }
 }
 
-/// The host engine over one stream from rest: each step's output spikes, the final counts and
-/// the synaptic events of all steps.
-type HostSteps = (Vec<Vec<u16>>, Vec<u16>, u64);
+/// The host engine over one stream from rest: each step's output spikes, the final counts, the
+/// synaptic events of all steps and the final readout values (empty for a spiking model).
+type HostSteps = (Vec<Vec<u16>>, Vec<u16>, u64, Vec<i32>);
 
 fn host_steps(
     model: &Model<'_>,
@@ -84,7 +92,12 @@ fn host_steps(
         out.push(e.layer_spikes(last).to_vec());
     }
     let events = e.stats().synaptic_events;
-    Ok((out, e.output_counts().to_vec(), events))
+    Ok((
+        out,
+        e.output_counts().to_vec(),
+        events,
+        e.readout().to_vec(),
+    ))
 }
 
 /// The host's decisions after each of `steps` (`snn_models::decision`, the board's code):
@@ -265,10 +278,11 @@ pub fn series(
     let outputs = m.output_neurons();
     let c = file.channels;
     let mut rep = empty(&loaded.name, info.cost_unit, rules);
+    rep.readout = m.has_readout();
     let start = Instant::now();
     for (i, s) in file.series.iter().enumerate() {
         let raw = to_raw(&s.values, exp);
-        let (host, host_counts, events) = host_steps(&m, raw.len() / c, |e, t| {
+        let (host, host_counts, events, host_readout) = host_steps(&m, raw.len() / c, |e, t| {
             e.step_raw(&raw[t * c..(t + 1) * c], exp)
         })?;
         rep.synaptic_events += events;
@@ -292,12 +306,42 @@ pub fn series(
                 rep.first_steps += u64::from(step);
             }
         }
-        let right = usize::from(snn_models::engine::predict(&m, &counts) == s.label);
-        rep.correct = Some(rep.correct.unwrap_or(0) + right);
+        let class = if rep.readout {
+            compare_readout(client, &mut rep, i, &host_readout)?
+        } else {
+            snn_models::engine::predict(&m, &counts)
+        };
+        rep.correct = Some(rep.correct.unwrap_or(0) + usize::from(class == s.label));
         rep.samples += 1;
     }
     rep.seconds = start.elapsed().as_secs_f64();
     Ok(rep)
+}
+
+/// Asks the board for its readout values after a stream (`Request::Readout`) and compares them
+/// and their class with the host engine's `host`; adds to `rep`. Returns the host's class.
+fn compare_readout(
+    client: &mut Client,
+    rep: &mut StreamReport,
+    sample: usize,
+    host: &[i32],
+) -> Result<u16> {
+    let board = client
+        .readout()
+        .with_context(|| format!("readout after the stream of series {sample}"))?;
+    let class = snn_models::decision::readout_class(host);
+    rep.readouts_compared += 1;
+    if board.values.as_slice() != host || board.predicted != class {
+        rep.readout_mismatches += 1;
+        if rep.mismatches.len() < 20 {
+            rep.mismatches.push(format!(
+                "sample {sample}: board readout {:?} (class {}), host {host:?} (class {class})",
+                board.values.as_slice(),
+                board.predicted
+            ));
+        }
+    }
+    Ok(class)
 }
 
 /// Uploads the event `model` and streams `steps` (input indices per step) through the board
@@ -321,7 +365,7 @@ pub fn events(
     );
     let mut rep = empty(&loaded.name, info.cost_unit, rules);
     let start = Instant::now();
-    let (host, host_counts, events) = host_steps(&m, steps.len(), |e, t| e.step(&steps[t]))?;
+    let (host, host_counts, events, _) = host_steps(&m, steps.len(), |e, t| e.step(&steps[t]))?;
     rep.synaptic_events = events;
     client
         .stream_begin(true, 0, rules)
@@ -351,6 +395,9 @@ fn empty(model: &str, unit: CostUnit, rules: (u16, u32)) -> StreamReport {
         first_correct: 0,
         first_steps: 0,
         correct: None,
+        readout: false,
+        readouts_compared: 0,
+        readout_mismatches: 0,
         output_spikes: 0,
         synaptic_events: 0,
         per_series: Vec::new(),
@@ -363,9 +410,14 @@ fn empty(model: &str, unit: CostUnit, rules: (u16, u32)) -> StreamReport {
 
 /// Prints the report and fails on any differing step or count, or a silent output layer.
 pub fn judge(rep: &StreamReport) -> Result<()> {
+    let rule = if rep.readout {
+        "readout (max membrane)"
+    } else {
+        "final-count"
+    };
     let accuracy = rep.correct.map_or(String::new(), |c| {
         format!(
-            "; final-count accuracy {:.2} % ({c}/{})",
+            "; {rule} accuracy {:.2} % ({c}/{})",
             100.0 * c as f64 / rep.samples.max(1) as f64,
             rep.samples
         )
@@ -383,7 +435,13 @@ pub fn judge(rep: &StreamReport) -> Result<()> {
         rep.seconds,
         rep.steps as f64 / rep.seconds.max(1e-9)
     );
-    if let Some(n) = rep.correct.map(|_| rep.samples.max(1) as f64) {
+    if rep.readout {
+        println!(
+            "xtask hil: decisions (board == host, {} differ): the readout's max membrane (above); \
+             window and first to {} spikes n/a: a readout layer has no output spikes",
+            rep.decision_mismatches, rep.rules.1
+        );
+    } else if let Some(n) = rep.correct.map(|_| rep.samples.max(1) as f64) {
         println!(
             "xtask hil: decisions (board == host, {} differ): final count {:.2} %; window of {} \
              steps at the end {:.2} %; first to {} spikes: {} of {} series decided, {:.2} % of \
@@ -407,6 +465,13 @@ pub fn judge(rep: &StreamReport) -> Result<()> {
             rep.step_max
         );
     }
+    if rep.readout {
+        println!(
+            "xtask hil: readout values after each series (board == host): {} of {} series \
+             compared, {} differ",
+            rep.readouts_compared, rep.samples, rep.readout_mismatches
+        );
+    }
     for m in &rep.mismatches {
         println!("  MISMATCH {m}");
     }
@@ -421,7 +486,16 @@ pub fn judge(rep: &StreamReport) -> Result<()> {
     if rep.steps == 0 {
         bail!("no steps were run");
     }
-    if rep.output_spikes == 0 {
+    if rep.readout {
+        if rep.readout_mismatches > 0 || rep.readouts_compared != rep.samples as u64 {
+            bail!(
+                "{} of {} series have differing readout values ({} compared)",
+                rep.readout_mismatches,
+                rep.samples,
+                rep.readouts_compared
+            );
+        }
+    } else if rep.output_spikes == 0 {
         bail!("the output layer never spiked: the comparison proves nothing");
     }
     Ok(())

@@ -124,9 +124,10 @@ pub fn run(_args: &[String]) -> Result<()> {
     // and the SHD-sized event stream, in one boot of the Cortex-M4.
     let t = std::time::Instant::now();
     println!(
-        "xtask test: streams on the emulated {}: every test series of the zoo JapaneseVowels \
-         and BasicMotions models (raw i16 samples encoded on the board), then a {}-step \
-         SHD-sized event stream; every step's output spikes against the host",
+        "xtask test: streams on the emulated {}: every test series of the zoo JapaneseVowels, \
+         BasicMotions and BasicMotions-readout models (raw i16 samples encoded on the board), \
+         then a {}-step SHD-sized event stream; every step's output spikes (and a readout \
+         model's values after each series) against the host",
         m4.name(),
         crate::hil::SHD_STEPS
     );

@@ -101,11 +101,11 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.123, 58.50, 49_023.0),
-            Core::CortexM3 => (2.973, 15.91, 33_293.0),
-            Core::CortexM4 => (1.901, 10.76, 34_688.0),
-            Core::CortexM7 => (1.901, 10.76, 34_690.0),
-            Core::CortexM33 => (1.894, 10.67, 34_491.0),
+            Core::CortexM0 => (8.123, 58.51, 49_026.0),
+            Core::CortexM3 => (2.973, 15.90, 33_293.0),
+            Core::CortexM4 => (1.904, 10.88, 34_593.0),
+            Core::CortexM7 => (1.904, 10.87, 34_598.0),
+            Core::CortexM33 => (1.906, 10.87, 34_611.0),
             Core::Rv32 => (5.626, 17.93, 38_779.0),
         };
         Coefficients {
@@ -160,12 +160,12 @@ impl Core {
 /// from `cargo xtask bench-fw --json` (`stream_fit`; the M0's on the micro:bit's `sram-256k`
 /// bench build).
 const STREAM_FIT: [(f64, f64, f64); 6] = [
-    (8.4351, 152.00, 73_615.0),
-    (3.4840, 87.28, 97_336.0),
-    (3.0520, 57.62, 59_207.0),
-    (3.0519, 57.63, 59_219.0),
-    (3.1957, 51.51, 74_166.0),
-    (6.1158, 100.83, 88_625.0),
+    (7.7280, 162.96, 170_051.0),
+    (3.1155, 92.96, 147_640.0),
+    (2.9270, 59.54, 76_237.0),
+    (2.9269, 59.54, 76_237.0),
+    (3.0892, 53.12, 88_776.0),
+    (5.7526, 106.44, 138_164.0),
 ];
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
@@ -332,10 +332,10 @@ mod tests {
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
             (Core::CortexM0, 845_756.0),
-            (Core::CortexM3, 312_836.0),
-            (Core::CortexM4, 215_350.0),
-            (Core::CortexM7, 215_348.0),
-            (Core::CortexM33, 215_630.0),
+            (Core::CortexM3, 312_837.0),
+            (Core::CortexM4, 212_835.0),
+            (Core::CortexM7, 212_842.0),
+            (Core::CortexM33, 215_004.0),
             (Core::Rv32, 526_999.0),
         ];
         for (core, instr) in measured {
@@ -383,29 +383,41 @@ mod tests {
     /// series model on M0 (the micro:bit's `sram-256k` bench build: neither fits its 12 KiB),
     /// M3, M4, M7, M33, RV32: `cargo xtask bench-fw --json --samples 50`,
     /// `streams[].instr_per_inference`.
-    const SERIES_MEASURED: [(&str, &str, [f64; 6]); 2] = [
+    const SERIES_MEASURED: [(&str, &str, [f64; 6]); 3] = [
         (
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
             [
-                2_243_480.0,
-                1_094_504.0,
-                855_578.0,
-                855_580.0,
-                872_297.0,
-                1_624_255.0,
+                2_243_479.0,
+                1_094_505.0,
+                855_492.0,
+                855_489.0,
+                872_280.0,
+                1_624_270.0,
             ],
         ),
         (
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                3_983_165.0,
-                2_024_926.0,
-                1_503_166.0,
-                1_503_184.0,
-                1_467_689.0,
-                2_793_882.0,
+                3_983_268.0,
+                2_024_906.0,
+                1_502_992.0,
+                1_503_007.0,
+                1_467_450.0,
+                2_793_982.0,
+            ],
+        ),
+        (
+            "basic_motions_readout.snn",
+            "BasicMotions_TEST.ts.gz",
+            [
+                2_272_375.0,
+                1_201_092.0,
+                819_837.0,
+                819_822.0,
+                800_631.0,
+                1_558_464.0,
             ],
         ),
     ];

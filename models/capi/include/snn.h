@@ -434,8 +434,9 @@ snn_status_t snn_decision_push(snn_decision_t *decision, snn_verdict_t *verdict)
 // the window's sums over its last `width` steps, or first to threshold's counts since reset.
 //
 // # Safety
-// `decision` as in [`snn_decision_reset`]; `counts` is NULL or `cap` writable `uint32_t`.
-snn_status_t snn_decision_counts(snn_decision_t *decision, uint32_t *counts, size_t cap);
+// `decision` is NULL or a readable `snn_decision_t` not being written, its RAM still valid;
+// `counts` is NULL or `cap` writable `uint32_t`.
+snn_status_t snn_decision_counts(const snn_decision_t *decision, uint32_t *counts, size_t cap);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1010,6 +1010,17 @@ pub unsafe extern "C" fn snn_threshold_open(
 /// # Safety
 /// `d` is NULL or points to a `snn_decision_t` used by this call only.
 unsafe fn open_decision<'a>(d: *mut SnnDecision) -> Result<&'a mut DecisionSlot, SnnStatus> {
+    // SAFETY: forwarded; the caller gives the handle to this call only.
+    unsafe { decision_ref(d) }?;
+    // SAFETY: checked open just now.
+    Ok(unsafe { &mut *d.cast::<DecisionSlot>() })
+}
+
+/// The rule slot behind an open decision handle, shared.
+///
+/// # Safety
+/// `d` is NULL or points to a readable `snn_decision_t` not being written.
+unsafe fn decision_ref<'a>(d: *const SnnDecision) -> Result<&'a DecisionSlot, SnnStatus> {
     aligned(d)?;
     let slot = d.cast::<DecisionSlot>();
     // SAFETY: a readable, aligned `snn_decision_t`; the tag is a plain word.
@@ -1017,7 +1028,7 @@ unsafe fn open_decision<'a>(d: *mut SnnDecision) -> Result<&'a mut DecisionSlot,
         return Err(SnnStatus::SnnErrNotOpen);
     }
     // SAFETY: the tag says an open wrote the whole slot at this address.
-    Ok(unsafe { &mut *slot })
+    Ok(unsafe { &*slot })
 }
 
 /// Forgets every step pushed (start of a new series; call it with `snn_engine_reset`).
@@ -1064,16 +1075,17 @@ pub unsafe extern "C" fn snn_decision_push(
 /// the window's sums over its last `width` steps, or first to threshold's counts since reset.
 ///
 /// # Safety
-/// `decision` as in [`snn_decision_reset`]; `counts` is NULL or `cap` writable `uint32_t`.
+/// `decision` is NULL or a readable `snn_decision_t` not being written, its RAM still valid;
+/// `counts` is NULL or `cap` writable `uint32_t`.
 #[no_mangle]
 pub unsafe extern "C" fn snn_decision_counts(
-    decision: *mut SnnDecision,
+    decision: *const SnnDecision,
     counts: *mut u32,
     cap: usize,
 ) -> SnnStatus {
     // SAFETY: forwarded from the caller.
-    done(unsafe { open_decision(decision) }.and_then(|d| {
-        // SAFETY: the RAM given at the open, sized for this rule.
+    done(unsafe { decision_ref(decision) }.and_then(|d| {
+        // SAFETY: the RAM given at the open, sized for this rule; only read here.
         let (src, _) = unsafe { rule_ram(d.ram, &d.rule) }?;
         if cap < src.len() {
             return Err(SnnStatus::SnnErrBufferTooSmall);

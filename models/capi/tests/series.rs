@@ -460,6 +460,31 @@ fn stream_refusals_are_status_codes_with_texts() {
         // Non-finite values are encoded as the Rust engine encodes them (not refused).
         let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, 1e30, -1e30];
         assert_eq!(snn_step_values(e, odd.as_ptr(), 6), SnnStatus::SnnOk);
+        // The refused calls changed nothing: the same two steps on the Rust engine agree.
+        let m = decode(&bm).unwrap();
+        let mut state = EngineBuffers::for_model(&m);
+        let mut r = state.engine(&m).unwrap();
+        r.step_raw(&raw, -60).unwrap();
+        r.step_values(&odd).unwrap();
+        let mut st = SnnStats::default();
+        assert_eq!(snn_stats(e, &mut st), SnnStatus::SnnOk);
+        assert_eq!(
+            (st.steps, st.synaptic_events),
+            (r.stats().steps, r.stats().synaptic_events)
+        );
+        let last = m.layers.len() - 1;
+        for l in 0..=last {
+            let (mut p, mut len) = (std::ptr::null(), 0usize);
+            assert_eq!(
+                snn_step_spikes(e, l as u16, &mut p, &mut len),
+                SnnStatus::SnnOk
+            );
+            assert_eq!(
+                std::slice::from_raw_parts(p, len),
+                r.layer_spikes(l),
+                "layer {l}"
+            );
+        }
         // The step limit: on by default, time_steps steps after a reset.
         assert_eq!(snn_engine_reset(e), SnnStatus::SnnOk);
         for _ in 0..b.req.time_steps {

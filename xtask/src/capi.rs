@@ -1,6 +1,7 @@
 //! `cargo xtask capi-header` and the C API checks of `cargo xtask test`: the generated header is
 //! up to date, a host C program (gcc) and a C firmware under QEMU (arm-none-eabi-gcc) both give
-//! every output count the host Rust engine gives.
+//! every output count the host Rust engine gives, for digits samples and for time series
+//! streamed step by step (raw `i16` samples, decision rules, readout values).
 use crate::setup::{cargo, root, run};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -102,6 +103,15 @@ pub fn run_all(samples: usize) -> Result<()> {
         let n = host_program(&host, name, model, samples)?;
         println!("xtask capi: host C == Rust engine, {name}: {n} samples x features/events/streamed steps");
     }
+    let streams = series_streams()?;
+    for s in &streams {
+        let n = host_series(&host, s)?;
+        println!(
+            "xtask capi: host C == Rust engine, {} streamed through snn_step_raw: {n} series \
+             (every step's output spikes and decisions)",
+            s.name
+        );
+    }
     for core in Core::ALL {
         println!(
             "xtask capi: C firmware for {} (arm-none-eabi-gcc) under QEMU, zoo digits, {samples} samples",
@@ -113,8 +123,196 @@ pub fn run_all(samples: usize) -> Result<()> {
             "xtask capi: board C ({}) == Rust engine: {n} samples",
             core.cpu
         );
+        for s in streams.iter().filter(|s| s.on_board) {
+            let elf = build_series_firmware(core, s)?;
+            let n = series_firmware_run(&elf, s)?;
+            println!(
+                "xtask capi: board C ({}) == Rust engine, {} streamed: {n} series",
+                core.cpu, s.name
+            );
+        }
     }
     Ok(())
+}
+
+/// Decision rules of the series checks: the hil streams' defaults (`--window 10
+/// --threshold 4`).
+const RULES: (u32, u32) = (10, 4);
+
+/// One zoo series model and its test series as raw samples, with what the C programs must
+/// print for it.
+struct SeriesStream {
+    /// Zoo file name.
+    name: &'static str,
+    /// The model file.
+    model: Vec<u8>,
+    /// `SERIES.bin` of `tests/host.c` and the firmware (see there).
+    blob: Vec<u8>,
+    /// The Rust engine's `R` line of every series.
+    want: Vec<String>,
+    /// Also streamed by the C firmware under QEMU.
+    on_board: bool,
+}
+
+/// The zoo series models: every BasicMotions test series (both models, on the board too) and
+/// every 10th JapaneseVowels one (host only).
+fn series_streams() -> Result<Vec<SeriesStream>> {
+    let zoo = root().join("models/zoo");
+    let mut out = Vec::new();
+    for (name, step, on_board) in [
+        ("basic_motions.snn", 1, true),
+        ("basic_motions_readout.snn", 1, true),
+        ("japanese_vowels.snn", 10, false),
+    ] {
+        let path = zoo.join(name);
+        let model = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+        let m = snn_models::decode(&model).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let test = crate::series::zoo_test_file(m.header.name)
+            .with_context(|| format!("{name}: no bundled test series"))?;
+        let file = crate::series::read(&test)?;
+        let series: Vec<&crate::series::Series> = file.series.iter().step_by(step).collect();
+        let max_abs = series
+            .iter()
+            .flat_map(|s| s.values.iter())
+            .fold(0f32, |a, &x| a.max(x.abs()));
+        let exp = crate::series::raw_exponent(max_abs);
+        let c = file.channels;
+        let mut blob = Vec::new();
+        for v in [
+            series.len() as u32,
+            c as u32,
+            exp as i32 as u32,
+            RULES.0,
+            RULES.1,
+        ] {
+            blob.extend(v.to_le_bytes());
+        }
+        let mut want = Vec::new();
+        for s in &series {
+            let raw = crate::series::to_raw(&s.values, exp);
+            blob.extend(((raw.len() / c) as u32).to_le_bytes());
+            blob.extend(raw.iter().flat_map(|r| r.to_le_bytes()));
+            want.push(series_line(&m, &raw, c, exp).with_context(|| name.to_string())?);
+        }
+        drop(m);
+        out.push(SeriesStream {
+            name,
+            model,
+            blob,
+            want,
+            on_board,
+        });
+    }
+    Ok(out)
+}
+
+/// FNV-1a over 32-bit words, as `mix` in the C programs.
+fn mix(h: u32, x: u32) -> u32 {
+    (h ^ x).wrapping_mul(16_777_619)
+}
+
+/// The `R` line the C programs print for one series streamed from rest (step limit off, as
+/// the board's stream): counts, synaptic events, class, the window's final decision, first to
+/// threshold's class and step, the fingerprint of every step (output spikes, window code,
+/// threshold step or readout values) and the readout values (`tests/host.c` `stream_series`).
+fn series_line(m: &snn_models::Model<'_>, raw: &[i16], c: usize, exp: i8) -> Result<String> {
+    use snn_models::decision::{FirstToThreshold, Populations, Window};
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
+    let mut state = snn_models::EngineBuffers::for_model(m);
+    let mut e = state.engine(m).map_err(|e| err(&e))?;
+    e.set_step_limit(false);
+    let last = m.layers.len() - 1;
+    let rules = !m.has_readout();
+    let pops = Populations::of(m).map_err(|e| err(&e))?;
+    let k = usize::from(pops.classes());
+    let w = RULES.0 as usize;
+    let (mut ring, mut sums, mut counts) = (vec![0u16; w * k], vec![0u32; k], vec![0u32; k]);
+    let mut win = Window::new(pops, w, &mut ring, &mut sums).map_err(|e| err(&e))?;
+    let mut first = FirstToThreshold::new(pops, RULES.1, &mut counts).map_err(|e| err(&e))?;
+    let mut h = 2_166_136_261u32;
+    for frame in raw.chunks_exact(c) {
+        e.step_raw(frame, exp).map_err(|e| err(&e))?;
+        let spikes = e.layer_spikes(last);
+        for &j in spikes {
+            h = mix(h, u32::from(j));
+        }
+        h = mix(h, 0xFFFF);
+        if rules {
+            let d = win.push(spikes).map_err(|e| err(&e))?;
+            let f = first.push(spikes).map_err(|e| err(&e))?;
+            h = mix(h, d.map_or(0, |c| u32::from(c) + 1));
+            h = mix(h, f.map_or(0, |r| r.step));
+        } else {
+            for &v in e.readout() {
+                h = mix(h, v as u32);
+            }
+        }
+    }
+    let join = |v: Vec<String>| v.join(" ");
+    let counts = join(e.output_counts().iter().map(|c| c.to_string()).collect());
+    let head = format!(
+        "R {counts} ; {} ; {} ;",
+        e.stats().synaptic_events,
+        e.predicted_class()
+    );
+    Ok(if rules {
+        let wd = win.decision().map_or(0, |c| u32::from(c) + 1);
+        let (fc, fs) = first.reached().map_or((0, 0), |r| (r.class, r.step));
+        format!("{head} {wd} ; {fc} {fs} ; {h} ; -")
+    } else {
+        let r = join(e.readout().iter().map(|v| v.to_string()).collect());
+        format!("{head} - ; - ; {h} ; {r}")
+    })
+}
+
+/// Runs the host C program's series mode on `s`; every `R` line must equal the Rust engine's.
+fn host_series(exe: &Path, s: &SeriesStream) -> Result<usize> {
+    let dir = scratch()?;
+    let model_path = dir.join("host-series-model.snn");
+    let series_path = dir.join("host-series.bin");
+    write_atomic(&model_path, &s.model)?;
+    write_atomic(&series_path, &s.blob)?;
+    let out = std::process::Command::new(exe)
+        .arg("--series")
+        .arg(&model_path)
+        .arg(&series_path)
+        .output()
+        .with_context(|| format!("run {}", exe.display()))?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!(
+            "host C program failed streaming {} ({})",
+            s.name,
+            out.status
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    compare_lines(s.name, &lines, &s.want)
+}
+
+/// Checks that `lines` are `want`, line by line.
+fn compare_lines(name: &str, lines: &[&str], want: &[String]) -> Result<usize> {
+    let bad: Vec<String> = (0..lines.len().max(want.len()))
+        .filter_map(|i| {
+            let (l, w) = (lines.get(i).map(|l| l.trim()), want.get(i));
+            (l != w.map(String::as_str)).then(|| {
+                format!(
+                    "series {i}: C `{}`, Rust `{}`",
+                    l.unwrap_or("<missing>"),
+                    w.map_or("<none>", |w| w)
+                )
+            })
+        })
+        .collect();
+    if !bad.is_empty() {
+        bail!(
+            "{name}: the C API stream differs from the Rust engine in {} series:\n{}",
+            bad.len(),
+            bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(want.len())
 }
 
 /// What the C program prints for one run: the counts, per-layer totals, synaptic events, class
@@ -280,11 +478,8 @@ impl Core {
 /// flash; returns the ELF.
 pub fn build_firmware(core: Core, model: &[u8], samples: usize) -> Result<PathBuf> {
     crate::setup::ensure_arm_gcc()?;
-    let lib = build_lib(core.target)?;
     let dir = scratch()?.join(format!("fw-{}", core.cpu));
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let model_path = dir.join("model.snn");
-    write_atomic(&model_path, model)?;
     let rows = rows(samples)?;
     let mut file = Vec::new();
     file.extend((rows.len() as u32).to_le_bytes());
@@ -293,8 +488,33 @@ pub fn build_firmware(core: Core, model: &[u8], samples: usize) -> Result<PathBu
         file.extend(seed.to_le_bytes());
         file.extend(f);
     }
+    gcc_firmware(core, &dir, model, &file, &[])
+}
+
+/// Builds the C example firmware in series mode (`-DSERIES`) for `core`, with `s`'s model and
+/// raw series in flash; returns the ELF.
+fn build_series_firmware(core: Core, s: &SeriesStream) -> Result<PathBuf> {
+    crate::setup::ensure_arm_gcc()?;
+    let stem = s.name.trim_end_matches(".snn");
+    let dir = scratch()?.join(format!("fw-{}-{stem}", core.cpu));
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    gcc_firmware(core, &dir, &s.model, &s.blob, &["-DSERIES"])
+}
+
+/// Compiles the example firmware in `dir` with `model` and `samples` (the flash blobs) and
+/// `extra` gcc flags.
+fn gcc_firmware(
+    core: Core,
+    dir: &Path,
+    model: &[u8],
+    samples: &[u8],
+    extra: &[&str],
+) -> Result<PathBuf> {
+    let lib = build_lib(core.target)?;
+    let model_path = dir.join("model.snn");
+    write_atomic(&model_path, model)?;
     let samples_path = dir.join("samples.bin");
-    write_atomic(&samples_path, &file)?;
+    write_atomic(&samples_path, samples)?;
     let src = root().join("models/capi/examples/c-firmware");
     let elf = dir.join("c-firmware.elf");
     let mut gcc = std::process::Command::new("arm-none-eabi-gcc");
@@ -304,6 +524,7 @@ pub fn build_firmware(core: Core, model: &[u8], samples: usize) -> Result<PathBu
         .args(["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror"])
         .args(["-ffreestanding", "-ffunction-sections", "-fdata-sections"])
         .args(["-nostdlib", "-Wl,--gc-sections", "-Wl,-z,noexecstack"])
+        .args(extra)
         .arg(format!("-DMODEL_PATH=\"{}\"", model_path.display()))
         .arg(format!("-DSAMPLES_PATH=\"{}\"", samples_path.display()))
         .arg("-I")
@@ -323,6 +544,35 @@ pub fn build_firmware(core: Core, model: &[u8], samples: usize) -> Result<PathBu
 
 /// Boots `elf` on the emulated MPS2-AN386; every sample line must equal the host engine.
 pub fn firmware_run(elf: &Path, model: &[u8], samples: usize) -> Result<usize> {
+    let text = qemu_run(elf)?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let want: Vec<String> = rows(samples)?
+        .iter()
+        .map(|(seed, f)| expected_line(model, f, *seed))
+        .collect::<Result<_>>()?;
+    let n = compare("C firmware", &lines, &want, &["F"])?;
+    // The classes the board printed (4th field), against the labels: for information, the
+    // equality with the host above is the test.
+    let labels = crate::digits::last(samples)?;
+    let correct = lines
+        .iter()
+        .zip(&labels)
+        .filter(|(l, s)| l.split(';').nth(3).map(str::trim) == Some(&s.label.to_string()))
+        .count();
+    println!("xtask capi: board classified {correct} of {n} digits correctly");
+    Ok(n)
+}
+
+/// Boots the series firmware `elf`; every `R` line must equal the Rust engine's.
+fn series_firmware_run(elf: &Path, s: &SeriesStream) -> Result<usize> {
+    let text = qemu_run(elf)?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    compare_lines(&format!("C firmware, {}", s.name), &lines, &s.want)
+}
+
+/// Boots `elf` on the emulated MPS2-AN386 and returns its UART output (the `#` lines are
+/// printed); fails when it does not exit with 0 within 300 s.
+fn qemu_run(elf: &Path) -> Result<String> {
     crate::setup::ensure_qemu("qemu-system-arm")?;
     let mut child = std::process::Command::new("qemu-system-arm")
         .args(["-M", "mps2-an386", "-cpu", "cortex-m4", "-display", "none"])
@@ -358,20 +608,5 @@ pub fn firmware_run(elf: &Path, model: &[u8], samples: usize) -> Result<usize> {
     if !status.success() {
         bail!("the C firmware failed under QEMU ({status}):\n{text}");
     }
-    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-    let want: Vec<String> = rows(samples)?
-        .iter()
-        .map(|(seed, f)| expected_line(model, f, *seed))
-        .collect::<Result<_>>()?;
-    let n = compare("C firmware", &lines, &want, &["F"])?;
-    // The classes the board printed (4th field), against the labels: for information, the
-    // equality with the host above is the test.
-    let labels = crate::digits::last(samples)?;
-    let correct = lines
-        .iter()
-        .zip(&labels)
-        .filter(|(l, s)| l.split(';').nth(3).map(str::trim) == Some(&s.label.to_string()))
-        .count();
-    println!("xtask capi: board classified {correct} of {n} digits correctly");
-    Ok(n)
+    Ok(text)
 }

@@ -25,6 +25,12 @@
 // Pointer-sized words of `snn_engine_t`.
 #define SNN_ENGINE_PTRS 20
 
+// `uint64_t` words of `snn_decision_t`.
+#define SNN_DECISION_U64S 4
+
+// Pointer-sized words of `snn_decision_t`.
+#define SNN_DECISION_PTRS 8
+
 // Result of an entry point: `SNN_OK` (0) or the reason it failed (positive, never reused).
 //
 // The numbers are part of the ABI: a new failure gets a new number at the end.
@@ -70,6 +76,17 @@ enum snn_status_t
   SNN_ERR_MODEL_CHANGED = 16,
   // The model's last layer spikes: it has no non-spiking readout values.
   SNN_ERR_NO_READOUT = 17,
+  // Real-valued input (`snn_step_values`, `snn_step_raw`) for a model that takes `u8`
+  // features or spikes (its `snn_model_channels` is 0).
+  SNN_ERR_INPUT_KIND = 18,
+  // A raw sample exponent outside -60..=60 (`snn_step_raw`).
+  SNN_ERR_RAW_EXPONENT = 19,
+  // A decision rule parameter is out of range: window width 0, threshold 0, or a model
+  // whose classes times neurons per class is 0 or above 65535.
+  SNN_ERR_DECISION_PARAM = 20,
+  // A spike-count decision rule on a model whose last layer is a non-spiking readout (it
+  // decides on `snn_readout` / `snn_predicted_class`).
+  SNN_ERR_READOUT_RULE = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -158,8 +175,28 @@ typedef struct {
   uint16_t steps;
 } snn_stats_t;
 
+// Caller-owned storage of a decision rule over an engine's stream: declare one and pass it to
+// `snn_window_open` or `snn_threshold_open`. The contents are private; the size is ABI.
+typedef struct {
+  uint64_t align[SNN_DECISION_U64S];
+  size_t words[SNN_DECISION_PTRS];
+} snn_decision_t;
+
+// A decision after a push, as `snn_verdict_t`.
+typedef struct {
+  // Steps pushed since the rule was opened or reset.
+  uint32_t steps;
+  // Window: `steps` when decided. First to threshold: the step (1-based) at which the class
+  // reached the threshold (the decision latency). 0 while undecided.
+  uint32_t decided_at;
+  // The decided class (0 while undecided).
+  uint16_t class_index;
+  // Window: the window holds an output spike. First to threshold: a class reached it.
+  bool decided;
+} snn_verdict_t;
+
 // Every status, in numeric order (for tests and the message table).
-#define snn_status_t_ALL { snn_status_t_SnnOk, snn_status_t_SnnErrNull, snn_status_t_SnnErrNotOpen, snn_status_t_SnnErrModelTooShort, snn_status_t_SnnErrBadMagic, snn_status_t_SnnErrUnsupportedVersion, snn_status_t_SnnErrCrcMismatch, snn_status_t_SnnErrInvalidModel, snn_status_t_SnnErrMisaligned, snn_status_t_SnnErrRamTooSmall, snn_status_t_SnnErrBufferTooSmall, snn_status_t_SnnErrInputIndex, snn_status_t_SnnErrInputLength, snn_status_t_SnnErrTooManySteps, snn_status_t_SnnErrEventOrder, snn_status_t_SnnErrLayerIndex, snn_status_t_SnnErrModelChanged, snn_status_t_SnnErrNoReadout, }
+#define snn_status_t_ALL { snn_status_t_SnnOk, snn_status_t_SnnErrNull, snn_status_t_SnnErrNotOpen, snn_status_t_SnnErrModelTooShort, snn_status_t_SnnErrBadMagic, snn_status_t_SnnErrUnsupportedVersion, snn_status_t_SnnErrCrcMismatch, snn_status_t_SnnErrInvalidModel, snn_status_t_SnnErrMisaligned, snn_status_t_SnnErrRamTooSmall, snn_status_t_SnnErrBufferTooSmall, snn_status_t_SnnErrInputIndex, snn_status_t_SnnErrInputLength, snn_status_t_SnnErrTooManySteps, snn_status_t_SnnErrEventOrder, snn_status_t_SnnErrLayerIndex, snn_status_t_SnnErrModelChanged, snn_status_t_SnnErrNoReadout, snn_status_t_SnnErrInputKind, snn_status_t_SnnErrRawExponent, snn_status_t_SnnErrDecisionParam, snn_status_t_SnnErrReadoutRule, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -305,6 +342,101 @@ snn_status_t snn_budget_ok(const snn_engine_t *engine, uint16_t layer, bool *ok)
 // `engine` is NULL or a readable `snn_engine_t` not being written; `buf` is NULL or `cap`
 // writable bytes.
 size_t snn_engine_error_text(const snn_engine_t *engine, char *buf, size_t cap);
+
+// Sets `*channels` to the real-valued channels one step of `model` takes
+// (`snn_step_values`, `snn_step_raw`): the channel count of a continuous encoding (direct,
+// send-on-delta, sigma-delta), 0 for a model that takes `u8` features or spikes.
+//
+// # Safety
+// `model` is NULL or a readable `snn_model_t`; `channels` is NULL or a writable `uint16_t`.
+snn_status_t snn_model_channels(const snn_model_t *model, uint16_t *channels);
+
+// Turns the step limit on (the default: at most `time_steps` steps after a reset, then
+// `SNN_ERR_TOO_MANY_STEPS`) or off (an endless stream: counts saturate at 65,535 per output
+// neuron, `snn_stats_t.steps` at 65,535); kept across resets.
+//
+// # Safety
+// `engine` as in [`snn_engine_reset`].
+snn_status_t snn_engine_set_step_limit(snn_engine_t *engine, bool on);
+
+// Runs one time step of a streamed series on `channels` real values (one per channel, as
+// `snn_model_channels`), encoded with the model's continuous encoding and its per-channel
+// constants, exactly as the Rust `Engine::step_values`; state carries over until
+// `snn_engine_reset`. Non-finite values are not refused: NaN encodes as the channel's
+// offset, infinities saturate (the Rust engine's rule).
+//
+// # Safety
+// `engine` as in [`snn_engine_reset`]; `values` is NULL or `channels` readable `float`.
+snn_status_t snn_step_values(snn_engine_t *engine, const float *values, size_t channels);
+
+// Runs one time step of a streamed series on `channels` raw `int16_t` samples (a sensor's or
+// ADC's readings, one per channel) with unit `2^exp`: `x_c = raw_c * 2^exp` (exact), then as
+// [`snn_step_values`]. This is the Rust firmware's on-board stream encoder
+// (`Engine::step_raw`): the same bits on every core, with or without an FPU.
+//
+// # Safety
+// `engine` as in [`snn_engine_reset`]; `raw` is NULL or `channels` readable `int16_t`.
+snn_status_t snn_step_raw(snn_engine_t *engine, const int16_t *raw, size_t channels, int8_t exp);
+
+// Sets `*bytes` to the RAM a sliding window of `width` steps over `engine`'s output needs:
+// `4 * num_classes + 2 * width * num_classes` (4-byte aligned when given to
+// [`snn_window_open`]); `width` 0 gives the first-to-threshold rule's `4 * num_classes`.
+//
+// # Safety
+// `engine` as in [`snn_step_spikes`]; `bytes` is NULL or a writable `size_t`.
+snn_status_t snn_decision_ram_bytes(const snn_engine_t *engine, uint16_t width, size_t *bytes);
+
+// Opens `decision` as the sliding-window rule over `engine`'s output spikes: after each
+// [`snn_decision_push`], the class with most output spikes over the last `width` steps
+// (1..=65535; ties: the lower class; undecided while the window holds no spike), as the Rust
+// firmware's `decision::Window`. `ram`: [`snn_decision_ram_bytes`] bytes, 4-byte aligned,
+// cleared here.
+//
+// # Safety
+// `decision` is NULL or writable `snn_decision_t` storage; `engine` is NULL or an
+// `snn_engine_t` that stays valid and unmoved while the rule is used; `ram` is NULL or
+// `ram_len` writable bytes that stay valid and otherwise unused.
+snn_status_t snn_window_open(snn_decision_t *decision,
+                             const snn_engine_t *engine,
+                             uint16_t width,
+                             void *ram,
+                             size_t ram_len);
+
+// Opens `decision` as the first-to-threshold rule over `engine`'s output spikes: the first
+// class whose spike count since the open or reset reaches `threshold` (at least 1), and the
+// step at which it did; kept until [`snn_decision_reset`] (several classes in one step: the
+// higher count, then the lower class), as the Rust firmware's `decision::FirstToThreshold`.
+// `ram`: [`snn_decision_ram_bytes`] with width 0, 4-byte aligned, cleared here.
+//
+// # Safety
+// As [`snn_window_open`].
+snn_status_t snn_threshold_open(snn_decision_t *decision,
+                                const snn_engine_t *engine,
+                                uint32_t threshold,
+                                void *ram,
+                                size_t ram_len);
+
+// Forgets every step pushed (start of a new series; call it with `snn_engine_reset`).
+//
+// # Safety
+// `decision` is NULL or a `snn_decision_t` used by this call only; its RAM is still valid.
+snn_status_t snn_decision_reset(snn_decision_t *decision);
+
+// Pushes the output spikes of the engine's last step into the rule (call it once after each
+// step) and writes the decision so far into `*verdict`; on error nothing changes.
+//
+// # Safety
+// `decision` as in [`snn_decision_reset`]; its engine is valid and not being run;
+// `verdict` is NULL or a writable `snn_verdict_t`.
+snn_status_t snn_decision_push(snn_decision_t *decision, snn_verdict_t *verdict);
+
+// Copies the rule's per-class counts into `counts` (`cap` entries, at least `num_classes`):
+// the window's sums over its last `width` steps, or first to threshold's counts since reset.
+//
+// # Safety
+// `decision` is NULL or a readable `snn_decision_t` not being written, its RAM still valid;
+// `counts` is NULL or `cap` writable `uint32_t`.
+snn_status_t snn_decision_counts(const snn_decision_t *decision, uint32_t *counts, size_t cap);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -11,6 +11,7 @@
 //! one thread at a time.
 #![allow(unsafe_code)]
 
+use crate::rule::{Rule, SnnVerdict};
 use crate::state::{self, Buffers, SnnEvent, SnnRequirements, SnnStats};
 use crate::status::{write_c_string, Detail, SnnStatus};
 use core::ffi::{c_char, c_void};
@@ -729,4 +730,368 @@ pub unsafe extern "C" fn snn_engine_error_text(
     } else {
         write_c_string(dst, Detail::Status(SnnStatus::SnnErrNotOpen))
     }
+}
+
+/// Sets `*channels` to the real-valued channels one step of `model` takes
+/// (`snn_step_values`, `snn_step_raw`): the channel count of a continuous encoding (direct,
+/// send-on-delta, sigma-delta), 0 for a model that takes `u8` features or spikes.
+///
+/// # Safety
+/// `model` is NULL or a readable `snn_model_t`; `channels` is NULL or a writable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_model_channels(
+    model: *const SnnModel,
+    channels: *mut u16,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { open_model(model) }.and_then(|m| {
+        // SAFETY: the tag says OPEN, so `model` was initialised.
+        let n = state::channels(unsafe { m.model.assume_init_ref() });
+        // SAFETY: forwarded from the caller.
+        unsafe { put(channels, n) }
+    }))
+}
+
+/// Turns the step limit on (the default: at most `time_steps` steps after a reset, then
+/// `SNN_ERR_TOO_MANY_STEPS`) or off (an endless stream: counts saturate at 65,535 per output
+/// neuron, `snn_stats_t.steps` at 65,535); kept across resets.
+///
+/// # Safety
+/// `engine` as in [`snn_engine_reset`].
+#[no_mangle]
+pub unsafe extern "C" fn snn_engine_set_step_limit(engine: *mut SnnEngine, on: bool) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_engine(engine, |e, _, _| {
+            e.set_step_limit(on);
+            Ok(())
+        })
+    }
+}
+
+/// Runs one time step of a streamed series on `channels` real values (one per channel, as
+/// `snn_model_channels`), encoded with the model's continuous encoding and its per-channel
+/// constants, exactly as the Rust `Engine::step_values`; state carries over until
+/// `snn_engine_reset`. Non-finite values are not refused: NaN encodes as the channel's
+/// offset, infinities saturate (the Rust engine's rule).
+///
+/// # Safety
+/// `engine` as in [`snn_engine_reset`]; `values` is NULL or `channels` readable `float`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_step_values(
+    engine: *mut SnnEngine,
+    values: *const f32,
+    channels: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    let v = match unsafe { slice(values, channels) } {
+        Ok(v) => v,
+        Err(s) => return s,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_engine(engine, |e, m, _| {
+            state::step_input(e, m, state::StepInput::Values(v))
+        })
+    }
+}
+
+/// Runs one time step of a streamed series on `channels` raw `int16_t` samples (a sensor's or
+/// ADC's readings, one per channel) with unit `2^exp`: `x_c = raw_c * 2^exp` (exact), then as
+/// [`snn_step_values`]. This is the Rust firmware's on-board stream encoder
+/// (`Engine::step_raw`): the same bits on every core, with or without an FPU.
+///
+/// # Safety
+/// `engine` as in [`snn_engine_reset`]; `raw` is NULL or `channels` readable `int16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_step_raw(
+    engine: *mut SnnEngine,
+    raw: *const i16,
+    channels: usize,
+    exp: i8,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    let r = match unsafe { slice(raw, channels) } {
+        Ok(r) => r,
+        Err(s) => return s,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_engine(engine, |e, m, _| {
+            state::step_input(e, m, state::StepInput::Raw(r, exp))
+        })
+    }
+}
+
+/// `uint64_t` words of `snn_decision_t`.
+pub const SNN_DECISION_U64S: usize = 4;
+/// Pointer-sized words of `snn_decision_t`.
+pub const SNN_DECISION_PTRS: usize = 8;
+
+/// Caller-owned storage of a decision rule over an engine's stream: declare one and pass it to
+/// `snn_window_open` or `snn_threshold_open`. The contents are private; the size is ABI.
+#[repr(C)]
+pub struct SnnDecision {
+    align: [u64; SNN_DECISION_U64S],
+    words: [usize; SNN_DECISION_PTRS],
+}
+
+/// What `snn_decision_t` holds.
+#[repr(C)]
+struct DecisionSlot {
+    tag: usize,
+    /// The engine whose output spikes are pushed.
+    engine: *const SnnEngine,
+    /// The caller's RAM: `classes` `u32` counts, then the window's `width * classes` `u16`.
+    ram: *mut u32,
+    rule: Rule,
+}
+
+// Measured: the decision slot is 56 B of 96 on a 64-bit host (about 40 B of 64 on a 32-bit
+// core); the build fails if it ever outgrows the handle.
+const _: () = assert!(size_of::<DecisionSlot>() <= size_of::<SnnDecision>());
+const _: () = assert!(align_of::<DecisionSlot>() <= align_of::<SnnDecision>());
+
+/// The rule's counts and ring in its RAM.
+///
+/// # Safety
+/// `ram` holds `4 * classes + 2 * width * classes` writable bytes, 4-byte aligned, used by this
+/// rule only.
+unsafe fn rule_ram<'a>(
+    ram: *mut u32,
+    rule: &Rule,
+) -> Result<(&'a mut [u32], &'a mut [u16]), SnnStatus> {
+    let c = usize::from(rule.classes);
+    // SAFETY: forwarded.
+    let counts = unsafe { slice_mut(ram, c) }?;
+    let ring_len = usize::from(rule.width) * c;
+    // SAFETY: the ring follows the counts in the same block (u16 alignment holds).
+    let ring = unsafe { slice_mut(ram.add(c).cast::<u16>(), ring_len) }?;
+    Ok((counts, ring))
+}
+
+/// Opens a rule on `engine` in `ram`: checks the pointers, asks `make` for the rule over the
+/// cut RAM and writes the handle (a failed open leaves it not open).
+///
+/// # Safety
+/// As [`snn_window_open`].
+unsafe fn open_rule(
+    decision: *mut SnnDecision,
+    engine: *const SnnEngine,
+    width: u16,
+    ram: *mut c_void,
+    ram_len: usize,
+    make: impl FnOnce(&Model<'static>, &mut [u32], &mut [u16]) -> Result<Rule, SnnStatus>,
+) -> SnnStatus {
+    if let Err(s) = aligned(decision) {
+        return s;
+    }
+    // SAFETY: `decision` is non-NULL, aligned and writable; a zero tag is "not open".
+    unsafe { (*decision.cast::<DecisionSlot>()).tag = 0 };
+    // SAFETY: forwarded from the caller.
+    let (_, model) = match unsafe { engine_ref(engine) } {
+        Ok(x) => x,
+        Err(s) => return s,
+    };
+    let need = match crate::rule::ram_bytes(model, width) {
+        Ok(n) => n,
+        Err(s) => return s,
+    };
+    if let Err(s) = aligned(ram.cast::<u32>()) {
+        return s;
+    }
+    if ram_len < need {
+        return SnnStatus::SnnErrRamTooSmall;
+    }
+    let ram = ram.cast::<u32>();
+    let probe = Rule {
+        classes: model.header.num_classes,
+        per_class: model.header.neurons_per_class,
+        width,
+        threshold: 0,
+        head: 0,
+        steps: 0,
+        reached: None,
+    };
+    // SAFETY: `ram` is aligned with `need` writable bytes (the caller gives `ram_len`).
+    let (counts, ring) = match unsafe { rule_ram(ram, &probe) } {
+        Ok(x) => x,
+        Err(s) => return s,
+    };
+    let rule = match make(model, counts, ring) {
+        Ok(r) => r,
+        Err(s) => return s,
+    };
+    let slot = DecisionSlot {
+        tag: decision as usize ^ OPEN,
+        engine,
+        ram,
+        rule,
+    };
+    // SAFETY: `decision` is non-NULL, aligned, writable and large enough (asserted above).
+    unsafe { decision.cast::<DecisionSlot>().write(slot) };
+    SnnStatus::SnnOk
+}
+
+/// Sets `*bytes` to the RAM a sliding window of `width` steps over `engine`'s output needs:
+/// `4 * num_classes + 2 * width * num_classes` (4-byte aligned when given to
+/// [`snn_window_open`]); `width` 0 gives the first-to-threshold rule's `4 * num_classes`.
+///
+/// # Safety
+/// `engine` as in [`snn_step_spikes`]; `bytes` is NULL or a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_decision_ram_bytes(
+    engine: *const SnnEngine,
+    width: u16,
+    bytes: *mut usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { engine_ref(engine) }.and_then(|(_, m)| {
+        let n = crate::rule::ram_bytes(m, width)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { put(bytes, n) }
+    }))
+}
+
+/// Opens `decision` as the sliding-window rule over `engine`'s output spikes: after each
+/// [`snn_decision_push`], the class with most output spikes over the last `width` steps
+/// (1..=65535; ties: the lower class; undecided while the window holds no spike), as the Rust
+/// firmware's `decision::Window`. `ram`: [`snn_decision_ram_bytes`] bytes, 4-byte aligned,
+/// cleared here.
+///
+/// # Safety
+/// `decision` is NULL or writable `snn_decision_t` storage; `engine` is NULL or an
+/// `snn_engine_t` that stays valid and unmoved while the rule is used; `ram` is NULL or
+/// `ram_len` writable bytes that stay valid and otherwise unused.
+#[no_mangle]
+pub unsafe extern "C" fn snn_window_open(
+    decision: *mut SnnDecision,
+    engine: *const SnnEngine,
+    width: u16,
+    ram: *mut c_void,
+    ram_len: usize,
+) -> SnnStatus {
+    if width == 0 {
+        return SnnStatus::SnnErrDecisionParam;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        open_rule(decision, engine, width, ram, ram_len, |m, counts, ring| {
+            Rule::window(m, width, counts, ring)
+        })
+    }
+}
+
+/// Opens `decision` as the first-to-threshold rule over `engine`'s output spikes: the first
+/// class whose spike count since the open or reset reaches `threshold` (at least 1), and the
+/// step at which it did; kept until [`snn_decision_reset`] (several classes in one step: the
+/// higher count, then the lower class), as the Rust firmware's `decision::FirstToThreshold`.
+/// `ram`: [`snn_decision_ram_bytes`] with width 0, 4-byte aligned, cleared here.
+///
+/// # Safety
+/// As [`snn_window_open`].
+#[no_mangle]
+pub unsafe extern "C" fn snn_threshold_open(
+    decision: *mut SnnDecision,
+    engine: *const SnnEngine,
+    threshold: u32,
+    ram: *mut c_void,
+    ram_len: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        open_rule(decision, engine, 0, ram, ram_len, |m, counts, _| {
+            Rule::first_to(m, threshold, counts)
+        })
+    }
+}
+
+/// The rule slot behind an open decision handle.
+///
+/// # Safety
+/// `d` is NULL or points to a `snn_decision_t` used by this call only.
+unsafe fn open_decision<'a>(d: *mut SnnDecision) -> Result<&'a mut DecisionSlot, SnnStatus> {
+    // SAFETY: forwarded; the caller gives the handle to this call only.
+    unsafe { decision_ref(d) }?;
+    // SAFETY: checked open just now.
+    Ok(unsafe { &mut *d.cast::<DecisionSlot>() })
+}
+
+/// The rule slot behind an open decision handle, shared.
+///
+/// # Safety
+/// `d` is NULL or points to a readable `snn_decision_t` not being written.
+unsafe fn decision_ref<'a>(d: *const SnnDecision) -> Result<&'a DecisionSlot, SnnStatus> {
+    aligned(d)?;
+    let slot = d.cast::<DecisionSlot>();
+    // SAFETY: a readable, aligned `snn_decision_t`; the tag is a plain word.
+    if unsafe { (*slot).tag } != d as usize ^ OPEN {
+        return Err(SnnStatus::SnnErrNotOpen);
+    }
+    // SAFETY: the tag says an open wrote the whole slot at this address.
+    Ok(unsafe { &*slot })
+}
+
+/// Forgets every step pushed (start of a new series; call it with `snn_engine_reset`).
+///
+/// # Safety
+/// `decision` is NULL or a `snn_decision_t` used by this call only; its RAM is still valid.
+#[no_mangle]
+pub unsafe extern "C" fn snn_decision_reset(decision: *mut SnnDecision) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { open_decision(decision) }.and_then(|d| {
+        // SAFETY: the RAM given at the open, sized for this rule.
+        let (counts, ring) = unsafe { rule_ram(d.ram, &d.rule) }?;
+        d.rule.reset(counts, ring);
+        Ok(())
+    }))
+}
+
+/// Pushes the output spikes of the engine's last step into the rule (call it once after each
+/// step) and writes the decision so far into `*verdict`; on error nothing changes.
+///
+/// # Safety
+/// `decision` as in [`snn_decision_reset`]; its engine is valid and not being run;
+/// `verdict` is NULL or a writable `snn_verdict_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_decision_push(
+    decision: *mut SnnDecision,
+    verdict: *mut SnnVerdict,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { open_decision(decision) }.and_then(|d| {
+        aligned(verdict)?;
+        // SAFETY: the engine the rule was opened on; the caller keeps it valid.
+        let (e, m) = unsafe { engine_ref(d.engine) }?;
+        let spikes = e.layer_spikes(m.layers.len().saturating_sub(1));
+        // SAFETY: the RAM given at the open, sized for this rule.
+        let (counts, ring) = unsafe { rule_ram(d.ram, &d.rule) }?;
+        let v = d.rule.push(spikes, counts, ring)?;
+        // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
+        unsafe { put(verdict, v) }
+    }))
+}
+
+/// Copies the rule's per-class counts into `counts` (`cap` entries, at least `num_classes`):
+/// the window's sums over its last `width` steps, or first to threshold's counts since reset.
+///
+/// # Safety
+/// `decision` is NULL or a readable `snn_decision_t` not being written, its RAM still valid;
+/// `counts` is NULL or `cap` writable `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn snn_decision_counts(
+    decision: *const SnnDecision,
+    counts: *mut u32,
+    cap: usize,
+) -> SnnStatus {
+    // SAFETY: forwarded from the caller.
+    done(unsafe { decision_ref(decision) }.and_then(|d| {
+        // SAFETY: the RAM given at the open, sized for this rule; only read here.
+        let (src, _) = unsafe { rule_ram(d.ram, &d.rule) }?;
+        if cap < src.len() {
+            return Err(SnnStatus::SnnErrBufferTooSmall);
+        }
+        // SAFETY: forwarded from the caller.
+        state::copy_out(src, unsafe { slice_mut(counts, src.len()) }?)
+    }))
 }

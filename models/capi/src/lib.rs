@@ -8,6 +8,7 @@
 //!
 //! - `status`: the status codes and their messages.
 //! - `state`: the safe operations (requirements, cutting the RAM, running events).
+//! - `rule`: the decision rules over a stream (sliding window, first to threshold).
 //! - `ffi`: the `extern "C"` functions, the only `unsafe` of the crate.
 //!
 //! `no_std` on every target; a hosted build links `std` only for its panic runtime, a
@@ -22,10 +23,12 @@
 extern crate std;
 
 pub mod ffi;
+pub mod rule;
 pub mod state;
 pub mod status;
 
 pub use ffi::*;
+pub use rule::SnnVerdict;
 pub use state::{SnnEncoding, SnnEvent, SnnRequirements, SnnStats};
 pub use status::SnnStatus;
 

@@ -191,3 +191,45 @@ pub fn copy_out<T: Copy>(src: &[T], dst: &mut [T]) -> Result<(), SnnStatus> {
         .copy_from_slice(src);
     Ok(())
 }
+
+/// Real-valued channels of one step of `model` (`snn_step_values`, `snn_step_raw`): the
+/// channel count of a continuous encoding (direct, send-on-delta, sigma-delta), 0 for a model
+/// that takes `u8` features or spikes.
+pub fn channels(model: &Model<'_>) -> u16 {
+    if model.header.encoding.inputs_per_channel() == 0 {
+        return 0;
+    }
+    model.channels.len() as u16
+}
+
+/// One step of a continuous-encoding model on real values or raw
+/// `i16` samples `x_c = raw_c * 2^exp`: the model's kind and the exponent are checked here,
+/// the channel count by the engine (`SNN_ERR_INPUT_LENGTH` naming both counts).
+pub fn step_input(
+    engine: &mut Engine<'_, '_>,
+    model: &Model<'_>,
+    input: StepInput<'_>,
+) -> Result<(), Detail> {
+    if channels(model) == 0 {
+        return Err(Detail::Status(SnnStatus::SnnErrInputKind));
+    }
+    match input {
+        StepInput::Values(v) => engine.step_values(v),
+        StepInput::Raw(raw, exp) => {
+            if snn_models::encode::raw_unit(exp).is_none() {
+                return Err(Detail::Status(SnnStatus::SnnErrRawExponent));
+            }
+            engine.step_raw(raw, exp)
+        }
+    }
+    .map_err(Detail::Engine)
+}
+
+/// The input of one streamed step of a continuous-encoding model.
+#[derive(Clone, Copy, Debug)]
+pub enum StepInput<'a> {
+    /// One `f32` per channel.
+    Values(&'a [f32]),
+    /// One raw `i16` per channel and the exponent of their unit `2^exp`.
+    Raw(&'a [i16], i8),
+}

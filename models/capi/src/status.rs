@@ -47,11 +47,22 @@ pub enum SnnStatus {
     SnnErrModelChanged = 16,
     /// The model's last layer spikes: it has no non-spiking readout values.
     SnnErrNoReadout = 17,
+    /// Real-valued input (`snn_step_values`, `snn_step_raw`) for a model that takes `u8`
+    /// features or spikes (its `snn_model_channels` is 0).
+    SnnErrInputKind = 18,
+    /// A raw sample exponent outside -60..=60 (`snn_step_raw`).
+    SnnErrRawExponent = 19,
+    /// A decision rule parameter is out of range: window width 0, threshold 0, or a model
+    /// whose classes times neurons per class is 0 or above 65535.
+    SnnErrDecisionParam = 20,
+    /// A spike-count decision rule on a model whose last layer is a non-spiking readout (it
+    /// decides on `snn_readout` / `snn_predicted_class`).
+    SnnErrReadoutRule = 21,
 }
 
 impl SnnStatus {
     /// Every status, in numeric order (for tests and the message table).
-    pub const ALL: [SnnStatus; 18] = [
+    pub const ALL: [SnnStatus; 22] = [
         Self::SnnOk,
         Self::SnnErrNull,
         Self::SnnErrNotOpen,
@@ -70,6 +81,10 @@ impl SnnStatus {
         Self::SnnErrLayerIndex,
         Self::SnnErrModelChanged,
         Self::SnnErrNoReadout,
+        Self::SnnErrInputKind,
+        Self::SnnErrRawExponent,
+        Self::SnnErrDecisionParam,
+        Self::SnnErrReadoutRule,
     ];
 
     /// The fixed message of `code`, NUL-terminated (any `i32`: unknown codes get their own text).
@@ -100,6 +115,16 @@ impl SnnStatus {
             Self::SnnErrLayerIndex => "layer index is out of range\0",
             Self::SnnErrModelChanged => "the engine's model was re-opened; open the engine again\0",
             Self::SnnErrNoReadout => "the model's last layer spikes: it has no readout values\0",
+            Self::SnnErrInputKind => {
+                "the model takes u8 features or spikes, not real-valued channels\0"
+            }
+            Self::SnnErrRawExponent => "raw sample exponent is outside -60..=60\0",
+            Self::SnnErrDecisionParam => {
+                "decision rule parameter out of range (window width or threshold 0, or classes)\0"
+            }
+            Self::SnnErrReadoutRule => {
+                "the model ends in a readout: decide with snn_predicted_class, not spike counts\0"
+            }
         }
     }
 }
@@ -216,7 +241,7 @@ mod tests {
             }
         }
         assert_eq!(SnnStatus::message(-1), "unknown status code\0");
-        assert_eq!(SnnStatus::message(18), "unknown status code\0");
+        assert_eq!(SnnStatus::message(22), "unknown status code\0");
         assert_eq!(SnnStatus::message(i32::MAX), "unknown status code\0");
     }
 

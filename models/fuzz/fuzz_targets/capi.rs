@@ -1,7 +1,9 @@
 //! The C entry points of `snn-capi` on arbitrary bytes: open a model from them (as a whole file
 //! or, odd first byte, a body framed with a valid prefix and CRC), then let the rest of the
-//! bytes drive a sequence of calls with arbitrary arguments: steps, events, features, reads into
-//! short buffers, bad layers, NULL pointers, RAM too small. Any panic or any status outside
+//! bytes drive a sequence of calls with arbitrary arguments: steps, events, features, streamed
+//! raw / real-valued steps (any bits, NaN included, any exponent and channel count), the step
+//! limit, decision rules with any width, threshold and RAM, reads into short buffers, bad
+//! layers, NULL pointers, RAM too small. Any panic or any status outside
 //! the documented codes is a bug: C must only ever see a status.
 #![no_main]
 
@@ -75,7 +77,7 @@ fn drive(model: &SnnModel, req: &SnnRequirements, ram: &mut [u32], ram_len: usiz
     for _ in 0..64 {
         let Some(op) = input.byte() else { break };
         let arg = input.u16().unwrap_or(0);
-        let s = match op % 12 {
+        let s = match op % 16 {
             0 => unsafe { snn_engine_reset(e) },
             1 => {
                 // One step of arbitrary indices (some out of range).
@@ -157,6 +159,62 @@ fn drive(model: &SnnModel, req: &SnnRequirements, ram: &mut [u32], ram_len: usiz
                 let s = unsafe { snn_stats(e, null_mut()) };
                 assert_eq!(s, SnnStatus::SnnErrNull);
                 unsafe { snn_step(e, null(), usize::from(arg % 4) + 1) }
+            }
+            12 | 13 => {
+                // One streamed step of a time series: arbitrary channel count, samples, exponent.
+                let n = usize::from(arg % 16);
+                let raw = input.take(n * if op % 16 == 12 { 2 } else { 4 });
+                if steps > 4 * u32::from(req.time_steps) + 8 {
+                    continue;
+                }
+                steps += 1;
+                if op % 16 == 12 {
+                    let x: Vec<i16> = raw.chunks(2).map(|p| i16::from_le_bytes([p[0], *p.get(1).unwrap_or(&0)])).collect();
+                    unsafe { snn_step_raw(e, x.as_ptr(), x.len(), (arg >> 8) as i8) }
+                } else {
+                    let x: Vec<f32> = raw.chunks(4).map(|p| {
+                        let mut b = [0u8; 4];
+                        b[..p.len()].copy_from_slice(p);
+                        f32::from_le_bytes(b)
+                    }).collect();
+                    unsafe { snn_step_values(e, x.as_ptr(), x.len()) }
+                }
+            }
+            14 => {
+                let mut ch = 0u16;
+                let s = unsafe { snn_model_channels(model, &mut ch) };
+                assert_eq!(s, SnnStatus::SnnOk);
+                assert!(ch <= req.input_size);
+                unsafe { snn_engine_set_step_limit(e, arg & 1 == 1) }
+            }
+            15 => {
+                // A decision rule with arbitrary width / threshold and RAM, pushed a few times.
+                let width = arg >> 6;
+                let mut need = 0usize;
+                known(unsafe { snn_decision_ram_bytes(e, width, &mut need) });
+                let len = need.saturating_sub(usize::from(arg & 3)).min(1 << 20);
+                let mut rule_ram = vec![0u32; len / 4 + 1];
+                let mut d = MaybeUninit::<SnnDecision>::zeroed();
+                let s = unsafe {
+                    if arg & 4 == 0 {
+                        snn_window_open(d.as_mut_ptr(), e, width, rule_ram.as_mut_ptr().cast(), len)
+                    } else {
+                        snn_threshold_open(d.as_mut_ptr(), e, u32::from(width), rule_ram.as_mut_ptr().cast(), len)
+                    }
+                };
+                known(s);
+                for _ in 0..usize::from(arg & 0x30) >> 4 {
+                    let mut v = SnnVerdict::default();
+                    let p = unsafe { snn_decision_push(d.as_mut_ptr(), &mut v) };
+                    known(p);
+                    if p == SnnStatus::SnnOk {
+                        assert!(v.class_index < req.num_classes.max(1));
+                    }
+                    let mut c = [0u32; 8];
+                    known(unsafe { snn_decision_counts(d.as_mut_ptr(), c.as_mut_ptr(), 8) });
+                }
+                known(unsafe { snn_decision_reset(d.as_mut_ptr()) });
+                s
             }
             _ => {
                 let mut st = SnnStats::default();

@@ -18,6 +18,19 @@ fn features(i: u32) -> Vec<u8> {
     (0..64).map(|k| ((k * 37 + i * 11) % 256) as u8).collect()
 }
 
+/// An empty result for a backend's `infer` to fill.
+fn no_result() -> snn_hal::protocol::InferResult {
+    snn_hal::protocol::InferResult {
+        counts: heapless::Vec::new(),
+        predicted: 0,
+        layers: heapless::Vec::new(),
+        steps: 0,
+        input_spikes: 0,
+        synaptic_events: 0,
+        cost: 0,
+    }
+}
+
 fn infer_ok(s: &mut Srv<'_>, model: &[u8], seed: u32) {
     let f = features(seed);
     let r = call(
@@ -407,15 +420,7 @@ fn the_spike_output_sees_every_output_spike() {
     let mut st = store(64 * 1024, 1024);
     let mut backend = st.backend();
     backend.load(&model).unwrap();
-    let mut out = snn_hal::protocol::InferResult {
-        counts: heapless::Vec::new(),
-        predicted: 0,
-        layers: heapless::Vec::new(),
-        steps: 0,
-        input_spikes: 0,
-        synaptic_events: 0,
-        cost: 0,
-    };
+    let mut out = no_result();
     let mut rec = Recorder::default();
     let f = features(2);
     backend
@@ -586,15 +591,7 @@ fn a_write_into_the_stored_model_unloads_it_until_the_next_load() {
     let mut st = store(16 * 1024, 1024);
     let mut b = st.backend();
     let f = features(3);
-    let mut out = InferResult {
-        counts: heapless::Vec::new(),
-        predicted: 0,
-        layers: heapless::Vec::new(),
-        steps: 0,
-        input_spikes: 0,
-        synaptic_events: 0,
-        cost: 0,
-    };
+    let mut out = no_result();
     let infer = |b: &mut snn_hal::CpuBackend<'_>, out: &mut InferResult| {
         b.infer(Input::Features(&f), 3, out, &mut NoSpikeOutput)
     };

@@ -78,8 +78,8 @@ impl WeightsAt {
     }
 
     #[inline(always)]
-    fn bind<'b>(self, bytes: &'b [u8]) -> Option<Weights<'b>> {
-        Some(match self {
+    fn bind<'b>(&self, bytes: &'b [u8]) -> Option<Weights<'b>> {
+        Some(match *self {
             Self::Dense(values) => Weights::Dense {
                 values: Bytes(values.get(bytes)?),
             },
@@ -112,8 +112,8 @@ impl LeakAt {
     }
 
     #[inline(always)]
-    fn bind(self, bytes: &[u8]) -> Option<Leak<'_>> {
-        Some(match self {
+    fn bind<'b>(&self, bytes: &'b [u8]) -> Option<Leak<'b>> {
+        Some(match *self {
             Self::Shared(b) => Leak::Shared(b),
             Self::PerNeuron(s) => Leak::PerNeuron(LeU16s::new(s.get(bytes)?)),
         })
@@ -160,14 +160,14 @@ impl LayerAt {
     }
 
     #[inline(always)]
-    fn bind(self, bytes: &[u8]) -> Option<Layer<'_>> {
+    fn bind<'b>(&self, bytes: &'b [u8]) -> Option<Layer<'b>> {
         Some(Layer {
             inputs: self.inputs,
             neurons: self.neurons,
             weight_bits: self.weight_bits,
             shift: self.shift,
             feedforward: self.feedforward.bind(bytes)?,
-            recurrent: match self.recurrent {
+            recurrent: match &self.recurrent {
                 Some(w) => Some(w.bind(bytes)?),
                 None => None,
             },

@@ -8,11 +8,10 @@ use crate::protocol::{
 };
 use crate::spike_out::SpikeOutput;
 use core::fmt::Write;
-use snn_models::codec::{PREFIX_LEN, TRAILER_LEN};
 use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Reached, Window};
 use snn_models::encode::{raw_unit, Encoder};
 use snn_models::{
-    crc::crc32, decode, Carry, Engine, EngineError, FormatError, Model, Requirements,
+    crc::crc32, decode, Carry, Engine, EngineError, FormatError, Layout, Model, Requirements,
 };
 
 /// Caller-provided storage: static arrays on a device, vectors on the host.
@@ -41,6 +40,10 @@ pub struct CpuBackend<'a> {
     /// Bytes of the model file inside it.
     model_len: usize,
     loaded: Option<ModelInfo>,
+    /// Where the loaded model's parts lie in `buf.model` and the state it needs, taken once
+    /// when the upload was validated (meaningful only while `loaded` is `Some`: every write
+    /// to `buf.model` sets `loaded` to `None` until a load succeeds).
+    bound: Bound,
     public_key: Option<[u8; snn_models::signed::PUBLIC_KEY_LEN]>,
     /// The open stream: where the engine left the buffers, its raw-sample exponent and its
     /// steps since reset. `None` when the buffers hold no stream (a load or an inference ran).
@@ -53,6 +56,51 @@ pub struct CpuBackend<'a> {
     /// `StreamBegin` since).
     readout_ready: bool,
 }
+
+/// The loaded model as [`CpuBackend::finish_load`] validated it: each request rebinds it to
+/// the stored bytes by slicing ([`Layout::bind`]) instead of parsing them again. Kept in place
+/// in the backend (~800 B), never moved.
+#[derive(Clone, Debug, Default)]
+struct Bound {
+    layout: Layout,
+    needs: Requirements,
+}
+
+impl Bound {
+    /// Fills `model` (an [`empty_model`] in the caller's frame) with the loaded model over
+    /// `bytes`, the stored bytes it was taken from (unchanged: every write to them unloads
+    /// the model).
+    fn model<'b>(&self, bytes: &'b [u8], model: &mut Model<'b>) -> Result<(), ErrorReply> {
+        self.layout.bind(bytes, model).ok_or_else(no_model)
+    }
+
+    /// The model's state buffers cut from the device's: membranes, currents, spike lists and
+    /// output counts.
+    fn state<'b>(
+        &self,
+        membrane: &'b mut [i32],
+        current: &'b mut [i32],
+        spikes: &'b mut [u16],
+        counts: &'b mut [u16],
+    ) -> Result<State<'b>, ErrorReply> {
+        let r = &self.needs;
+        let too_big = || {
+            err(
+                ErrorCode::ModelTooBig,
+                "model needs more state than the device has",
+            )
+        };
+        Ok((
+            membrane.get_mut(..r.membrane).ok_or_else(too_big)?,
+            current.get_mut(..r.current).ok_or_else(too_big)?,
+            spikes.get_mut(..r.spikes).ok_or_else(too_big)?,
+            counts.get_mut(..r.out_counts).ok_or_else(too_big)?,
+        ))
+    }
+}
+
+/// An engine's state buffers: membranes, currents, spike lists, output counts.
+type State<'b> = (&'b mut [i32], &'b mut [i32], &'b mut [u16], &'b mut [u16]);
 
 /// A stream between requests.
 #[derive(Clone, Copy, Debug)]
@@ -212,7 +260,7 @@ impl Rules<'_> {
     }
 }
 
-/// A model with no layers, filled in place by [`CpuBackend::parse_model`].
+/// A model with no layers, filled in place by [`Bound::model`].
 fn empty_model() -> Model<'static> {
     Model {
         header: snn_models::Header {
@@ -237,6 +285,10 @@ fn err(code: ErrorCode, what: impl core::fmt::Display) -> ErrorReply {
     ErrorReply { code, reason: s }
 }
 
+fn no_model() -> ErrorReply {
+    err(ErrorCode::NoModel, "no model loaded; upload one first")
+}
+
 fn engine_err(e: EngineError) -> ErrorReply {
     err(ErrorCode::BadInput, e)
 }
@@ -249,6 +301,7 @@ impl<'a> CpuBackend<'a> {
             len: 0,
             model_len: 0,
             loaded: None,
+            bound: Bound::default(),
             public_key: None,
             stream: None,
             readout_ready: false,
@@ -304,70 +357,8 @@ impl<'a> CpuBackend<'a> {
         self.finish_load(crc32(bytes))
     }
 
-    /// The loaded model, re-read from the stored bytes into `model` (an [`empty_model`] in the
-    /// caller's frame). They were fully validated by `finish_load` and have not changed since,
-    /// so a file of version 1 to 3 (whose body is exactly `postcard((Header, layers))`, version
-    /// 2 followed by `postcard(Channels)`, version 3 then by the synapse section, FORMAT.md) is
-    /// parsed without recomputing the CRC or re-validating: a CRC over the file would cost more
-    /// than a small inference. Other versions take the full `decode`.
-    ///
-    /// The model is filled where it lives rather than returned: a `Model` holds room for
-    /// [`snn_models::MAX_LAYERS`] layers (~700 B), and returning one by value made the compiler
-    /// copy it through the stack several times (~3.4k instructions of `memcpy` per `Infer` on
-    /// the M4).
-    fn parse_model<'b>(bytes: &'b [u8], model: &mut Model<'b>) -> Result<(), ErrorReply> {
-        let no_model = || err(ErrorCode::NoModel, "no model loaded");
-        let version = match bytes.get(4..PREFIX_LEN) {
-            Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
-            _ => return Err(no_model()),
-        };
-        if !(1..=3).contains(&version) {
-            *model = decode(bytes).map_err(|_| no_model())?;
-            return Ok(());
-        }
-        let body = bytes
-            .get(PREFIX_LEN..bytes.len().saturating_sub(TRAILER_LEN))
-            .ok_or_else(no_model)?;
-        // Both versions start with the header and the layers (postcard concatenates a struct's
-        // fields: the header, the layer count as a varint, each layer); a version-2 body adds
-        // the channel section. The layers are pushed one by one into the model, so no whole
-        // `Vec` of layers is moved through the stack (a second deserialiser for `Model` had
-        // made the compiler outline the parse and copy them: ~5k instructions per `Infer`).
-        let (header, rest) =
-            postcard::take_from_bytes::<snn_models::Header<'_>>(body).map_err(|_| no_model())?;
-        let (count, mut rest) = postcard::take_from_bytes::<u32>(rest).map_err(|_| no_model())?;
-        model.header = header;
-        model.layers.clear();
-        for _ in 0..count {
-            let (layer, r) =
-                postcard::take_from_bytes::<snn_models::Layer<'_>>(rest).map_err(|_| no_model())?;
-            model.layers.push(layer).map_err(|_| no_model())?;
-            rest = r;
-        }
-        model.channels = snn_models::Channels::default();
-        model.synapses = snn_models::Synapses::default();
-        model.output = snn_models::Output::Spikes;
-        if version >= 2 {
-            let (channels, r) = postcard::take_from_bytes(rest).map_err(|_| no_model())?;
-            model.channels = channels;
-            rest = r;
-        }
-        if version >= 3 {
-            // Validated on loading: the rest of the body is the synapse section and, for a
-            // non-spiking readout, the output section after it.
-            let (synapses, r) = snn_models::Synapses::take(rest).map_err(|_| no_model())?;
-            if !synapses.is_empty() {
-                model.synapses = synapses;
-            }
-            if !r.is_empty() {
-                model.output = postcard::from_bytes(r).map_err(|_| no_model())?;
-            }
-        }
-        Ok(())
-    }
-
-    fn check_fits(&self, model: &Model<'_>) -> Result<(), ErrorReply> {
-        let r = Requirements::of(model);
+    /// Whether the device's buffers hold the state of `model`, which needs `r`.
+    fn check_fits(&self, model: &Model<'_>, r: &Requirements) -> Result<(), ErrorReply> {
         let b = &self.buf;
         let too_big = |what: &str, need: usize, have: usize| {
             let mut e = err(ErrorCode::ModelTooBig, "");
@@ -430,6 +421,11 @@ impl Backend for CpuBackend<'_> {
     }
 
     fn write_chunk(&mut self, offset: u32, bytes: &[u8]) -> Result<(), ErrorReply> {
+        // The stored bytes change: no model is loaded until `finish_load` validates them again
+        // (the server writes chunks only after `begin_load`, which already dropped it).
+        self.loaded = None;
+        self.stream = None;
+        self.readout_ready = false;
         let start = offset as usize;
         let dst = start
             .checked_add(bytes.len())
@@ -454,7 +450,13 @@ impl Backend for CpuBackend<'_> {
         let model_len = self.model_file(bytes)?;
         let bytes = bytes.get(..model_len).unwrap_or(&[]);
         let model = decode(bytes).map_err(|e: FormatError| err(ErrorCode::BadModel, e))?;
-        self.check_fits(&model)?;
+        let needs = Requirements::of(&model);
+        self.check_fits(&model, &needs)?;
+        self.bound.needs = needs;
+        self.bound
+            .layout
+            .set(&model, bytes)
+            .ok_or_else(|| err(ErrorCode::BadModel, "model parts outside its bytes"))?;
         let info = ModelInfo {
             name: truncated(model.header.name),
             crc,
@@ -482,31 +484,21 @@ impl Backend for CpuBackend<'_> {
         spikes: &mut dyn SpikeOutput,
     ) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
-            return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
+            return Err(no_model());
         }
+        let bound = &self.bound;
         // The inference overwrites the state buffers: no stream survives it.
         self.stream = None;
         self.readout_ready = false;
         let b = &mut self.buf;
         let mut model = empty_model();
-        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         // Hand the engine only what this model needs: it clears its state on every run, and the
         // device's buffers are sized for the largest model.
-        let r = Requirements::of(&model);
-        let too_big = || {
-            err(
-                ErrorCode::ModelTooBig,
-                "model needs more state than the device has",
-            )
-        };
-        let mut engine = Engine::new(
-            &model,
-            b.membrane.get_mut(..r.membrane).ok_or_else(too_big)?,
-            b.current.get_mut(..r.current).ok_or_else(too_big)?,
-            b.spikes.get_mut(..r.spikes).ok_or_else(too_big)?,
-            b.out_counts.get_mut(..r.out_counts).ok_or_else(too_big)?,
-        )
-        .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
+        let (membrane, current, spikes_buf, counts) =
+            bound.state(b.membrane, b.current, b.spikes, b.out_counts)?;
+        let mut engine = Engine::new(&model, membrane, current, spikes_buf, counts)
+            .map_err(|e| err(ErrorCode::ModelTooBig, e))?;
         match input {
             Input::Features(f) if !spikes.enabled() => {
                 engine.run_features(f, sample_seed).map_err(engine_err)?
@@ -542,11 +534,12 @@ impl Backend for CpuBackend<'_> {
     #[inline(never)]
     fn readout(&mut self, out: &mut ReadoutReply) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
-            return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
+            return Err(no_model());
         }
+        let bound = &self.bound;
         let b = &self.buf;
         let mut model = empty_model();
-        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         if !model.has_readout() {
             return Err(err(
                 ErrorCode::BadInput,
@@ -587,7 +580,7 @@ impl Backend for CpuBackend<'_> {
         out: &mut StreamReply,
     ) -> Result<(), ErrorReply> {
         if self.loaded.is_none() {
-            return Err(err(ErrorCode::NoModel, "no model loaded; upload one first"));
+            return Err(no_model());
         }
         if raw_unit(exp).is_none() {
             let mut e = err(ErrorCode::BadInput, "");
@@ -616,14 +609,12 @@ impl Backend for CpuBackend<'_> {
         self.stream = None;
         self.readout_ready = false;
         let b = &mut self.buf;
+        let bound = &self.bound;
         let mut model = empty_model();
-        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         let engine = bind(
             &model,
-            &mut *b.membrane,
-            &mut *b.current,
-            &mut *b.spikes,
-            &mut *b.out_counts,
+            bound.state(b.membrane, b.current, b.spikes, b.out_counts)?,
             kept.as_ref().map(|s| &s.carry),
         )?;
         let steps = kept.map_or(0, |s| s.steps);
@@ -685,14 +676,12 @@ impl Backend for CpuBackend<'_> {
             ));
         };
         let b = &mut self.buf;
+        let bound = &self.bound;
         let mut model = empty_model();
-        Self::parse_model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
         let mut engine = bind(
             &model,
-            &mut *b.membrane,
-            &mut *b.current,
-            &mut *b.spikes,
-            &mut *b.out_counts,
+            bound.state(b.membrane, b.current, b.spikes, b.out_counts)?,
             Some(&stream.carry),
         )?;
         out.spikes.clear();
@@ -826,27 +815,13 @@ impl Push<'_, '_> {
     }
 }
 
-/// An engine over the loaded `model` and the state buffers, resumed from `carry` (with the
-/// step limit off) or fresh at rest.
+/// An engine over the loaded `model` and its state buffers ([`Bound::state`]), resumed from
+/// `carry` (with the step limit off) or fresh at rest.
 fn bind<'m, 'b>(
     model: &'m Model<'m>,
-    membrane: &'b mut [i32],
-    current: &'b mut [i32],
-    spikes: &'b mut [u16],
-    counts: &'b mut [u16],
+    (membrane, current, spikes, counts): State<'b>,
     carry: Option<&Carry>,
 ) -> Result<Engine<'m, 'b>, ErrorReply> {
-    let r = Requirements::of(model);
-    let too_big = || {
-        err(
-            ErrorCode::ModelTooBig,
-            "model needs more state than the device has",
-        )
-    };
-    let membrane = membrane.get_mut(..r.membrane).ok_or_else(too_big)?;
-    let current = current.get_mut(..r.current).ok_or_else(too_big)?;
-    let spikes = spikes.get_mut(..r.spikes).ok_or_else(too_big)?;
-    let counts = counts.get_mut(..r.out_counts).ok_or_else(too_big)?;
     let mut e = match carry {
         Some(c) => Engine::resume(model, membrane, current, spikes, counts, c),
         None => Engine::new(model, membrane, current, spikes, counts),

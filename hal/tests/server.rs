@@ -18,6 +18,19 @@ fn features(i: u32) -> Vec<u8> {
     (0..64).map(|k| ((k * 37 + i * 11) % 256) as u8).collect()
 }
 
+/// An empty result for a backend's `infer` to fill.
+fn no_result() -> snn_hal::protocol::InferResult {
+    snn_hal::protocol::InferResult {
+        counts: heapless::Vec::new(),
+        predicted: 0,
+        layers: heapless::Vec::new(),
+        steps: 0,
+        input_spikes: 0,
+        synaptic_events: 0,
+        cost: 0,
+    }
+}
+
 fn infer_ok(s: &mut Srv<'_>, model: &[u8], seed: u32) {
     let f = features(seed);
     let r = call(
@@ -407,15 +420,7 @@ fn the_spike_output_sees_every_output_spike() {
     let mut st = store(64 * 1024, 1024);
     let mut backend = st.backend();
     backend.load(&model).unwrap();
-    let mut out = snn_hal::protocol::InferResult {
-        counts: heapless::Vec::new(),
-        predicted: 0,
-        layers: heapless::Vec::new(),
-        steps: 0,
-        input_spikes: 0,
-        synaptic_events: 0,
-        cost: 0,
-    };
+    let mut out = no_result();
     let mut rec = Recorder::default();
     let f = features(2);
     backend
@@ -574,4 +579,33 @@ fn a_device_with_a_public_key_refuses_unsigned_and_wrongly_signed_models() {
     };
     assert_eq!(m.bytes as usize, signed.len());
     infer_ok(&mut s, &model, 2);
+}
+
+/// The backend keeps where the loaded model's parts lie in its buffer: a write into the buffer
+/// unloads the model until a load validates the bytes again, and each load (of another model
+/// of another size and layout) gives the host's results.
+#[test]
+fn a_write_into_the_stored_model_unloads_it_until_the_next_load() {
+    use snn_hal::protocol::InferResult;
+    use snn_hal::Backend;
+    let mut st = store(16 * 1024, 1024);
+    let mut b = st.backend();
+    let f = features(3);
+    let mut out = no_result();
+    let infer = |b: &mut snn_hal::CpuBackend<'_>, out: &mut InferResult| {
+        b.infer(Input::Features(&f), 3, out, &mut NoSpikeOutput)
+    };
+    for (hidden, seed) in [(128, 7), (64, 9), (128, 7)] {
+        let model = digits_model(hidden, seed).unwrap();
+        b.load(&model).unwrap();
+        infer(&mut b, &mut out).unwrap();
+        let (counts, layers) = host_run(&model, &f, 3);
+        assert_eq!(out.counts.as_slice(), counts.as_slice(), "H = {hidden}");
+        let got: Vec<u32> = out.layers.iter().map(|l| l.spikes).collect();
+        assert_eq!(got, layers, "H = {hidden}");
+        // One byte rewritten in place (the same byte): no model until the next load.
+        b.write_chunk(20, &model[20..21]).unwrap();
+        let e = infer(&mut b, &mut out).unwrap_err();
+        assert_eq!(e.code, ErrorCode::NoModel, "H = {hidden}");
+    }
 }

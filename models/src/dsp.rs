@@ -83,6 +83,51 @@ fn u16_below(spikes: &[u16], rows: usize) -> bool {
     over == 0 && tail.iter().all(|&j| usize::from(j) < rows)
 }
 
+/// One weight word `$w` of a row into two packed sums: its even bytes (sign-extended to 16-bit
+/// lanes, `sxtb16`) added into `$even`, its odd bytes into `$odd` (`sadd16`); uses `{a}`.
+macro_rules! word {
+    ($w:literal, $even:literal, $odd:literal) => {
+        concat!(
+            "sxtb16 {a}, ",
+            $w,
+            "\n",
+            "sadd16 ",
+            $even,
+            ", ",
+            $even,
+            ", {a}\n",
+            "sxtb16 ",
+            $w,
+            ", ",
+            $w,
+            ", ror #8\n",
+            "sadd16 ",
+            $odd,
+            ", ",
+            $odd,
+            ", ",
+            $w,
+        )
+    };
+}
+
+/// The loop of [`Rows::add`]'s assembly around one row's instructions (`$row`): two rows per
+/// turn, an odd count (`{a}` = 1) entering at the second, until `{p}` reaches `{end}`.
+macro_rules! two_rows {
+    ($($row:expr),+ $(,)?) => {
+        concat!(
+            "cmp {a}, #0\n",
+            "bne 3f\n",
+            "2:\n",
+            $($row, "\n",)+
+            "3:\n",
+            $($row, "\n",)+
+            "cmp {p}, {end}\n",
+            "bne 2b",
+        )
+    };
+}
+
 macro_rules! rows {
     ($s:ty, $load:literal, $below:expr) => {
         impl<'a> Rows<'a, $s> {
@@ -129,36 +174,14 @@ macro_rules! rows {
                         unsafe {
                             asm!(
                                 // Two rows per turn; an odd count starts at the second.
-                                "cmp {a}, #0",
-                                "bne 3f",
-                                "2:",
-                                $load,
-                                "mla {a}, {a}, {n}, {base}",
-                                "ldr {w1}, [{a}, #4]",
-                                "ldr {w0}, [{a}]",
-                                "sxtb16 {a}, {w0}",
-                                "sadd16 {a0}, {a0}, {a}",
-                                "sxtb16 {w0}, {w0}, ror #8",
-                                "sadd16 {a1}, {a1}, {w0}",
-                                "sxtb16 {a}, {w1}",
-                                "sadd16 {a2}, {a2}, {a}",
-                                "sxtb16 {w1}, {w1}, ror #8",
-                                "sadd16 {a3}, {a3}, {w1}",
-                                "3:",
-                                $load,
-                                "mla {a}, {a}, {n}, {base}",
-                                "ldr {w1}, [{a}, #4]",
-                                "ldr {w0}, [{a}]",
-                                "sxtb16 {a}, {w0}",
-                                "sadd16 {a0}, {a0}, {a}",
-                                "sxtb16 {w0}, {w0}, ror #8",
-                                "sadd16 {a1}, {a1}, {w0}",
-                                "sxtb16 {a}, {w1}",
-                                "sadd16 {a2}, {a2}, {a}",
-                                "sxtb16 {w1}, {w1}, ror #8",
-                                "sadd16 {a3}, {a3}, {w1}",
-                                "cmp {p}, {end}",
-                                "bne 2b",
+                                two_rows!(
+                                    $load,
+                                    "mla {a}, {a}, {n}, {base}",
+                                    "ldr {w1}, [{a}, #4]",
+                                    "ldr {w0}, [{a}]",
+                                    word!("{w0}", "{a0}", "{a1}"),
+                                    word!("{w1}", "{a2}", "{a3}"),
+                                ),
                                 p = inout(reg) p => _,
                                 end = in(reg) end,
                                 n = in(reg) n,
@@ -178,26 +201,12 @@ macro_rules! rows {
                         // SAFETY: as above, 4 bytes per row.
                         unsafe {
                             asm!(
-                                "cmp {a}, #0",
-                                "bne 3f",
-                                "2:",
-                                $load,
-                                "mla {a}, {a}, {n}, {base}",
-                                "ldr {w0}, [{a}]",
-                                "sxtb16 {a}, {w0}",
-                                "sadd16 {a0}, {a0}, {a}",
-                                "sxtb16 {w0}, {w0}, ror #8",
-                                "sadd16 {a1}, {a1}, {w0}",
-                                "3:",
-                                $load,
-                                "mla {a}, {a}, {n}, {base}",
-                                "ldr {w0}, [{a}]",
-                                "sxtb16 {a}, {w0}",
-                                "sadd16 {a0}, {a0}, {a}",
-                                "sxtb16 {w0}, {w0}, ror #8",
-                                "sadd16 {a1}, {a1}, {w0}",
-                                "cmp {p}, {end}",
-                                "bne 2b",
+                                two_rows!(
+                                    $load,
+                                    "mla {a}, {a}, {n}, {base}",
+                                    "ldr {w0}, [{a}]",
+                                    word!("{w0}", "{a0}", "{a1}"),
+                                ),
                                 p = inout(reg) p => _,
                                 end = in(reg) end,
                                 n = in(reg) n,

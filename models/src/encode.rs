@@ -75,6 +75,13 @@ pub fn raw_unit(exp: i8) -> Option<f32> {
     Some(f32::from_bits(((127 + i32::from(exp)) as u32) << 23))
 }
 
+/// [`raw_unit`], or the error of an exponent outside [`RAW_EXP_RANGE`].
+fn raw_unit_or_err(exp: i8) -> Result<f32, EngineError> {
+    raw_unit(exp).ok_or(EngineError::InputKind {
+        needs: "a raw sample exponent in -60..=60",
+    })
+}
+
 /// A raw `i16` sample (a sensor's or ADC's reading) in fixed point:
 /// `q = quantise(raw * 2^exp, offset, scale)`. `raw * 2^exp` is exact, so this is the same
 /// correctly rounded `f32` arithmetic as [`quantise`] on every core (hardware FPU or soft
@@ -96,9 +103,7 @@ pub fn encode_raw_frame(
     state: &mut [i32],
     out: &mut [u16],
 ) -> Result<usize, EngineError> {
-    let unit = raw_unit(exp).ok_or(EngineError::InputKind {
-        needs: "a raw sample exponent in -60..=60",
-    })?;
+    let unit = raw_unit_or_err(exp)?;
     let xs = raw.iter().map(|&r| f32::from(r) * unit);
     encode_channels(encoding, channels, xs, state, out)
 }
@@ -113,9 +118,7 @@ pub fn encode_raw_le(
     state: &mut [i32],
     out: &mut [u16],
 ) -> Result<usize, EngineError> {
-    let unit = raw_unit(exp).ok_or(EngineError::InputKind {
-        needs: "a raw sample exponent in -60..=60",
-    })?;
+    let unit = raw_unit_or_err(exp)?;
     if bytes.len() % 2 != 0 {
         return Err(EngineError::InputLength {
             expected: 2 * channels.len(),

@@ -69,6 +69,20 @@ impl Requirements {
         }
     }
 
+    /// Whether the buffers are at least this long (else the first one too short).
+    fn check(
+        &self,
+        membrane: &[i32],
+        current: &[i32],
+        spikes: &[u16],
+        out_counts: &[u16],
+    ) -> Result<(), EngineError> {
+        check("membrane", self.membrane, membrane.len())?;
+        check("current", self.current, current.len())?;
+        check("spikes", self.spikes, spikes.len())?;
+        check("out_counts", self.out_counts, out_counts.len())
+    }
+
     /// Total state bytes: `4 * (membrane + current) + 2 * (spikes + out_counts)`.
     pub fn bytes(&self) -> usize {
         4 * (self.membrane + self.current) + 2 * (self.spikes + self.out_counts)
@@ -214,11 +228,7 @@ impl<'m, 's> Engine<'m, 's> {
         spikes: &'s mut [u16],
         out_counts: &'s mut [u16],
     ) -> Result<Self, EngineError> {
-        let r = Requirements::of(model);
-        check("membrane", r.membrane, membrane.len())?;
-        check("current", r.current, current.len())?;
-        check("spikes", r.spikes, spikes.len())?;
-        check("out_counts", r.out_counts, out_counts.len())?;
+        Requirements::of(model).check(membrane, current, spikes, out_counts)?;
         let mut e = Self {
             model,
             membrane,
@@ -247,11 +257,7 @@ impl<'m, 's> Engine<'m, 's> {
         out_counts: &'s mut [u16],
         carry: &Carry,
     ) -> Result<Self, EngineError> {
-        let r = Requirements::of(model);
-        check("membrane", r.membrane, membrane.len())?;
-        check("current", r.current, current.len())?;
-        check("spikes", r.spikes, spikes.len())?;
-        check("out_counts", r.out_counts, out_counts.len())?;
+        Requirements::of(model).check(membrane, current, spikes, out_counts)?;
         let mut start = usize::from(model.header.input_size);
         for (l, layer) in model.layers.iter().enumerate() {
             let n = usize::from(layer.neurons);

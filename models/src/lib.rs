@@ -39,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod fixed;
 pub mod format;
+pub mod layout;
 #[cfg(feature = "alloc")]
 pub mod owned;
 pub mod signed;
@@ -50,6 +51,7 @@ pub use codec::{decode, encode_to_slice};
 pub use engine::{Carry, Engine, Requirements, Stats};
 pub use error::{EngineError, FormatError};
 pub use format::*;
+pub use layout::Layout;
 #[cfg(feature = "alloc")]
 pub use owned::{
     EngineBuffers, LeVec, OwnedChannels, OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel,

@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use snn_models::owned::{OwnedHeader, OwnedLayer, OwnedLeak, OwnedModel, OwnedWeights};
 use snn_models::EngineBuffers;
 use snn_models::{
-    decode, encode_to_slice, encode_to_vec, Encoding, RateBudget, Reset, MAX_LAYERS, RATE_ONE,
+    decode, encode_to_slice, encode_to_vec, Encoding, Layout, RateBudget, Reset, MAX_LAYERS,
+    RATE_ONE,
 };
 
 /// A `pre x post` matrix in `lo..=hi`, about 60% zeros, stored dense or sparse.
@@ -162,6 +163,12 @@ proptest! {
         let decoded = decode(&bytes).unwrap();
         prop_assert_eq!(&decoded, &m.as_model());
         prop_assert_eq!(&OwnedModel::from(&decoded), &m);
+        // The layout of the decoded model binds the same bytes to the same model.
+        let mut bound = decode(&bytes).unwrap();
+        bound.layers.clear();
+        let layout = Layout::of(&decoded, &bytes).unwrap();
+        prop_assert_eq!(layout.bind(&bytes, &mut bound), Some(()));
+        prop_assert_eq!(&bound, &decoded);
         // Re-encoding the decoded model gives the same bytes, by slice or by Vec.
         prop_assert_eq!(&encode_to_vec(&decoded).unwrap(), &bytes);
         let mut buf = vec![0u8; bytes.len()];

@@ -7,7 +7,8 @@
 //! core"; 2026-11-30 on `plan`: a per-model step plan decided at bind time, the rate encoder's
 //! octets and the kernel's row check in assembly on the DSP cores, one-frame rate input
 //! encoded without the per-step checks, after the DSP kernel of
-//! issue #16 item 3; firmware release build, seeded random 64 → H → 10 models). On the
+//! issue #16 item 3; refitted 2026-12-01 on `plan2`, where each request binds the loaded model
+//! by slicing instead of parsing it; firmware release build, seeded random 64 → H → 10 models). On the
 //! zoo digits model the prediction is within 10 % of the measured count on every core (the test
 //! below).
 //!
@@ -101,12 +102,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.123, 58.51, 49_026.0),
-            Core::CortexM3 => (2.973, 15.90, 33_293.0),
-            Core::CortexM4 => (1.904, 10.88, 34_593.0),
-            Core::CortexM7 => (1.904, 10.87, 34_598.0),
-            Core::CortexM33 => (1.906, 10.87, 34_611.0),
-            Core::Rv32 => (5.626, 17.93, 38_779.0),
+            Core::CortexM0 => (8.123, 58.51, 46_101.0),
+            Core::CortexM3 => (2.973, 15.90, 31_348.0),
+            Core::CortexM4 => (1.904, 11.25, 32_701.0),
+            Core::CortexM7 => (1.904, 11.25, 32_701.0),
+            Core::CortexM33 => (1.906, 10.86, 32_739.0),
+            Core::Rv32 => (5.626, 17.93, 37_218.0),
         };
         Coefficients {
             per_event,
@@ -160,12 +161,12 @@ impl Core {
 /// from `cargo xtask bench-fw --json` (`stream_fit`; the M0's on the micro:bit's `sram-256k`
 /// bench build).
 const STREAM_FIT: [(f64, f64, f64); 6] = [
-    (7.7280, 162.96, 170_051.0),
-    (3.1155, 92.96, 147_640.0),
-    (2.9270, 59.54, 76_237.0),
-    (2.9269, 59.54, 76_237.0),
-    (3.0892, 53.12, 88_776.0),
-    (5.7526, 106.44, 138_164.0),
+    (7.7280, 162.96, 170_059.0),
+    (3.1153, 92.97, 147_596.0),
+    (2.9272, 59.54, 76_259.0),
+    (2.9270, 59.54, 76_286.0),
+    (3.0889, 53.14, 88_710.0),
+    (5.7503, 106.63, 138_532.0),
 ];
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
@@ -331,12 +332,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 845_756.0),
-            (Core::CortexM3, 312_837.0),
-            (Core::CortexM4, 212_835.0),
-            (Core::CortexM7, 212_842.0),
-            (Core::CortexM33, 215_004.0),
-            (Core::Rv32, 526_999.0),
+            (Core::CortexM0, 842_896.0),
+            (Core::CortexM3, 310_816.0),
+            (Core::CortexM4, 212_625.0),
+            (Core::CortexM7, 212_627.0),
+            (Core::CortexM33, 212_266.0),
+            (Core::Rv32, 525_413.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -388,36 +389,36 @@ mod tests {
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
             [
-                2_243_479.0,
-                1_094_505.0,
-                855_492.0,
-                855_489.0,
-                872_280.0,
-                1_624_270.0,
+                2_243_481.0,
+                1_094_483.0,
+                855_562.0,
+                855_565.0,
+                872_266.0,
+                1_624_962.0,
             ],
         ),
         (
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                3_983_268.0,
-                2_024_906.0,
-                1_502_992.0,
-                1_503_007.0,
-                1_467_450.0,
-                2_793_982.0,
+                3_983_252.0,
+                2_024_973.0,
+                1_503_083.0,
+                1_503_079.0,
+                1_467_690.0,
+                2_796_082.0,
             ],
         ),
         (
             "basic_motions_readout.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                2_272_375.0,
-                1_201_092.0,
-                819_837.0,
-                819_822.0,
-                800_631.0,
-                1_558_464.0,
+                2_272_347.0,
+                1_201_093.0,
+                819_918.0,
+                819_964.0,
+                800_672.0,
+                1_560_564.0,
             ],
         ),
     ];

@@ -102,12 +102,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.123, 58.51, 46_101.0),
-            Core::CortexM3 => (2.973, 15.90, 31_348.0),
-            Core::CortexM4 => (1.904, 11.25, 32_701.0),
-            Core::CortexM7 => (1.904, 11.25, 32_701.0),
-            Core::CortexM33 => (1.906, 10.86, 32_739.0),
-            Core::Rv32 => (5.626, 17.93, 37_218.0),
+            Core::CortexM0 => (8.124, 58.48, 46_203.0),
+            Core::CortexM3 => (2.973, 15.90, 31_305.0),
+            Core::CortexM4 => (1.904, 10.88, 32_619.0),
+            Core::CortexM7 => (1.904, 10.88, 32_624.0),
+            Core::CortexM33 => (1.906, 10.87, 32_671.0),
+            Core::Rv32 => (5.626, 17.93, 37_158.0),
         };
         Coefficients {
             per_event,
@@ -161,11 +161,11 @@ impl Core {
 /// from `cargo xtask bench-fw --json` (`stream_fit`; the M0's on the micro:bit's `sram-256k`
 /// bench build).
 const STREAM_FIT: [(f64, f64, f64); 6] = [
-    (7.7280, 162.96, 170_059.0),
-    (3.1153, 92.97, 147_596.0),
-    (2.9272, 59.54, 76_259.0),
-    (2.9270, 59.54, 76_286.0),
-    (3.0889, 53.14, 88_710.0),
+    (7.7281, 162.96, 170_027.0),
+    (3.1154, 92.96, 147_637.0),
+    (2.9268, 59.53, 76_271.0),
+    (2.9268, 59.54, 76_261.0),
+    (3.0890, 53.12, 88_795.0),
     (5.7503, 106.63, 138_532.0),
 ];
 
@@ -332,12 +332,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 842_896.0),
-            (Core::CortexM3, 310_816.0),
-            (Core::CortexM4, 212_625.0),
-            (Core::CortexM7, 212_627.0),
-            (Core::CortexM33, 212_266.0),
-            (Core::Rv32, 525_413.0),
+            (Core::CortexM0, 842_855.0),
+            (Core::CortexM3, 310_813.0),
+            (Core::CortexM4, 210_832.0),
+            (Core::CortexM7, 210_826.0),
+            (Core::CortexM33, 213_041.0),
+            (Core::Rv32, 525_349.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -389,11 +389,11 @@ mod tests {
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
             [
-                2_243_481.0,
-                1_094_483.0,
-                855_562.0,
-                855_565.0,
-                872_266.0,
+                2_243_473.0,
+                1_094_497.0,
+                855_490.0,
+                855_486.0,
+                872_268.0,
                 1_624_962.0,
             ],
         ),
@@ -401,11 +401,11 @@ mod tests {
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                3_983_252.0,
-                2_024_973.0,
-                1_503_083.0,
-                1_503_079.0,
-                1_467_690.0,
+                3_983_273.0,
+                2_024_897.0,
+                1_502_960.0,
+                1_502_977.0,
+                1_467_458.0,
                 2_796_082.0,
             ],
         ),
@@ -413,11 +413,11 @@ mod tests {
             "basic_motions_readout.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                2_272_347.0,
-                1_201_093.0,
-                819_918.0,
-                819_964.0,
-                800_672.0,
+                2_272_309.0,
+                1_201_035.0,
+                819_846.0,
+                819_853.0,
+                800_709.0,
                 1_560_564.0,
             ],
         ),

@@ -8,6 +8,9 @@ use snn_models::encode::{Encoder, Rng};
 use snn_models::{decode, EngineBuffers, Requirements};
 use std::mem::MaybeUninit;
 
+mod common;
+use common::Opened;
+
 const ZOO: &[u8] = include_bytes!("../../zoo/digits.snn");
 
 struct Host {
@@ -53,59 +56,9 @@ fn check_against(e: &SnnEngine, req: &SnnRequirements, want: &Host, what: &str) 
     assert_eq!(class, want.class, "{what}");
 }
 
-/// A model and an engine opened through the C API, in the RAM the model's requirements ask
-/// for; boxed, so the pointers the engine keeps stay where they are when this moves.
-struct Opened {
-    _model: Box<MaybeUninit<SnnModel>>,
-    engine: Box<MaybeUninit<SnnEngine>>,
-    _ram: Vec<u32>,
-    /// What `snn_model_requirements` reported.
-    req: SnnRequirements,
-}
-
-impl Opened {
-    /// The engine, for the C entry points.
-    fn engine(&mut self) -> *mut SnnEngine {
-        self.engine.as_mut_ptr()
-    }
-}
-
-/// Opens the model file `bytes` (which must outlive the result) and an engine over it with
-/// `snn_model_open`, `snn_model_requirements` and `snn_engine_open`, each required to succeed.
-fn open(bytes: &[u8]) -> Opened {
-    let mut model = Box::new(MaybeUninit::<SnnModel>::zeroed());
-    let mut engine = Box::new(MaybeUninit::<SnnEngine>::zeroed());
-    let (m, e) = (model.as_mut_ptr(), engine.as_mut_ptr());
-    let mut req = MaybeUninit::<SnnRequirements>::zeroed();
-    unsafe {
-        assert_eq!(
-            snn_model_open(m, bytes.as_ptr(), bytes.len()),
-            SnnStatus::SnnOk
-        );
-        assert_eq!(
-            snn_model_requirements(m, req.as_mut_ptr()),
-            SnnStatus::SnnOk
-        );
-    }
-    let req = unsafe { req.assume_init() };
-    let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
-    unsafe {
-        assert_eq!(
-            snn_engine_open(e, m, ram.as_mut_ptr().cast(), req.ram_bytes),
-            SnnStatus::SnnOk
-        );
-    }
-    Opened {
-        _model: model,
-        engine,
-        _ram: ram,
-        req,
-    }
-}
-
 #[test]
 fn features_events_and_streamed_steps_equal_the_engine() {
-    let mut opened = open(ZOO);
+    let mut opened = Opened::open(ZOO);
     let (e, req) = (opened.engine(), opened.req);
     assert_eq!(req.input_size, 64);
     assert_eq!(req.encoding, SnnEncoding::SnnEncodingRate);
@@ -277,7 +230,7 @@ fn a_version_3_model_with_synaptic_currents_equals_the_engine() {
     );
     assert_eq!(m.synapse(1), snn_models::Synapse::Instant);
     let r = Requirements::of(&m);
-    let mut opened = open(&bytes);
+    let mut opened = Opened::open(&bytes);
     let (ep, req) = (opened.engine(), opened.req);
     assert_eq!(req.ram_bytes, r.bytes() + 2 * 64);
     let hidden = usize::from(m.layers[0].neurons);
@@ -328,7 +281,7 @@ fn a_readout_model_gives_the_engines_readout_values() {
     assert_eq!(&bytes[4..6], &3u16.to_le_bytes());
     let m = decode(bytes).unwrap();
     let r = Requirements::of(&m);
-    let mut opened = open(bytes);
+    let mut opened = Opened::open(bytes);
     let (ep, req) = (opened.engine(), opened.req);
     assert_eq!(
         req.ram_bytes,

@@ -11,6 +11,9 @@ use std::io::Read;
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
 
+mod common;
+use common::Opened;
+
 const DIGITS: &[u8] = include_bytes!("../../zoo/digits.snn");
 /// The decision rules the hil streams use by default: a window of 10 steps, first to 4 spikes.
 const WINDOW: u16 = 10;
@@ -80,56 +83,6 @@ fn to_raw(values: &[f32], exp: i8) -> Vec<i16> {
         .collect()
 }
 
-/// A model and an engine opened through the C API, boxed so the handles stay put.
-struct Opened {
-    model: Box<MaybeUninit<SnnModel>>,
-    engine: Box<MaybeUninit<SnnEngine>>,
-    _ram: Vec<u32>,
-    req: SnnRequirements,
-}
-
-impl Opened {
-    fn open(bytes: &[u8]) -> Self {
-        let mut model = Box::new(MaybeUninit::<SnnModel>::zeroed());
-        let mut engine = Box::new(MaybeUninit::<SnnEngine>::zeroed());
-        let mut req = MaybeUninit::<SnnRequirements>::zeroed();
-        unsafe {
-            let m = model.as_mut_ptr();
-            assert_eq!(
-                snn_model_open(m, bytes.as_ptr(), bytes.len()),
-                SnnStatus::SnnOk
-            );
-            assert_eq!(
-                snn_model_requirements(m, req.as_mut_ptr()),
-                SnnStatus::SnnOk
-            );
-        }
-        let req = unsafe { req.assume_init() };
-        let mut ram = vec![0u32; req.ram_bytes.div_ceil(4)];
-        unsafe {
-            assert_eq!(
-                snn_engine_open(
-                    engine.as_mut_ptr(),
-                    model.as_ptr(),
-                    ram.as_mut_ptr().cast(),
-                    req.ram_bytes
-                ),
-                SnnStatus::SnnOk
-            );
-        }
-        Self {
-            model,
-            engine,
-            _ram: ram,
-            req,
-        }
-    }
-
-    fn e(&mut self) -> *mut SnnEngine {
-        self.engine.as_mut_ptr()
-    }
-}
-
 /// A decision rule opened through the C API on an engine, in its own RAM.
 struct Rule {
     handle: Box<MaybeUninit<SnnDecision>>,
@@ -195,10 +148,10 @@ fn stream_equal(model_bytes: &[u8], channels: usize, series: &[Vec<f32>], feed: 
     let readout = m.has_readout();
     let last = m.layers.len() - 1;
     let mut c = Opened::open(model_bytes);
-    let e = c.e();
+    let e = c.engine();
     let mut n = 0u16;
     assert_eq!(
-        unsafe { snn_model_channels(c.model.as_ptr(), &mut n) },
+        unsafe { snn_model_channels(c.model(), &mut n) },
         SnnStatus::SnnOk
     );
     assert_eq!(usize::from(n), channels);
@@ -381,7 +334,7 @@ fn text(e: *const SnnEngine) -> String {
 fn stream_refusals_are_status_codes_with_texts() {
     // A digits model takes u8 features: no channels, real values refused by kind.
     let mut d = Opened::open(DIGITS);
-    let de = d.e();
+    let de = d.engine();
     let mut n = 7u16;
     let v = [0.5f32; 6];
     let raw = [1i16; 6];
@@ -389,10 +342,7 @@ fn stream_refusals_are_status_codes_with_texts() {
     let mut ram = [0u32; 64];
     let mut verdict = SnnVerdict::default();
     unsafe {
-        assert_eq!(
-            snn_model_channels(d.model.as_ptr(), &mut n),
-            SnnStatus::SnnOk
-        );
+        assert_eq!(snn_model_channels(d.model(), &mut n), SnnStatus::SnnOk);
         assert_eq!(n, 0);
         assert_eq!(
             snn_step_values(de, v.as_ptr(), 6),
@@ -408,19 +358,16 @@ fn stream_refusals_are_status_codes_with_texts() {
             SnnStatus::SnnErrInputKind
         );
         assert_eq!(
-            snn_model_channels(d.model.as_ptr(), std::ptr::null_mut()),
+            snn_model_channels(d.model(), std::ptr::null_mut()),
             SnnStatus::SnnErrNull
         );
     }
 
     let bm = zoo("basic_motions.snn");
     let mut b = Opened::open(&bm);
-    let e = b.e();
+    let e = b.engine();
     unsafe {
-        assert_eq!(
-            snn_model_channels(b.model.as_ptr(), &mut n),
-            SnnStatus::SnnOk
-        );
+        assert_eq!(snn_model_channels(b.model(), &mut n), SnnStatus::SnnOk);
         assert_eq!(n, 6);
         // Wrong channel count, named with both counts; NULL data; the exponent's range.
         assert_eq!(
@@ -555,7 +502,7 @@ fn stream_refusals_are_status_codes_with_texts() {
     // A readout model decides on its readout: spike-count rules are refused.
     let ro = zoo("basic_motions_readout.snn");
     let mut o = Opened::open(&ro);
-    let oe = o.e();
+    let oe = o.engine();
     unsafe {
         let mut bytes = 0usize;
         assert_eq!(

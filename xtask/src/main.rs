@@ -17,6 +17,7 @@ mod firmware;
 mod frontier;
 mod hil;
 mod nir;
+mod profile;
 mod series;
 mod setup;
 mod stream;
@@ -76,6 +77,11 @@ Commands:
                        64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
                        fixed costs, the zoo model's cost, flash and RAM; --json ends with the
                        per-core table as one JSON line
+  profile [--board B] [--model FILE] [--row R] [--top N]
+                       exact instructions per function of one inference (digits row R, default
+                       1796; the zoo digits model by default) on an emulated board: QEMU
+                       single-steps and logs every instruction of the Infer request; checked
+                       against the board's own count
   bench-dense [--board B|all] [--model FILE] [--samples N] [--json]
                        the dense int8 baseline (default models/zoo/digits.dense) on every
                        emulated core (or B): built into a bench firmware with the last N digits
@@ -122,6 +128,7 @@ fn main() -> Result<()> {
         "run-qemu" => firmware::run_qemu_cmd(&rest),
         "hil" => hil::hil_cmd(&rest),
         "bench-fw" => bench_fw::run_cmd(&rest),
+        "profile" => profile::run_cmd(&rest),
         "bench-dense" => bench_dense::run_cmd(&rest),
         "frontier" => frontier::run_cmd(&rest),
         "bench" => bench(&rest),

@@ -11,7 +11,8 @@ const NOISY_SAMPLES: usize = 200;
 
 /// Checks that the demo and the tests compile candle with the same features, runs formatting
 /// and lint checks, every host test of the workspace, then builds the firmware for every board,
-/// runs the hardware-in-the-loop comparison of the zoo model on every emulated core, the
+/// runs the hardware-in-the-loop comparison of the zoo model on every emulated core, profiles
+/// one of its inferences on each (`profile.rs`), the
 /// synthetic models, the streams of the zoo series models and the SHD-sized event stream, the
 /// dense int8 baseline bit-exact on every emulated core, the
 /// C API checks (`capi.rs`), the link robustness test and the field checks
@@ -84,6 +85,15 @@ pub fn run(_args: &[String]) -> Result<()> {
             board.name(),
             t.elapsed().as_secs_f64()
         );
+    }
+    // The profiler on every core: one zoo inference traced instruction by instruction, its
+    // count equal to the board's own (within the counter's resolution).
+    for board in Board::EMULATED {
+        println!(
+            "xtask test: profile of one zoo digits inference on {} (QEMU single-step trace)",
+            board.name()
+        );
+        crate::profile::check(board)?;
     }
     // The dense int8 baseline on every core: every logit equal to the host reference (SMLAD
     // kernel on M4/M7/M33, portable elsewhere).

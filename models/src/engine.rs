@@ -982,10 +982,33 @@ fn leak_q(leak: u16) -> i32 {
 /// gives `(v * leak + 2^15) >> 16` exactly. Both parts and the result lie in `i32` (`|s| <=
 /// 2^15`, `|decay| <= |v|`), so the wrapping add is exact; `decay`'s clamp never binds for a
 /// `u16` leak.
+///
+/// ARMv6-M (Cortex-M0/M0+, recognised as the Arm profile without 32-bit compare-and-swap) has
+/// no 32 × 32 → 64 multiply: there the product is [`decay_q_narrow`]'s two 32-bit ones instead
+/// of a library call (`__aeabi_lmul`, ~37 instructions per neuron update).
 #[inline(always)]
 fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
+    #[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
     let r = ((i64::from(v) * i64::from(q) + (1 << 31)) >> 32) as i32;
+    #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+    let r = decay_q_narrow(v, q);
     r.wrapping_add(v & hi)
+}
+
+/// `(v * q + 2^31) >> 32` for `q = s * 2^16` (`s = q >> 16`, an `i16`) with 32-bit products
+/// only: split `v = vh * 2^16 + vl` (`vh = v >> 16`, `vl = v & 0xFFFF`), then
+/// `(v * s + 2^15) >> 16 = vh * s + ((vl * s + 2^15) >> 16)` exactly, since `vh * s * 2^16` is
+/// a multiple of `2^16`. No step overflows: `|vh * s| <= 2^30` and `vl * s + 2^15` lies in
+/// `[-2^31 + 2^15, 2^31 - 2^16]`.
+#[cfg_attr(
+    not(all(target_arch = "arm", not(target_has_atomic = "32"))),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn decay_q_narrow(v: i32, q: i32) -> i32 {
+    let s = q >> 16;
+    let (vh, vl) = (v >> 16, v & 0xFFFF);
+    (vh * s).wrapping_add((vl * s + (1 << 15)) >> 16)
 }
 
 /// `u_i = sat(sat(decay(v_i, leak_i) + syn_i) + bias_i)` for the neurons `base..base + v.len()`
@@ -1473,6 +1496,44 @@ mod fast_path_tests {
     use crate::fixed::decay;
     use crate::format::{Bytes, LeI32s, LeU16s, RateBudget};
     use std::{vec, vec::Vec};
+
+    /// The decay as the step computes it (`decay_q`, and the ARMv6-M form `decay_q_narrow`)
+    /// equals `fixed::decay` for every leak and membrane values across the `i32` range.
+    #[test]
+    fn decay_q_and_its_narrow_form_are_the_decay() {
+        let mut rng = Rng::new(7, 11);
+        let mut vs = vec![
+            0,
+            1,
+            -1,
+            0x7FFF,
+            0x8000,
+            -0x8000,
+            0xFFFF,
+            -0x10000,
+            i32::MAX,
+            i32::MIN,
+        ];
+        vs.extend([
+            i32::MAX - 1,
+            i32::MIN + 1,
+            0x1_0000,
+            -0x1_0001,
+            1 << 30,
+            -(1 << 30),
+        ]);
+        vs.extend((0..200).map(|_| rng.next_u32() as i32));
+        vs.extend((0..200).map(|_| (rng.next_u32() as i32) >> (rng.next_u32() % 31)));
+        for leak in 0..=u16::MAX {
+            let q = leak_q(leak);
+            for &v in &vs {
+                let want = decay(v, leak);
+                assert_eq!(decay_q(v, q, q >> 31), want, "v {v} leak {leak}");
+                let narrow = decay_q_narrow(v, q).wrapping_add(v & (q >> 31));
+                assert_eq!(narrow, want, "narrow: v {v} leak {leak}");
+            }
+        }
+    }
 
     fn reference_dense(values: &[u8], n: usize, spikes: &[u16], cur: &mut [i32]) -> u64 {
         let mut events = 0;

@@ -77,11 +77,11 @@ Commands:
                        64, 128, 256, 512, split into per-synaptic-event, per-neuron-update and
                        fixed costs, the zoo model's cost, flash and RAM; --json ends with the
                        per-core table as one JSON line
-  profile [--board B] [--model FILE] [--row R] [--top N]
+  profile [--board B] [--model FILE] [--row R] [--top N] [--pcs FILE]
                        exact instructions per function of one inference (digits row R, default
                        1796; the zoo digits model by default) on an emulated board: QEMU
                        single-steps and logs every instruction of the Infer request; checked
-                       against the board's own count
+                       against the board's own count; --pcs writes executions per address
   bench-dense [--board B|all] [--model FILE] [--samples N] [--json]
                        the dense int8 baseline (default models/zoo/digits.dense) on every
                        emulated core (or B): built into a bench firmware with the last N digits

@@ -233,6 +233,8 @@ impl Monitor {
 struct Profile {
     /// Instructions per function, the most first.
     rows: Vec<Row>,
+    /// Executions per program counter in the inference, by address.
+    pcs: std::collections::BTreeMap<u64, u64>,
     /// Instructions in the trace's inference slice.
     traced: u64,
     /// The board's own count of the same inference (its cycle counter under `-icount`).
@@ -308,8 +310,13 @@ fn profile(board: Board, model: &[u8], row: u32) -> Result<Profile> {
     let pcs = trace_pcs(BufReader::new(file))?;
     let _ = std::fs::remove_file(&trace);
     let slice = inference(&pcs, &infer)?;
+    let mut by_pc = std::collections::BTreeMap::new();
+    for &pc in slice {
+        *by_pc.entry(pc).or_insert(0u64) += 1;
+    }
     Ok(Profile {
         rows: attribute(slice, &syms),
+        pcs: by_pc,
         traced: slice.len() as u64,
         board: reply.cost,
     })
@@ -364,9 +371,22 @@ fn print(p: &Profile, board: Board, top: usize) {
     }
 }
 
-/// `cargo xtask profile [--board B] [--model FILE] [--row R] [--top N]`.
+/// Writes `address count` per executed program counter (hex address), by address: the input
+/// to annotate a disassembly with.
+fn write_pcs(p: &Profile, path: &Path) -> Result<()> {
+    let text: String = p
+        .pcs
+        .iter()
+        .map(|(pc, n)| format!("{pc:08x} {n}\n"))
+        .collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))
+}
+
+/// `cargo xtask profile [--board B] [--model FILE] [--row R] [--top N] [--pcs FILE]`.
 pub fn run_cmd(args: &[String]) -> Result<()> {
-    let o = Opts::parse("profile", args, &["board", "model", "row", "top"])?;
+    let o = Opts::parse("profile", args, &["board", "model", "row", "top", "pcs"])?;
     let board = Board::parse(o.get("board").unwrap_or("mps2-an386"))?;
     let path: PathBuf = o
         .get("model")
@@ -376,6 +396,10 @@ pub fn run_cmd(args: &[String]) -> Result<()> {
     let top = o.num("top", 20usize)?;
     let p = profile(board, &model, row)?;
     print(&p, board, top);
+    if let Some(path) = o.get("pcs") {
+        write_pcs(&p, Path::new(path))?;
+        println!("xtask profile: executions per program counter written to {path}");
+    }
     consistent(&p, board)
 }
 
@@ -464,6 +488,7 @@ unrelated line
     fn a_trace_far_from_the_board_count_fails() {
         let p = Profile {
             rows: Vec::new(),
+            pcs: Default::default(),
             traced: 1000,
             board: 1000 + TOLERANCE + 1,
         };

@@ -227,8 +227,13 @@ fn spiking_model(w: &Work, v: &Spiking) -> Result<cache::Entry> {
     let val_text = config(&w.base, v, Some(&w.train_rows));
     let key = key(&text, &val_text);
     if let Some(e) = cache::lookup(&w.dir, &tag, &key) {
+        println!(
+            "frontier: {} trained before with this config (cached)",
+            v.label()
+        );
         return Ok(e);
     }
+    println!("frontier: training {}", v.label());
     let (run, _) = w.train(&tag, &text)?;
     let model = w.dir.join(format!("{tag}.snn"));
     capture(
@@ -300,8 +305,12 @@ fn dense(w: &Work, hidden: usize, samples: usize) -> Result<Point> {
     let val_text = config(&w.base, &v, Some(&w.train_rows));
     let key = key(&text, &val_text);
     let e = match cache::lookup(&w.dir, &tag, &key) {
-        Some(e) => e,
+        Some(e) => {
+            println!("frontier: dense H={hidden} trained before with this config (cached)");
+            e
+        }
         None => {
+            println!("frontier: training dense H={hidden}");
             let acc = |name: &str, text: &str| -> Result<(PathBuf, f64)> {
                 let cfg = w.dir.join(format!("{name}.toml"));
                 write(&cfg, text)?;

@@ -224,6 +224,101 @@ pub fn latency_step(q: u8, time_steps: u16) -> u16 {
     ((u32::from(255 - q) * span + 127) / 255) as u16
 }
 
+/// The features that spike at step `t` of `time_steps` under latency coding with `threshold`:
+/// exactly those with `q` in `lo..=hi` (`Some((lo, hi))`, `1 <= lo <= hi`), or none (`None`).
+///
+/// [`latency_step`] is non-increasing in `q`, so its level sets are intervals. With
+/// `d = 255 - q` and `S = T - 1`, `latency_step(q, T) == t` iff
+/// `255 t - 127 <= d S <= 255 t + 127`, i.e. (for `S > 0`)
+/// `ceil(max(255 t - 127, 0) / S) <= d <= floor((255 t + 127) / S)`; for `S = 0` every `d` at
+/// `t = 0` and none after. Intersected with `q >= threshold` and `q > 0`. Two divisions per
+/// step instead of one per feature and step.
+pub fn latency_window(t: u16, time_steps: u16, threshold: u8) -> Option<(u8, u8)> {
+    let span = u32::from(time_steps.saturating_sub(1));
+    let t = u32::from(t);
+    let (d_lo, d_hi) = if span == 0 {
+        if t != 0 {
+            return None;
+        }
+        (0, 255)
+    } else {
+        (
+            (255 * t).saturating_sub(127).div_ceil(span),
+            ((255 * t + 127) / span).min(255),
+        )
+    };
+    if d_lo > d_hi {
+        return None;
+    }
+    // d_lo <= d_hi <= 255, so both bounds are u8 values.
+    let lo = ((255 - d_hi) as u8).max(threshold).max(1);
+    let hi = (255 - d_lo) as u8;
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// The features of `frame` with `q` in `lo..=hi` (one compare each: `q - lo <= hi - lo`,
+/// unsigned), written ascending to `out`; returns how many. `out` holds `frame.len()` slots.
+/// Eight features per loop turn, so the loop's own bookkeeping costs an eighth.
+#[inline]
+fn window_step(frame: &[u8], (lo, hi): (u8, u8), out: &mut [u16]) -> usize {
+    let (lo, width) = (u32::from(lo), u32::from(hi - lo));
+    let mut n = 0;
+    let mut feature = |i: usize, q: u8, n: &mut usize| {
+        if u32::from(q).wrapping_sub(lo) <= width {
+            if let Some(o) = out.get_mut(*n) {
+                *o = i as u16;
+            }
+            *n += 1;
+        }
+    };
+    let octs = frame.chunks_exact(8);
+    let rest = octs.remainder();
+    let mut i = 0;
+    for q in octs {
+        for (k, &q) in q.iter().enumerate() {
+            feature(i + k, q, &mut n);
+        }
+        i += 8;
+    }
+    for &q in rest {
+        feature(i, q, &mut n);
+        i += 1;
+    }
+    n
+}
+
+/// One step of delta coding: feature `i` spikes when `q_i - before_i >= threshold > 0`, with
+/// `before` the previous frame (none: 0). Ascending indices to `out`; returns how many.
+#[inline]
+fn delta_frame_step(frame: &[u8], before: Option<&[u8]>, threshold: u8, out: &mut [u16]) -> usize {
+    if threshold == 0 {
+        return 0;
+    }
+    let thr = i16::from(threshold);
+    let mut n = 0;
+    let mut emit = |i: usize, rise: i16| {
+        if rise >= thr {
+            if let Some(o) = out.get_mut(n) {
+                *o = i as u16;
+            }
+            n += 1;
+        }
+    };
+    match before {
+        None => {
+            for (i, &q) in frame.iter().enumerate() {
+                emit(i, i16::from(q));
+            }
+        }
+        Some(p) => {
+            for (i, (&q, &b)) in frame.iter().zip(p).enumerate() {
+                emit(i, i16::from(q) - i16::from(b));
+            }
+        }
+    }
+    n
+}
+
 /// One step of rate coding: feature `i` spikes when `(draw_i >> 24) < q_i`, one xorshift32 draw
 /// per feature in feature order; the spiking indices go to `out` ascending. Eight features per
 /// loop turn (the same draws in the same order), so the loop's own bookkeeping costs an eighth
@@ -344,29 +439,22 @@ impl<'f> Encoder<'f> {
         if let Encoding::Rate { .. } = self.encoding {
             return Ok(rate_step(&mut self.rng, frame, out));
         }
-        let prev = if t == 0 { None } else { self.frame(t - 1) };
-        let mut n = 0;
-        for (i, &q) in frame.iter().enumerate() {
-            let spike = match self.encoding {
-                Encoding::Rate { .. } => (self.rng.next_u32() >> 24) < u32::from(q),
-                Encoding::Latency { threshold } => {
-                    q >= threshold && q > 0 && latency_step(q, self.time_steps) == t
-                }
-                Encoding::Delta { threshold } => {
-                    let before = prev.and_then(|p| p.get(i).copied()).unwrap_or(0);
-                    let rise = i16::from(q) - i16::from(before);
-                    threshold > 0 && rise >= i16::from(threshold)
-                }
-                Encoding::Events
-                | Encoding::Direct
-                | Encoding::SendOnDelta
-                | Encoding::SigmaDelta => false,
-            };
-            if spike {
-                out[n] = i as u16;
-                n += 1;
+        Ok(match self.encoding {
+            // The spiking features' interval, once per step (a step outside it costs nothing).
+            Encoding::Latency { threshold } => latency_window(t, self.time_steps, threshold)
+                .map_or(0, |w| window_step(frame, w, out)),
+            // One frame every step rises only at step 0.
+            Encoding::Delta { .. } if t > 0 && self.features.len() == self.input_size => 0,
+            Encoding::Delta { threshold } => {
+                let prev = if t == 0 { None } else { self.frame(t - 1) };
+                delta_frame_step(frame, prev, threshold, out)
             }
-        }
-        Ok(n)
+            // Rate coding returned above; the others have no u8 code.
+            Encoding::Rate { .. }
+            | Encoding::Events
+            | Encoding::Direct
+            | Encoding::SendOnDelta
+            | Encoding::SigmaDelta => 0,
+        })
     }
 }

@@ -2,7 +2,7 @@
 mod common;
 
 use common::reference;
-use snn_models::encode::{latency_step, Encoder, Rng};
+use snn_models::encode::{latency_step, latency_window, Encoder, Rng};
 use snn_models::EngineBuffers;
 use snn_models::{decode, Encoding, EngineError, Header};
 
@@ -124,6 +124,93 @@ fn latency_code_spikes_once_at_its_step() {
     );
 }
 
+/// The latency code's definition, the encoder's code before `latency_window`: feature `i`
+/// spikes at step `t` when `q >= threshold && q > 0 && latency_step(q, T) == t`.
+fn latency_reference(frame: &[u8], threshold: u8, time_steps: u16, t: u16) -> Vec<u16> {
+    (0..frame.len() as u16)
+        .filter(|&i| {
+            let q = frame[usize::from(i)];
+            q >= threshold && q > 0 && latency_step(q, time_steps) == t
+        })
+        .collect()
+}
+
+#[test]
+fn latency_window_is_the_level_set_of_latency_step() {
+    let thresholds = [0u8, 1, 2, 10, 100, 128, 254, 255];
+    let check = |time_steps: u16, t: u16| {
+        for threshold in thresholds {
+            let w = latency_window(t, time_steps, threshold);
+            for q in 0..=255u8 {
+                let spikes = q >= threshold && q > 0 && latency_step(q, time_steps) == t;
+                let inside = w.is_some_and(|(lo, hi)| (lo..=hi).contains(&q));
+                assert_eq!(
+                    inside, spikes,
+                    "q {q}, T {time_steps}, t {t}, threshold {threshold}: window {w:?}"
+                );
+            }
+            if let Some((lo, hi)) = w {
+                assert!(1 <= lo && lo <= hi, "{w:?}");
+            }
+        }
+    };
+    // Every T up to 400 and every step of it, plus one past the last.
+    for time_steps in 0..=400u16 {
+        for t in 0..=time_steps {
+            check(time_steps, t);
+        }
+    }
+    // Long codes: the first and last steps and a stride through the rest.
+    for time_steps in [1000u16, 4097, u16::MAX - 1, u16::MAX] {
+        for t in (0..time_steps)
+            .step_by(97)
+            .chain(time_steps - 3..time_steps)
+        {
+            check(time_steps, t);
+        }
+    }
+}
+
+#[test]
+fn latency_steps_equal_the_reference_code() {
+    // Whole steps through `Encoder::next_step` against the per-feature formula: one frame and
+    // a sequence of frames, sizes around the loop's unrolling, several T and thresholds.
+    let mut gen = Rng::new(11, 5);
+    for size in [1u16, 7, 8, 9, 64, 65] {
+        for time_steps in [1u16, 2, 3, 5, 8, 10, 25, 255, 256, 300] {
+            for threshold in [0u8, 1, 30, 200] {
+                for seq in [false, true] {
+                    let frames = if seq { usize::from(time_steps) } else { 1 };
+                    let features: Vec<u8> = (0..usize::from(size) * frames)
+                        .map(|k| match k % 5 {
+                            0 => 0,
+                            1 => 255,
+                            _ => (gen.next_u32() >> 24) as u8,
+                        })
+                        .collect();
+                    let h = header(Encoding::Latency { threshold }, size, time_steps);
+                    let expected: Vec<Vec<u16>> = (0..time_steps)
+                        .map(|t| {
+                            let f = if seq {
+                                let s = usize::from(t) * usize::from(size);
+                                &features[s..s + usize::from(size)]
+                            } else {
+                                &features[..]
+                            };
+                            latency_reference(f, threshold, time_steps, t)
+                        })
+                        .collect();
+                    assert_eq!(
+                        encode_all(&h, &features, 0),
+                        expected,
+                        "size {size}, T {time_steps}, threshold {threshold}, seq {seq}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn delta_code_spikes_on_rises() {
     let h = header(Encoding::Delta { threshold: 20 }, 3, 4);
@@ -139,6 +226,47 @@ fn delta_code_spikes_on_rises() {
     // One frame for every step: only the first step sees a rise.
     let expected: Vec<Vec<u16>> = vec![vec![0, 1], vec![], vec![], vec![]];
     assert_eq!(encode_all(&h, &[30, 25, 19], 0), expected);
+}
+
+#[test]
+fn delta_steps_equal_the_reference_code() {
+    // The per-feature definition (the encoder's code before the frame-wise loop): feature `i`
+    // spikes at `t` when `threshold > 0` and `q_t - q_{t-1} >= threshold` (`q_{-1} = 0`).
+    let mut gen = Rng::new(7, 2);
+    for size in [1u16, 9, 64] {
+        for time_steps in [1u16, 2, 5, 25] {
+            for threshold in [0u8, 1, 20, 255] {
+                for seq in [false, true] {
+                    let frames = if seq { usize::from(time_steps) } else { 1 };
+                    let features: Vec<u8> = (0..usize::from(size) * frames)
+                        .map(|_| (gen.next_u32() >> 24) as u8)
+                        .collect();
+                    let frame = |t: usize| {
+                        let s = if seq { t * usize::from(size) } else { 0 };
+                        &features[s..s + usize::from(size)]
+                    };
+                    let expected: Vec<Vec<u16>> = (0..usize::from(time_steps))
+                        .map(|t| {
+                            (0..size)
+                                .filter(|&i| {
+                                    let i = usize::from(i);
+                                    let before = if t == 0 { 0 } else { frame(t - 1)[i] };
+                                    let rise = i16::from(frame(t)[i]) - i16::from(before);
+                                    threshold > 0 && rise >= i16::from(threshold)
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let h = header(Encoding::Delta { threshold }, size, time_steps);
+                    assert_eq!(
+                        encode_all(&h, &features, 0),
+                        expected,
+                        "size {size}, T {time_steps}, threshold {threshold}, seq {seq}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]

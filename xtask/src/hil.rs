@@ -101,6 +101,9 @@ pub struct HilReport {
     pub seconds: f64,
     /// What the link cost (retries, damaged replies, timeouts).
     pub link: LinkStats,
+    /// The model's last layer is a non-spiking readout (`Output::MaxMembrane`): it never
+    /// spikes by design, so [`judge`] does not ask it to.
+    pub readout: bool,
 }
 
 /// Loads `model` on the device behind `client` and compares `samples` digits rows with the host.
@@ -130,6 +133,7 @@ pub fn compare(client: &mut Client, model: &[u8], samples: usize) -> Result<HilR
         model: loaded.name.to_string(),
         seconds: 0.0,
         link: LinkStats::default(),
+        readout: decode(model).is_ok_and(|m| m.output == snn_models::Output::MaxMembrane),
     };
     let start = Instant::now();
     for s in &rows {
@@ -394,7 +398,11 @@ pub fn judge(rep: &HilReport) -> Result<()> {
             rep.samples
         );
     }
-    if let Some(l) = rep.layer_totals.iter().position(|&t| t == 0) {
+    let spiking = rep
+        .layer_totals
+        .len()
+        .saturating_sub(usize::from(rep.readout));
+    if let Some(l) = rep.layer_totals[..spiking].iter().position(|&t| t == 0) {
         bail!("layer {l} never spiked: the run does not exercise every layer");
     }
     if rep.samples == 0 {

@@ -854,9 +854,9 @@ const BLOCK: usize = 8;
 /// Presynaptic rows summed per batch: a 16-bit lane then holds at most `256 * 255 < 2^16`.
 const BATCH: usize = 256;
 /// `w ^ 0x80` maps an `i8` weight (as its byte) to the unsigned `w + 128` in `0..=255`.
-const BIAS_BYTES: u32 = 0x8080_8080;
+pub(crate) const BIAS_BYTES: u32 = 0x8080_8080;
 /// Selects bytes 0 and 2 of a word as two 16-bit lanes.
-const LANES: u32 = 0x00FF_00FF;
+pub(crate) const LANES: u32 = 0x00FF_00FF;
 
 /// Dense fan-out of the general path (the fused [`step_dense`] sums the same way, in one batch),
 /// exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
@@ -1461,7 +1461,8 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// registers: each weight byte `w` becomes `w ^ 0x80 = w + 128` in `0..=255` (one XOR per four
 /// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
 /// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
-/// Lane layout as in [`lane_values`].
+/// Lane layout as in [`lane_values`]. The cores without unaligned word loads (M0, RV32) read
+/// each row's weights as aligned words (`words.rs`), the others byte-wise; the same sums.
 #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
 fn add_rows<const B: usize, const W: usize, S: Index>(
@@ -1471,19 +1472,7 @@ fn add_rows<const B: usize, const W: usize, S: Index>(
     spikes: &[S],
     acc: &mut [u32; W],
 ) {
-    let cols = values.get(off..).unwrap_or(&[]);
-    for &j in spikes {
-        let start = j.index() * n;
-        let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
-            continue; // unreachable for existing rows
-        };
-        for q in 0..B / 4 {
-            let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
-                ^ BIAS_BYTES;
-            acc[2 * q] += x & LANES;
-            acc[2 * q + 1] += (x >> 8) & LANES;
-        }
-    }
+    crate::words::add_rows::<B, W>(values, n, off, spikes.iter().map(|&j| j.index()), acc);
 }
 
 #[cfg(test)]

@@ -44,6 +44,9 @@ pub mod layout;
 pub mod owned;
 pub mod signed;
 pub mod validate;
+// The portable dense loop's aligned-word reads; the DSP cores take `dsp.rs` instead.
+#[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+mod words;
 
 #[cfg(feature = "alloc")]
 pub use codec::encode_to_vec;

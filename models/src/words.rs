@@ -10,10 +10,11 @@
 //! at the same byte `r = -h mod 4` of a word, in word `t = j * n / 4 + off / 4 - (h + r) / 4`
 //! of `words`. With `r == 0` its `B / 4` weight words are `words[t..t + B / 4]`; otherwise word
 //! `q` is the funnel shift `(words[t + q] >> 8r) | (words[t + q + 1] << (32 - 8r))` of
-//! `B / 4 + 1` aligned words (little endian), the shift fixed for the whole call. A row whose
-//! words do not all lie in `words` (at the array's two ends), any other `n` or `off`, and every
-//! other target take the byte path ([`add_rows_bytes`]), which is the reference: both add the
-//! same bytes into the same lanes, so the sums are the same integers.
+//! `B / 4 + 1` aligned words (little endian), the shift fixed for the whole call (one loop per
+//! shift, so the loop holds it as a constant). A row whose words do not all lie in `words` (at
+//! the array's two ends), any other `n` or `off`, the fused step's blocks of 4 and every other
+//! target take the byte path ([`add_rows_bytes`]), which is the reference: both add the same
+//! bytes into the same lanes, so the sums are the same integers.
 //!
 //! Each weight word `x` then goes into the lanes as before: `x ^ 0x80808080` maps every `i8`
 //! weight to `w + 128` in `0..=255`, even bytes `x & 0x00FF00FF` into `acc[2q]`, odd bytes
@@ -52,7 +53,9 @@ pub(crate) fn add_rows<const B: usize, const W: usize>(
     rows: impl Iterator<Item = usize>,
     acc: &mut [u32; W],
 ) {
-    if ALIGNED_LOADS_ONLY {
+    // Blocks of 8 only: the fused step's blocks of 4 (the last columns of a layer with
+    // `n % 8 != 0`) keep the bytes, so as not to copy four more loops into every variant of it.
+    if ALIGNED_LOADS_ONLY && B == 8 {
         add_rows_words::<B, W>(values, n, off, rows, acc);
     } else {
         add_rows_bytes::<B, W>(values, n, off, rows, acc);
@@ -76,13 +79,27 @@ pub(crate) fn add_rows_words<const B: usize, const W: usize>(
     let h = head.len();
     // The segment's first byte within its word, and how many words `h + r` bytes make.
     let r = h.wrapping_neg() & 3;
-    let first = (off / 4).wrapping_sub((h + r) / 4);
-    let at = Segments {
-        values,
-        words,
-        n,
-        off,
-        first,
+    // Row 0's segment starts in word `off / 4 - (h + r) / 4` of `words`; row `j`'s `j * n / 4`
+    // words later. Before the first word (`off == 0` on a misaligned array) row 0 lies in the
+    // head: then the view starts at word 0 and row `j` reads from word `j * n / 4 - 1`.
+    let at = match (off / 4).checked_sub((h + r) / 4) {
+        Some(first) => Segments {
+            values,
+            words: words.get(first..).unwrap_or(&[]),
+            back: 0,
+            n,
+            off,
+        },
+        // `off == 0`, `h + r == 4`: row 0 in the head, row `j >= 1` from word `j * n / 4 - 1`.
+        None if off + 4 == h + r => Segments {
+            values,
+            words,
+            back: 1,
+            n,
+            off,
+        },
+        // Not from `pod_align_to`'s largest middle: the bytes.
+        None => return add_rows_bytes::<B, W>(values, n, off, rows, acc),
     };
     match r {
         0 => at.add::<B, W, 0>(rows, acc),
@@ -92,23 +109,24 @@ pub(crate) fn add_rows_words<const B: usize, const W: usize>(
     }
 }
 
-/// The row segments of one call: where their words start in the aligned view.
+/// The row segments of one call: the aligned words from row 0's segment on.
 struct Segments<'a> {
     /// The weights, row-major, `n` columns.
     values: &'a [u8],
-    /// Their aligned middle (`pod_align_to`).
+    /// Their aligned words from the one row 0's segment starts in (`pod_align_to`), or from
+    /// the one after it (`back == 1`).
     words: &'a [u32],
+    /// Row `j`'s segment starts in word `j * n / 4 - back`.
+    back: usize,
     /// Columns per row.
     n: usize,
     /// The block's first column.
     off: usize,
-    /// Word of row 0's segment in `words` (wrapping: "before the start" is a huge index).
-    first: usize,
 }
 
 impl Segments<'_> {
     /// Adds every row's segment, its words funnel-shifted by `S` bits (`S = 8r`, `0` when the
-    /// segments are aligned).
+    /// segments are aligned), row `j`'s from word `j * n / 4 - back`.
     #[inline(always)]
     fn add<const B: usize, const W: usize, const S: u32>(
         &self,
@@ -123,7 +141,7 @@ impl Segments<'_> {
             return add_rows_bytes::<B, W>(self.values, self.n, self.off, rows, acc);
         };
         for j in rows {
-            let t = j.wrapping_mul(per_row).wrapping_add(self.first);
+            let t = j.wrapping_mul(per_row).wrapping_sub(self.back);
             // One compare: `t <= len - span` puts `t..t + span` inside `words`.
             match (t <= last).then(|| self.words.get(t..t + span)).flatten() {
                 Some(w) => {

@@ -1461,8 +1461,8 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// registers: each weight byte `w` becomes `w ^ 0x80 = w + 128` in `0..=255` (one XOR per four
 /// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
 /// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
-/// Lane layout as in [`lane_values`]. The cores without unaligned word loads (M0, RV32) read
-/// each row's weights as aligned words (`words.rs`), the others byte-wise; the same sums.
+/// Lane layout as in [`lane_values`]. On the cores without unaligned word loads (M0, RV32) the
+/// blocks of 8 read each row's weights as aligned words (`words.rs`); the same sums.
 #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
 fn add_rows<const B: usize, const W: usize, S: Index>(
@@ -1472,7 +1472,23 @@ fn add_rows<const B: usize, const W: usize, S: Index>(
     spikes: &[S],
     acc: &mut [u32; W],
 ) {
-    crate::words::add_rows::<B, W>(values, n, off, spikes.iter().map(|&j| j.index()), acc);
+    if crate::words::ALIGNED_LOADS_ONLY && B == 8 {
+        let rows = spikes.iter().map(|&j| j.index());
+        return crate::words::add_rows_words::<B, W>(values, n, off, rows, acc);
+    }
+    let cols = values.get(off..).unwrap_or(&[]);
+    for &j in spikes {
+        let start = j.index() * n;
+        let Some(Ok(w)) = cols.get(start..start + B).map(<&[u8; B]>::try_from) else {
+            continue; // unreachable for existing rows
+        };
+        for q in 0..B / 4 {
+            let x = u32::from_le_bytes([w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3]])
+                ^ BIAS_BYTES;
+            acc[2 * q] += x & LANES;
+            acc[2 * q + 1] += (x >> 8) & LANES;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,12 @@
 //! `q` is the funnel shift `(words[t + q] >> 8r) | (words[t + q + 1] << (32 - 8r))` of
 //! `B / 4 + 1` aligned words (little endian), the shift fixed for the whole call (one loop per
 //! shift, so the loop holds it as a constant). A row whose words do not all lie in `words` (at
-//! the array's two ends), any other `n` or `off`, the fused step's blocks of 4 and every other
-//! target take the byte path ([`add_rows_bytes`]), which is the reference: both add the same
-//! bytes into the same lanes, so the sums are the same integers.
+//! the array's two ends) and any other `n` or `off` take the byte path ([`add_rows_bytes`]),
+//! which is the reference: both add the same bytes into the same lanes, so the sums are the
+//! same integers. Only the blocks of 8 come here (`ALIGNED_LOADS_ONLY`); the fused step's
+//! blocks of 4 and every other core keep `engine.rs`'s byte loop, the same as `add_rows_bytes`
+//! (every loop here is copied into each variant of the fused step; with blocks of 4 too the
+//! micro:bit's flash grew by ~70 kB more, measured with seven loops).
 //!
 //! Each weight word `x` then goes into the lanes as before: `x ^ 0x80808080` maps every `i8`
 //! weight to `w + 128` in `0..=255`, even bytes `x & 0x00FF00FF` into `acc[2q]`, odd bytes
@@ -22,7 +25,7 @@
 
 use crate::engine::{BIAS_BYTES, LANES};
 
-/// Whether this target reads row segments as aligned words ([`add_rows`]): the cores without
+/// Whether this target reads row segments as aligned words ([`add_rows_words`]): the cores without
 /// unaligned word loads. ARMv6-M is told from the other Arm profiles by its lack of 32-bit
 /// atomics (no `ldrex`/`strex`); ARMv7-M and v8-M Mainline load unaligned words in one `ldr`,
 /// so the byte path is already one load per word there.
@@ -42,28 +45,9 @@ fn add_word(x: u32, even: &mut u32, odd: &mut u32) {
 }
 
 /// Adds columns `off..off + B` of every row in `rows` into the `W = B / 2` packed sums `acc`
-/// (lane layout as in `engine::lane_values`), by aligned words on the cores that need them
-/// ([`ALIGNED_LOADS_ONLY`]), else by [`add_rows_bytes`]. A row whose segment does not lie in
-/// `values` adds nothing.
-#[inline(always)]
-pub(crate) fn add_rows<const B: usize, const W: usize>(
-    values: &[u8],
-    n: usize,
-    off: usize,
-    rows: impl Iterator<Item = usize>,
-    acc: &mut [u32; W],
-) {
-    // Blocks of 8 only: the fused step's blocks of 4 (the last columns of a layer with
-    // `n % 8 != 0`) keep the bytes, so as not to copy four more loops into every variant of it.
-    if ALIGNED_LOADS_ONLY && B == 8 {
-        add_rows_words::<B, W>(values, n, off, rows, acc);
-    } else {
-        add_rows_bytes::<B, W>(values, n, off, rows, acc);
-    }
-}
-
-/// [`add_rows`] by aligned words wherever the layout allows (module docs), the rest by
-/// [`add_rows_bytes`]; the same sums on every target.
+/// (lane layout as in `engine::lane_values`) by aligned words wherever the layout allows
+/// (module docs), the rest by [`add_rows_bytes`]; the same sums on every target. A row whose
+/// segment does not lie in `values` adds nothing.
 #[inline(always)]
 pub(crate) fn add_rows_words<const B: usize, const W: usize>(
     values: &[u8],
@@ -162,7 +146,7 @@ impl Segments<'_> {
     }
 }
 
-/// [`add_rows`] byte by byte: each four weights assembled into a little-endian word (one
+/// [`add_rows_words`] byte by byte: each four weights assembled into a little-endian word (one
 /// unaligned load where the core has them). The reference of the word path.
 #[inline(always)]
 pub(crate) fn add_rows_bytes<const B: usize, const W: usize>(

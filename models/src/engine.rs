@@ -1465,7 +1465,7 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// blocks of 8 read each row's weights as aligned words (`words.rs`); the same sums.
 #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
-fn add_rows<const B: usize, const W: usize, S: Index>(
+fn add_rows<const B: usize, const W: usize, S: Index + crate::words::Spike>(
     values: &[u8],
     n: usize,
     off: usize,
@@ -1473,8 +1473,7 @@ fn add_rows<const B: usize, const W: usize, S: Index>(
     acc: &mut [u32; W],
 ) {
     if crate::words::ALIGNED_LOADS_ONLY && B == 8 {
-        let rows = spikes.iter().map(|&j| j.index());
-        return crate::words::add_rows_words::<B, W>(values, n, off, rows, acc);
+        return crate::words::add_rows_words::<B, W, S>(values, n, off, spikes, acc);
     }
     let cols = values.get(off..).unwrap_or(&[]);
     for &j in spikes {

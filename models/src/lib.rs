@@ -19,10 +19,19 @@
 // feature `arm-dsp` on an Arm target: the engine's synaptic loop (`dsp.rs`) and the dense
 // baseline's kernel (`dense/dsp.rs`).
 #![cfg_attr(
-    not(all(feature = "arm-dsp", target_arch = "arm")),
+    not(any(
+        all(feature = "arm-dsp", target_arch = "arm"),
+        all(target_arch = "arm", not(target_has_atomic = "32"))
+    )),
     forbid(unsafe_code)
 )]
-#![cfg_attr(all(feature = "arm-dsp", target_arch = "arm"), deny(unsafe_code))]
+#![cfg_attr(
+    any(
+        all(feature = "arm-dsp", target_arch = "arm"),
+        all(target_arch = "arm", not(target_has_atomic = "32"))
+    ),
+    deny(unsafe_code)
+)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]
@@ -32,6 +41,13 @@ pub mod codec;
 pub mod crc;
 pub mod decision;
 pub mod dense;
+// ARMv6-M (Cortex-M0/M0+): the aligned-word block sums' loop in assembly.
+#[cfg(all(
+    target_arch = "arm",
+    not(target_has_atomic = "32"),
+    not(feature = "arm-dsp")
+))]
+mod armv6m;
 #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
 mod dsp;
 pub mod encode;

@@ -35,6 +35,34 @@ pub(crate) const ALIGNED_LOADS_ONLY: bool = cfg!(any(
     all(target_arch = "arm", not(target_has_atomic = "32"))
 ));
 
+/// A spike list's element: the row it names (`u16` lists, `i32` recurrent spikes; `usize` for
+/// the tests).
+pub(crate) trait Spike: Copy {
+    /// The row number.
+    fn row(self) -> usize;
+}
+
+impl Spike for u16 {
+    #[inline(always)]
+    fn row(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl Spike for i32 {
+    #[inline(always)]
+    fn row(self) -> usize {
+        self as u32 as usize
+    }
+}
+
+impl Spike for usize {
+    #[inline(always)]
+    fn row(self) -> usize {
+        self
+    }
+}
+
 /// One weight word (four columns, little endian) into the packed sums `even` (its bytes 0 and
 /// 2) and `odd` (bytes 1 and 3), each biased by 128.
 #[inline(always)]
@@ -49,13 +77,14 @@ fn add_word(x: u32, even: &mut u32, odd: &mut u32) {
 /// (module docs), the rest by [`add_rows_bytes`]; the same sums on every target. A row whose
 /// segment does not lie in `values` adds nothing.
 #[inline(always)]
-pub(crate) fn add_rows_words<const B: usize, const W: usize>(
+pub(crate) fn add_rows_words<const B: usize, const W: usize, T: Spike>(
     values: &[u8],
     n: usize,
     off: usize,
-    rows: impl Iterator<Item = usize>,
+    spikes: &[T],
     acc: &mut [u32; W],
 ) {
+    let rows = spikes.iter().map(|&j| j.row());
     if n % 4 != 0 || off % 4 != 0 {
         return add_rows_bytes::<B, W>(values, n, off, rows, acc);
     }
@@ -86,10 +115,10 @@ pub(crate) fn add_rows_words<const B: usize, const W: usize>(
         None => return add_rows_bytes::<B, W>(values, n, off, rows, acc),
     };
     match r {
-        0 => at.add::<B, W, 0>(rows, acc),
-        1 => at.add::<B, W, 8>(rows, acc),
-        2 => at.add::<B, W, 16>(rows, acc),
-        _ => at.add::<B, W, 24>(rows, acc),
+        0 => at.add::<B, W, 0, T>(spikes, acc),
+        1 => at.add::<B, W, 8, T>(spikes, acc),
+        2 => at.add::<B, W, 16, T>(spikes, acc),
+        _ => at.add::<B, W, 24, T>(spikes, acc),
     }
 }
 
@@ -112,11 +141,29 @@ impl Segments<'_> {
     /// Adds every row's segment, its words funnel-shifted by `S` bits (`S = 8r`, `0` when the
     /// segments are aligned), row `j`'s from word `j * n / 4 - back`.
     #[inline(always)]
-    fn add<const B: usize, const W: usize, const S: u32>(
+    fn add<const B: usize, const W: usize, const S: u32, T: Spike>(
         &self,
-        rows: impl Iterator<Item = usize>,
+        spikes: &[T],
         acc: &mut [u32; W],
     ) {
+        // ARMv6-M: the same loop in assembly (`armv6m.rs`), leaving the rows outside `words`
+        // to the byte path here.
+        #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+        if let Ok(acc) = <&mut [u32; 4]>::try_from(&mut acc[..]) {
+            if B == 8 {
+                let mut rest = spikes;
+                loop {
+                    let k =
+                        crate::armv6m::add_rows8::<T, S>(self.words, self.n, self.back, rest, acc);
+                    let Some((&j, tail)) = rest.get(k..).and_then(<[T]>::split_first) else {
+                        return;
+                    };
+                    add_row_bytes::<8, 4>(self.values, j.row(), self.n, self.off, acc);
+                    rest = tail;
+                }
+            }
+        }
+        let rows = spikes.iter().map(|&j| j.row());
         let per_row = self.n / 4;
         // Aligned words a segment spans.
         let span = if S == 0 { B / 4 } else { B / 4 + 1 };
@@ -261,7 +308,7 @@ mod tests {
                 for rows in &row_sets {
                     let want = plain::<B>(values, n, off, rows);
                     let mut words = [0u32; W];
-                    add_rows_words::<B, W>(values, n, off, rows.iter().copied(), &mut words);
+                    add_rows_words::<B, W, usize>(values, n, off, rows, &mut words);
                     let mut bytes = [0u32; W];
                     add_rows_bytes::<B, W>(values, n, off, rows.iter().copied(), &mut bytes);
                     let what = (misalign, n, off, rows.len());
@@ -292,7 +339,7 @@ mod tests {
         // `off + B > n` on the last row: the segment runs past the array.
         let values = [0x7Fu8; 16];
         let mut acc = [0u32; 4];
-        add_rows_words::<8, 4>(&values, 16, 12, [1usize].into_iter(), &mut acc);
+        add_rows_words::<8, 4, usize>(&values, 16, 12, &[1], &mut acc);
         assert_eq!(acc, [0; 4]);
     }
 }

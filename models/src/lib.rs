@@ -15,9 +15,10 @@
 //!   export, tools) and borrows it as a [`Model`]; [`owned::EngineBuffers`] owns an engine's
 //!   state buffers sized for a model.
 #![cfg_attr(not(feature = "std"), no_std)]
-// `unsafe` is forbidden but in two marked places, both inline assembly compiled only with
-// feature `arm-dsp` on an Arm target: the engine's synaptic loop (`dsp.rs`) and the dense
-// baseline's kernel (`dense/dsp.rs`).
+// `unsafe` is forbidden but in three marked places, all inline assembly: with feature `arm-dsp`
+// on an Arm target the engine's synaptic loop (`dsp.rs`) and the dense baseline's kernel
+// (`dense/dsp.rs`); on ARMv6-M (an Arm target without 32-bit atomics, without `arm-dsp`) the
+// M0's aligned-word loop (`armv6m.rs`).
 #![cfg_attr(
     not(any(
         all(feature = "arm-dsp", target_arch = "arm"),

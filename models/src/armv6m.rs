@@ -22,7 +22,7 @@
 
 use core::arch::asm;
 
-use crate::words::Spike;
+use crate::engine::Index;
 
 /// One row's 8 columns from the row's address `{a}` (`r3`), the words shifted by `$s` bits
 /// (`$s` and `32 - $s` as literals; `"0"` for aligned words), into `r10`, `r11`, `r12`, `lr`.
@@ -174,7 +174,7 @@ macro_rules! run {
 /// whose words do not all lie in `words` and returns how many spikes it consumed (all of them
 /// when every row lies inside).
 #[inline(never)]
-pub(crate) fn add_rows8<T: Spike, const S: u32>(
+pub(crate) fn add_rows8<T: Index, const S: u32>(
     words: &[u32],
     n: usize,
     back: usize,

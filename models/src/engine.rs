@@ -1429,7 +1429,7 @@ fn lane_hi(w: u32) -> i32 {
 use crate::dsp::{hi as lane_hi, lo as lane_lo};
 
 /// A spike index as stored in a spike list.
-trait Index: Copy {
+pub(crate) trait Index: Copy {
     fn index(self) -> usize;
 }
 
@@ -1465,13 +1465,14 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// blocks of 8 read each row's weights as aligned words (`words.rs`); the same sums.
 #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
-fn add_rows<const B: usize, const W: usize, S: Index + crate::words::Spike>(
+fn add_rows<const B: usize, const W: usize, S: Index>(
     values: &[u8],
     n: usize,
     off: usize,
     spikes: &[S],
     acc: &mut [u32; W],
 ) {
+    #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
     if crate::words::ALIGNED_LOADS_ONLY && B == 8 {
         return crate::words::add_rows_words::<B, W, S>(values, n, off, spikes, acc);
     }

@@ -23,7 +23,7 @@
 //! weight to `w + 128` in `0..=255`, even bytes `x & 0x00FF00FF` into `acc[2q]`, odd bytes
 //! `(x >> 8) & 0x00FF00FF` into `acc[2q + 1]`; at most `256 * 255 < 2^16` per lane.
 
-use crate::engine::{BIAS_BYTES, LANES};
+use crate::engine::{Index, BIAS_BYTES, LANES};
 
 /// Whether this target reads row segments as aligned words ([`add_rows_words`]): the cores without
 /// unaligned word loads. ARMv6-M is told from the other Arm profiles by its lack of 32-bit
@@ -34,34 +34,6 @@ pub(crate) const ALIGNED_LOADS_ONLY: bool = cfg!(any(
     target_arch = "riscv64",
     all(target_arch = "arm", not(target_has_atomic = "32"))
 ));
-
-/// A spike list's element: the row it names (`u16` lists, `i32` recurrent spikes; `usize` for
-/// the tests).
-pub(crate) trait Spike: Copy {
-    /// The row number.
-    fn row(self) -> usize;
-}
-
-impl Spike for u16 {
-    #[inline(always)]
-    fn row(self) -> usize {
-        usize::from(self)
-    }
-}
-
-impl Spike for i32 {
-    #[inline(always)]
-    fn row(self) -> usize {
-        self as u32 as usize
-    }
-}
-
-impl Spike for usize {
-    #[inline(always)]
-    fn row(self) -> usize {
-        self
-    }
-}
 
 /// One weight word (four columns, little endian) into the packed sums `even` (its bytes 0 and
 /// 2) and `odd` (bytes 1 and 3), each biased by 128.
@@ -77,14 +49,14 @@ fn add_word(x: u32, even: &mut u32, odd: &mut u32) {
 /// (module docs), the rest by [`add_rows_bytes`]; the same sums on every target. A row whose
 /// segment does not lie in `values` adds nothing.
 #[inline(always)]
-pub(crate) fn add_rows_words<const B: usize, const W: usize, T: Spike>(
+pub(crate) fn add_rows_words<const B: usize, const W: usize, T: Index>(
     values: &[u8],
     n: usize,
     off: usize,
     spikes: &[T],
     acc: &mut [u32; W],
 ) {
-    let rows = spikes.iter().map(|&j| j.row());
+    let rows = spikes.iter().map(|&j| j.index());
     if n % 4 != 0 || off % 4 != 0 {
         return add_rows_bytes::<B, W>(values, n, off, rows, acc);
     }
@@ -141,7 +113,7 @@ impl Segments<'_> {
     /// Adds every row's segment, its words funnel-shifted by `S` bits (`S = 8r`, `0` when the
     /// segments are aligned), row `j`'s from word `j * n / 4 - back`.
     #[inline(always)]
-    fn add<const B: usize, const W: usize, const S: u32, T: Spike>(
+    fn add<const B: usize, const W: usize, const S: u32, T: Index>(
         &self,
         spikes: &[T],
         acc: &mut [u32; W],
@@ -158,12 +130,12 @@ impl Segments<'_> {
                     let Some((&j, tail)) = rest.get(k..).and_then(<[T]>::split_first) else {
                         return;
                     };
-                    add_row_bytes::<8, 4>(self.values, j.row(), self.n, self.off, acc);
+                    add_row_bytes::<8, 4>(self.values, j.index(), self.n, self.off, acc);
                     rest = tail;
                 }
             }
         }
-        let rows = spikes.iter().map(|&j| j.row());
+        let rows = spikes.iter().map(|&j| j.index());
         let per_row = self.n / 4;
         // Aligned words a segment spans.
         let span = if S == 0 { B / 4 } else { B / 4 + 1 };
@@ -240,6 +212,12 @@ mod tests {
     use super::*;
     use crate::encode::Rng;
     use std::{vec, vec::Vec};
+
+    impl Index for usize {
+        fn index(self) -> usize {
+            self
+        }
+    }
 
     /// `sum over rows j of (values[j * n + off + c] as i8 + 128)` for column `c` of the block,
     /// rows whose segment lies in `values` only: the definition of a lane.

@@ -4,8 +4,11 @@
 //! block of 8 columns, in inline assembly: LLVM keeps the four packed sums, the two masks and
 //! the loop's bounds of that loop in 8 low registers only by spilling (49 instructions per row
 //! of the zoo digits model, 16 of them stack traffic and literal-pool reloads); here the sums
-//! live in the high registers (`add rH, rL` is a plain Thumb-1 instruction), the row bound
-//! too, and the loop's end and the bias mask are pushed once and read from the stack.
+//! live in the high registers (`add rH, rL` is a plain Thumb-1 instruction), the row bound and
+//! the words' base too (moved in from a local array at entry, the sums moved back at exit:
+//! Rust passes no operands in high registers on Thumb-1), and the loop's end and the bias mask
+//! are pushed once and read from the stack: 33 instructions per row on shifted words, 24 on
+//! aligned ones, plus ~60 per call.
 //!
 //! `words.rs`'s portable loop (`Segments::add`) is the reference: the same aligned words, the
 //! same funnel shift `(w[t + q] >> S) | (w[t + q + 1] << (32 - S))`, the same XOR and masks,
@@ -17,7 +20,9 @@
 //! `k < span`, so every loaded word lies in `words` (`t + 4 * span <= 4 * words.len()`); `t`
 //! is a multiple of 4 (`n % 4 == 0`), so every `ldr` is aligned. The spike loads read
 //! `spikes[i]` for `i < spikes.len()` only (the loop runs while `p != end`, entered with at
-//! least one spike). The assembly pushes two words and pops them before it ends on every path.
+//! least one spike; the spike list's element is 2 or 4 bytes, aligned as its type, so `p`
+//! meets `end` exactly). The assembly pushes three words and pops them before it ends on every
+//! path; its only other writes are the four sums into the caller's local `state` array.
 #![allow(unsafe_code)]
 
 use core::arch::asm;
@@ -185,7 +190,13 @@ pub(crate) fn add_rows8<T: Index, const S: u32>(
     let Some(last) = words.len().checked_sub(span) else {
         return 0;
     };
-    if spikes.is_empty() || n % 4 != 0 || back > 1 {
+    // The loop handles 2- and 4-byte spike indices (`ldrh` / `ldr`, `p` stepping by one
+    // element up to `end`), `back` 1 only on shifted words (the aligned loop has no `subs`).
+    let size = core::mem::size_of::<T>();
+    if spikes.is_empty() || n % 4 != 0 || back > 1 || (S == 0 && back != 0) {
+        return 0;
+    }
+    if size != 2 && size != 4 {
         return 0;
     }
     let lim = (4 * last) as u32;
@@ -196,7 +207,6 @@ pub(crate) fn add_rows8<T: Index, const S: u32>(
     let start = spikes.as_ptr().cast::<u8>();
     let end = start.wrapping_add(core::mem::size_of_val(spikes));
     let (n, bias, lanes) = (n as u32, 0x8080_8080u32, 0x00FF_00FFu32);
-    let size = core::mem::size_of::<T>();
     let stop = match (size, S, back) {
         (2, 0, _) => run!(
             start,

@@ -63,7 +63,10 @@ pub mod signed;
 pub mod validate;
 // The portable dense loop's aligned-word reads (M0, RV32; compiled on the host for its tests);
 // the Arm cores with unaligned loads (M3, and the DSP cores' `dsp.rs`) never take it.
-#[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+#[cfg(not(all(
+    target_arch = "arm",
+    any(target_has_atomic = "32", feature = "arm-dsp")
+)))]
 mod words;
 
 #[cfg(feature = "alloc")]

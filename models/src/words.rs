@@ -120,7 +120,11 @@ impl Segments<'_> {
     ) {
         // ARMv6-M: the same loop in assembly (`armv6m.rs`), leaving the rows outside `words`
         // to the byte path here.
-        #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+        #[cfg(all(
+            target_arch = "arm",
+            not(target_has_atomic = "32"),
+            not(feature = "arm-dsp")
+        ))]
         if let Ok(acc) = <&mut [u32; 4]>::try_from(&mut acc[..]) {
             if B == 8 {
                 let mut rest = spikes;

@@ -17,7 +17,9 @@
 //! same integers. Only the blocks of 8 come here (`ALIGNED_LOADS_ONLY`); the fused step's
 //! blocks of 4 and every other core keep `engine.rs`'s byte loop, the same as `add_rows_bytes`
 //! (every loop here is copied into each variant of the fused step; with blocks of 4 too the
-//! micro:bit's flash grew by ~70 kB more, measured with seven loops).
+//! micro:bit's flash grew by ~70 kB more, measured with seven loops). On ARMv6-M the loop over
+//! the rows is `armv6m.rs`'s assembly; this Rust loop is its reference, RV32's loop, and what
+//! the host's tests hold to the byte path.
 //!
 //! Each weight word `x` then goes into the lanes as before: `x ^ 0x80808080` maps every `i8`
 //! weight to `w + 128` in `0..=255`, even bytes `x & 0x00FF00FF` into `acc[2q]`, odd bytes

@@ -854,9 +854,9 @@ const BLOCK: usize = 8;
 /// Presynaptic rows summed per batch: a 16-bit lane then holds at most `256 * 255 < 2^16`.
 const BATCH: usize = 256;
 /// `w ^ 0x80` maps an `i8` weight (as its byte) to the unsigned `w + 128` in `0..=255`.
-const BIAS_BYTES: u32 = 0x8080_8080;
+pub(crate) const BIAS_BYTES: u32 = 0x8080_8080;
 /// Selects bytes 0 and 2 of a word as two 16-bit lanes.
-const LANES: u32 = 0x00FF_00FF;
+pub(crate) const LANES: u32 = 0x00FF_00FF;
 
 /// Dense fan-out of the general path (the fused [`step_dense`] sums the same way, in one batch),
 /// exactly `cur[i] += sum over spiking j of (values[j * n + i] as i8)` for every
@@ -1429,7 +1429,7 @@ fn lane_hi(w: u32) -> i32 {
 use crate::dsp::{hi as lane_hi, lo as lane_lo};
 
 /// A spike index as stored in a spike list.
-trait Index: Copy {
+pub(crate) trait Index: Copy {
     fn index(self) -> usize;
 }
 
@@ -1461,7 +1461,8 @@ fn column_sum<S: Index>(values: &[u8], n: usize, col: usize, spikes: &[S]) -> i3
 /// registers: each weight byte `w` becomes `w ^ 0x80 = w + 128` in `0..=255` (one XOR per four
 /// weights), even and odd bytes are spread into the 16-bit lanes of two words (`uxtb16`) and
 /// one add sums two weights; at most `256 * 255 < 2^16` per lane, so no carry crosses lanes.
-/// Lane layout as in [`lane_values`].
+/// Lane layout as in [`lane_values`]. On the cores without unaligned word loads (M0, RV32) the
+/// blocks of 8 read each row's weights as aligned words (`words.rs`); the same sums.
 #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
 #[inline(always)]
 fn add_rows<const B: usize, const W: usize, S: Index>(
@@ -1471,6 +1472,10 @@ fn add_rows<const B: usize, const W: usize, S: Index>(
     spikes: &[S],
     acc: &mut [u32; W],
 ) {
+    #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+    if crate::words::ALIGNED_LOADS_ONLY && B == 8 {
+        return crate::words::add_rows_words::<B, W, S>(values, n, off, spikes, acc);
+    }
     let cols = values.get(off..).unwrap_or(&[]);
     for &j in spikes {
         let start = j.index() * n;

@@ -15,14 +15,24 @@
 //!   export, tools) and borrows it as a [`Model`]; [`owned::EngineBuffers`] owns an engine's
 //!   state buffers sized for a model.
 #![cfg_attr(not(feature = "std"), no_std)]
-// `unsafe` is forbidden but in two marked places, both inline assembly compiled only with
-// feature `arm-dsp` on an Arm target: the engine's synaptic loop (`dsp.rs`) and the dense
-// baseline's kernel (`dense/dsp.rs`).
+// `unsafe` is forbidden but in three marked places, all inline assembly: with feature `arm-dsp`
+// on an Arm target the engine's synaptic loop (`dsp.rs`) and the dense baseline's kernel
+// (`dense/dsp.rs`); on ARMv6-M (an Arm target without 32-bit atomics, without `arm-dsp`) the
+// M0's aligned-word loop (`armv6m.rs`).
 #![cfg_attr(
-    not(all(feature = "arm-dsp", target_arch = "arm")),
+    not(any(
+        all(feature = "arm-dsp", target_arch = "arm"),
+        all(target_arch = "arm", not(target_has_atomic = "32"))
+    )),
     forbid(unsafe_code)
 )]
-#![cfg_attr(all(feature = "arm-dsp", target_arch = "arm"), deny(unsafe_code))]
+#![cfg_attr(
+    any(
+        all(feature = "arm-dsp", target_arch = "arm"),
+        all(target_arch = "arm", not(target_has_atomic = "32"))
+    ),
+    deny(unsafe_code)
+)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]
@@ -32,6 +42,13 @@ pub mod codec;
 pub mod crc;
 pub mod decision;
 pub mod dense;
+// ARMv6-M (Cortex-M0/M0+): the aligned-word block sums' loop in assembly.
+#[cfg(all(
+    target_arch = "arm",
+    not(target_has_atomic = "32"),
+    not(feature = "arm-dsp")
+))]
+mod armv6m;
 #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
 mod dsp;
 pub mod encode;
@@ -44,6 +61,13 @@ pub mod layout;
 pub mod owned;
 pub mod signed;
 pub mod validate;
+// The portable dense loop's aligned-word reads (M0, RV32; compiled on the host for its tests);
+// the Arm cores with unaligned loads (M3, and the DSP cores' `dsp.rs`) never take it.
+#[cfg(not(all(
+    target_arch = "arm",
+    any(target_has_atomic = "32", feature = "arm-dsp")
+)))]
+mod words;
 
 #[cfg(feature = "alloc")]
 pub use codec::encode_to_vec;

@@ -12,6 +12,7 @@ use snn_models::decision::{FinalCount, FirstToThreshold, Populations, Reached, W
 use snn_models::encode::{raw_unit, Encoder};
 use snn_models::{
     crc::crc32, decode, Carry, Engine, EngineError, FormatError, Layout, Model, Requirements,
+    Weights,
 };
 
 /// Caller-provided storage: static arrays on a device, vectors on the host.
@@ -31,6 +32,31 @@ pub struct CpuBuffers<'a> {
     pub step: &'a mut [u16],
 }
 
+/// How far to move an upload so that the largest dense weight array of `model` (whose bytes
+/// lie in the upload) starts on a 4-byte boundary: 0 to 3. The
+/// weight rows of a step then share that alignment (`n % 4 == 0`), and the cores that load
+/// words only aligned (M0, RV32: `snn_models`' `words.rs`) read two words per row segment
+/// instead of three. Same bits either way; only the instruction count changes.
+fn word_shift(model: &Model<'_>) -> usize {
+    let largest = model
+        .layers
+        .iter()
+        .filter_map(|l| match &l.feedforward {
+            Weights::Dense { values } => Some(values.0),
+            _ => None,
+        })
+        .max_by_key(|v| v.len());
+    largest.map_or(0, |v| (4 - (v.as_ptr() as usize) % 4) % 4)
+}
+
+/// The loaded model's bytes: `len` bytes from `start` of the model buffer.
+fn loaded_bytes(model: &[u8], start: usize, len: usize) -> &[u8] {
+    start
+        .checked_add(len)
+        .and_then(|end| model.get(start..end))
+        .unwrap_or(&[])
+}
+
 /// Runs models on the CPU with the `snn_models` engine.
 #[derive(Debug)]
 pub struct CpuBackend<'a> {
@@ -39,6 +65,8 @@ pub struct CpuBackend<'a> {
     len: usize,
     /// Bytes of the model file inside it.
     model_len: usize,
+    /// Where the loaded upload starts in `buf.model` (0 to 3, [`word_shift`]).
+    model_start: usize,
     loaded: Option<ModelInfo>,
     /// Where the loaded model's parts lie in `buf.model` and the state it needs, taken once
     /// when the upload was validated (meaningful only while `loaded` is `Some`: every write
@@ -300,6 +328,7 @@ impl<'a> CpuBackend<'a> {
             buf,
             len: 0,
             model_len: 0,
+            model_start: 0,
             loaded: None,
             bound: Bound::default(),
             public_key: None,
@@ -357,6 +386,14 @@ impl<'a> CpuBackend<'a> {
         self.finish_load(crc32(bytes))
     }
 
+    /// The loaded model file's bytes, where they lie in the model buffer (`None` without a
+    /// loaded model).
+    pub fn loaded_model(&self) -> Option<&[u8]> {
+        self.loaded
+            .as_ref()
+            .map(|_| loaded_bytes(self.buf.model, self.model_start, self.model_len))
+    }
+
     /// Whether the device's buffers hold the state of `model`, which needs `r`.
     fn check_fits(&self, model: &Model<'_>, r: &Requirements) -> Result<(), ErrorReply> {
         let b = &self.buf;
@@ -407,6 +444,7 @@ impl Backend for CpuBackend<'_> {
         self.readout_ready = false;
         self.len = 0;
         self.model_len = 0;
+        self.model_start = 0;
         if len as usize > self.buf.model.len() {
             let mut e = err(ErrorCode::TooLarge, "");
             let _ = write!(
@@ -457,6 +495,7 @@ impl Backend for CpuBackend<'_> {
             .layout
             .set(&model, bytes)
             .ok_or_else(|| err(ErrorCode::BadModel, "model parts outside its bytes"))?;
+        let shift = word_shift(&model);
         let info = ModelInfo {
             name: truncated(model.header.name),
             crc,
@@ -467,6 +506,15 @@ impl Backend for CpuBackend<'_> {
             neurons: model.layers.iter().map(|l| u32::from(l.neurons)).sum(),
             outputs: model.output_neurons() as u16,
         };
+        drop(model);
+        // Move the upload so its largest dense weight array starts on a word boundary (the
+        // layout's byte ranges are relative to the model's start, so they stay true), when the
+        // buffer has the room; the M0 and RV32 then read its rows as aligned words.
+        let len = self.len;
+        if shift > 0 && len + shift <= self.buf.model.len() {
+            self.buf.model.copy_within(0..len, shift);
+            self.model_start = shift;
+        }
         self.model_len = model_len;
         self.loaded = Some(info.clone());
         Ok(info)
@@ -495,7 +543,10 @@ impl Backend for CpuBackend<'_> {
         self.readout_ready = false;
         let b = &mut self.buf;
         let mut model = empty_model();
-        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(
+            loaded_bytes(b.model, self.model_start, self.model_len),
+            &mut model,
+        )?;
         // Hand the engine only what this model needs: it clears its state on every run, and the
         // device's buffers are sized for the largest model.
         let (membrane, current, spikes_buf, counts) =
@@ -542,7 +593,10 @@ impl Backend for CpuBackend<'_> {
         let bound = &self.bound;
         let b = &self.buf;
         let mut model = empty_model();
-        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(
+            loaded_bytes(b.model, self.model_start, self.model_len),
+            &mut model,
+        )?;
         if !model.has_readout() {
             return Err(err(
                 ErrorCode::BadInput,
@@ -614,7 +668,10 @@ impl Backend for CpuBackend<'_> {
         let b = &mut self.buf;
         let bound = &self.bound;
         let mut model = empty_model();
-        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(
+            loaded_bytes(b.model, self.model_start, self.model_len),
+            &mut model,
+        )?;
         let engine = bind(
             &model,
             bound.state(b.membrane, b.current, b.spikes, b.out_counts)?,
@@ -681,7 +738,10 @@ impl Backend for CpuBackend<'_> {
         let b = &mut self.buf;
         let bound = &self.bound;
         let mut model = empty_model();
-        bound.model(b.model.get(..self.model_len).unwrap_or(&[]), &mut model)?;
+        bound.model(
+            loaded_bytes(b.model, self.model_start, self.model_len),
+            &mut model,
+        )?;
         let mut engine = bind(
             &model,
             bound.state(b.membrane, b.current, b.spikes, b.out_counts)?,

@@ -609,3 +609,57 @@ fn a_write_into_the_stored_model_unloads_it_until_the_next_load() {
         assert_eq!(e.code, ErrorCode::NoModel, "H = {hidden}");
     }
 }
+
+/// The largest dense weight array of a model file's bytes, as a slice of them.
+fn largest_dense(bytes: &[u8]) -> &[u8] {
+    let m = decode(bytes).unwrap();
+    m.layers
+        .iter()
+        .filter_map(|l| match &l.feedforward {
+            snn_models::Weights::Dense { values } => Some(values.0),
+            _ => None,
+        })
+        .max_by_key(|v| v.len())
+        .unwrap()
+}
+
+#[test]
+fn an_upload_is_moved_so_its_largest_weights_are_word_aligned_with_the_same_results() {
+    let base = digits_model(64, 3).unwrap();
+    let mut offsets = Vec::new();
+    // Names of 1 to 4 bytes put the weights at every alignment within the file.
+    for k in 1..=4 {
+        let name = "n".repeat(k);
+        let mut m = decode(&base).unwrap();
+        m.header.name = &name;
+        let model = snn_models::encode_to_vec(&m).unwrap();
+        let at = largest_dense(&model).as_ptr() as usize - model.as_ptr() as usize;
+        offsets.push(at % 4);
+        // With room to move, the loaded bytes' largest array starts on a word; without (a
+        // buffer of exactly the file), it stays where the upload put it. Same results both ways.
+        for room in [3, 0] {
+            let mut st = Store::sized(model.len() + room, 1024, 1024 + 256, 256);
+            let mut b = st.backend();
+            b.load(&model).unwrap();
+            let loaded = b.loaded_model().unwrap();
+            assert_eq!(loaded, model.as_slice(), "name {k}, room {room}");
+            let aligned = (largest_dense(loaded).as_ptr() as usize).is_multiple_of(4);
+            let start = loaded.as_ptr() as usize - st.model.as_ptr() as usize;
+            if room == 0 {
+                assert_eq!(start, 0, "name {k}: no room, not moved");
+            } else {
+                assert!(aligned, "name {k}: moved by {start}, still not aligned");
+            }
+            let mut s = Server::new(st.backend(), NoCounter, NoSpikeOutput, common::device());
+            assert!(matches!(
+                upload(&mut s, &model, crc32(&model)),
+                Reply::Loaded(_)
+            ));
+            for seed in 0..3 {
+                infer_ok(&mut s, &model, seed);
+            }
+        }
+    }
+    offsets.sort_unstable();
+    assert_eq!(offsets, vec![0, 1, 2, 3], "the names cover every alignment");
+}

@@ -115,46 +115,77 @@ pub struct Engine<'m, 's> {
     /// Whether steps stop at the model's `time_steps` (off for a stream).
     limited: bool,
     /// What the step loop would otherwise re-derive every step, decided once per model.
-    plan: Plan,
+    plan: Plan<'m>,
     /// Whether the state is as [`Engine::reset`] left it (no step since), so
     /// [`Engine::run_features`] need not clear it again.
     at_rest: bool,
 }
 
 /// The per-model facts of the step loop, decided once when an engine is bound ([`Plan::of`]),
-/// so the common model's step does no per-step dispatch on encoding, synapse or readout and no
-/// per-step check that its weights cover every row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Plan {
-    /// Every layer takes the fused dense step ([`step_dense`]) whenever the step adds at most
-    /// [`BATCH`] rows: spike input (not direct), no synaptic current ([`Synapse::Instant`]),
-    /// no readout, dense weights with a whole row for every index the layer can receive
-    /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`). Then
-    /// [`Engine::step_lean`] runs each step; otherwise [`Engine::step_general`].
-    lean: bool,
+/// so the common model's step does no per-step dispatch on encoding, synapse or readout, no
+/// per-step check that its weights cover every row, and no per-step work on what a layer's
+/// fused step keeps constant (its weights, fire-and-reset constants).
+#[derive(Clone, Debug)]
+struct Plan<'m> {
+    /// Each layer's fused dense step ([`step_dense`]), taken whenever the step adds at most
+    /// [`BATCH`] rows, when every layer can take it: spike input (not direct), no synaptic
+    /// current ([`Synapse::Instant`]), no readout, dense weights with a whole row for every
+    /// index the layer can receive (`rows >= pre_bound` feed-forward, `rows >= neurons`
+    /// recurrent, `neurons > 0`). Then [`Engine::step_lean`] runs each step (the layers' steps in
+    /// order, up to the first `None`); otherwise the first is `None` and
+    /// [`Engine::step_general`] runs it. (An array, not a `heapless::Vec`: an engine has no
+    /// destructor, so its buffers are free again as soon as it is last used.)
+    fused: [Option<Fused<'m>>; MAX_LAYERS],
 }
 
-impl Plan {
+impl<'m> Plan<'m> {
+    /// The plan of no model: every step is general.
+    const GENERAL: Self = Self {
+        fused: [None; MAX_LAYERS],
+    };
+
     /// The plan of `model`.
-    fn of(model: &Model<'_>) -> Self {
+    #[cfg(test)]
+    fn of(model: &'m Model<'m>) -> Self {
+        let mut plan = Self::GENERAL;
+        plan.set(model);
+        plan
+    }
+
+    /// Makes this the plan of `model`, in place (an engine is bound per request on a device,
+    /// and a plan of [`MAX_LAYERS`] layers is not copied around for it).
+    fn set(&mut self, model: &'m Model<'m>) {
+        *self = Self::GENERAL;
         let spikes_in = !matches!(model.header.encoding, Encoding::Direct);
         let instant = model.synapses.0 .0.is_empty()
             || (0..model.layers.len()).all(|l| matches!(model.synapse(l), Synapse::Instant));
-        let whole = |w: &Weights<'_>, n: usize, bound: usize| match w {
-            Weights::Dense { values } => n > 0 && values.0.len() / n >= bound,
-            Weights::Sparse { .. } => false,
+        if !spikes_in || !instant || model.output.is_readout() {
+            return;
+        }
+        let whole = |w: &Weights<'m>, n: usize, bound: usize| match w {
+            Weights::Dense { values } if n > 0 && values.0.len() / n >= bound => Some(values.0),
+            _ => None,
         };
         let mut bound = usize::from(model.header.input_size);
-        let mut dense = !model.layers.is_empty();
-        for layer in &model.layers {
+        for (l, layer) in model.layers.iter().enumerate() {
             let n = usize::from(layer.neurons);
-            dense &= whole(&layer.feedforward, n, bound)
-                && layer.recurrent.as_ref().is_none_or(|r| whole(r, n, n));
+            let ff = whole(&layer.feedforward, n, bound);
+            let rec = match &layer.recurrent {
+                None => Some(&[][..]),
+                Some(r) => whole(r, n, n),
+            };
+            let (Some(ff), Some(rec), Some(slot)) = (ff, rec, self.fused.get_mut(l)) else {
+                *self = Self::GENERAL;
+                return;
+            };
+            *slot = Some(Fused::of(layer, ff, rec));
             bound = n;
         }
-        Self {
-            lean: spikes_in && instant && !model.output.is_readout() && dense,
-        }
+    }
+
+    /// Whether every step takes [`Engine::step_lean`].
+    fn lean(&self) -> bool {
+        self.fused[0].is_some()
     }
 }
 
@@ -238,9 +269,10 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: [0; MAX_LAYERS],
             stats: Stats::default(),
             limited: true,
-            plan: Plan::of(model),
+            plan: Plan::GENERAL,
             at_rest: false,
         };
+        e.plan.set(model);
         e.reset();
         Ok(e)
     }
@@ -285,7 +317,7 @@ impl<'m, 's> Engine<'m, 's> {
                 given: model.layers.len(),
             });
         }
-        Ok(Self {
+        let mut e = Self {
             model,
             membrane,
             current,
@@ -294,9 +326,11 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: carry.spike_len,
             stats: carry.stats,
             limited: carry.limited,
-            plan: Plan::of(model),
+            plan: Plan::GENERAL,
             at_rest: false,
-        })
+        };
+        e.plan.set(model);
+        Ok(e)
     }
 
     /// What [`Engine::resume`] needs to continue from here.
@@ -430,7 +464,7 @@ impl<'m, 's> Engine<'m, 's> {
             return Err(EngineError::TooManySteps);
         }
         self.at_rest = false;
-        if self.plan.lean {
+        if self.plan.lean() {
             self.step_lean(k);
             Ok(())
         } else {
@@ -439,59 +473,57 @@ impl<'m, 's> Engine<'m, 's> {
         }
     }
 
-    /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] on the
-    /// weights the plan proved whole (a step adding more than [`BATCH`] rows takes
-    /// [`general_dense`]), the synaptic events summed in a local and added once per step.
+    /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] the plan
+    /// decided (a step adding more than [`BATCH`] rows takes [`general_dense`]), the fused
+    /// steps' synaptic events summed in a `u32` (each adds at most `BATCH * 65,535 < 2^24`, at
+    /// most [`MAX_LAYERS`] of them) and added once per step.
     /// The same results as [`step_general`](Self::step_general) on such a model.
     fn step_lean(&mut self, k: usize) {
         let input_size = usize::from(self.model.header.input_size);
         let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
         let mut pre: &[u16] = in_buf.get(..k).unwrap_or(&[]);
         let mut v_bufs = &mut self.membrane[..];
-        let mut events = 0u64;
-        let last = self.model.layers.len().saturating_sub(1);
-        for (l, layer) in self.model.layers.iter().enumerate() {
-            let n = usize::from(layer.neurons);
+        let mut events = 0u32;
+        for (l, f) in self.plan.fused.iter().map_while(Option::as_ref).enumerate() {
+            let n = usize::from(f.layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
             layer_bufs = rest;
             let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
             v_bufs = rest;
-            let prev_len = usize::from(self.spike_len[l]);
-            let count = match (&layer.feedforward, &layer.recurrent) {
-                (Weights::Dense { values }, None) if pre.len() <= BATCH => {
-                    events += (pre.len() * n) as u64;
-                    step_dense(layer, values.0, &[], pre, &[], v, own)
+            // Last step's spikes feed back only through recurrent weights (never empty: the
+            // plan holds `n * n > 0` bytes for them).
+            let prev_len = if f.rec.is_empty() {
+                0
+            } else {
+                usize::from(self.spike_len[l])
+            };
+            let rows = pre.len() + prev_len;
+            let count = if rows <= BATCH {
+                // Last step's spikes move to the accumulator buffer first (see
+                // `step_general`).
+                let cur = self.current.get_mut(..prev_len).unwrap_or(&mut []);
+                for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
+                    *c = i32::from(k);
                 }
-                (Weights::Dense { values }, Some(Weights::Dense { values: rec }))
-                    if pre.len() + prev_len <= BATCH =>
-                {
-                    // Last step's spikes move to the accumulator buffer first (see
-                    // `step_general`).
-                    let cur = &mut self.current[..prev_len];
-                    for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
-                        *c = i32::from(k);
-                    }
-                    events += ((pre.len() + prev_len) * n) as u64;
-                    step_dense(layer, values.0, rec.0, pre, cur, v, own)
-                }
-                _ => {
-                    let (e, count) = general_dense(layer, pre, prev_len, v, self.current, own);
-                    events += e;
-                    count
-                }
+                events += (rows * n) as u32;
+                step_dense(f, pre, cur, v, own)
+            } else {
+                let (e, count) = general_dense(f.layer, pre, prev_len, v, self.current, own);
+                self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(e);
+                count
             };
             self.spike_len[l] = count as u16;
             self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
-            if l == last {
-                for &i in &own[..count] {
-                    let c = &mut self.out_counts[usize::from(i)];
-                    *c = c.saturating_add(1);
-                }
-            }
             pre = &own[..count];
         }
+        // `pre` is the last layer's spikes.
+        for &i in pre {
+            if let Some(c) = self.out_counts.get_mut(usize::from(i)) {
+                *c = c.saturating_add(1);
+            }
+        }
         self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
-        self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
+        self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(u64::from(events));
         self.stats.steps = self.stats.steps.saturating_add(1);
     }
 
@@ -565,7 +597,8 @@ impl<'m, 's> Engine<'m, 's> {
                     };
                     let rec = rec.unwrap_or(&[]);
                     let events = ((pre.len() + prev.len()) * n) as u64;
-                    (events, step_dense(layer, ff, rec, pre, prev, v, own))
+                    let f = Fused::of(layer, ff, rec);
+                    (events, step_dense(&f, pre, prev, v, own))
                 }
                 None => {
                     cur.iter_mut().for_each(|c| *c = 0);
@@ -946,7 +979,7 @@ fn dense_block<const B: usize, const W: usize>(
 /// The per-layer constants of the fire-and-reset step. A spiking neuron's membrane becomes
 /// `sat(u - sub) & keep`: `sub = threshold, keep = !0` subtracts, `sub = 0, keep = 0` zeroes and
 /// `sub = 0, keep = !0` keeps `u`, with no branch on the reset mode.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Fire {
     threshold: i32,
     sub: i32,
@@ -1211,39 +1244,58 @@ fn dense_weights<'a>(
     }
 }
 
+/// A dense layer's fused step with what does not change from step to step: its weights, its
+/// fire-and-reset constants and its width, decided once ([`Plan::of`] for a lean model, per
+/// step on the general path). [`step_dense`] takes it by reference, one argument instead of
+/// five.
+#[derive(Clone, Copy, Debug)]
+struct Fused<'m> {
+    /// The layer (leak and bias).
+    layer: &'m Layer<'m>,
+    /// Feed-forward weight bytes, row-major `[inputs][n]`.
+    ff: &'m [u8],
+    /// Recurrent weight bytes `[n][n]` (empty without recurrent weights).
+    rec: &'m [u8],
+    /// [`Fire::of`] the layer.
+    fire: Fire,
+}
+
+impl<'m> Fused<'m> {
+    /// The fused step of `layer` over the weight bytes `ff` and `rec` ([`dense_weights`]).
+    fn of(layer: &'m Layer<'m>, ff: &'m [u8], rec: &'m [u8]) -> Self {
+        Self {
+            layer,
+            ff,
+            rec,
+            fire: Fire::of(layer),
+        }
+    }
+}
+
 /// One fused step of a dense layer: for each block of [`BLOCK`] neurons the packed sums of the
 /// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`add_rows`]) go straight
 /// into the leak/integrate/fire step of those neurons ([`lif`]), so no accumulator is zeroed,
 /// stored or reloaded. Needs what [`dense_weights`] checks. Returns the number of spikes
 /// written to `out`.
 #[inline(never)] // its own register allocation, apart from the step's bookkeeping
-fn step_dense(
-    layer: &Layer<'_>,
-    ff: &[u8],
-    rec: &[u8],
-    pre: &[u16],
-    prev: &[i32],
-    v: &mut [i32],
-    out: &mut [u16],
-) -> usize {
-    let fire = Fire::of(layer);
+fn step_dense(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut [u16]) -> usize {
     #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
     let n = v.len();
     let w = Dense {
-        ff,
-        rec,
+        ff: f.ff,
+        rec: f.rec,
         pre,
         prev,
         // `dense_weights` checked that every row exists, so these are `Some`; a `None` (never
         // reached) would add nothing rather than read past the weights.
         #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
+        pre_rows: crate::dsp::Rows::<u16>::new(f.ff, n, pre)
             .unwrap_or(crate::dsp::Rows::<u16>::empty()),
         #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev)
+        prev_rows: crate::dsp::Rows::<i32>::new(f.rec, n, prev)
             .unwrap_or(crate::dsp::Rows::<i32>::empty()),
     };
-    with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
+    with_leak_bias!(f.layer, |decay, bias| w.run(v, f.fire, decay, bias, out))
 }
 
 /// The synaptic input of one dense step: weights and the spiking rows of each.
@@ -1735,15 +1787,8 @@ mod fast_path_tests {
                 dense_weights(&layer, &pre, inputs, &prev).expect("the fused step applies");
             assert_eq!(rec_w.is_some(), recurrent);
             let prev32: Vec<i32> = prev.iter().map(|&k| i32::from(k)).collect();
-            let count = step_dense(
-                &layer,
-                ff_w,
-                rec_w.unwrap_or(&[]),
-                &pre,
-                &prev32,
-                &mut v,
-                &mut out,
-            );
+            let f = Fused::of(&layer, ff_w, rec_w.unwrap_or(&[]));
+            let count = step_dense(&f, &pre, &prev32, &mut v, &mut out);
             let (_, count_ref) = reference_layer(&layer, &pre, &prev, &mut v_ref, &mut out_ref);
             assert_eq!(
                 (count, &v, &out[..count]),
@@ -1938,7 +1983,7 @@ mod fast_path_tests {
                 synapses: Default::default(),
                 output: Default::default(),
             };
-            assert!(Plan::of(&model).lean, "case {case}");
+            assert!(Plan::of(&model).lean(), "case {case}");
             let r = Requirements::of(&model);
             let buffers = || {
                 (
@@ -1952,7 +1997,7 @@ mod fast_path_tests {
             let (mut m2, mut c2, mut s2, mut o2) = buffers();
             let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
             let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
-            general.plan.lean = false;
+            general.plan = Plan::GENERAL;
             for t in 0..6 {
                 let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
                 let input: Vec<u16> = (0..k)
@@ -1973,14 +2018,14 @@ mod fast_path_tests {
                 model.layers[0].feedforward = Weights::Dense {
                     values: Bytes(&values.0[..values.0.len() - 1]),
                 };
-                assert!(!Plan::of(&model).lean, "case {case}");
+                assert!(!Plan::of(&model).lean(), "case {case}");
             }
             model.layers[0].feedforward = Weights::Sparse {
                 row_ptr: crate::format::LeU32s::new(&[]),
                 post: LeU16s::new(&[]),
                 values: Bytes(&[]),
             };
-            assert!(!Plan::of(&model).lean, "case {case}");
+            assert!(!Plan::of(&model).lean(), "case {case}");
         }
     }
 }

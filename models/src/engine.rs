@@ -57,14 +57,20 @@ pub struct Requirements {
 impl Requirements {
     /// What `model` needs.
     pub fn of(model: &Model<'_>) -> Self {
-        let neurons = model.layers.iter().map(|l| usize::from(l.neurons));
+        // One pass over the layers (a device binds an engine per request).
+        let (mut total, mut largest) = (0usize, 0usize);
+        for layer in &model.layers {
+            let n = usize::from(layer.neurons);
+            total += n;
+            largest = largest.max(n);
+        }
         Self {
-            membrane: neurons.clone().sum::<usize>()
+            membrane: total
                 + current_neurons(model)
                 + readout_neurons(model)
                 + delta_channels(model),
-            current: neurons.clone().max().unwrap_or(0),
-            spikes: usize::from(model.header.input_size) + neurons.sum::<usize>(),
+            current: largest,
+            spikes: usize::from(model.header.input_size) + total,
             out_counts: model.output_neurons(),
         }
     }
@@ -202,6 +208,10 @@ pub struct Carry {
 /// Neurons with a synaptic current (every neuron of a [`Synapse::Current`] layer): their
 /// currents live after the membranes.
 fn current_neurons(model: &Model<'_>) -> usize {
+    // A model without a synapse section (every file before version 3) has none.
+    if model.synapses.0 .0.is_empty() {
+        return 0;
+    }
     model
         .layers
         .iter()
@@ -784,7 +794,17 @@ impl<'m, 's> Engine<'m, 's> {
 /// Class with the most output spikes summed over its `neurons_per_class` neurons; ties -> lowest.
 pub fn predict(model: &Model<'_>, counts: &[u16]) -> u16 {
     let per = usize::from(model.header.neurons_per_class).max(1);
+    let classes = usize::from(model.header.num_classes);
     let mut best = (0u16, 0u32);
+    if per == 1 {
+        // One neuron per class: the first largest count.
+        for (c, &x) in counts.iter().take(classes).enumerate() {
+            if u32::from(x) > best.1 {
+                best = (c as u16, u32::from(x));
+            }
+        }
+        return best.0;
+    }
     for c in 0..model.header.num_classes {
         let start = usize::from(c) * per;
         let total: u32 = counts

@@ -676,6 +676,15 @@ impl<'m, 's> Engine<'m, 's> {
             // One frame every step: what `Encoder::next_step` does for it, without its per-step
             // checks (the step count is the loop's, the input slot holds `input_size`).
             let mut rng = Rng::new(seed, sample_seed);
+            if self.plan.lean() {
+                // From rest, `time_steps` steps never reach the step limit: no per-step check.
+                self.at_rest = false;
+                for _ in 0..header.time_steps {
+                    let k = rate_step(&mut rng, features, &mut self.spikes[..input_size]);
+                    self.step_lean(k);
+                }
+                return Ok(());
+            }
             for _ in 0..header.time_steps {
                 let k = rate_step(&mut rng, features, &mut self.spikes[..input_size]);
                 self.step_staged(k)?;

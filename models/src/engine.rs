@@ -1084,8 +1084,21 @@ fn lif(
 trait Bias: Copy {
     /// `bias_i` (0 past the end).
     fn at(self, i: usize) -> i32;
-    /// `bias_off .. bias_off + B`, with one bounds check for the block.
-    fn block<const B: usize>(self, off: usize) -> [i32; B];
+    /// The little-endian bytes of `bias_off .. bias_off + B` with one bounds check for the
+    /// block (empty without bias: every value 0); a block past the end of the array is
+    /// copied into `pad` with [`Bias::at`]'s zeros. Read with [`le_i32`] where each neuron
+    /// is updated, so the block's values are not all held in registers at once.
+    fn block<'a, const B: usize>(self, off: usize, pad: &'a mut [u8; 4 * BLOCK]) -> &'a [u8]
+    where
+        Self: 'a;
+}
+
+/// The `i32` at bytes `4k .. 4k + 4` of `bytes`, little-endian (0 past the end).
+#[inline(always)]
+fn le_i32(bytes: &[u8], k: usize) -> i32 {
+    bytes
+        .get(4 * k..4 * k + 4)
+        .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// A layer without bias.
@@ -1098,8 +1111,11 @@ impl Bias for NoBias {
         0
     }
     #[inline(always)]
-    fn block<const B: usize>(self, _: usize) -> [i32; B] {
-        [0; B]
+    fn block<'a, const B: usize>(self, _: usize, _: &'a mut [u8; 4 * BLOCK]) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        &[]
     }
 }
 
@@ -1109,15 +1125,21 @@ impl Bias for LeI32s<'_> {
         self.get(i).unwrap_or(0)
     }
     #[inline(always)]
-    fn block<const B: usize>(self, off: usize) -> [i32; B] {
+    fn block<'a, const B: usize>(self, off: usize, pad: &'a mut [u8; 4 * BLOCK]) -> &'a [u8]
+    where
+        Self: 'a,
+    {
         let bytes = off
             .checked_mul(4)
             .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?));
         match bytes {
-            Some(b) => core::array::from_fn(|k| {
-                i32::from_le_bytes([b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]])
-            }),
-            None => core::array::from_fn(|k| self.at(off + k)),
+            Some(b) => b,
+            None => {
+                for (k, p) in pad.chunks_exact_mut(4).enumerate().take(B) {
+                    p.copy_from_slice(&self.at(off + k).to_le_bytes());
+                }
+                pad.get(..4 * B).unwrap_or(&[])
+            }
         }
     }
 }
@@ -1398,19 +1420,21 @@ impl Dense<'_> {
             );
             return count;
         }
+        // Room for a bias block that runs past the bias array (never, for a validated model).
+        let mut pad = [0u8; 4 * BLOCK];
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
         for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
             let off = b * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            let b = bias.block::<BLOCK>(off);
+            let b = bias.block::<BLOCK>(off, &mut pad);
             lif(
                 vb,
                 off,
                 syn.into_iter(),
                 fire,
                 decay,
-                b.into_iter(),
+                (0..BLOCK).map(|k| le_i32(b, k)),
                 out,
                 &mut count,
             );
@@ -1429,7 +1453,10 @@ impl Dense<'_> {
                 syn.into_iter(),
                 fire,
                 decay,
-                bias.block::<4>(done).into_iter(),
+                {
+                    let b = bias.block::<4>(done, &mut pad);
+                    (0..4).map(move |k| le_i32(b, k))
+                },
                 out,
                 &mut count,
             );

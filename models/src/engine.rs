@@ -137,7 +137,7 @@ struct Plan<'m> {
     /// [`BATCH`] rows, when every layer can take it: spike input (not direct), no synaptic
     /// current ([`Synapse::Instant`]), no readout, dense weights with a whole row for every
     /// index the layer can receive (`rows >= pre_bound` feed-forward, `rows >= neurons`
-    /// recurrent, `neurons > 0`). Then [`Engine::step_lean`] runs each step (the layers' steps in
+    /// recurrent, `neurons > 0`), a bias value for every neuron if any ([`bias_whole`]). Then [`Engine::step_lean`] runs each step (the layers' steps in
     /// order, up to the first `None`); otherwise the first is `None` and
     /// [`Engine::step_general`] runs it. (An array, not a `heapless::Vec`: an engine has no
     /// destructor, so its buffers are free again as soon as it is last used.)
@@ -180,7 +180,8 @@ impl<'m> Plan<'m> {
                 None => Some(&[][..]),
                 Some(r) => whole(r, n, n),
             };
-            let (Some(ff), Some(rec), Some(slot)) = (ff, rec, self.fused.get_mut(l)) else {
+            let slot = self.fused.get_mut(l).filter(|_| bias_whole(layer.bias, n));
+            let (Some(ff), Some(rec), Some(slot)) = (ff, rec, slot) else {
                 *self = Self::GENERAL;
                 return;
             };
@@ -1085,12 +1086,19 @@ trait Bias: Copy {
     /// `bias_i` (0 past the end).
     fn at(self, i: usize) -> i32;
     /// The little-endian bytes of `bias_off .. bias_off + B` with one bounds check for the
-    /// block (empty without bias: every value 0); a block past the end of the array is
-    /// copied into `pad` with [`Bias::at`]'s zeros. Read with [`le_i32`] where each neuron
-    /// is updated, so the block's values are not all held in registers at once.
-    fn block<'a, const B: usize>(self, off: usize, pad: &'a mut [u8; 4 * BLOCK]) -> &'a [u8]
+    /// block (empty without bias: every value 0), read with [`le_i32`] where each neuron is
+    /// updated, so the block's values are not all held in registers at once. The fused step
+    /// is taken only when the bias holds a value for every neuron ([`bias_whole`]); a block
+    /// past its end (never reached) reads zeros rather than panicking.
+    fn block<'a, const B: usize>(self, off: usize) -> &'a [u8]
     where
         Self: 'a;
+}
+
+/// Whether `bias` (if any) holds a value for each of the `n` neurons, as the fused step's
+/// block reads ([`Bias::block`]) need.
+fn bias_whole(bias: Option<LeI32s<'_>>, n: usize) -> bool {
+    bias.is_none_or(|b| b.len() >= n)
 }
 
 /// The `i32` at bytes `4k .. 4k + 4` of `bytes`, little-endian (0 past the end).
@@ -1111,7 +1119,7 @@ impl Bias for NoBias {
         0
     }
     #[inline(always)]
-    fn block<'a, const B: usize>(self, _: usize, _: &'a mut [u8; 4 * BLOCK]) -> &'a [u8]
+    fn block<'a, const B: usize>(self, _: usize) -> &'a [u8]
     where
         Self: 'a,
     {
@@ -1125,22 +1133,14 @@ impl Bias for LeI32s<'_> {
         self.get(i).unwrap_or(0)
     }
     #[inline(always)]
-    fn block<'a, const B: usize>(self, off: usize, pad: &'a mut [u8; 4 * BLOCK]) -> &'a [u8]
+    fn block<'a, const B: usize>(self, off: usize) -> &'a [u8]
     where
         Self: 'a,
     {
-        let bytes = off
-            .checked_mul(4)
-            .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?));
-        match bytes {
-            Some(b) => b,
-            None => {
-                for (k, p) in pad.chunks_exact_mut(4).enumerate().take(B) {
-                    p.copy_from_slice(&self.at(off + k).to_le_bytes());
-                }
-                pad.get(..4 * B).unwrap_or(&[])
-            }
-        }
+        const ZEROS: [u8; 4 * BLOCK] = [0; 4 * BLOCK];
+        off.checked_mul(4)
+            .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?))
+            .unwrap_or(&ZEROS[..4 * B])
     }
 }
 
@@ -1265,8 +1265,10 @@ fn general_dense(
 /// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
 /// [`step_dense`] applies: no sparse weights, at most [`BATCH`] rows to add (`pre` and `prev`,
 /// last step's spikes of this layer, together) so the 16-bit lanes cannot overflow, and every
-/// index in `pre` (all below `pre_bound`) and `prev` names an existing row. Otherwise `None`,
-/// and the layer takes the general path (`fan_out` into `current`, then `update`).
+/// index in `pre` (all below `pre_bound`) and `prev` names an existing row, and a bias (if
+/// any) holds a value for every neuron ([`bias_whole`]; a validated model's always does).
+/// Otherwise `None`, and the layer takes the general path (`fan_out` into `current`, then
+/// `update`).
 fn dense_weights<'a>(
     layer: &Layer<'a>,
     pre: &[u16],
@@ -1274,7 +1276,7 @@ fn dense_weights<'a>(
     prev: &[u16],
 ) -> Option<(&'a [u8], Option<&'a [u8]>)> {
     let n = usize::from(layer.neurons);
-    if n == 0 || pre.len() + prev.len() > BATCH {
+    if n == 0 || pre.len() + prev.len() > BATCH || !bias_whole(layer.bias, n) {
         return None;
     }
     let covers = |values: &[u8], spikes: &[u16], bound: usize| {
@@ -1420,14 +1422,12 @@ impl Dense<'_> {
             );
             return count;
         }
-        // Room for a bias block that runs past the bias array (never, for a validated model).
-        let mut pad = [0u8; 4 * BLOCK];
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
         for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
             let off = b * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            let b = bias.block::<BLOCK>(off, &mut pad);
+            let b = bias.block::<BLOCK>(off);
             lif(
                 vb,
                 off,
@@ -1454,7 +1454,7 @@ impl Dense<'_> {
                 fire,
                 decay,
                 {
-                    let b = bias.block::<4>(done, &mut pad);
+                    let b = bias.block::<4>(done);
                     (0..4).map(move |k| le_i32(b, k))
                 },
                 out,
@@ -1859,6 +1859,13 @@ mod fast_path_tests {
         let (ff, rec) = ([1u8; 4 * 8], [1u8; 8 * 8]);
         let mut layer = random_layer(&mut Rng::new(1, 1), 3, 4, 8, &ff, Some(&rec), &[], &[]);
         assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_some());
+        // A bias without a value for every neuron (not a validated model's).
+        let bias = [1u8; 4 * 8];
+        layer.bias = Some(LeI32s::new(&bias[..4 * 7 + 3]));
+        assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_none());
+        layer.bias = Some(LeI32s::new(&bias));
+        assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_some());
+        layer.bias = None;
         // More than 256 rows in one step: the lanes could overflow.
         assert!(dense_weights(&layer, &[0; 200], 4, &[1; 57]).is_none());
         assert!(dense_weights(&layer, &[0; 200], 4, &[1; 56]).is_some());
@@ -1911,7 +1918,11 @@ mod fast_path_tests {
                 // Small positive weights too, so deep layers spike.
                 let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
                 let rec = random_bytes(&mut rng, n * n, case + 3);
-                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                let (leaks, mut biases) = leaks_and_biases(&mut rng, n);
+                if (case + l as u32) % 7 == 3 {
+                    // A bias lacking values (the general path, which reads them as 0).
+                    biases.truncate(4 * (n / 2) + 1);
+                }
                 store.push((inputs, n, ff, rec, leaks, biases));
                 inputs = n;
             }
@@ -2068,6 +2079,11 @@ mod fast_path_tests {
                 assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
                 assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
             }
+            // A bias lacking a value for a neuron: the general step.
+            let bias = model.layers[1].bias;
+            model.layers[1].bias = Some(LeI32s::new(&[]));
+            assert!(!Plan::of(&model).lean(), "case {case}");
+            model.layers[1].bias = bias;
             // Weights lacking their last row, or sparse: the general step.
             let full = model.layers[0].feedforward;
             if let Weights::Dense { values } = full {

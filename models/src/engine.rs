@@ -1093,7 +1093,15 @@ trait Bias: Copy {
     fn block<'a, const B: usize>(self, off: usize) -> &'a [u8]
     where
         Self: 'a;
+    /// The bias bytes of neurons `0..n / BLOCK * BLOCK`, a block of [`BLOCK`] at a time in
+    /// order (all zeros without bias); as [`Bias::block`] but one bounds check for the layer.
+    fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a;
 }
+
+/// The bytes of a block of [`BLOCK`] zeros.
+const ZEROS: [u8; 4 * BLOCK] = [0; 4 * BLOCK];
 
 /// Whether `bias` (if any) holds a value for each of the `n` neurons, as the fused step's
 /// block reads ([`Bias::block`]) need.
@@ -1125,6 +1133,13 @@ impl Bias for NoBias {
     {
         &[]
     }
+    #[inline(always)]
+    fn blocks<'a>(self, _: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a,
+    {
+        core::iter::repeat(&ZEROS)
+    }
 }
 
 impl Bias for LeI32s<'_> {
@@ -1137,10 +1152,21 @@ impl Bias for LeI32s<'_> {
     where
         Self: 'a,
     {
-        const ZEROS: [u8; 4 * BLOCK] = [0; 4 * BLOCK];
         off.checked_mul(4)
             .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?))
             .unwrap_or(&ZEROS[..4 * B])
+    }
+    #[inline(always)]
+    fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a,
+    {
+        // A bias shorter than the layer (never, see `bias_whole`) yields fewer blocks.
+        let bytes = n.checked_mul(4).and_then(|len| self.0 .0.get(..len));
+        bytes
+            .unwrap_or(&[])
+            .chunks_exact(4 * BLOCK)
+            .map(|c| <&[u8; 4 * BLOCK]>::try_from(c).unwrap_or(&ZEROS))
     }
 }
 
@@ -1423,11 +1449,13 @@ impl Dense<'_> {
             return count;
         }
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
-        for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+        // Every block has its bias block (the fused step needs a whole bias, `bias_whole`).
+        let blocks = blocks.chunks_exact_mut(BLOCK).zip(bias.blocks(n));
+        for (b, (vb, bb)) in blocks.enumerate() {
             let off = b * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            let b = bias.block::<BLOCK>(off);
+            let b = &bb[..];
             lif(
                 vb,
                 off,

@@ -158,10 +158,10 @@ impl<'m> Plan<'m> {
         plan
     }
 
-    /// Makes this the plan of `model`, in place (an engine is bound per request on a device,
-    /// and a plan of [`MAX_LAYERS`] layers is not copied around for it).
+    /// Makes this plan, [`Plan::GENERAL`] on entry, the plan of `model`, in place (an engine
+    /// is bound per request on a device, and a plan of [`MAX_LAYERS`] layers is not copied
+    /// around for it).
     fn set(&mut self, model: &'m Model<'m>) {
-        *self = Self::GENERAL;
         let spikes_in = !matches!(model.header.encoding, Encoding::Direct);
         let instant = model.synapses.0 .0.is_empty()
             || (0..model.layers.len()).all(|l| matches!(model.synapse(l), Synapse::Instant));
@@ -271,7 +271,8 @@ impl<'m, 's> Engine<'m, 's> {
         out_counts: &'s mut [u16],
     ) -> Result<Self, EngineError> {
         Requirements::of(model).check(membrane, current, spikes, out_counts)?;
-        let mut e = Self {
+        // Built in the returned value and finished there (an engine with its plan is ~360 B).
+        let mut r = Ok(Self {
             model,
             membrane,
             current,
@@ -282,10 +283,12 @@ impl<'m, 's> Engine<'m, 's> {
             limited: true,
             plan: Plan::GENERAL,
             at_rest: false,
-        };
-        e.plan.set(model);
-        e.reset();
-        Ok(e)
+        });
+        if let Ok(e) = &mut r {
+            e.plan.set(model);
+            e.reset();
+        }
+        r
     }
 
     /// Binds a model to buffers that hold the state an engine over the same model left in

@@ -1098,7 +1098,13 @@ trait Bias: Copy {
         Self: 'a;
     /// The bias bytes of neurons `0..n / BLOCK * BLOCK`, a block of [`BLOCK`] at a time in
     /// order (all zeros without bias); as [`Bias::block`] but one bounds check for the layer.
+    #[cfg(not(armv6m))]
     fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a;
+    /// The bias bytes of neurons `0..n` (empty without bias or when it is shorter).
+    #[cfg(armv6m)]
+    fn bytes<'a>(self, n: usize) -> &'a [u8]
     where
         Self: 'a;
 }
@@ -1136,12 +1142,21 @@ impl Bias for NoBias {
     {
         &[]
     }
+    #[cfg(not(armv6m))]
     #[inline(always)]
     fn blocks<'a>(self, _: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
     where
         Self: 'a,
     {
         core::iter::repeat(&ZEROS)
+    }
+    #[cfg(armv6m)]
+    #[inline(always)]
+    fn bytes<'a>(self, _: usize) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        &[]
     }
 }
 
@@ -1159,6 +1174,7 @@ impl Bias for LeI32s<'_> {
             .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?))
             .unwrap_or(&ZEROS[..4 * B])
     }
+    #[cfg(not(armv6m))]
     #[inline(always)]
     fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
     where
@@ -1170,6 +1186,16 @@ impl Bias for LeI32s<'_> {
             .unwrap_or(&[])
             .chunks_exact(4 * BLOCK)
             .map(|c| <&[u8; 4 * BLOCK]>::try_from(c).unwrap_or(&ZEROS))
+    }
+    #[cfg(armv6m)]
+    #[inline(always)]
+    fn bytes<'a>(self, n: usize) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        n.checked_mul(4)
+            .and_then(|len| self.0 .0.get(..len))
+            .unwrap_or(&[])
     }
 }
 
@@ -1452,13 +1478,24 @@ impl Dense<'_> {
             return count;
         }
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
-        // Every block has its bias block (the fused step needs a whole bias, `bias_whole`).
+        // Every block has its bias block (the fused step needs a whole bias, `bias_whole`),
+        // walked with the neuron blocks (one bounds check per layer); on ARMv6-M (Cortex-M0,
+        // eight low registers), where the walk's extra live values cost the row loop a
+        // register, sliced per block instead (measured both ways, BENCHMARKS.md).
+        #[cfg(not(armv6m))]
         let blocks = blocks.chunks_exact_mut(BLOCK).zip(bias.blocks(n));
-        for (b, (vb, bb)) in blocks.enumerate() {
-            let off = b * BLOCK;
+        #[cfg(armv6m)]
+        let (bias_bytes, blocks) = (bias.bytes(blocks.len()), blocks.chunks_exact_mut(BLOCK));
+        for (k, vb) in blocks.enumerate() {
+            #[cfg(not(armv6m))]
+            let (vb, b) = (vb.0, &vb.1[..]);
+            let off = k * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            let b = &bb[..];
+            #[cfg(armv6m)]
+            let b = bias_bytes
+                .get(4 * off..4 * off + 4 * BLOCK)
+                .unwrap_or(&ZEROS[..]);
             lif(
                 vb,
                 off,

@@ -121,78 +121,51 @@ pub struct Engine<'m, 's> {
     /// Whether steps stop at the model's `time_steps` (off for a stream).
     limited: bool,
     /// What the step loop would otherwise re-derive every step, decided once per model.
-    plan: Plan<'m>,
+    plan: Plan,
     /// Whether the state is as [`Engine::reset`] left it (no step since), so
     /// [`Engine::run_features`] need not clear it again.
     at_rest: bool,
 }
 
 /// The per-model facts of the step loop, decided once when an engine is bound ([`Plan::of`]),
-/// so the common model's step does no per-step dispatch on encoding, synapse or readout, no
-/// per-step check that its weights cover every row, and no per-step work on what a layer's
-/// fused step keeps constant (its weights, fire-and-reset constants).
-#[derive(Clone, Debug)]
-struct Plan<'m> {
-    /// Each layer's fused dense step ([`step_dense`]), taken whenever the step adds at most
-    /// [`BATCH`] rows, when every layer can take it: spike input (not direct), no synaptic
-    /// current ([`Synapse::Instant`]), no readout, dense weights with a whole row for every
-    /// index the layer can receive (`rows >= pre_bound` feed-forward, `rows >= neurons`
-    /// recurrent, `neurons > 0`), a bias value for every neuron if any ([`bias_whole`]). Then [`Engine::step_lean`] runs each step (the layers' steps in
-    /// order, up to the first `None`); otherwise the first is `None` and
-    /// [`Engine::step_general`] runs it. (An array, not a `heapless::Vec`: an engine has no
-    /// destructor, so its buffers are free again as soon as it is last used.)
-    fused: [Option<Fused<'m>>; MAX_LAYERS],
+/// so the common model's step does no per-step dispatch on encoding, synapse or readout and no
+/// per-step check that its weights cover every row. One byte: the C API's `snn_engine_t`
+/// holds an engine in a fixed size (`models/capi/src/ffi.rs`), so the plan keeps no per-layer
+/// data (a per-layer array of the fused steps' constants measured ~0.4 % faster on the M4 but
+/// did not fit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// Every layer takes the fused dense step ([`step_dense`]) whenever the step adds at most
+    /// [`BATCH`] rows: spike input (not direct), no synaptic current ([`Synapse::Instant`]),
+    /// no readout, dense weights with a whole row for every index the layer can receive
+    /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`), a bias
+    /// value for every neuron if any ([`bias_whole`]). Then [`Engine::step_lean`] runs each
+    /// step; otherwise [`Engine::step_general`].
+    lean: bool,
 }
 
-impl<'m> Plan<'m> {
-    /// The plan of no model: every step is general.
-    const GENERAL: Self = Self {
-        fused: [None; MAX_LAYERS],
-    };
-
+impl Plan {
     /// The plan of `model`.
-    #[cfg(test)]
-    fn of(model: &'m Model<'m>) -> Self {
-        let mut plan = Self::GENERAL;
-        plan.set(model);
-        plan
-    }
-
-    /// Makes this plan, [`Plan::GENERAL`] on entry, the plan of `model`, in place (an engine
-    /// is bound per request on a device, and a plan of [`MAX_LAYERS`] layers is not copied
-    /// around for it).
-    fn set(&mut self, model: &'m Model<'m>) {
+    fn of(model: &Model<'_>) -> Self {
         let spikes_in = !matches!(model.header.encoding, Encoding::Direct);
         let instant = model.synapses.0 .0.is_empty()
             || (0..model.layers.len()).all(|l| matches!(model.synapse(l), Synapse::Instant));
-        if !spikes_in || !instant || model.output.is_readout() {
-            return;
-        }
-        let whole = |w: &Weights<'m>, n: usize, bound: usize| match w {
-            Weights::Dense { values } if n > 0 && values.0.len() / n >= bound => Some(values.0),
-            _ => None,
+        let whole = |w: &Weights<'_>, n: usize, bound: usize| match w {
+            Weights::Dense { values } => n > 0 && values.0.len() / n >= bound,
+            Weights::Sparse { .. } => false,
         };
         let mut bound = usize::from(model.header.input_size);
-        for (l, layer) in model.layers.iter().enumerate() {
+        let mut dense = !model.layers.is_empty();
+        for layer in &model.layers {
             let n = usize::from(layer.neurons);
-            let ff = whole(&layer.feedforward, n, bound);
-            let rec = match &layer.recurrent {
-                None => Some(&[][..]),
-                Some(r) => whole(r, n, n),
-            };
-            let slot = self.fused.get_mut(l).filter(|_| bias_whole(layer.bias, n));
-            let (Some(ff), Some(rec), Some(slot)) = (ff, rec, slot) else {
-                *self = Self::GENERAL;
-                return;
-            };
-            *slot = Some(Fused::of(layer, ff, rec));
+            dense &= whole(&layer.feedforward, n, bound)
+                && layer.recurrent.as_ref().is_none_or(|r| whole(r, n, n))
+                && bias_whole(layer.bias, n);
             bound = n;
         }
-    }
-
-    /// Whether every step takes [`Engine::step_lean`].
-    fn lean(&self) -> bool {
-        self.fused[0].is_some()
+        Self {
+            lean: spikes_in && instant && !model.output.is_readout() && dense,
+        }
     }
 }
 
@@ -271,8 +244,7 @@ impl<'m, 's> Engine<'m, 's> {
         out_counts: &'s mut [u16],
     ) -> Result<Self, EngineError> {
         Requirements::of(model).check(membrane, current, spikes, out_counts)?;
-        // Built in the returned value and finished there (an engine with its plan is ~360 B).
-        let mut r = Ok(Self {
+        let mut e = Self {
             model,
             membrane,
             current,
@@ -281,14 +253,11 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: [0; MAX_LAYERS],
             stats: Stats::default(),
             limited: true,
-            plan: Plan::GENERAL,
+            plan: Plan::of(model),
             at_rest: false,
-        });
-        if let Ok(e) = &mut r {
-            e.plan.set(model);
-            e.reset();
-        }
-        r
+        };
+        e.reset();
+        Ok(e)
     }
 
     /// Binds a model to buffers that hold the state an engine over the same model left in
@@ -331,7 +300,7 @@ impl<'m, 's> Engine<'m, 's> {
                 given: model.layers.len(),
             });
         }
-        let mut e = Self {
+        Ok(Self {
             model,
             membrane,
             current,
@@ -340,11 +309,9 @@ impl<'m, 's> Engine<'m, 's> {
             spike_len: carry.spike_len,
             stats: carry.stats,
             limited: carry.limited,
-            plan: Plan::GENERAL,
+            plan: Plan::of(model),
             at_rest: false,
-        };
-        e.plan.set(model);
-        Ok(e)
+        })
     }
 
     /// What [`Engine::resume`] needs to continue from here.
@@ -478,7 +445,7 @@ impl<'m, 's> Engine<'m, 's> {
             return Err(EngineError::TooManySteps);
         }
         self.at_rest = false;
-        if self.plan.lean() {
+        if self.plan.lean {
             self.step_lean(k);
             Ok(())
         } else {
@@ -487,8 +454,9 @@ impl<'m, 's> Engine<'m, 's> {
         }
     }
 
-    /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] the plan
-    /// decided (a step adding more than [`BATCH`] rows takes [`general_dense`]), the fused
+    /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] on the
+    /// weights the plan proved whole (a step adding more than [`BATCH`] rows takes
+    /// [`general_dense`]), the fused
     /// steps' synaptic events summed in a `u32` (each adds at most `BATCH * 65,535 < 2^24`, at
     /// most [`MAX_LAYERS`] of them) and added once per step.
     /// The same results as [`step_general`](Self::step_general) on such a model.
@@ -498,14 +466,24 @@ impl<'m, 's> Engine<'m, 's> {
         let mut pre: &[u16] = in_buf.get(..k).unwrap_or(&[]);
         let mut v_bufs = &mut self.membrane[..];
         let mut events = 0u32;
-        for (l, f) in self.plan.fused.iter().map_while(Option::as_ref).enumerate() {
-            let n = usize::from(f.layer.neurons);
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            // Dense weights, as the plan proved (sparse ones would add nothing).
+            let ff = match &layer.feedforward {
+                Weights::Dense { values } => values.0,
+                Weights::Sparse { .. } => &[],
+            };
+            let rec = match &layer.recurrent {
+                Some(Weights::Dense { values }) => values.0,
+                _ => &[],
+            };
+            let f = &Fused::of(layer, ff, rec);
+            let n = usize::from(layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
             layer_bufs = rest;
             let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
             v_bufs = rest;
             // Last step's spikes feed back only through recurrent weights (never empty: the
-            // plan holds `n * n > 0` bytes for them).
+            // plan proved `n * n > 0` bytes of them).
             let prev_len = if f.rec.is_empty() {
                 0
             } else {
@@ -680,7 +658,7 @@ impl<'m, 's> Engine<'m, 's> {
             // One frame every step: what `Encoder::next_step` does for it, without its per-step
             // checks (the step count is the loop's, the input slot holds `input_size`).
             let mut rng = Rng::new(seed, sample_seed);
-            if self.plan.lean() {
+            if self.plan.lean {
                 // From rest, `time_steps` steps never reach the step limit: no per-step check.
                 self.at_rest = false;
                 for _ in 0..header.time_steps {
@@ -1352,10 +1330,9 @@ fn dense_weights<'a>(
     }
 }
 
-/// A dense layer's fused step with what does not change from step to step: its weights, its
-/// fire-and-reset constants and its width, decided once ([`Plan::of`] for a lean model, per
-/// step on the general path). [`step_dense`] takes it by reference, one argument instead of
-/// five.
+/// A dense layer's fused step with what does not change from step to step: its weights and
+/// its fire-and-reset constants. [`step_dense`] takes it by reference, one argument instead of
+/// four.
 #[derive(Clone, Copy, Debug)]
 struct Fused<'m> {
     /// The layer (leak and bias).
@@ -2118,7 +2095,7 @@ mod fast_path_tests {
                 synapses: Default::default(),
                 output: Default::default(),
             };
-            assert!(Plan::of(&model).lean(), "case {case}");
+            assert!(Plan::of(&model).lean, "case {case}");
             let r = Requirements::of(&model);
             let buffers = || {
                 (
@@ -2132,7 +2109,7 @@ mod fast_path_tests {
             let (mut m2, mut c2, mut s2, mut o2) = buffers();
             let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
             let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
-            general.plan = Plan::GENERAL;
+            general.plan.lean = false;
             for t in 0..6 {
                 let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
                 let input: Vec<u16> = (0..k)
@@ -2150,7 +2127,7 @@ mod fast_path_tests {
             // A bias lacking a value for a neuron: the general step.
             let bias = model.layers[1].bias;
             model.layers[1].bias = Some(LeI32s::new(&[]));
-            assert!(!Plan::of(&model).lean(), "case {case}");
+            assert!(!Plan::of(&model).lean, "case {case}");
             model.layers[1].bias = bias;
             // Weights lacking their last row, or sparse: the general step.
             let full = model.layers[0].feedforward;
@@ -2158,14 +2135,14 @@ mod fast_path_tests {
                 model.layers[0].feedforward = Weights::Dense {
                     values: Bytes(&values.0[..values.0.len() - 1]),
                 };
-                assert!(!Plan::of(&model).lean(), "case {case}");
+                assert!(!Plan::of(&model).lean, "case {case}");
             }
             model.layers[0].feedforward = Weights::Sparse {
                 row_ptr: crate::format::LeU32s::new(&[]),
                 post: LeU16s::new(&[]),
                 values: Bytes(&[]),
             };
-            assert!(!Plan::of(&model).lean(), "case {case}");
+            assert!(!Plan::of(&model).lean, "case {case}");
         }
     }
 }

@@ -590,7 +590,7 @@ impl<'m, 's> Engine<'m, 's> {
                     let rec = rec.unwrap_or(&[]);
                     let events = ((pre.len() + prev.len()) * n) as u64;
                     let f = Fused::of(layer, ff, rec);
-                    (events, step_dense(&f, pre, prev, v, own))
+                    (events, step_fused(&f, pre, prev, v, own))
                 }
                 None => {
                     cur.iter_mut().for_each(|c| *c = 0);
@@ -1068,9 +1068,10 @@ trait Bias: Copy {
     fn at(self, i: usize) -> i32;
     /// The little-endian bytes of `bias_off .. bias_off + B` with one bounds check for the
     /// block (empty without bias: every value 0), read with [`le_i32`] where each neuron is
-    /// updated, so the block's values are not all held in registers at once. The fused step
-    /// is taken only when the bias holds a value for every neuron ([`bias_whole`]); a block
-    /// past its end (never reached) reads zeros rather than panicking.
+    /// updated, so the block's values are not all held in registers at once. [`step_dense`]
+    /// is called only when the bias holds a value for every neuron ([`bias_whole`]: the plan
+    /// and [`step_fused`] check it); a block past its end (never reached) reads zeros rather
+    /// than panicking.
     fn block<'a, const B: usize>(self, off: usize) -> &'a [u8]
     where
         Self: 'a;
@@ -1091,7 +1092,8 @@ trait Bias: Copy {
 const ZEROS: [u8; 4 * BLOCK] = [0; 4 * BLOCK];
 
 /// Whether `bias` (if any) holds a value for each of the `n` neurons, as the fused step's
-/// block reads ([`Bias::block`]) need.
+/// block reads ([`Bias::block`]) need (a validated model's always does; otherwise
+/// the step takes [`step_dense_short`]).
 fn bias_whole(bias: Option<LeI32s<'_>>, n: usize) -> bool {
     bias.is_none_or(|b| b.len() >= n)
 }
@@ -1298,10 +1300,8 @@ fn general_dense(
 /// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
 /// [`step_dense`] applies: no sparse weights, at most [`BATCH`] rows to add (`pre` and `prev`,
 /// last step's spikes of this layer, together) so the 16-bit lanes cannot overflow, and every
-/// index in `pre` (all below `pre_bound`) and `prev` names an existing row, and a bias (if
-/// any) holds a value for every neuron ([`bias_whole`]; a validated model's always does).
-/// Otherwise `None`, and the layer takes the general path (`fan_out` into `current`, then
-/// `update`).
+/// index in `pre` (all below `pre_bound`) and `prev` names an existing row. Otherwise `None`,
+/// and the layer takes the general path (`fan_out` into `current`, then `update`).
 fn dense_weights<'a>(
     layer: &Layer<'a>,
     pre: &[u16],
@@ -1309,7 +1309,7 @@ fn dense_weights<'a>(
     prev: &[u16],
 ) -> Option<(&'a [u8], Option<&'a [u8]>)> {
     let n = usize::from(layer.neurons);
-    if n == 0 || pre.len() + prev.len() > BATCH || !bias_whole(layer.bias, n) {
+    if n == 0 || pre.len() + prev.len() > BATCH {
         return None;
     }
     let covers = |values: &[u8], spikes: &[u16], bound: usize| {
@@ -1360,7 +1360,7 @@ impl<'m> Fused<'m> {
 /// One fused step of a dense layer: for each block of [`BLOCK`] neurons the packed sums of the
 /// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`add_rows`]) go straight
 /// into the leak/integrate/fire step of those neurons ([`lif`]), so no accumulator is zeroed,
-/// stored or reloaded. Needs what [`dense_weights`] checks. Returns the number of spikes
+/// stored or reloaded. Needs what [`dense_weights`] checks and a whole bias ([`bias_whole`]). Returns the number of spikes
 /// written to `out`.
 #[inline(never)] // its own register allocation, apart from the step's bookkeeping
 fn step_dense(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut [u16]) -> usize {
@@ -1381,6 +1381,50 @@ fn step_dense(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut
             .unwrap_or(crate::dsp::Rows::<i32>::empty()),
     };
     with_leak_bias!(f.layer, |decay, bias| w.run(v, f.fire, decay, bias, out))
+}
+
+/// The general step's fused step ([`dense_weights`] applies): [`step_dense`], or
+/// [`step_dense_short`] for a bias lacking values.
+/// Out of line: with this choice inlined (or the bias check in `dense_weights`), the general
+/// step's direct-input loop spilled a register (+190 instructions per step of the
+/// BasicMotions stream on the M4).
+#[inline(never)]
+fn step_fused(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut [u16]) -> usize {
+    if bias_whole(f.layer.bias, v.len()) {
+        step_dense(f, pre, prev, v, out)
+    } else {
+        step_dense_short(f, pre, prev, v, out)
+    }
+}
+
+/// [`step_dense`] of a layer whose bias lacks values (never a validated model's): each
+/// neuron's input summed column by column ([`column_sum`]) and updated with [`Bias::at`]'s
+/// zeros past the end, as the general path does. Out of line and cold, so the fused step's
+/// register allocation does not see it.
+#[cold]
+#[inline(never)]
+fn step_dense_short(
+    f: &Fused<'_>,
+    pre: &[u16],
+    prev: &[i32],
+    v: &mut [i32],
+    out: &mut [u16],
+) -> usize {
+    let n = v.len();
+    let syn = (0..n).map(|c| column_sum(f.ff, n, c, pre) + column_sum(f.rec, n, c, prev));
+    let mut count = 0;
+    let c = &mut count;
+    with_leak_bias!(f.layer, |decay, bias| lif(
+        v,
+        0,
+        syn,
+        f.fire,
+        decay,
+        (0..).map(|i| bias.at(i)),
+        out,
+        c
+    ));
+    count
 }
 
 /// The synaptic input of one dense step: weights and the spiking rows of each.
@@ -1455,7 +1499,7 @@ impl Dense<'_> {
             return count;
         }
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
-        // Every block has its bias block (the fused step needs a whole bias, `bias_whole`),
+        // Every block has its bias block (the callers checked the bias is whole, `bias_whole`),
         // walked with the neuron blocks (one bounds check per layer); on ARMv6-M (Cortex-M0,
         // eight low registers), where the walk's extra live values cost the row loop a
         // register, sliced per block instead (measured both ways, BENCHMARKS.md).
@@ -1845,7 +1889,11 @@ mod fast_path_tests {
             let inputs = 1 + (rng.next_u32() % 40) as usize;
             let ff = random_bytes(&mut rng, inputs * n, case);
             let rec = random_bytes(&mut rng, n * n, case / 4);
-            let (leaks, biases) = leaks_and_biases(&mut rng, n);
+            let (leaks, mut biases) = leaks_and_biases(&mut rng, n);
+            if case % 13 == 4 {
+                // A bias lacking values (not a validated model's): read as 0 past its end.
+                biases.truncate(4 * (n / 2) + 3);
+            }
             let recurrent = case % 3 != 1;
             let layer = random_layer(
                 &mut rng,
@@ -1889,7 +1937,7 @@ mod fast_path_tests {
             assert_eq!(rec_w.is_some(), recurrent);
             let prev32: Vec<i32> = prev.iter().map(|&k| i32::from(k)).collect();
             let f = Fused::of(&layer, ff_w, rec_w.unwrap_or(&[]));
-            let count = step_dense(&f, &pre, &prev32, &mut v, &mut out);
+            let count = step_fused(&f, &pre, &prev32, &mut v, &mut out);
             let (_, count_ref) = reference_layer(&layer, &pre, &prev, &mut v_ref, &mut out_ref);
             assert_eq!(
                 (count, &v, &out[..count]),
@@ -1904,13 +1952,6 @@ mod fast_path_tests {
         let (ff, rec) = ([1u8; 4 * 8], [1u8; 8 * 8]);
         let mut layer = random_layer(&mut Rng::new(1, 1), 3, 4, 8, &ff, Some(&rec), &[], &[]);
         assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_some());
-        // A bias without a value for every neuron (not a validated model's).
-        let bias = [1u8; 4 * 8];
-        layer.bias = Some(LeI32s::new(&bias[..4 * 7 + 3]));
-        assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_none());
-        layer.bias = Some(LeI32s::new(&bias));
-        assert!(dense_weights(&layer, &[0, 3], 4, &[7]).is_some());
-        layer.bias = None;
         // More than 256 rows in one step: the lanes could overflow.
         assert!(dense_weights(&layer, &[0; 200], 4, &[1; 57]).is_none());
         assert!(dense_weights(&layer, &[0; 200], 4, &[1; 56]).is_some());
@@ -1965,7 +2006,7 @@ mod fast_path_tests {
                 let rec = random_bytes(&mut rng, n * n, case + 3);
                 let (leaks, mut biases) = leaks_and_biases(&mut rng, n);
                 if (case + l as u32) % 7 == 3 {
-                    // A bias lacking values (the general path, which reads them as 0).
+                    // A bias lacking values (not a validated model's): read as 0 past its end.
                     biases.truncate(4 * (n / 2) + 1);
                 }
                 store.push((inputs, n, ff, rec, leaks, biases));
@@ -2124,11 +2165,6 @@ mod fast_path_tests {
                 assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
                 assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
             }
-            // A bias lacking a value for a neuron: the general step.
-            let bias = model.layers[1].bias;
-            model.layers[1].bias = Some(LeI32s::new(&[]));
-            assert!(!Plan::of(&model).lean, "case {case}");
-            model.layers[1].bias = bias;
             // Weights lacking their last row, or sparse: the general step.
             let full = model.layers[0].feedforward;
             if let Weights::Dense { values } = full {

@@ -1412,18 +1412,19 @@ fn step_dense_short(
 ) -> usize {
     let n = v.len();
     let syn = (0..n).map(|c| column_sum(f.ff, n, c, pre) + column_sum(f.rec, n, c, prev));
+    // One copy for every leak and bias (this path is never hot): `decay` is `fixed::decay`,
+    // which `decay_q` equals.
+    let layer = f.layer;
+    let decay = &|i: usize, v: i32| {
+        let leak = match &layer.leak {
+            Leak::Shared(l) => *l,
+            Leak::PerNeuron(ls) => ls.get(i).unwrap_or(0),
+        };
+        crate::fixed::decay(v, leak)
+    };
+    let bias = (0..).map(|i| layer.bias.and_then(|b| b.get(i)).unwrap_or(0));
     let mut count = 0;
-    let c = &mut count;
-    with_leak_bias!(f.layer, |decay, bias| lif(
-        v,
-        0,
-        syn,
-        f.fire,
-        decay,
-        (0..).map(|i| bias.at(i)),
-        out,
-        c
-    ));
+    lif(v, 0, syn, f.fire, decay, bias, out, &mut count);
     count
 }
 

@@ -40,8 +40,9 @@ pub(crate) struct Rows<'a, S> {
 
 /// Whether every index in `spikes` lies below `rows`: four at a time by `uqsub16` (two
 /// indices per word; a lane is non-zero exactly when its index exceeds `rows - 1`), the lanes
-/// OR-ed together, then the last `len % 4` one by one. Two instructions per index (the plain
-/// loop: five).
+/// OR-ed together, then the last `len % 4` without a branch: `(rows - 1) - j` is negative
+/// (bit 31 set) exactly when `j >= rows` (both below 2^16), OR-ed into a second word. Two
+/// instructions per index in the quads, three in the tail (the plain loop: five).
 fn u16_below(spikes: &[u16], rows: usize) -> bool {
     if rows > usize::from(u16::MAX) {
         return true; // every u16 index is below 65,536 <= rows
@@ -80,7 +81,11 @@ fn u16_below(spikes: &[u16], rows: usize) -> bool {
             );
         }
     }
-    over == 0 && tail.iter().all(|&j| usize::from(j) < rows)
+    let last = rows as u32 - 1;
+    let neg = tail
+        .iter()
+        .fold(0u32, |neg, &j| neg | last.wrapping_sub(u32::from(j)));
+    over == 0 && neg >> 31 == 0
 }
 
 /// One weight word `$w` of a row into two packed sums: its even bytes (sign-extended to 16-bit

@@ -57,14 +57,20 @@ pub struct Requirements {
 impl Requirements {
     /// What `model` needs.
     pub fn of(model: &Model<'_>) -> Self {
-        let neurons = model.layers.iter().map(|l| usize::from(l.neurons));
+        // One pass over the layers (a device binds an engine per request).
+        let (mut total, mut largest) = (0usize, 0usize);
+        for layer in &model.layers {
+            let n = usize::from(layer.neurons);
+            total += n;
+            largest = largest.max(n);
+        }
         Self {
-            membrane: neurons.clone().sum::<usize>()
+            membrane: total
                 + current_neurons(model)
                 + readout_neurons(model)
                 + delta_channels(model),
-            current: neurons.clone().max().unwrap_or(0),
-            spikes: usize::from(model.header.input_size) + neurons.sum::<usize>(),
+            current: largest,
+            spikes: usize::from(model.header.input_size) + total,
             out_counts: model.output_neurons(),
         }
     }
@@ -123,14 +129,18 @@ pub struct Engine<'m, 's> {
 
 /// The per-model facts of the step loop, decided once when an engine is bound ([`Plan::of`]),
 /// so the common model's step does no per-step dispatch on encoding, synapse or readout and no
-/// per-step check that its weights cover every row.
+/// per-step check that its weights cover every row. One byte: the C API's `snn_engine_t`
+/// holds an engine in a fixed size (`models/capi/src/ffi.rs`), so the plan keeps no per-layer
+/// data (a per-layer array of the fused steps' constants measured ~0.4 % faster on the M4 but
+/// did not fit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Plan {
     /// Every layer takes the fused dense step ([`step_dense`]) whenever the step adds at most
     /// [`BATCH`] rows: spike input (not direct), no synaptic current ([`Synapse::Instant`]),
     /// no readout, dense weights with a whole row for every index the layer can receive
-    /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`). Then
-    /// [`Engine::step_lean`] runs each step; otherwise [`Engine::step_general`].
+    /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`), a bias
+    /// value for every neuron if any ([`bias_whole`]). Then [`Engine::step_lean`] runs each
+    /// step; otherwise [`Engine::step_general`].
     lean: bool,
 }
 
@@ -149,7 +159,8 @@ impl Plan {
         for layer in &model.layers {
             let n = usize::from(layer.neurons);
             dense &= whole(&layer.feedforward, n, bound)
-                && layer.recurrent.as_ref().is_none_or(|r| whole(r, n, n));
+                && layer.recurrent.as_ref().is_none_or(|r| whole(r, n, n))
+                && bias_whole(layer.bias, n);
             bound = n;
         }
         Self {
@@ -171,6 +182,10 @@ pub struct Carry {
 /// Neurons with a synaptic current (every neuron of a [`Synapse::Current`] layer): their
 /// currents live after the membranes.
 fn current_neurons(model: &Model<'_>) -> usize {
+    // A model without a synapse section (every file before version 3) has none.
+    if model.synapses.0 .0.is_empty() {
+        return 0;
+    }
     model
         .layers
         .iter()
@@ -441,57 +456,66 @@ impl<'m, 's> Engine<'m, 's> {
 
     /// One step of a model whose [`Plan`] is lean: per layer, the fused [`step_dense`] on the
     /// weights the plan proved whole (a step adding more than [`BATCH`] rows takes
-    /// [`general_dense`]), the synaptic events summed in a local and added once per step.
+    /// [`general_dense`]), the fused
+    /// steps' synaptic events summed in a `u32` (each adds at most `BATCH * 65,535 < 2^24`, at
+    /// most [`MAX_LAYERS`] of them) and added once per step.
     /// The same results as [`step_general`](Self::step_general) on such a model.
     fn step_lean(&mut self, k: usize) {
         let input_size = usize::from(self.model.header.input_size);
         let (in_buf, mut layer_bufs) = self.spikes.split_at_mut(input_size);
         let mut pre: &[u16] = in_buf.get(..k).unwrap_or(&[]);
         let mut v_bufs = &mut self.membrane[..];
-        let mut events = 0u64;
-        let last = self.model.layers.len().saturating_sub(1);
+        let mut events = 0u32;
         for (l, layer) in self.model.layers.iter().enumerate() {
+            // Dense weights, as the plan proved (sparse ones would add nothing).
+            let ff = match &layer.feedforward {
+                Weights::Dense { values } => values.0,
+                Weights::Sparse { .. } => &[],
+            };
+            let rec = match &layer.recurrent {
+                Some(Weights::Dense { values }) => values.0,
+                _ => &[],
+            };
+            let f = &Fused::of(layer, ff, rec);
             let n = usize::from(layer.neurons);
             let (own, rest) = core::mem::take(&mut layer_bufs).split_at_mut(n);
             layer_bufs = rest;
             let (v, rest) = core::mem::take(&mut v_bufs).split_at_mut(n);
             v_bufs = rest;
-            let prev_len = usize::from(self.spike_len[l]);
-            let count = match (&layer.feedforward, &layer.recurrent) {
-                (Weights::Dense { values }, None) if pre.len() <= BATCH => {
-                    events += (pre.len() * n) as u64;
-                    step_dense(layer, values.0, &[], pre, &[], v, own)
+            // Last step's spikes feed back only through recurrent weights (never empty: the
+            // plan proved `n * n > 0` bytes of them).
+            let prev_len = if f.rec.is_empty() {
+                0
+            } else {
+                usize::from(self.spike_len[l])
+            };
+            let rows = pre.len() + prev_len;
+            let count = if rows <= BATCH {
+                // Last step's spikes move to the accumulator buffer first (see
+                // `step_general`).
+                let cur = self.current.get_mut(..prev_len).unwrap_or(&mut []);
+                for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
+                    *c = i32::from(k);
                 }
-                (Weights::Dense { values }, Some(Weights::Dense { values: rec }))
-                    if pre.len() + prev_len <= BATCH =>
-                {
-                    // Last step's spikes move to the accumulator buffer first (see
-                    // `step_general`).
-                    let cur = &mut self.current[..prev_len];
-                    for (c, &k) in cur.iter_mut().zip(&own[..prev_len]) {
-                        *c = i32::from(k);
-                    }
-                    events += ((pre.len() + prev_len) * n) as u64;
-                    step_dense(layer, values.0, rec.0, pre, cur, v, own)
-                }
-                _ => {
-                    let (e, count) = general_dense(layer, pre, prev_len, v, self.current, own);
-                    events += e;
-                    count
-                }
+                events += (rows * n) as u32;
+                step_dense(f, pre, cur, v, own)
+            } else {
+                let (e, count) = general_dense(f.layer, pre, prev_len, v, self.current, own);
+                self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(e);
+                count
             };
             self.spike_len[l] = count as u16;
             self.stats.layer_spikes[l] = self.stats.layer_spikes[l].saturating_add(count as u32);
-            if l == last {
-                for &i in &own[..count] {
-                    let c = &mut self.out_counts[usize::from(i)];
-                    *c = c.saturating_add(1);
-                }
-            }
             pre = &own[..count];
         }
+        // `pre` is the last layer's spikes.
+        for &i in pre {
+            if let Some(c) = self.out_counts.get_mut(usize::from(i)) {
+                *c = c.saturating_add(1);
+            }
+        }
         self.stats.input_spikes = self.stats.input_spikes.saturating_add(k as u32);
-        self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(events);
+        self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(u64::from(events));
         self.stats.steps = self.stats.steps.saturating_add(1);
     }
 
@@ -565,7 +589,8 @@ impl<'m, 's> Engine<'m, 's> {
                     };
                     let rec = rec.unwrap_or(&[]);
                     let events = ((pre.len() + prev.len()) * n) as u64;
-                    (events, step_dense(layer, ff, rec, pre, prev, v, own))
+                    let f = Fused::of(layer, ff, rec);
+                    (events, step_fused(&f, pre, prev, v, own))
                 }
                 None => {
                     cur.iter_mut().for_each(|c| *c = 0);
@@ -633,6 +658,15 @@ impl<'m, 's> Engine<'m, 's> {
             // One frame every step: what `Encoder::next_step` does for it, without its per-step
             // checks (the step count is the loop's, the input slot holds `input_size`).
             let mut rng = Rng::new(seed, sample_seed);
+            if self.plan.lean {
+                // From rest, `time_steps` steps never reach the step limit: no per-step check.
+                self.at_rest = false;
+                for _ in 0..header.time_steps {
+                    let k = rate_step(&mut rng, features, &mut self.spikes[..input_size]);
+                    self.step_lean(k);
+                }
+                return Ok(());
+            }
             for _ in 0..header.time_steps {
                 let k = rate_step(&mut rng, features, &mut self.spikes[..input_size]);
                 self.step_staged(k)?;
@@ -751,7 +785,17 @@ impl<'m, 's> Engine<'m, 's> {
 /// Class with the most output spikes summed over its `neurons_per_class` neurons; ties -> lowest.
 pub fn predict(model: &Model<'_>, counts: &[u16]) -> u16 {
     let per = usize::from(model.header.neurons_per_class).max(1);
+    let classes = usize::from(model.header.num_classes);
     let mut best = (0u16, 0u32);
+    if per == 1 {
+        // One neuron per class: the first largest count.
+        for (c, &x) in counts.iter().take(classes).enumerate() {
+            if u32::from(x) > best.1 {
+                best = (c as u16, u32::from(x));
+            }
+        }
+        return best.0;
+    }
     for c in 0..model.header.num_classes {
         let start = usize::from(c) * per;
         let total: u32 = counts
@@ -946,7 +990,7 @@ fn dense_block<const B: usize, const W: usize>(
 /// The per-layer constants of the fire-and-reset step. A spiking neuron's membrane becomes
 /// `sat(u - sub) & keep`: `sub = threshold, keep = !0` subtracts, `sub = 0, keep = 0` zeroes and
 /// `sub = 0, keep = !0` keeps `u`, with no branch on the reset mode.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Fire {
     threshold: i32,
     sub: i32,
@@ -1045,8 +1089,44 @@ fn lif(
 trait Bias: Copy {
     /// `bias_i` (0 past the end).
     fn at(self, i: usize) -> i32;
-    /// `bias_off .. bias_off + B`, with one bounds check for the block.
-    fn block<const B: usize>(self, off: usize) -> [i32; B];
+    /// The little-endian bytes of `bias_off .. bias_off + B` with one bounds check for the
+    /// block (empty without bias: every value 0), read with [`le_i32`] where each neuron is
+    /// updated, so the block's values are not all held in registers at once. [`step_dense`]
+    /// is called only when the bias holds a value for every neuron ([`bias_whole`]: the plan
+    /// and [`step_fused`] check it); a block past its end (never reached) reads zeros rather
+    /// than panicking.
+    fn block<'a, const B: usize>(self, off: usize) -> &'a [u8]
+    where
+        Self: 'a;
+    /// The bias bytes of neurons `0..n / BLOCK * BLOCK`, a block of [`BLOCK`] at a time in
+    /// order (all zeros without bias); as [`Bias::block`] but one bounds check for the layer.
+    #[cfg(not(armv6m))]
+    fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a;
+    /// The bias bytes of neurons `0..n` (empty without bias or when it is shorter).
+    #[cfg(armv6m)]
+    fn bytes<'a>(self, n: usize) -> &'a [u8]
+    where
+        Self: 'a;
+}
+
+/// The bytes of a block of [`BLOCK`] zeros.
+const ZEROS: [u8; 4 * BLOCK] = [0; 4 * BLOCK];
+
+/// Whether `bias` (if any) holds a value for each of the `n` neurons, as the fused step's
+/// block reads ([`Bias::block`]) need (a validated model's always does; otherwise
+/// the step takes [`step_dense_short`]).
+fn bias_whole(bias: Option<LeI32s<'_>>, n: usize) -> bool {
+    bias.is_none_or(|b| b.len() >= n)
+}
+
+/// The `i32` at bytes `4k .. 4k + 4` of `bytes`, little-endian (0 past the end).
+#[inline(always)]
+fn le_i32(bytes: &[u8], k: usize) -> i32 {
+    bytes
+        .get(4 * k..4 * k + 4)
+        .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// A layer without bias.
@@ -1059,8 +1139,27 @@ impl Bias for NoBias {
         0
     }
     #[inline(always)]
-    fn block<const B: usize>(self, _: usize) -> [i32; B] {
-        [0; B]
+    fn block<'a, const B: usize>(self, _: usize) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        &[]
+    }
+    #[cfg(not(armv6m))]
+    #[inline(always)]
+    fn blocks<'a>(self, _: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a,
+    {
+        core::iter::repeat(&ZEROS)
+    }
+    #[cfg(armv6m)]
+    #[inline(always)]
+    fn bytes<'a>(self, _: usize) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        &[]
     }
 }
 
@@ -1070,16 +1169,36 @@ impl Bias for LeI32s<'_> {
         self.get(i).unwrap_or(0)
     }
     #[inline(always)]
-    fn block<const B: usize>(self, off: usize) -> [i32; B] {
-        let bytes = off
-            .checked_mul(4)
-            .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?));
-        match bytes {
-            Some(b) => core::array::from_fn(|k| {
-                i32::from_le_bytes([b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]])
-            }),
-            None => core::array::from_fn(|k| self.at(off + k)),
-        }
+    fn block<'a, const B: usize>(self, off: usize) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        off.checked_mul(4)
+            .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?))
+            .unwrap_or(&ZEROS[..4 * B])
+    }
+    #[cfg(not(armv6m))]
+    #[inline(always)]
+    fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
+    where
+        Self: 'a,
+    {
+        // A bias shorter than the layer (never, see `bias_whole`) yields fewer blocks.
+        let bytes = n.checked_mul(4).and_then(|len| self.0 .0.get(..len));
+        bytes
+            .unwrap_or(&[])
+            .chunks_exact(4 * BLOCK)
+            .map(|c| <&[u8; 4 * BLOCK]>::try_from(c).unwrap_or(&ZEROS))
+    }
+    #[cfg(armv6m)]
+    #[inline(always)]
+    fn bytes<'a>(self, n: usize) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        n.checked_mul(4)
+            .and_then(|len| self.0 .0.get(..len))
+            .unwrap_or(&[])
     }
 }
 
@@ -1234,39 +1353,102 @@ fn dense_weights<'a>(
     }
 }
 
+/// A dense layer's fused step with what does not change from step to step: its weights and
+/// its fire-and-reset constants. [`step_dense`] takes it by reference, one argument instead of
+/// four.
+#[derive(Clone, Copy, Debug)]
+struct Fused<'m> {
+    /// The layer (leak and bias).
+    layer: &'m Layer<'m>,
+    /// Feed-forward weight bytes, row-major `[inputs][n]`.
+    ff: &'m [u8],
+    /// Recurrent weight bytes `[n][n]` (empty without recurrent weights).
+    rec: &'m [u8],
+    /// [`Fire::of`] the layer.
+    fire: Fire,
+}
+
+impl<'m> Fused<'m> {
+    /// The fused step of `layer` over the weight bytes `ff` and `rec` ([`dense_weights`]).
+    fn of(layer: &'m Layer<'m>, ff: &'m [u8], rec: &'m [u8]) -> Self {
+        Self {
+            layer,
+            ff,
+            rec,
+            fire: Fire::of(layer),
+        }
+    }
+}
+
 /// One fused step of a dense layer: for each block of [`BLOCK`] neurons the packed sums of the
 /// feed-forward rows in `pre` and the recurrent rows in `prev` (see [`add_rows`]) go straight
 /// into the leak/integrate/fire step of those neurons ([`lif`]), so no accumulator is zeroed,
-/// stored or reloaded. Needs what [`dense_weights`] checks. Returns the number of spikes
+/// stored or reloaded. Needs what [`dense_weights`] checks and a whole bias ([`bias_whole`]). Returns the number of spikes
 /// written to `out`.
 #[inline(never)] // its own register allocation, apart from the step's bookkeeping
-fn step_dense(
-    layer: &Layer<'_>,
-    ff: &[u8],
-    rec: &[u8],
-    pre: &[u16],
-    prev: &[i32],
-    v: &mut [i32],
-    out: &mut [u16],
-) -> usize {
-    let fire = Fire::of(layer);
+fn step_dense(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut [u16]) -> usize {
     #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
     let n = v.len();
     let w = Dense {
-        ff,
-        rec,
+        ff: f.ff,
+        rec: f.rec,
         pre,
         prev,
         // `dense_weights` checked that every row exists, so these are `Some`; a `None` (never
         // reached) would add nothing rather than read past the weights.
         #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
+        pre_rows: crate::dsp::Rows::<u16>::new(f.ff, n, pre)
             .unwrap_or(crate::dsp::Rows::<u16>::empty()),
         #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev)
+        prev_rows: crate::dsp::Rows::<i32>::new(f.rec, n, prev)
             .unwrap_or(crate::dsp::Rows::<i32>::empty()),
     };
-    with_leak_bias!(layer, |decay, bias| w.run(v, fire, decay, bias, out))
+    with_leak_bias!(f.layer, |decay, bias| w.run(v, f.fire, decay, bias, out))
+}
+
+/// The general step's fused step ([`dense_weights`] applies): [`step_dense`], or
+/// [`step_dense_short`] for a bias lacking values.
+/// Out of line: with this choice inlined (or the bias check in `dense_weights`), the general
+/// step's direct-input loop spilled a register (+190 instructions per step of the
+/// BasicMotions stream on the M4).
+#[inline(never)]
+fn step_fused(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut [u16]) -> usize {
+    if bias_whole(f.layer.bias, v.len()) {
+        step_dense(f, pre, prev, v, out)
+    } else {
+        step_dense_short(f, pre, prev, v, out)
+    }
+}
+
+/// [`step_dense`] of a layer whose bias lacks values (never a validated model's): each
+/// neuron's input summed column by column ([`column_sum`]) and updated with [`Bias::at`]'s
+/// zeros past the end, as the general path does. Out of line and cold, so the fused step's
+/// register allocation does not see it.
+#[cold]
+#[inline(never)]
+fn step_dense_short(
+    f: &Fused<'_>,
+    pre: &[u16],
+    prev: &[i32],
+    v: &mut [i32],
+    out: &mut [u16],
+) -> usize {
+    let n = v.len();
+    let syn = (0..n).map(|c| column_sum(f.ff, n, c, pre) + column_sum(f.rec, n, c, prev));
+    // One copy for every leak and bias (this path is never hot): `decay` is `fixed::decay`,
+    // which `decay_q` equals.
+    let layer = f.layer;
+    let decay = &|i: usize, v: i32| {
+        let leak = match &layer.leak {
+            Leak::Shared(l) => *l,
+            Leak::PerNeuron(ls) => ls.get(i).unwrap_or(0),
+        };
+        crate::fixed::decay(v, leak)
+    };
+    let bias = (0..).map(|i| layer.bias.and_then(|b| b.get(i)).unwrap_or(0));
+    let mut count = 0;
+    lif(v, 0, syn, f.fire, decay, bias, out, &mut count);
+    count
 }
 
 /// The synaptic input of one dense step: weights and the spiking rows of each.
@@ -1341,18 +1523,31 @@ impl Dense<'_> {
             return count;
         }
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
-        for (b, vb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
-            let off = b * BLOCK;
+        // Every block has its bias block (the callers checked the bias is whole, `bias_whole`),
+        // walked with the neuron blocks (one bounds check per layer); on ARMv6-M (Cortex-M0,
+        // eight low registers), where the walk's extra live values cost the row loop a
+        // register, sliced per block instead (measured both ways, BENCHMARKS.md).
+        #[cfg(not(armv6m))]
+        let blocks = blocks.chunks_exact_mut(BLOCK).zip(bias.blocks(n));
+        #[cfg(armv6m)]
+        let (bias_bytes, blocks) = (bias.bytes(blocks.len()), blocks.chunks_exact_mut(BLOCK));
+        for (k, vb) in blocks.enumerate() {
+            #[cfg(not(armv6m))]
+            let (vb, b) = (vb.0, &vb.1[..]);
+            let off = k * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            let b = bias.block::<BLOCK>(off);
+            #[cfg(armv6m)]
+            let b = bias_bytes
+                .get(4 * off..4 * off + 4 * BLOCK)
+                .unwrap_or(&ZEROS[..]);
             lif(
                 vb,
                 off,
                 syn.into_iter(),
                 fire,
                 decay,
-                b.into_iter(),
+                (0..BLOCK).map(|k| le_i32(b, k)),
                 out,
                 &mut count,
             );
@@ -1371,7 +1566,10 @@ impl Dense<'_> {
                 syn.into_iter(),
                 fire,
                 decay,
-                bias.block::<4>(done).into_iter(),
+                {
+                    let b = bias.block::<4>(done);
+                    (0..4).map(move |k| le_i32(b, k))
+                },
                 out,
                 &mut count,
             );
@@ -1758,7 +1956,11 @@ mod fast_path_tests {
             let inputs = 1 + (rng.next_u32() % 40) as usize;
             let ff = random_bytes(&mut rng, inputs * n, case);
             let rec = random_bytes(&mut rng, n * n, case / 4);
-            let (leaks, biases) = leaks_and_biases(&mut rng, n);
+            let (leaks, mut biases) = leaks_and_biases(&mut rng, n);
+            if case % 13 == 4 {
+                // A bias lacking values (not a validated model's): read as 0 past its end.
+                biases.truncate(4 * (n / 2) + 3);
+            }
             let recurrent = case % 3 != 1;
             let layer = random_layer(
                 &mut rng,
@@ -1801,15 +2003,8 @@ mod fast_path_tests {
                 dense_weights(&layer, &pre, inputs, &prev).expect("the fused step applies");
             assert_eq!(rec_w.is_some(), recurrent);
             let prev32: Vec<i32> = prev.iter().map(|&k| i32::from(k)).collect();
-            let count = step_dense(
-                &layer,
-                ff_w,
-                rec_w.unwrap_or(&[]),
-                &pre,
-                &prev32,
-                &mut v,
-                &mut out,
-            );
+            let f = Fused::of(&layer, ff_w, rec_w.unwrap_or(&[]));
+            let count = step_fused(&f, &pre, &prev32, &mut v, &mut out);
             let (_, count_ref) = reference_layer(&layer, &pre, &prev, &mut v_ref, &mut out_ref);
             assert_eq!(
                 (count, &v, &out[..count]),
@@ -1876,7 +2071,11 @@ mod fast_path_tests {
                 // Small positive weights too, so deep layers spike.
                 let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
                 let rec = random_bytes(&mut rng, n * n, case + 3);
-                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                let (leaks, mut biases) = leaks_and_biases(&mut rng, n);
+                if (case + l as u32) % 7 == 3 {
+                    // A bias lacking values (not a validated model's): read as 0 past its end.
+                    biases.truncate(4 * (n / 2) + 1);
+                }
                 store.push((inputs, n, ff, rec, leaks, biases));
                 inputs = n;
             }

@@ -274,6 +274,10 @@ fn per_neuron_leak_and_prediction() {
     // Ties go to the lower class; populations are summed.
     assert_eq!(snn_models::engine::predict(&model, &[1, 3, 3]), 1);
     assert_eq!(snn_models::engine::predict(&model, &[0, 0, 0]), 0);
+    // Counts past the classes are not read; missing counts are 0.
+    assert_eq!(snn_models::engine::predict(&model, &[1, 0, 0, 9]), 0);
+    assert_eq!(snn_models::engine::predict(&model, &[0, 5]), 1);
+    assert_eq!(snn_models::engine::predict(&model, &[]), 0);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! **Target-specific: ARMv6-M** (Cortex-M0/M0+, `thumbv6m-none-eabi`, e.g. the micro:bit and
-//! the RP2040). Compiled only for Arm targets without 32-bit atomics, i.e. ARMv6-M (see
-//! `words::ALIGNED_LOADS_ONLY`). The inner loop of `words.rs`'s aligned-word block sums for a
+//! the RP2040). Compiled only under `cfg(armv6m)` (set by `build.rs` for `thumbv6m` targets)
+//! without `arm-dsp`. The inner loop of `words.rs`'s aligned-word block sums for a
 //! block of 8 columns, in inline assembly: LLVM keeps the four packed sums, the two masks and
 //! the loop's bounds of that loop in 8 low registers only by spilling (49 instructions per row
 //! of the zoo digits model, 16 of them stack traffic and literal-pool reloads); here the sums

@@ -1027,14 +1027,14 @@ fn leak_q(leak: u16) -> i32 {
 /// 2^15`, `|decay| <= |v|`), so the wrapping add is exact; `decay`'s clamp never binds for a
 /// `u16` leak.
 ///
-/// ARMv6-M (Cortex-M0/M0+, recognised as the Arm profile without 32-bit compare-and-swap) has
+/// ARMv6-M (Cortex-M0/M0+, `cfg(armv6m)` from `build.rs`) has
 /// no 32 × 32 → 64 multiply: there the product is [`decay_q_narrow`]'s two 32-bit ones instead
 /// of a library call (`__aeabi_lmul`, ~37 instructions per neuron update).
 #[inline(always)]
 fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
-    #[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+    #[cfg(not(armv6m))]
     let r = ((i64::from(v) * i64::from(q) + (1 << 31)) >> 32) as i32;
-    #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+    #[cfg(armv6m)]
     let r = decay_q_narrow(v, q);
     r.wrapping_add(v & hi)
 }
@@ -1044,10 +1044,7 @@ fn decay_q(v: i32, q: i32, hi: i32) -> i32 {
 /// `(v * s + 2^15) >> 16 = vh * s + ((vl * s + 2^15) >> 16)` exactly, since `vh * s * 2^16` is
 /// a multiple of `2^16`. No step overflows: `|vh * s| <= 2^30` and `vl * s + 2^15` lies in
 /// `[-2^31 + 2^15, 2^31 - 2^16]`.
-#[cfg_attr(
-    not(all(target_arch = "arm", not(target_has_atomic = "32"))),
-    allow(dead_code)
-)]
+#[cfg_attr(not(armv6m), allow(dead_code))]
 #[inline(always)]
 fn decay_q_narrow(v: i32, q: i32) -> i32 {
     let s = q >> 16;
@@ -1100,13 +1097,7 @@ trait Bias: Copy {
         Self: 'a;
     /// The bias bytes of neurons `0..n / BLOCK * BLOCK`, a block of [`BLOCK`] at a time in
     /// order (all zeros without bias); as [`Bias::block`] but one bounds check for the layer.
-    #[cfg(not(armv6m))]
     fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
-    where
-        Self: 'a;
-    /// The bias bytes of neurons `0..n` (empty without bias or when it is shorter).
-    #[cfg(armv6m)]
-    fn bytes<'a>(self, n: usize) -> &'a [u8]
     where
         Self: 'a;
 }
@@ -1145,21 +1136,12 @@ impl Bias for NoBias {
     {
         &[]
     }
-    #[cfg(not(armv6m))]
     #[inline(always)]
     fn blocks<'a>(self, _: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
     where
         Self: 'a,
     {
         core::iter::repeat(&ZEROS)
-    }
-    #[cfg(armv6m)]
-    #[inline(always)]
-    fn bytes<'a>(self, _: usize) -> &'a [u8]
-    where
-        Self: 'a,
-    {
-        &[]
     }
 }
 
@@ -1177,7 +1159,6 @@ impl Bias for LeI32s<'_> {
             .and_then(|start| self.0 .0.get(start..start.checked_add(4 * B)?))
             .unwrap_or(&ZEROS[..4 * B])
     }
-    #[cfg(not(armv6m))]
     #[inline(always)]
     fn blocks<'a>(self, n: usize) -> impl Iterator<Item = &'a [u8; 4 * BLOCK]>
     where
@@ -1189,16 +1170,6 @@ impl Bias for LeI32s<'_> {
             .unwrap_or(&[])
             .chunks_exact(4 * BLOCK)
             .map(|c| <&[u8; 4 * BLOCK]>::try_from(c).unwrap_or(&ZEROS))
-    }
-    #[cfg(armv6m)]
-    #[inline(always)]
-    fn bytes<'a>(self, n: usize) -> &'a [u8]
-    where
-        Self: 'a,
-    {
-        n.checked_mul(4)
-            .and_then(|len| self.0 .0.get(..len))
-            .unwrap_or(&[])
     }
 }
 
@@ -1524,23 +1495,16 @@ impl Dense<'_> {
         }
         let (blocks, rest) = v.split_at_mut(n / BLOCK * BLOCK);
         // Every block has its bias block (the callers checked the bias is whole, `bias_whole`),
-        // walked with the neuron blocks (one bounds check per layer); on ARMv6-M (Cortex-M0,
-        // eight low registers), where the walk's extra live values cost the row loop a
-        // register, sliced per block instead (measured both ways, BENCHMARKS.md).
-        #[cfg(not(armv6m))]
+        // walked with the neuron blocks (one bounds check per layer). (On the M0 the walk
+        // measured worse than slicing per block until its rows were read as aligned words in
+        // assembly, `armv6m.rs`; since then it is 5.4k instructions per zoo inference better
+        // there too, BENCHMARKS.md.)
         let blocks = blocks.chunks_exact_mut(BLOCK).zip(bias.blocks(n));
-        #[cfg(armv6m)]
-        let (bias_bytes, blocks) = (bias.bytes(blocks.len()), blocks.chunks_exact_mut(BLOCK));
-        for (k, vb) in blocks.enumerate() {
-            #[cfg(not(armv6m))]
-            let (vb, b) = (vb.0, &vb.1[..]);
+        for (k, (vb, b)) in blocks.enumerate() {
+            let b = &b[..];
             let off = k * BLOCK;
             let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, off);
             let syn = lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus);
-            #[cfg(armv6m)]
-            let b = bias_bytes
-                .get(4 * off..4 * off + 4 * BLOCK)
-                .unwrap_or(&ZEROS[..]);
             lif(
                 vb,
                 off,

@@ -17,20 +17,14 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 // `unsafe` is forbidden but in three marked places, all inline assembly: with feature `arm-dsp`
 // on an Arm target the engine's synaptic loop (`dsp.rs`) and the dense baseline's kernel
-// (`dense/dsp.rs`); on ARMv6-M (an Arm target without 32-bit atomics, without `arm-dsp`) the
+// (`dense/dsp.rs`); on ARMv6-M (`cfg(armv6m)`, set by `build.rs`; without `arm-dsp`) the
 // M0's aligned-word loop (`armv6m.rs`).
 #![cfg_attr(
-    not(any(
-        all(feature = "arm-dsp", target_arch = "arm"),
-        all(target_arch = "arm", not(target_has_atomic = "32"))
-    )),
+    not(any(all(feature = "arm-dsp", target_arch = "arm"), armv6m)),
     forbid(unsafe_code)
 )]
 #![cfg_attr(
-    any(
-        all(feature = "arm-dsp", target_arch = "arm"),
-        all(target_arch = "arm", not(target_has_atomic = "32"))
-    ),
+    any(all(feature = "arm-dsp", target_arch = "arm"), armv6m),
     deny(unsafe_code)
 )]
 #![deny(missing_docs)]
@@ -43,11 +37,7 @@ pub mod crc;
 pub mod decision;
 pub mod dense;
 // ARMv6-M (Cortex-M0/M0+): the aligned-word block sums' loop in assembly.
-#[cfg(all(
-    target_arch = "arm",
-    not(target_has_atomic = "32"),
-    not(feature = "arm-dsp")
-))]
+#[cfg(all(armv6m, not(feature = "arm-dsp")))]
 mod armv6m;
 #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
 mod dsp;

@@ -28,13 +28,13 @@
 use crate::engine::{Index, BIAS_BYTES, LANES};
 
 /// Whether this target reads row segments as aligned words ([`add_rows_words`]): the cores without
-/// unaligned word loads. ARMv6-M is told from the other Arm profiles by its lack of 32-bit
-/// atomics (no `ldrex`/`strex`); ARMv7-M and v8-M Mainline load unaligned words in one `ldr`,
-/// so the byte path is already one load per word there.
+/// unaligned word loads: RISC-V and ARMv6-M (`cfg(armv6m)`, set by `build.rs`); ARMv7-M and
+/// v8-M Mainline load unaligned words in one `ldr`, so the byte path is already one load per
+/// word there.
 pub(crate) const ALIGNED_LOADS_ONLY: bool = cfg!(any(
     target_arch = "riscv32",
     target_arch = "riscv64",
-    all(target_arch = "arm", not(target_has_atomic = "32"))
+    armv6m
 ));
 
 /// One weight word (four columns, little endian) into the packed sums `even` (its bytes 0 and
@@ -122,11 +122,7 @@ impl Segments<'_> {
     ) {
         // ARMv6-M: the same loop in assembly (`armv6m.rs`), leaving the rows outside `words`
         // to the byte path here.
-        #[cfg(all(
-            target_arch = "arm",
-            not(target_has_atomic = "32"),
-            not(feature = "arm-dsp")
-        ))]
+        #[cfg(all(armv6m, not(feature = "arm-dsp")))]
         if let Ok(acc) = <&mut [u32; 4]>::try_from(&mut acc[..]) {
             if B == 8 {
                 let mut rest = spikes;

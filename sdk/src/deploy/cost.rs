@@ -102,12 +102,12 @@ impl Core {
     /// The coefficients `cargo xtask bench-fw --json` fitted on this core's emulated board.
     pub fn coefficients(self) -> Coefficients {
         let (per_event, per_update, fixed) = match self {
-            Core::CortexM0 => (8.124, 58.48, 46_203.0),
-            Core::CortexM3 => (2.973, 15.90, 31_305.0),
-            Core::CortexM4 => (1.904, 10.88, 32_619.0),
-            Core::CortexM7 => (1.904, 10.88, 32_624.0),
-            Core::CortexM33 => (1.906, 10.87, 32_671.0),
-            Core::Rv32 => (5.626, 17.93, 37_158.0),
+            Core::CortexM0 => (4.235, 33.05, 44_998.0),
+            Core::CortexM3 => (2.894, 17.68, 31_559.0),
+            Core::CortexM4 => (1.841, 10.80, 32_342.0),
+            Core::CortexM7 => (1.841, 10.80, 32_342.0),
+            Core::CortexM33 => (1.839, 11.94, 31_640.0),
+            Core::Rv32 => (3.641, 18.54, 38_922.0),
         };
         Coefficients {
             per_event,
@@ -161,12 +161,12 @@ impl Core {
 /// from `cargo xtask bench-fw --json` (`stream_fit`; the M0's on the micro:bit's `sram-256k`
 /// bench build).
 const STREAM_FIT: [(f64, f64, f64); 6] = [
-    (7.7281, 162.96, 170_027.0),
-    (3.1154, 92.96, 147_637.0),
-    (2.9268, 59.53, 76_271.0),
-    (2.9268, 59.54, 76_261.0),
-    (3.0890, 53.12, 88_795.0),
-    (5.7503, 106.63, 138_532.0),
+    (7.5322, 132.62, 159_413.0),
+    (3.0816, 92.66, 143_306.0),
+    (2.9236, 60.07, 75_382.0),
+    (2.9236, 60.08, 75_364.0),
+    (3.0852, 53.73, 88_210.0),
+    (5.7729, 105.95, 138_269.0),
 ];
 
 /// A real board the firmware supports: its core and the clock the firmware runs it at.
@@ -332,12 +332,12 @@ mod tests {
         let neurons: f64 = model.layers.iter().map(|l| f64::from(l.neurons)).sum();
         let updates = neurons * f64::from(model.header.time_steps);
         let measured = [
-            (Core::CortexM0, 842_855.0),
-            (Core::CortexM3, 310_813.0),
-            (Core::CortexM4, 210_832.0),
-            (Core::CortexM7, 210_826.0),
-            (Core::CortexM33, 213_041.0),
-            (Core::Rv32, 525_349.0),
+            (Core::CortexM0, 452_992.0),
+            (Core::CortexM3, 290_957.0),
+            (Core::CortexM4, 198_974.0),
+            (Core::CortexM7, 198_974.0),
+            (Core::CortexM33, 206_419.0),
+            (Core::Rv32, 383_908.0),
         ];
         for (core, instr) in measured {
             let p = core.instructions(report.synaptic_events_per_inference, updates);
@@ -389,36 +389,36 @@ mod tests {
             "japanese_vowels.snn",
             "JapaneseVowels_TEST.ts.gz",
             [
-                2_243_473.0,
-                1_094_497.0,
-                855_490.0,
-                855_486.0,
-                872_268.0,
-                1_624_962.0,
+                2_072_151.0,
+                1_082_698.0,
+                856_234.0,
+                856_235.0,
+                873_481.0,
+                1_626_213.0,
             ],
         ),
         (
             "basic_motions.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                3_983_273.0,
-                2_024_897.0,
-                1_502_960.0,
-                1_502_977.0,
-                1_467_458.0,
-                2_796_082.0,
+                3_524_573.0,
+                2_009_822.0,
+                1_508_797.0,
+                1_508_869.0,
+                1_474_242.0,
+                2_792_702.0,
             ],
         ),
         (
             "basic_motions_readout.snn",
             "BasicMotions_TEST.ts.gz",
             [
-                2_272_309.0,
-                1_201_035.0,
-                819_846.0,
-                819_853.0,
-                800_709.0,
-                1_560_564.0,
+                2_048_676.0,
+                1_190_472.0,
+                821_731.0,
+                821_748.0,
+                803_589.0,
+                1_555_867.0,
             ],
         ),
     ];

@@ -142,7 +142,7 @@ struct Plan {
     /// value for every neuron if any ([`bias_whole`]). Then [`Engine::step_lean`] runs each
     /// step; otherwise [`Engine::step_general`]. A readout model ([`Output::MaxMembrane`]) is
     /// lean under the same conditions when its readout layer has no recurrent weights: its
-    /// layer takes [`readout_sums`] and [`integrate`] instead of the fused step.
+    /// layer takes [`readout_sums`] and [`integrate_lean`] instead of the fused step.
     lean: bool,
     /// The last layer is a non-spiking readout ([`Output::MaxMembrane`]); read by
     /// [`Engine::step_lean`] only.
@@ -492,7 +492,7 @@ impl<'m, 's> Engine<'m, 's> {
                 let cur = &mut self.current[..n];
                 let e = readout_sums(ff, pre, cur);
                 self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(e);
-                integrate(layer, layer.bias, v, cur);
+                integrate_lean(layer, v, cur);
                 let m = max.len().min(n);
                 crate::decision::max_membrane_step(&mut max[..m], v, self.stats.steps == 0);
                 self.spike_len[l] = 0;
@@ -1274,6 +1274,17 @@ fn integrate(layer: &Layer<'_>, bias: Option<LeI32s<'_>>, v: &mut [i32], cur: &[
         let b = bias.and_then(|b| b.get(i)).unwrap_or(0);
         *vi = sat_add(sat_add(crate::fixed::decay(*vi, l), s), b);
     }
+}
+
+/// [`integrate`] with the layer's own bias, its leak and bias dispatched once per layer
+/// (`with_leak_bias!`, the decay as [`decay_q`], which equals [`crate::fixed::decay`]) instead
+/// of per neuron: the lean readout step's update, the same bits.
+fn integrate_lean(layer: &Layer<'_>, v: &mut [i32], cur: &[i32]) {
+    with_leak_bias!(layer, |decay, bias| {
+        for (i, (vi, &s)) in v.iter_mut().zip(cur).enumerate() {
+            *vi = sat_add(sat_add(decay(i, *vi), s), bias.at(i));
+        }
+    })
 }
 
 /// Leak, integrate, fire and reset every neuron of a layer from the accumulated `cur`; writes

@@ -140,8 +140,13 @@ struct Plan {
     /// no readout, dense weights with a whole row for every index the layer can receive
     /// (`rows >= pre_bound` feed-forward, `rows >= neurons` recurrent, `neurons > 0`), a bias
     /// value for every neuron if any ([`bias_whole`]). Then [`Engine::step_lean`] runs each
-    /// step; otherwise [`Engine::step_general`].
+    /// step; otherwise [`Engine::step_general`]. A readout model ([`Output::MaxMembrane`]) is
+    /// lean under the same conditions when its readout layer has no recurrent weights: its
+    /// layer takes [`readout_sums`] and [`integrate_lean`] instead of the fused step.
     lean: bool,
+    /// The last layer is a non-spiking readout ([`Output::MaxMembrane`]); read by
+    /// [`Engine::step_lean`] only.
+    readout: bool,
 }
 
 impl Plan {
@@ -163,8 +168,13 @@ impl Plan {
                 && bias_whole(layer.bias, n);
             bound = n;
         }
+        let readout = model.output.is_readout();
+        // A readout never spikes, so recurrent weights would add nothing; the format forbids
+        // them, the plan only leaves them to the general step.
+        let plain_readout = !readout || model.layers.last().is_some_and(|l| l.recurrent.is_none());
         Self {
-            lean: spikes_in && instant && !model.output.is_readout() && dense,
+            lean: spikes_in && instant && plain_readout && dense,
+            readout,
         }
     }
 }
@@ -466,12 +476,29 @@ impl<'m, 's> Engine<'m, 's> {
         let mut pre: &[u16] = in_buf.get(..k).unwrap_or(&[]);
         let mut v_bufs = &mut self.membrane[..];
         let mut events = 0u32;
+        let last = self.model.layers.len().saturating_sub(1);
         for (l, layer) in self.model.layers.iter().enumerate() {
             // Dense weights, as the plan proved (sparse ones would add nothing).
             let ff = match &layer.feedforward {
                 Weights::Dense { values } => values.0,
                 Weights::Sparse { .. } => &[],
             };
+            if self.plan.readout && l == last {
+                // The non-spiking readout: `v <- sat(sat(decay(v, beta) + W s) + b)` as
+                // `step_general` computes it, its sums packed ([`readout_sums`]), then the
+                // running maxima, which follow the membranes (no currents: the plan is instant).
+                let n = usize::from(layer.neurons);
+                let (v, max) = core::mem::take(&mut v_bufs).split_at_mut(n);
+                let cur = &mut self.current[..n];
+                let e = readout_sums(ff, pre, cur);
+                self.stats.synaptic_events = self.stats.synaptic_events.saturating_add(e);
+                integrate_lean(layer, v, cur);
+                let m = max.len().min(n);
+                crate::decision::max_membrane_step(&mut max[..m], v, self.stats.steps == 0);
+                self.spike_len[l] = 0;
+                pre = &[];
+                break;
+            }
             let rec = match &layer.recurrent {
                 Some(Weights::Dense { values }) => values.0,
                 _ => &[],
@@ -1249,6 +1276,17 @@ fn integrate(layer: &Layer<'_>, bias: Option<LeI32s<'_>>, v: &mut [i32], cur: &[
     }
 }
 
+/// [`integrate`] with the layer's own bias, its leak and bias dispatched once per layer
+/// (`with_leak_bias!`, the decay as [`decay_q`], which equals [`crate::fixed::decay`]) instead
+/// of per neuron: the lean readout step's update, the same bits.
+fn integrate_lean(layer: &Layer<'_>, v: &mut [i32], cur: &[i32]) {
+    with_leak_bias!(layer, |decay, bias| {
+        for (i, (vi, &s)) in v.iter_mut().zip(cur).enumerate() {
+            *vi = sat_add(sat_add(decay(i, *vi), s), bias.at(i));
+        }
+    })
+}
+
 /// Leak, integrate, fire and reset every neuron of a layer from the accumulated `cur`; writes
 /// spike indices to `out`.
 #[inline]
@@ -1289,6 +1327,36 @@ fn general_dense(
         events += fan_out(rec, n, own.get(..prev_len).unwrap_or(&[]), cur);
     }
     (events, update(layer, v, cur, own))
+}
+
+/// The synaptic sums of a lean readout layer (`n = cur.len()` neurons, dense feed-forward
+/// weights `ff` with a row for every index in `pre`): `cur_i = sum over j in pre of
+/// (ff[j * n + i] as i8)`, the same integers the general step's [`fan_out`] adds into a zeroed
+/// `cur`, by the fused step's packed sums ([`Dense::sums`]: the DSP kernel on a Cortex-M4/M33)
+/// when `pre` has at most [`BATCH`] rows, else by [`fan_out_dense`]. Returns the synaptic
+/// events (`pre.len() * n`).
+#[inline(never)] // its own register allocation, as `step_dense`
+fn readout_sums(ff: &[u8], pre: &[u16], cur: &mut [i32]) -> u64 {
+    let n = cur.len();
+    if n == 0 || pre.is_empty() || pre.len() > BATCH {
+        cur.iter_mut().for_each(|c| *c = 0);
+        return fan_out_dense(ff, n, pre, cur);
+    }
+    let w = Dense {
+        ff,
+        rec: &[],
+        pre,
+        prev: &[],
+        // The plan checked that every row exists, so this is `Some`; a `None` (never reached)
+        // would add nothing rather than read past the weights.
+        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
+            .unwrap_or(crate::dsp::Rows::<u16>::empty()),
+        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+        prev_rows: crate::dsp::Rows::<i32>::empty(),
+    };
+    w.sums(cur);
+    (pre.len() * n) as u64
 }
 
 /// The dense weight bytes of a layer (feed-forward, recurrent if any) when the fused
@@ -1555,6 +1623,50 @@ impl Dense<'_> {
             }
         }
         count
+    }
+}
+
+impl Dense<'_> {
+    /// The synaptic sums alone, written to `cur` (`n = cur.len()` neurons, `pre` and `prev`
+    /// together at most [`BATCH`] rows): the blocks [`Dense::run`] sums, without its update.
+    #[inline(always)]
+    fn sums(&self, cur: &mut [i32]) {
+        let n = cur.len();
+        let rows = (self.pre.len() + self.prev.len()) as i32;
+        let minus = if cfg!(all(feature = "arm-dsp", target_arch = "arm")) {
+            0
+        } else {
+            rows.wrapping_mul(-128)
+        };
+        let (blocks, rest) = cur.split_at_mut(n / BLOCK * BLOCK);
+        for (k, cb) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+            let acc = self.lanes::<BLOCK, { BLOCK / 2 }>(n, k * BLOCK);
+            cb.copy_from_slice(&lane_values::<BLOCK, { BLOCK / 2 }>(&acc, minus));
+        }
+        // The last `n % 8` as in `run`: a block of four, then the block of four ending at `n`.
+        let mut done = n - rest.len();
+        let mut rest = rest;
+        if rest.len() >= 4 {
+            let (cb, r) = rest.split_at_mut(4);
+            cb.copy_from_slice(&lane_values::<4, 2>(&self.lanes::<4, 2>(n, done), minus));
+            done += 4;
+            rest = r;
+        }
+        if !rest.is_empty() {
+            if n >= 4 {
+                let syn = lane_values::<4, 2>(&self.lanes::<4, 2>(n, n - 4), minus);
+                let skip = 4 - rest.len();
+                for (c, &s) in rest.iter_mut().zip(&syn[skip..]) {
+                    *c = s;
+                }
+            } else {
+                for (i, c) in rest.iter_mut().enumerate() {
+                    let col = done + i;
+                    *c = column_sum(self.ff, n, col, self.pre)
+                        + column_sum(self.rec, n, col, self.prev);
+                }
+            }
+        }
     }
 }
 
@@ -2210,6 +2322,105 @@ mod fast_path_tests {
                 values: Bytes(&[]),
             };
             assert!(!Plan::of(&model).lean, "case {case}");
+        }
+    }
+
+    /// A readout model ([`Output::MaxMembrane`]) on the lean step against the general step:
+    /// one or two hidden layers (recurrent or not), a readout of 1 to 20 neurons with and
+    /// without bias, shared and per-neuron leaks, steps of more than 256 rows too; every
+    /// membrane, running maximum, spike list, stat and output count after every step. A
+    /// readout with recurrent weights, or lacking a weight row, stays on the general step.
+    #[test]
+    fn lean_readout_steps_equal_the_general_steps() {
+        let mut rng = Rng::new(16, 17);
+        for case in 0..60u32 {
+            let input_size = 1 + (rng.next_u32() % 320) as usize;
+            let hidden = 1 + (case % 2) as usize;
+            let mut sizes: Vec<usize> = (0..hidden)
+                .map(|_| 1 + (rng.next_u32() % 40) as usize)
+                .collect();
+            sizes.push(1 + (rng.next_u32() % 20) as usize);
+            let mut store = Vec::new();
+            let mut inputs = input_size;
+            for (l, &n) in sizes.iter().enumerate() {
+                let ff = random_bytes(&mut rng, inputs * n, case + 2);
+                let ff: Vec<u8> = ff.iter().map(|&b| b.wrapping_add(l as u8 * 3)).collect();
+                let rec = random_bytes(&mut rng, n * n, case + 3);
+                let (leaks, biases) = leaks_and_biases(&mut rng, n);
+                store.push((inputs, n, ff, rec, leaks, biases));
+                inputs = n;
+            }
+            let last = sizes.len() - 1;
+            let mut layers = heapless::Vec::new();
+            for (l, (inputs, n, ff, rec, leaks, biases)) in store.iter().enumerate() {
+                let c = case.wrapping_mul(5) + l as u32;
+                let rec = (c % 2 == 0 && l < last).then_some(&rec[..]);
+                let mut layer = random_layer(&mut rng, c, *inputs, *n, ff, rec, leaks, biases);
+                if l == last {
+                    layer.reset = Reset::None;
+                    // With and without bias (`c` is odd for every readout here).
+                    layer.bias = ((case / 2) % 2 == 0).then_some(LeI32s::new(biases));
+                }
+                assert!(layers.push(layer).is_ok());
+            }
+            let mut model = Model {
+                header: crate::format::Header {
+                    name: "lean readout",
+                    input_size: input_size as u16,
+                    time_steps: 6,
+                    encoding: crate::format::Encoding::Events,
+                    num_classes: sizes[last] as u16,
+                    neurons_per_class: 1,
+                },
+                layers,
+                channels: Default::default(),
+                synapses: Default::default(),
+                output: Output::MaxMembrane,
+            };
+            assert!(Plan::of(&model).lean, "case {case}");
+            assert!(Plan::of(&model).readout, "case {case}");
+            let r = Requirements::of(&model);
+            let buffers = || {
+                (
+                    vec![0i32; r.membrane],
+                    vec![0i32; r.current],
+                    vec![0u16; r.spikes],
+                    vec![0u16; r.out_counts],
+                )
+            };
+            let (mut m1, mut c1, mut s1, mut o1) = buffers();
+            let (mut m2, mut c2, mut s2, mut o2) = buffers();
+            let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
+            let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
+            general.plan.lean = false;
+            for t in 0..6 {
+                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
+                let input: Vec<u16> = (0..k)
+                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
+                    .collect();
+                lean.step(&input).unwrap();
+                general.step(&input).unwrap();
+                for l in 0..=last {
+                    assert_eq!(lean.membranes(l), general.membranes(l), "case {case} t {t}");
+                    assert_eq!(lean.layer_spikes(l), general.layer_spikes(l), "case {case}");
+                }
+                assert_eq!(lean.readout(), general.readout(), "case {case} t {t}");
+                assert_eq!(lean.readout().len(), sizes[last], "case {case}");
+                assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
+                assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
+            }
+            assert_eq!(m1, m2, "case {case}: every membrane and maximum");
+            // A readout with recurrent weights, or lacking a weight row: the general step.
+            let rec = &store[last].3;
+            model.layers[last].recurrent = Some(Weights::Dense { values: Bytes(rec) });
+            assert!(!Plan::of(&model).lean, "case {case}");
+            model.layers[last].recurrent = None;
+            if let Weights::Dense { values } = model.layers[last].feedforward {
+                model.layers[last].feedforward = Weights::Dense {
+                    values: Bytes(&values.0[..values.0.len() - 1]),
+                };
+                assert!(!Plan::of(&model).lean, "case {case}");
+            }
         }
     }
 }

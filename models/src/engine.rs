@@ -2239,6 +2239,51 @@ mod fast_path_tests {
     /// dense layers with whole weights, recurrent or not, steps of more than 256 rows too;
     /// membranes, spike lists, stats and output counts after every step. And what the plan
     /// declines: weights lacking rows, sparse weights.
+    /// Steps `model` six times with its lean plan and with the general step on the same random
+    /// spike inputs (`input_size` inputs), comparing every layer's membranes and spikes, the
+    /// stats and the output counts after each step, then `check(t, lean, general)`; returns
+    /// both engines' whole membrane buffers.
+    fn lean_and_general(
+        model: &Model<'_>,
+        input_size: usize,
+        rng: &mut Rng,
+        case: u32,
+        mut check: impl FnMut(usize, &Engine<'_, '_>, &Engine<'_, '_>),
+    ) -> (Vec<i32>, Vec<i32>) {
+        let r = Requirements::of(model);
+        let buffers = || {
+            (
+                vec![0i32; r.membrane],
+                vec![0i32; r.current],
+                vec![0u16; r.spikes],
+                vec![0u16; r.out_counts],
+            )
+        };
+        let (mut m1, mut c1, mut s1, mut o1) = buffers();
+        let (mut m2, mut c2, mut s2, mut o2) = buffers();
+        {
+            let mut lean = Engine::new(model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
+            let mut general = Engine::new(model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
+            general.plan.lean = false;
+            for t in 0..6 {
+                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
+                let input: Vec<u16> = (0..k)
+                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
+                    .collect();
+                lean.step(&input).unwrap();
+                general.step(&input).unwrap();
+                for l in 0..model.layers.len() {
+                    assert_eq!(lean.membranes(l), general.membranes(l), "case {case} t {t}");
+                    assert_eq!(lean.layer_spikes(l), general.layer_spikes(l), "case {case}");
+                }
+                assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
+                assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
+                check(t, &lean, &general);
+            }
+        }
+        (m1, m2)
+    }
+
     #[test]
     fn lean_steps_equal_the_general_steps() {
         let mut rng = Rng::new(9, 10);
@@ -2280,34 +2325,7 @@ mod fast_path_tests {
                 output: Default::default(),
             };
             assert!(Plan::of(&model).lean, "case {case}");
-            let r = Requirements::of(&model);
-            let buffers = || {
-                (
-                    vec![0i32; r.membrane],
-                    vec![0i32; r.current],
-                    vec![0u16; r.spikes],
-                    vec![0u16; r.out_counts],
-                )
-            };
-            let (mut m1, mut c1, mut s1, mut o1) = buffers();
-            let (mut m2, mut c2, mut s2, mut o2) = buffers();
-            let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
-            let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
-            general.plan.lean = false;
-            for t in 0..6 {
-                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
-                let input: Vec<u16> = (0..k)
-                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
-                    .collect();
-                lean.step(&input).unwrap();
-                general.step(&input).unwrap();
-                for l in 0..2 {
-                    assert_eq!(lean.membranes(l), general.membranes(l), "case {case} t {t}");
-                    assert_eq!(lean.layer_spikes(l), general.layer_spikes(l), "case {case}");
-                }
-                assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
-                assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
-            }
+            lean_and_general(&model, input_size, &mut rng, case, |_, _, _| {});
             // Weights lacking their last row, or sparse: the general step.
             let full = model.layers[0].feedforward;
             if let Weights::Dense { values } = full {
@@ -2379,36 +2397,11 @@ mod fast_path_tests {
             };
             assert!(Plan::of(&model).lean, "case {case}");
             assert!(Plan::of(&model).readout, "case {case}");
-            let r = Requirements::of(&model);
-            let buffers = || {
-                (
-                    vec![0i32; r.membrane],
-                    vec![0i32; r.current],
-                    vec![0u16; r.spikes],
-                    vec![0u16; r.out_counts],
-                )
-            };
-            let (mut m1, mut c1, mut s1, mut o1) = buffers();
-            let (mut m2, mut c2, mut s2, mut o2) = buffers();
-            let mut lean = Engine::new(&model, &mut m1, &mut c1, &mut s1, &mut o1).unwrap();
-            let mut general = Engine::new(&model, &mut m2, &mut c2, &mut s2, &mut o2).unwrap();
-            general.plan.lean = false;
-            for t in 0..6 {
-                let k = (rng.next_u32() as usize % (input_size + 1)).max(input_size * (t % 2));
-                let input: Vec<u16> = (0..k)
-                    .map(|_| (rng.next_u32() % input_size as u32) as u16)
-                    .collect();
-                lean.step(&input).unwrap();
-                general.step(&input).unwrap();
-                for l in 0..=last {
-                    assert_eq!(lean.membranes(l), general.membranes(l), "case {case} t {t}");
-                    assert_eq!(lean.layer_spikes(l), general.layer_spikes(l), "case {case}");
-                }
-                assert_eq!(lean.readout(), general.readout(), "case {case} t {t}");
-                assert_eq!(lean.readout().len(), sizes[last], "case {case}");
-                assert_eq!(lean.stats(), general.stats(), "case {case} step {t}");
-                assert_eq!(lean.output_counts(), general.output_counts(), "case {case}");
-            }
+            let (m1, m2) =
+                lean_and_general(&model, input_size, &mut rng, case, |t, lean, general| {
+                    assert_eq!(lean.readout(), general.readout(), "case {case} t {t}");
+                    assert_eq!(lean.readout().len(), sizes[last], "case {case}");
+                });
             assert_eq!(m1, m2, "case {case}: every membrane and maximum");
             // A readout with recurrent weights, or lacking a weight row: the general step.
             let rec = &store[last].3;

@@ -1342,19 +1342,8 @@ fn readout_sums(ff: &[u8], pre: &[u16], cur: &mut [i32]) -> u64 {
         cur.iter_mut().for_each(|c| *c = 0);
         return fan_out_dense(ff, n, pre, cur);
     }
-    let w = Dense {
-        ff,
-        rec: &[],
-        pre,
-        prev: &[],
-        // The plan checked that every row exists, so this is `Some`; a `None` (never reached)
-        // would add nothing rather than read past the weights.
-        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
-            .unwrap_or(crate::dsp::Rows::<u16>::empty()),
-        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        prev_rows: crate::dsp::Rows::<i32>::empty(),
-    };
+    // The plan checked that every row exists.
+    let w = Dense::new(ff, &[], n, pre, &[]);
     w.sums(cur);
     (pre.len() * n) as u64
 }
@@ -1426,22 +1415,8 @@ impl<'m> Fused<'m> {
 /// written to `out`.
 #[inline(never)] // its own register allocation, apart from the step's bookkeeping
 fn step_dense(f: &Fused<'_>, pre: &[u16], prev: &[i32], v: &mut [i32], out: &mut [u16]) -> usize {
-    #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-    let n = v.len();
-    let w = Dense {
-        ff: f.ff,
-        rec: f.rec,
-        pre,
-        prev,
-        // `dense_weights` checked that every row exists, so these are `Some`; a `None` (never
-        // reached) would add nothing rather than read past the weights.
-        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        pre_rows: crate::dsp::Rows::<u16>::new(f.ff, n, pre)
-            .unwrap_or(crate::dsp::Rows::<u16>::empty()),
-        #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
-        prev_rows: crate::dsp::Rows::<i32>::new(f.rec, n, prev)
-            .unwrap_or(crate::dsp::Rows::<i32>::empty()),
-    };
+    // `dense_weights` checked that every row exists.
+    let w = Dense::new(f.ff, f.rec, v.len(), pre, prev);
     with_leak_bias!(f.layer, |decay, bias| w.run(v, f.fire, decay, bias, out))
 }
 
@@ -1502,6 +1477,30 @@ struct Dense<'a> {
     /// `prev` checked against `rec` for the DSP kernel.
     #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
     prev_rows: crate::dsp::Rows<'a, i32>,
+}
+
+impl<'a> Dense<'a> {
+    /// The synaptic input of a dense step of `n` neurons: the rows `pre` of `ff` and `prev` of
+    /// `rec`. For the DSP kernel each list is checked once here to name only whole rows; a
+    /// list that does not (never, after `dense_weights` or the lean plan) adds nothing rather
+    /// than read past the weights.
+    #[inline(always)]
+    fn new(ff: &'a [u8], rec: &'a [u8], n: usize, pre: &'a [u16], prev: &'a [i32]) -> Self {
+        #[cfg(not(all(feature = "arm-dsp", target_arch = "arm")))]
+        let _ = n;
+        Self {
+            ff,
+            rec,
+            pre,
+            prev,
+            #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+            pre_rows: crate::dsp::Rows::<u16>::new(ff, n, pre)
+                .unwrap_or(crate::dsp::Rows::<u16>::empty()),
+            #[cfg(all(feature = "arm-dsp", target_arch = "arm"))]
+            prev_rows: crate::dsp::Rows::<i32>::new(rec, n, prev)
+                .unwrap_or(crate::dsp::Rows::<i32>::empty()),
+        }
+    }
 }
 
 impl Dense<'_> {
